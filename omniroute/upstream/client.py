@@ -1,0 +1,337 @@
+"""The upstream HTTP/1.1 client used on every proxied request.
+
+h11 frames the messages, asyncio transports carry them, and a keep-alive pool
+per (scheme, host, port, proxy) saves the TCP and TLS handshakes. Four
+separate limits bound an exchange: connect (TCP + proxy tunnel + TLS), first
+byte (sending the request until the response head), idle (between two body
+reads) and total (everything, body included).
+
+Error text names ``scheme://host:port/path`` only: never the query string
+(Gemini carries ``?key=`` there), header values or proxy credentials.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import ssl
+from collections.abc import Sequence
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+import certifi
+import h11
+from python_socks import ProxyConnectionError, ProxyError
+
+from omniroute.errors import (
+    UpstreamConnectError,
+    UpstreamError,
+    UpstreamProtocolError,
+    UpstreamTimeout,
+)
+from omniroute.settings import Settings
+from omniroute.upstream.pool import Connection, Pool, PoolKey, Wire, open_connection
+from omniroute.upstream.proxy import ProxyRoute
+from omniroute.upstream.response import UpstreamResponse
+
+# Request bodies up to this size leave in the same write as the head.
+_SMALL_BODY = 64 * 1024
+# Hop-by-hop headers (RFC 9110 section 7.6.1) plus the two we always set.
+_DROPPED = frozenset(
+    {"connection", "keep-alive", "transfer-encoding", "te", "upgrade", "host", "content-length"}
+)
+# Methods whose requests carry Content-Length even when the body is empty
+# (RFC 9110 section 8.6: other methods should omit it when there is no body).
+_BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+_MAX_CACHED_ROUTES = 256
+
+
+@dataclass(frozen=True, slots=True)
+class Timeouts:
+    connect: float
+    first_byte: float
+    idle: float
+    total: float
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Timeouts:
+        return cls(
+            connect=settings.upstream_connect_timeout,
+            first_byte=settings.upstream_first_byte_timeout,
+            idle=settings.upstream_idle_timeout,
+            total=settings.upstream_total_timeout,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class _Target:
+    scheme: str
+    host: str
+    port: int
+    target: str  # path and query, as sent on the request line
+    authority: str  # the Host header's value
+    label: str  # scheme://host:port/path: no query, no userinfo
+
+
+class _StaleConnection(Exception):
+    """A reused connection failed before any byte of the response arrived:
+    the server had closed it while it sat idle."""
+
+
+class UpstreamClient:
+    __slots__ = ("_settings", "_timeouts", "_pool", "_ssl", "_routes")
+
+    def __init__(self, settings: Settings, *, ssl_context: ssl.SSLContext | None = None) -> None:
+        self._settings = settings
+        self._timeouts = Timeouts.from_settings(settings)
+        self._pool = Pool(settings.upstream_pool_max_idle, settings.upstream_pool_idle_ttl)
+        self._ssl = ssl_context  # created on first https use when not given
+        self._routes: dict[str, ProxyRoute] = {}
+
+    async def send(
+        self,
+        method: str,
+        url: str,
+        headers: Sequence[tuple[str, str]],
+        body: bytes = b"",
+        *,
+        proxy: str | None = None,
+        timeouts: Timeouts | None = None,
+    ) -> UpstreamResponse:
+        """Send one request; return once the response head has arrived."""
+        target = _parse_url(url)
+        request = _build_request(method, target, headers, body)
+        route = self._route(proxy) if proxy else None
+        tm = timeouts or self._timeouts
+        deadline = asyncio.get_running_loop().time() + tm.total
+        key: PoolKey = (target.scheme, target.host, target.port, proxy or "")
+        conn = self._pool.acquire(key)
+        if conn is not None:
+            try:
+                return await self._exchange(conn, request, body, target, tm, deadline, True)
+            except _StaleConnection:
+                pass  # the server dropped it while idle: once more on a fresh one
+        conn = await self._open(key, target, route, tm, deadline)
+        return await self._exchange(conn, request, body, target, tm, deadline, False)
+
+    async def aclose(self) -> None:
+        """Close every idle pooled connection; responses still open close
+        their connections when done. Requests sent afterwards still work, on
+        connections that are not kept."""
+        self._pool.close_all()
+        await asyncio.sleep(0)  # let the transports run their close callbacks
+
+    def stats(self) -> dict[str, int]:
+        return self._pool.stats()
+
+    # -- connecting
+
+    def _ssl_context(self) -> ssl.SSLContext:
+        if self._ssl is None:
+            ctx = ssl.create_default_context(cafile=certifi.where())
+            ctx.set_alpn_protocols(["http/1.1"])  # we speak nothing else
+            self._ssl = ctx
+        return self._ssl
+
+    def _route(self, proxy: str) -> ProxyRoute:
+        route = self._routes.get(proxy)
+        if route is None:
+            route = ProxyRoute.parse(proxy)
+            if len(self._routes) >= _MAX_CACHED_ROUTES:
+                self._routes.clear()
+            self._routes[proxy] = route
+        return route
+
+    async def _open(
+        self,
+        key: PoolKey,
+        target: _Target,
+        route: ProxyRoute | None,
+        tm: Timeouts,
+        deadline: float,
+    ) -> Connection:
+        connect_end = asyncio.get_running_loop().time() + tm.connect
+        phase = "connect" if connect_end < deadline else "total"
+        ctx = self._ssl_context() if target.scheme == "https" else None
+        timer = asyncio.timeout_at(min(connect_end, deadline))
+        try:
+            async with timer:
+                conn = await open_connection(key, ctx, route, tm.connect)
+        except Exception as exc:
+            if timer.expired():
+                limit = tm.connect if phase == "connect" else tm.total
+                via = f" via proxy {route.label}" if route else ""
+                raise UpstreamTimeout(
+                    f"could not connect to {target.label}{via} within {limit:g} s", phase=phase
+                ) from None
+            raise _connect_error(exc, target, route) from exc
+        self._pool.track_new(conn)
+        return conn
+
+    # -- one request/response head
+
+    async def _exchange(
+        self,
+        conn: Connection,
+        request: h11.Request,
+        body: bytes,
+        target: _Target,
+        tm: Timeouts,
+        deadline: float,
+        reused: bool,
+    ) -> UpstreamResponse:
+        first_byte_end = asyncio.get_running_loop().time() + tm.first_byte
+        phase = "first_byte" if first_byte_end < deadline else "total"
+        h, wire = conn.h11, conn.wire
+        received = False
+        timer = asyncio.timeout_at(min(first_byte_end, deadline))
+        try:
+            async with timer:
+                _write_request(wire, h, request, body)
+                await wire.drain()
+                while True:
+                    event = h.next_event()
+                    if event is h11.NEED_DATA:
+                        data = await wire.read()
+                        received = received or bool(data)
+                        h.receive_data(data)
+                    elif type(event) is h11.Response:
+                        break
+                    elif type(event) is not h11.InformationalResponse:
+                        raise h11.RemoteProtocolError("no response before the connection closed")
+        except TimeoutError as exc:
+            self._pool.discard(conn)
+            if timer.expired():
+                limit = tm.first_byte if phase == "first_byte" else tm.total
+                raise UpstreamTimeout(
+                    f"no response from {target.label} within {limit:g} s", phase=phase
+                ) from None
+            raise _exchange_error(exc, target, reused and not received) from None
+        except (OSError, h11.RemoteProtocolError) as exc:
+            self._pool.discard(conn)
+            raise _exchange_error(exc, target, reused and not received) from None
+        except BaseException:
+            self._pool.discard(conn)  # cancelled: the socket goes now
+            raise
+        assert isinstance(event, h11.Response)
+        return UpstreamResponse(
+            event,
+            conn,
+            self._pool,
+            target.label,
+            idle=tm.idle,
+            deadline=deadline,
+            total=tm.total,
+            max_bytes=self._settings.upstream_max_response_bytes,
+        )
+
+
+def _write_request(wire: Wire, h: h11.Connection, request: h11.Request, body: bytes) -> None:
+    head = h.send(request)
+    if len(body) <= _SMALL_BODY:
+        if body:
+            head += h.send(h11.Data(data=body))
+        h.send(h11.EndOfMessage())
+        wire.write(head)
+        return
+    wire.write(head)
+    # Large bodies are handed to the transport as they are, not copied.
+    for piece in h.send_with_data_passthrough(h11.Data(data=body)) or ():
+        wire.write(piece)
+    h.send(h11.EndOfMessage())
+
+
+def _exchange_error(exc: BaseException, target: _Target, stale: bool) -> Exception:
+    if stale:
+        return _StaleConnection()
+    if isinstance(exc, OSError):
+        what = "the connection was reset"
+    else:
+        # h11's own text may quote upstream bytes, so only the kind is named.
+        what = "the connection closed early or the response head was malformed"
+    return UpstreamProtocolError(f"no valid response from {target.label}: {what}")
+
+
+def _connect_error(exc: Exception, target: _Target, route: ProxyRoute | None) -> UpstreamError:
+    via = f" via proxy {route.label}" if route else ""
+    if isinstance(exc, TimeoutError):  # the kernel's or python-socks' own connect timeout
+        return UpstreamTimeout(f"could not connect to {target.label}{via} in time", phase="connect")
+    if isinstance(exc, ProxyError) and route is not None:
+        code = f" (code {exc.error_code})" if exc.error_code is not None else ""
+        return UpstreamConnectError(
+            f"proxy {route.label} refused the tunnel to {target.label}{code}"
+        )
+    if isinstance(exc, ProxyConnectionError) and route is not None:
+        return UpstreamConnectError(f"could not reach proxy {route.label} for {target.label}")
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        reason = exc.verify_message or "verification failed"
+        return UpstreamConnectError(f"TLS certificate of {target.label} rejected{via}: {reason}")
+    if isinstance(exc, ssl.SSLError):
+        reason = exc.reason or type(exc).__name__
+        return UpstreamConnectError(f"TLS handshake with {target.label} failed{via}: {reason}")
+    if isinstance(exc, socket.gaierror):
+        return UpstreamConnectError(f"could not resolve the host of {target.label}{via}")
+    if isinstance(exc, ConnectionRefusedError):
+        return UpstreamConnectError(f"connection to {target.label} refused{via}")
+    if isinstance(exc, OSError):
+        reason = exc.strerror or type(exc).__name__
+        return UpstreamConnectError(f"could not connect to {target.label}{via}: {reason}")
+    return UpstreamConnectError(f"could not connect to {target.label}{via} ({type(exc).__name__})")
+
+
+def _parse_url(url: str) -> _Target:
+    try:
+        parts = urlsplit(url)
+        scheme = parts.scheme.lower()
+        host = parts.hostname
+        port = parts.port
+    except ValueError:
+        raise UpstreamConnectError("the upstream URL cannot be parsed") from None
+    if scheme not in ("http", "https") or not host:
+        raise UpstreamConnectError("the upstream URL must be http(s)://host/...")
+    default_port = 443 if scheme == "https" else 80
+    if port is None:
+        port = default_port
+    shown = f"[{host}]" if ":" in host else host
+    path = parts.path or "/"
+    target = f"{path}?{parts.query}" if parts.query else path
+    authority = shown if port == default_port else f"{shown}:{port}"
+    return _Target(scheme, host, port, target, authority, f"{scheme}://{shown}:{port}{path}")
+
+
+def _build_request(
+    method: str, target: _Target, headers: Sequence[tuple[str, str]], body: bytes
+) -> h11.Request:
+    dropped: frozenset[str] | set[str] = _DROPPED
+    for name, value in headers:
+        if name.lower() == "connection":  # headers it names are hop-by-hop too
+            dropped = set(dropped)
+            dropped.update(token.strip().lower() for token in value.split(","))
+    try:
+        out: list[tuple[bytes, bytes]] = [(b"Host", _ascii_host(target.authority))]
+        accept_encoding = False
+        for name, value in headers:
+            lname = name.lower()
+            if lname in dropped or lname.startswith("proxy-"):
+                continue
+            accept_encoding = accept_encoding or lname == "accept-encoding"
+            out.append((name.encode("ascii"), value.encode("latin-1")))
+        if not accept_encoding:
+            # Bodies are passed on as they come; a compressed one would have
+            # to be decoded before any format translation.
+            out.append((b"Accept-Encoding", b"identity"))
+        if body or method.upper() in _BODY_METHODS:
+            out.append((b"Content-Length", str(len(body)).encode("ascii")))
+        return h11.Request(method=method, target=target.target, headers=out)
+    except (h11.LocalProtocolError, UnicodeError, ValueError, TypeError):
+        # The underlying text quotes the offending value, which may be a secret.
+        raise UpstreamProtocolError(
+            f"the request to {target.label} has an invalid method, path or header"
+        ) from None
+
+
+def _ascii_host(authority: str) -> bytes:
+    try:
+        return authority.encode("ascii")
+    except UnicodeEncodeError:
+        return authority.encode("idna")
