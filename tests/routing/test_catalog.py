@@ -1,0 +1,171 @@
+from __future__ import annotations
+
+import copy
+import json
+from importlib import resources
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+
+from omniroute.errors import ConfigError
+from omniroute.providers.catalog import FORMATS, TIERS, Catalog
+
+REQUIRED_IDS = {
+    # SPEC C-01: API-key and local providers
+    "openai", "anthropic", "gemini", "openrouter", "deepseek", "groq", "xai", "mistral",
+    "nvidia", "together", "fireworks", "cerebras", "perplexity", "cohere", "siliconflow",
+    "huggingface", "dashscope", "moonshot", "zhipu", "minimax", "friendli", "nebius",
+    "deepinfra", "sambanova", "ollama", "lmstudio", "vllm", "llamacpp",
+    # SPEC C-03: OAuth providers
+    "claude", "codex", "gemini-cli", "antigravity", "github", "qwen", "iflow", "kiro",
+    "kimi-coding", "kilocode", "cline",
+}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def catalog() -> Catalog:
+    return Catalog.load()
+
+
+def shipped_data() -> dict[str, Any]:
+    text = resources.files("omniroute.providers").joinpath("catalog.json").read_text("utf-8")
+    data: dict[str, Any] = json.loads(text)
+    return data
+
+
+def test_shipped_catalog_is_large_enough_and_complete(catalog: Catalog) -> None:
+    ids = {p.id for p in catalog.all()}
+    assert len(catalog) >= 36
+    assert ids >= REQUIRED_IDS
+
+
+def test_shipped_catalog_ids_and_aliases_are_unique(catalog: Catalog) -> None:
+    keys = [p.id for p in catalog.all()] + [p.alias for p in catalog.all()]
+    assert len(keys) == len(set(keys))
+
+
+def test_shipped_catalog_fields_are_known_values(catalog: Catalog) -> None:
+    for p in catalog.all():
+        assert p.format in FORMATS, p.id
+        assert p.tier in TIERS, p.id
+        assert p.auth in {"api_key", "oauth", "none"}, p.id
+        assert (p.flow is not None) == (p.auth == "oauth"), p.id
+        url = urlsplit(p.base_url)
+        if p.tier == "local":
+            assert url.hostname == "127.0.0.1", p.id
+            assert p.auth == "none"
+            assert all(m.price is None or m.price.blended() == 0 for m in p.models)
+        else:
+            assert url.scheme == "https", p.id
+        assert p.docs.startswith("https://"), p.id
+
+
+def test_spec_aliases_point_at_the_oauth_providers(catalog: Catalog) -> None:
+    expected = {
+        "cc": ("claude", "anthropic", "pkce"),
+        "cx": ("codex", "openai-responses", "pkce"),
+        "gc": ("gemini-cli", "gemini", "pkce"),
+        "gh": ("github", "openai", "device_code"),
+        "qw": ("qwen", "openai", "device_code"),
+        "if": ("iflow", "openai", "pkce"),
+        "kr": ("kiro", "anthropic", "device_code"),
+    }
+    for alias, (pid, fmt, flow) in expected.items():
+        provider = catalog.get(alias)
+        assert provider is not None, alias
+        assert (provider.id, provider.format, provider.auth, provider.flow) == (
+            pid,
+            fmt,
+            "oauth",
+            flow,
+        )
+
+
+@pytest.mark.parametrize(
+    ("pid", "base_url", "auth_header"),
+    [
+        ("openai", "https://api.openai.com/v1", "bearer"),
+        ("anthropic", "https://api.anthropic.com/v1", "x-api-key"),
+        ("gemini", "https://generativelanguage.googleapis.com/v1beta", "x-goog-api-key"),
+        ("deepseek", "https://api.deepseek.com/v1", "bearer"),
+        ("groq", "https://api.groq.com/openai/v1", "bearer"),
+        ("openrouter", "https://openrouter.ai/api/v1", "bearer"),
+    ],
+)
+def test_well_known_base_urls(catalog: Catalog, pid: str, base_url: str, auth_header: str) -> None:
+    provider = catalog.get(pid)
+    assert provider is not None
+    assert provider.base_url == base_url
+    assert provider.auth_header == auth_header
+
+
+def test_lookup_by_id_alias_and_case(catalog: Catalog) -> None:
+    assert catalog.get("claude") is catalog.get("cc")
+    assert catalog.get("CC") is catalog.get("cc")
+    assert catalog.get("glm") is catalog.get("zhipu")
+    assert catalog.get("no-such-provider") is None
+
+
+def test_model_lookup_and_prices(catalog: Catalog) -> None:
+    openai = catalog.get("openai")
+    assert openai is not None
+    gpt5 = openai.model("gpt-5")
+    assert gpt5 is not None and gpt5.price is not None
+    assert gpt5.context == 400_000
+    assert gpt5.price.input < gpt5.price.output
+    assert gpt5.price.cached_input is not None and gpt5.price.cached_input < gpt5.price.input
+    assert openai.model("gpt-0") is None
+    anthropic = catalog.get("anthropic")
+    assert anthropic is not None
+    assert anthropic.headers["anthropic-version"] == "2023-06-01"
+
+
+def test_headers_are_read_only(catalog: Catalog) -> None:
+    provider = catalog.get("anthropic")
+    assert provider is not None
+    with pytest.raises(TypeError):
+        provider.headers["x"] = "y"  # type: ignore[index]
+
+
+def _mutated(change: Any) -> dict[str, Any]:
+    data = copy.deepcopy(shipped_data())
+    change(data["providers"])
+    return data
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda ps: ps.append(copy.deepcopy(ps[0])), "duplicate"),
+        (lambda ps: ps[1].update(alias=ps[0]["id"]), "already an id or alias"),
+        (lambda ps: ps[0].update(format="soap"), "unknown format"),
+        (lambda ps: ps[0].update(tier="premium"), "unknown tier"),
+        (lambda ps: ps[0].update(auth="cookie"), "unknown auth"),
+        (lambda ps: ps[0].update(base_url="http://api.openai.com/v1"), "https"),
+        (lambda ps: ps[0].update(base_url="https://api.openai.com/v1/"), "must not end"),
+        (lambda ps: ps[0].update(auth="oauth"), "flow"),
+        (lambda ps: ps[0]["models"][0]["price"].update(input=-1), "number >= 0"),
+        (lambda ps: ps[0]["models"].append(ps[0]["models"][0]), "duplicate model"),
+        (lambda ps: ps[0]["models"][0].update(context="big"), "positive integer"),
+        (lambda ps: ps[0].pop("base_url"), "base_url"),
+    ],
+)
+def test_validation_refuses_bad_entries(change: Any, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        Catalog.from_data(_mutated(change))
+
+
+def test_validation_accepts_local_http_only_on_loopback() -> None:
+    def move_ollama(ps: list[dict[str, Any]]) -> None:
+        next(p for p in ps if p["id"] == "ollama")["base_url"] = "http://10.0.0.5:11434/v1"
+
+    with pytest.raises(ConfigError, match="https"):
+        Catalog.from_data(_mutated(move_ollama))
+
+
+def test_validation_refuses_a_non_catalog_document() -> None:
+    with pytest.raises(ConfigError):
+        Catalog.from_data({"providers": "nope"})
+    with pytest.raises(ConfigError):
+        Catalog.from_data([1, 2])
