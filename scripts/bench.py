@@ -1,0 +1,463 @@
+"""Benchmark: the gateway next to a direct call to the same fixed-answer upstream.
+
+    scripts/bench [--quick] [--json] [--streams N] [--duration S]
+
+Everything runs on 127.0.0.1 with ephemeral ports, each part in its own
+process so that the gateway has a core of its own as far as the machine
+allows: (1) a fixed-answer upstream and (3) load clients, one process per
+measurement (both in ``bench_roles.py``), and (2) the gateway, configured and
+started through its real CLI. Every child is stopped on exit, errors
+included (and gets SIGTERM if this process is killed); every wait has a
+deadline.
+
+A report row is one scenario function in ``SCENARIOS``: it receives the
+running ``Bench`` and returns ``Row`` values, so new rows (a translating
+path, a failure soak) are one function each.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ctypes
+import json
+import os
+import platform
+import resource
+import select
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bench_roles import percentile  # this file's directory is on sys.path when run
+
+REPO = Path(__file__).resolve().parents[1]
+PROMPT = [{"role": "user", "content": "Say hello."}]
+UPSTREAM_KEY = "sk-bench"
+ROLES = str(Path(__file__).resolve().with_name("bench_roles.py"))
+
+
+class BenchError(Exception):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """Where a load client sends its one request, again and again."""
+
+    port: int
+    path: str
+    headers: tuple[tuple[str, str], ...]
+    body: str
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    name: str
+    unit: str
+    direct: float | None
+    gateway: float | None
+    higher_is_better: bool = False
+
+    @property
+    def difference(self) -> float | None:
+        if self.direct is None or self.gateway is None:
+            return None
+        return self.gateway - self.direct
+
+
+@dataclass(frozen=True, slots=True)
+class Sizes:
+    latency: int
+    ttfb: int
+    duration: float
+    warmup_seconds: float
+    streams: int
+    starts: int
+
+    @classmethod
+    def pick(cls, quick: bool, streams: int | None, duration: float | None) -> Sizes:
+        base = cls(200, 100, 1.5, 0.5, 100, 1) if quick else cls(2000, 1000, 5.0, 1.0, 500, 3)
+        return cls(base.latency, base.ttfb, duration or base.duration, base.warmup_seconds,
+                   streams or base.streams, base.starts)
+
+
+def _pdeathsig() -> None:
+    """Children get SIGTERM if we die, even by SIGKILL (prctl(2) PR_SET_PDEATHSIG)."""
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None).prctl(1, signal.SIGTERM)
+
+
+class Children:
+    """Every process we start, so that all of them are stopped on the way out."""
+
+    def __init__(self) -> None:
+        self.procs: list[subprocess.Popen[str]] = []
+
+    def spawn(self, args: Sequence[str], **kwargs: Any) -> subprocess.Popen[str]:
+        proc = subprocess.Popen(list(args), text=True, preexec_fn=_pdeathsig, cwd=REPO, **kwargs)
+        self.procs.append(proc)
+        return proc
+
+    def stop(self, proc: subprocess.Popen[str]) -> None:
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(5)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(5)
+        if proc in self.procs:
+            self.procs.remove(proc)
+
+    def stop_all(self) -> None:
+        for proc in reversed(self.procs[:]):
+            self.stop(proc)
+
+
+def _read_line(proc: subprocess.Popen[str], timeout: float, what: str) -> str:
+    assert proc.stdout is not None
+    ready, _, _ = select.select([proc.stdout], [], [], timeout)
+    line = proc.stdout.readline() if ready else ""
+    if not line:
+        raise BenchError(f"{what}: no answer within {timeout:.0f} s (exit code {proc.poll()})")
+    return line.strip()
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _health_status(port: int) -> int | None:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1.0) as sock:
+            sock.sendall(b"GET /health HTTP/1.1\r\nhost: 127.0.0.1\r\nconnection: close\r\n\r\n")
+            head = sock.recv(64)
+        return int(head[9:12]) if head.startswith(b"HTTP/1.") else None
+    except (OSError, ValueError):
+        return None
+
+
+def vm_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise BenchError(f"no VmRSS for pid {pid}")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (proc(5): fields 14 and 15 of stat)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@dataclass
+class Bench:
+    """The running pieces, handed to every scenario."""
+
+    sizes: Sizes
+    children: Children
+    data_dir: Path
+    upstream_port: int = 0
+    gateway_port: int = 0
+    gateway: subprocess.Popen[str] | None = None
+    client_key: str = ""
+    start_times_ms: list[float] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    # -- the pieces ---------------------------------------------------------
+
+    def start_upstream(self) -> None:
+        proc = self.children.spawn([sys.executable, ROLES, "upstream"],
+                                   stdout=subprocess.PIPE)
+        self.upstream_port = int(_read_line(proc, 20, "upstream").split()[1])
+
+    def cli(self, *args: str) -> str:
+        command = [sys.executable, "-m", "omniroute", *args, "--data-dir", str(self.data_dir)]
+        done = subprocess.run(command, capture_output=True, text=True, timeout=120, cwd=REPO,
+                              env=_clean_env())
+        if done.returncode != 0:
+            raise BenchError(f"omniroute {args[0]} {args[1]} failed: {done.stderr.strip()[-500:]}")
+        return done.stdout
+
+    def configure_gateway(self) -> None:
+        base = f"http://127.0.0.1:{self.upstream_port}"
+        for name, url in (("bench", f"{base}/v1"), ("slow", f"{base}/slow/v1")):
+            self.cli("provider", "add", name, "--format", "openai", "--base-url", url,
+                     "--api-key", UPSTREAM_KEY, "--models", "m")
+        self.client_key = self.cli("key", "create").strip().splitlines()[-1].strip()
+
+    def start_gateway(self) -> None:
+        """Spawn ``omniroute serve``; time spawn -> first 200 on /health."""
+        self.gateway_port = _free_port()
+        log = (self.data_dir / "gateway.log").open("a")
+        started = time.perf_counter()
+        self.gateway = self.children.spawn(
+            [sys.executable, "-m", "omniroute", "serve", "--host", "127.0.0.1", "--port",
+             str(self.gateway_port), "--data-dir", str(self.data_dir), "--no-open"],
+            stdout=log, stderr=subprocess.STDOUT, env=_clean_env())
+        log.close()
+        deadline = started + 30
+        while _health_status(self.gateway_port) != 200:
+            if self.gateway.poll() is not None or time.perf_counter() > deadline:
+                raise BenchError(f"gateway did not come up: {self.gateway_log()[-800:]}")
+            time.sleep(0.005)
+        self.start_times_ms.append((time.perf_counter() - started) * 1000)
+
+    def gateway_log(self) -> str:
+        path = self.data_dir / "gateway.log"
+        return path.read_text(errors="replace") if path.exists() else ""
+
+    @property
+    def gateway_pid(self) -> int:
+        assert self.gateway is not None
+        return self.gateway.pid
+
+    # -- targets and load ---------------------------------------------------
+
+    def direct(self, stream: bool = False) -> Target:
+        return _chat_target(self.upstream_port, "/v1/chat/completions", UPSTREAM_KEY, "m", stream)
+
+    def through(self, model: str = "bench/m", stream: bool = False) -> Target:
+        return _chat_target(self.gateway_port, "/v1/chat/completions", self.client_key, model,
+                            stream)
+
+    def load(self, kind: str, target: Target, **params: Any) -> dict[str, Any]:
+        job = {"kind": kind, "timeout": 30.0, **asdict(target), **params}
+        proc = self.children.spawn([sys.executable, ROLES, "load"], stdin=subprocess.PIPE,
+                                   stdout=subprocess.PIPE)
+        try:
+            out, _ = proc.communicate(json.dumps(job) + "\n", timeout=300)
+        except subprocess.TimeoutExpired:
+            raise BenchError(f"{kind} load client did not finish within 300 s")
+        finally:
+            self.children.stop(proc)
+        if not out.strip():
+            raise BenchError(f"{kind} load client failed (exit code {proc.returncode})")
+        result: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
+        self._note_errors(kind, target, result)
+        return result
+
+    def _note_errors(self, kind: str, target: Target, result: dict[str, Any]) -> None:
+        if result["errors"]:
+            where = "gateway" if target.port == self.gateway_port else "direct"
+            self.notes.append(f"{kind} ({where}): {result['errors']} failed, e.g. "
+                              f"{result['error_sample']}")
+
+
+def _chat_target(port: int, path: str, key: str, model: str, stream: bool) -> Target:
+    body = {"model": model, "messages": PROMPT, "stream": stream}
+    return Target(port, path, (("authorization", f"Bearer {key}"),), json.dumps(body))
+
+
+def _clean_env() -> dict[str, str]:
+    """Our environment minus any OMNIROUTE_* setting that would skew the run."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("OMNIROUTE_")}
+
+
+# ---------------------------------------------------------------------------
+# Scenarios: one function per group of rows
+# ---------------------------------------------------------------------------
+
+
+def scenario_startup(bench: Bench) -> list[Row]:
+    for _ in range(bench.sizes.starts - 1):  # the first start happened during setup
+        assert bench.gateway is not None
+        bench.children.stop(bench.gateway)
+        bench.start_gateway()
+    return [Row("start -> first 200 on /health", "ms", None, percentile(bench.start_times_ms, 0.5))]
+
+
+def scenario_idle_rss(bench: Bench) -> list[Row]:
+    bench.load("latency", bench.through(), count=200, warmup=0)
+    bench.load("ttfb", bench.through(stream=True), count=50, warmup=0)
+    time.sleep(1.0)
+    return [Row("idle RSS after warm-up", "MB", None, vm_rss_mb(bench.gateway_pid))]
+
+
+def scenario_latency(bench: Bench) -> list[Row]:
+    params = {"count": bench.sizes.latency, "warmup": 50}
+    direct = bench.load("latency", bench.direct(), **params)
+    gateway = bench.load("latency", bench.through(), **params)
+    return [Row(f"JSON latency c=1 {q}", "ms", direct[f"{q}_ms"], gateway[f"{q}_ms"])
+            for q in ("p50", "p99")]
+
+
+def scenario_ttfb(bench: Bench) -> list[Row]:
+    params = {"count": bench.sizes.ttfb, "warmup": 20}
+    direct = bench.load("ttfb", bench.direct(stream=True), **params)
+    gateway = bench.load("ttfb", bench.through(stream=True), **params)
+    return [Row(f"stream first byte c=1 {q}", "ms", direct[f"{q}_ms"], gateway[f"{q}_ms"])
+            for q in ("p50", "p99")]
+
+
+def scenario_slow_first_event(bench: Bench) -> list[Row]:
+    """First byte of a stream whose events come one a second.
+
+    The upstream's opening chunk (role, empty content) comes at once; a
+    gateway that holds it back until real content arrives shows here as about
+    one event interval.
+    """
+    params = {"count": 3 if bench.sizes.latency < 1000 else 5, "warmup": 0, "fresh": True}
+    slow = bench.direct(stream=True)
+    slow = Target(slow.port, "/slow/v1/chat/completions", slow.headers, slow.body)
+    direct = bench.load("ttfb", slow, **params)
+    gateway = bench.load("ttfb", bench.through(model="slow/m", stream=True), **params)
+    return [Row("stream first byte, 1 s/event, p50", "ms", direct["p50_ms"], gateway["p50_ms"])]
+
+
+def scenario_throughput(bench: Bench) -> list[Row]:
+    params = {"concurrency": 64, "duration": bench.sizes.duration,
+              "warmup_seconds": bench.sizes.warmup_seconds}
+    direct = bench.load("throughput", bench.direct(), **params)
+    cpu_before = cpu_seconds(bench.gateway_pid)
+    gateway = bench.load("throughput", bench.through(), **params)
+    cpu_us = (cpu_seconds(bench.gateway_pid) - cpu_before) * 1e6 / max(1, gateway["served"])
+    return [
+        Row("JSON throughput c=64", "req/s", direct["rps"], gateway["rps"], higher_is_better=True),
+        Row("JSON latency c=64 p50", "ms", direct["p50_ms"], gateway["p50_ms"]),
+        Row("gateway CPU per request c=64", "us", None, cpu_us),
+    ]
+
+
+def scenario_open_streams(bench: Bench) -> list[Row]:
+    """RSS while ``streams`` slow streams are open through the gateway at once."""
+    count = bench.sizes.streams
+    idle = vm_rss_mb(bench.gateway_pid)
+    job = {"kind": "hold", "timeout": 60.0, "count": count, "hold_seconds": 60.0,
+           **asdict(bench.through(model="slow/m", stream=True))}
+    proc = bench.children.spawn([sys.executable, ROLES, "load"], stdin=subprocess.PIPE,
+                                stdout=subprocess.PIPE)
+    try:
+        assert proc.stdin is not None
+        proc.stdin.write(json.dumps(job) + "\n")
+        proc.stdin.flush()
+        ready = json.loads(_read_line(proc, 90, "stream holder"))
+        held = vm_rss_mb(bench.gateway_pid)
+        proc.stdin.write("release\n")
+        proc.stdin.flush()
+    finally:
+        bench.children.stop(proc)
+    if ready["ready"] < count:
+        bench.notes.append(f"open streams: only {ready['ready']} of {count} opened; "
+                           f"{ready['error_sample']}")
+    per_stream_kb = (held - idle) * 1024 / ready["ready"] if ready["ready"] else None
+    return [Row(f"RSS with {ready['ready']} open streams", "MB", None, held),
+            Row("RSS per open stream", "KB", None, per_stream_kb)]
+
+
+SCENARIOS: list[Callable[[Bench], list[Row]]] = [
+    scenario_idle_rss,
+    scenario_latency,
+    scenario_ttfb,
+    scenario_slow_first_event,
+    scenario_throughput,
+    scenario_open_streams,
+    scenario_startup,
+]
+
+# ---------------------------------------------------------------------------
+# Report
+# ---------------------------------------------------------------------------
+
+
+def _fmt(value: float | None, signed: bool = False) -> str:
+    if value is None:
+        return "-"
+    digits = 2 if abs(value) < 10 else 1 if abs(value) < 1000 else 0
+    return f"{value:+,.{digits}f}" if signed else f"{value:,.{digits}f}"
+
+
+def render_text(rows: Sequence[Row], meta: dict[str, Any], notes: Sequence[str]) -> str:
+    lines = [f"OmniRoute bench ({meta['mode']}): python {meta['python']}, "
+             f"{meta['cpus']} CPUs, {meta['machine']}", ""]
+    lines.append(f"{'':40} {'direct':>11} {'gateway':>11} {'difference':>11}")
+    for row in rows:
+        label = f"{row.name} ({row.unit})"
+        lines.append(f"{label:40} {_fmt(row.direct):>11} {_fmt(row.gateway):>11} "
+                     f"{_fmt(row.difference, signed=True):>11}")
+    lines += ["", *(f"note: {note}" for note in notes)] if notes else []
+    return "\n".join(lines)
+
+
+def render_json(rows: Sequence[Row], meta: dict[str, Any], notes: Sequence[str]) -> str:
+    out = [{**asdict(row), "difference": row.difference} for row in rows]
+    return json.dumps({"meta": meta, "rows": out, "notes": list(notes)}, indent=2)
+
+
+@contextmanager
+def _terminate_on_signals() -> Iterator[None]:
+    """SIGTERM/SIGHUP unwind like Ctrl-C, so the finally blocks stop the children."""
+
+    def leave(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    previous = {sig: signal.signal(sig, leave) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _raise_fd_limit() -> None:
+    """500 held streams need ~1,000 descriptors in the gateway; children inherit this."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = 8192 if hard == resource.RLIM_INFINITY else min(8192, hard)
+    if soft < wanted:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+
+
+def conduct(args: argparse.Namespace) -> int:
+    _raise_fd_limit()
+    sizes = Sizes.pick(args.quick, args.streams, args.duration)
+    rows: list[Row] = []
+    children = Children()
+    with tempfile.TemporaryDirectory(prefix="omniroute-bench-") as tmp, _terminate_on_signals():
+        bench = Bench(sizes, children, Path(tmp))
+        try:
+            bench.start_upstream()
+            bench.configure_gateway()
+            bench.start_gateway()
+            for scenario in SCENARIOS:
+                try:
+                    rows += scenario(bench)
+                except BenchError as exc:
+                    bench.notes.append(f"{scenario.__name__} failed: {exc}")
+        finally:
+            children.stop_all()
+    meta = {"mode": "quick" if args.quick else "full", "python": platform.python_version(),
+            "cpus": os.cpu_count(), "machine": platform.machine()}
+    print(render_json(rows, meta, bench.notes) if args.json else render_text(rows, meta,
+                                                                             bench.notes))
+    return 1 if bench.notes else 0
+
+
+def main(argv: Sequence[str]) -> int:
+    parser = argparse.ArgumentParser(prog="scripts/bench", description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="small counts, for smoke runs")
+    parser.add_argument("--json", action="store_true", help="machine-readable output")
+    parser.add_argument("--streams", type=int, help="open streams to hold (default 500)")
+    parser.add_argument("--duration", type=float, help="seconds of throughput measurement")
+    try:
+        return conduct(parser.parse_args(argv))
+    except BenchError as exc:
+        print(f"bench: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("bench: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
