@@ -1,0 +1,121 @@
+"""A raw-bytes HTTP/1.1 client for the server tests, plus a server fixture."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+
+from omniroute.http import ErrorFactory, Handler, Server
+from omniroute.settings import Settings
+
+TIMEOUT = 5.0
+
+
+@dataclass
+class RawResponse:
+    status: int
+    headers: list[tuple[str, str]]
+    body: bytes = b""
+    chunks: list[bytes] = field(default_factory=list)
+
+    def header(self, name: str) -> str | None:
+        for key, value in self.headers:
+            if key == name.lower():
+                return value
+        return None
+
+
+class Wire:
+    """One client socket: send raw bytes, parse responses by hand."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader = reader
+        self.writer = writer
+
+    @classmethod
+    async def open(cls, port: int) -> Wire:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        return cls(reader, writer)
+
+    async def send(self, data: bytes) -> None:
+        self.writer.write(data)
+        await self.writer.drain()
+
+    async def head(self) -> RawResponse:
+        async with asyncio.timeout(TIMEOUT):
+            raw = await self.reader.readuntil(b"\r\n\r\n")
+        lines = raw[:-4].decode("latin-1").split("\r\n")
+        version, status, *_ = lines[0].split(" ", 2)
+        assert version in ("HTTP/1.1", "HTTP/1.0"), lines[0]
+        headers = []
+        for line in lines[1:]:
+            name, _, value = line.partition(":")
+            headers.append((name.strip().lower(), value.strip()))
+        return RawResponse(int(status), headers)
+
+    async def response(self, *, method: str = "GET") -> RawResponse:
+        """One whole response (framing by Content-Length, chunked or close)."""
+        response = await self.head()
+        if method == "HEAD" or response.status in (204, 304):
+            return response
+        async with asyncio.timeout(TIMEOUT):
+            if response.header("transfer-encoding") == "chunked":
+                while (chunk := await self.chunk()) is not None:
+                    response.chunks.append(chunk)
+                response.body = b"".join(response.chunks)
+            elif (length := response.header("content-length")) is not None:
+                response.body = await self.reader.readexactly(int(length))
+            else:
+                response.body = await self.reader.read()
+        return response
+
+    async def chunk(self) -> bytes | None:
+        """The next chunk of a chunked body; None at the last (empty) chunk."""
+        async with asyncio.timeout(TIMEOUT):
+            size_line = await self.reader.readuntil(b"\r\n")
+            size = int(size_line.split(b";")[0], 16)
+            if size == 0:
+                await self.reader.readuntil(b"\r\n")  # no trailers: the final CRLF
+                return None
+            data = await self.reader.readexactly(size)
+            assert await self.reader.readexactly(2) == b"\r\n"
+            return data
+
+    async def closed(self, timeout: float = TIMEOUT) -> bytes:
+        """Read until the server closes; returns what came before. Fails on timeout."""
+        received = bytearray()
+        async with asyncio.timeout(timeout):
+            while True:
+                try:
+                    data = await self.reader.read(65536)
+                except ConnectionError:
+                    break
+                if not data:
+                    break
+                received += data
+        await self.close()
+        return bytes(received)
+
+    async def close(self) -> None:
+        self.writer.close()
+        with contextlib.suppress(OSError):
+            await self.writer.wait_closed()
+
+
+def get(path: str = "/", *extra: str) -> bytes:
+    lines = [f"GET {path} HTTP/1.1", "Host: test", *extra]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+
+
+@contextlib.asynccontextmanager
+async def serving(
+    handler: Handler, settings: Settings | None = None, *, error_factory: ErrorFactory | None = None
+) -> AsyncIterator[tuple[Server, int]]:
+    server = Server(handler, settings or Settings(), error_factory=error_factory)
+    _, port = await server.start("127.0.0.1", 0)
+    try:
+        yield server, port
+    finally:
+        await server.shutdown(grace=1.0)
