@@ -1,0 +1,281 @@
+"""Numbered schema migrations, each applied once in its own transaction.
+
+To change the schema, append a ``Migration`` to ``MIGRATIONS`` with the next
+version number; never edit or reorder one that has shipped.  Applied versions
+are recorded in ``schema_migrations``.  Before the first pending migration
+runs on a database that already holds a schema, a copy of the file goes to
+``<data_dir>/backups/omniroute-<UTC time>-v<from>.db``.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import secrets
+import sqlite3
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from ..errors import ConfigError
+from .db import BEGIN_WRITE, run_transaction
+
+
+@dataclass(frozen=True, slots=True)
+class Migration:
+    version: int
+    name: str
+    # Runs inside the migration's transaction.  sqlite3's executescript() would
+    # COMMIT first, so statements are executed one by one.
+    up: Callable[[sqlite3.Connection], None]
+
+
+@dataclass(frozen=True, slots=True)
+class MigrationResult:
+    from_version: int
+    to_version: int
+    applied: tuple[int, ...]
+    backup: Path | None
+
+
+def sql(*statements: str) -> Callable[[sqlite3.Connection], None]:
+    """A migration step that executes ``statements`` in order."""
+
+    def run(conn: sqlite3.Connection) -> None:
+        for statement in statements:
+            conn.execute(statement)
+
+    return run
+
+
+_CONFIG_TABLES = sql(
+    """CREATE TABLE providers (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        name TEXT NOT NULL UNIQUE,
+        format TEXT NOT NULL,
+        base_url TEXT NOT NULL,
+        models TEXT NOT NULL DEFAULT '[]',
+        enabled INTEGER NOT NULL DEFAULT 1,
+        extra TEXT NOT NULL DEFAULT '{}',
+        created_at REAL NOT NULL,
+        updated_at REAL NOT NULL
+    )""",
+    # AUTOINCREMENT: ids are never reused, so log rows and encrypted values
+    # bound to an id can never be mistaken for a later row's.
+    """CREATE TABLE accounts (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        provider_id INTEGER NOT NULL REFERENCES providers(id) ON DELETE CASCADE,
+        label TEXT,
+        api_key TEXT NOT NULL,
+        priority INTEGER NOT NULL DEFAULT 0,
+        enabled INTEGER NOT NULL DEFAULT 1,
+        extra TEXT NOT NULL DEFAULT '{}',
+        created_at REAL NOT NULL
+    )""",
+    "CREATE INDEX accounts_by_provider ON accounts(provider_id, priority, id)",
+    """CREATE TABLE client_keys (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        name TEXT,
+        key_hash TEXT NOT NULL UNIQUE,
+        prefix TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        revoked_at REAL,
+        last_used_at REAL
+    )""",
+    "CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    # value has no declared type: integers stay integers, text stays text.
+    "CREATE TABLE meta (key TEXT PRIMARY KEY, value)",
+    "INSERT INTO meta (key, value) VALUES ('config_revision', 0)",
+)
+
+_REQUEST_LOG = sql(
+    """CREATE TABLE request_log (
+        id INTEGER PRIMARY KEY,
+        ts REAL NOT NULL,
+        request_id TEXT NOT NULL,
+        client_key_id INTEGER,
+        model TEXT NOT NULL,
+        resolved_model TEXT,
+        provider TEXT,
+        account_id INTEGER,
+        client_format TEXT,
+        upstream_format TEXT,
+        stream INTEGER NOT NULL DEFAULT 0,
+        status INTEGER NOT NULL,
+        error_kind TEXT,
+        latency_ms REAL NOT NULL,
+        ttft_ms REAL,
+        input_tokens INTEGER NOT NULL DEFAULT 0,
+        output_tokens INTEGER NOT NULL DEFAULT 0,
+        cached_tokens INTEGER NOT NULL DEFAULT 0,
+        reasoning_tokens INTEGER NOT NULL DEFAULT 0,
+        usage_estimated INTEGER NOT NULL DEFAULT 0
+    )""",
+    "CREATE INDEX request_log_by_ts ON request_log(ts)",
+)
+
+# Responses API conversations kept for previous_response_id (JSON item lists).
+_RESPONSE_MEMORY = sql(
+    """CREATE TABLE response_memory (
+        id TEXT PRIMARY KEY,
+        expires_at REAL NOT NULL,
+        items TEXT NOT NULL
+    )""",
+    "CREATE INDEX response_memory_by_expiry ON response_memory(expires_at)",
+)
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "config tables", _CONFIG_TABLES),
+    Migration(2, "request log", _REQUEST_LOG),
+    Migration(3, "response memory", _RESPONSE_MEMORY),
+)
+
+_STALE_PARTIAL_AGE = 3600.0  # seconds
+
+_LEDGER = """CREATE TABLE IF NOT EXISTS schema_migrations (
+    version INTEGER PRIMARY KEY,
+    name TEXT NOT NULL,
+    applied_at REAL NOT NULL
+)"""
+
+
+def check_migrations(migrations: Sequence[Migration]) -> None:
+    """Versions must run 1, 2, 3, ... with no gap or repeat."""
+    for expected, migration in enumerate(migrations, start=1):
+        if migration.version != expected:
+            raise ConfigError(
+                f"migration list is broken: {migration.name!r} has version "
+                f"{migration.version}, expected {expected}"
+            )
+
+
+def applied_versions(conn: sqlite3.Connection) -> dict[int, str]:
+    """Versions recorded in the database (empty for a new database)."""
+    exists = conn.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'"
+    ).fetchone()
+    if not exists:
+        return {}
+    rows = conn.execute("SELECT version, name FROM schema_migrations").fetchall()
+    return {int(version): str(name) for version, name in rows}
+
+
+def schema_version(conn: sqlite3.Connection) -> int:
+    return max(applied_versions(conn), default=0)
+
+
+def migrate(
+    conn: sqlite3.Connection,
+    backup_dir: Path,
+    migrations: Sequence[Migration] = MIGRATIONS,
+    *,
+    db_label: str = "the database",
+) -> MigrationResult:
+    """Bring the schema up to the last of ``migrations``.
+
+    ``conn`` must be in autocommit mode (``isolation_level=None``).  Safe to run
+    from several processes at once: each migration re-checks, under the write
+    lock, that nobody applied it meanwhile.
+    """
+    check_migrations(migrations)
+    known = len(migrations)
+    done = applied_versions(conn)
+    current = max(done, default=0)
+    if current > known:
+        raise ConfigError(
+            f"{db_label} has schema version {current}, newer than this version of "
+            f"OmniRoute understands (up to {known}); run the newer OmniRoute that "
+            f"created it, or restore a backup from {backup_dir}"
+        )
+    pending = [m for m in migrations if m.version not in done]
+    if not pending:
+        return MigrationResult(current, current, (), None)
+    backup = backup_database(conn, backup_dir, current) if current > 0 else None
+    run_transaction(conn, lambda c: c.execute(_LEDGER), BEGIN_WRITE)
+    applied: list[int] = []
+    for migration in pending:
+        if run_transaction(conn, functools.partial(_apply, migration=migration), BEGIN_WRITE):
+            applied.append(migration.version)
+    return MigrationResult(current, schema_version(conn), tuple(applied), backup)
+
+
+def _apply(conn: sqlite3.Connection, migration: Migration) -> bool:
+    already = conn.execute(
+        "SELECT 1 FROM schema_migrations WHERE version = ?", (migration.version,)
+    ).fetchone()
+    if already:  # another process got there first
+        return False
+    migration.up(conn)
+    conn.execute(
+        "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
+        (migration.version, migration.name, time.time()),
+    )
+    return True
+
+
+def backup_database(conn: sqlite3.Connection, backup_dir: Path, from_version: int) -> Path:
+    """Copy the database to ``backup_dir`` and return the copy's path.
+
+    VACUUM INTO writes a consistent snapshot but does not fsync it
+    (https://sqlite.org/lang_vacuum.html#vacuuminto), so we do.  The copy is
+    written under a name unique to this call and only then linked to its
+    final name: a crash never leaves a half backup under a real name, and two
+    processes backing up in the same second never touch each other's files.
+    """
+    backup_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    _remove_stale_partials(backup_dir)
+    stem = f"omniroute-{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}-v{from_version}"
+    partial = backup_dir / f"{stem}.{os.getpid()}.{secrets.token_hex(4)}.partial"
+    # VACUUM INTO accepts an existing empty file; creating it ourselves makes
+    # it private (0600) from the first byte.
+    os.close(os.open(partial, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+    try:
+        conn.execute("VACUUM INTO ?", (str(partial),))
+        _fsync_file(partial)
+        target = _publish(partial, backup_dir, stem)
+    finally:
+        partial.unlink(missing_ok=True)
+    _fsync_file(backup_dir)
+    return target
+
+
+def _publish(partial: Path, directory: Path, stem: str) -> Path:
+    """Give ``partial`` the first free name ``stem.db``, ``stem-2.db``, ...
+
+    link() fails instead of replacing an existing file, so a name taken by
+    another process at the same moment is never overwritten.
+    """
+    for counter in range(1, 1000):
+        candidate = directory / (f"{stem}.db" if counter == 1 else f"{stem}-{counter}.db")
+        try:
+            os.link(partial, candidate)
+        except FileExistsError:
+            continue
+        except OSError:  # a filesystem without hard links
+            if candidate.exists():
+                continue
+            os.replace(partial, candidate)
+        return candidate
+    raise ConfigError(f"no free backup file name for {stem} in {directory}")
+
+
+def _remove_stale_partials(backup_dir: Path) -> None:
+    """Delete leftovers of backups interrupted by a crash.  Only old ones: a
+    fresh one may belong to another process backing up right now."""
+    cutoff = time.time() - _STALE_PARTIAL_AGE
+    for partial in backup_dir.glob("omniroute-*.partial"):
+        try:
+            if partial.stat().st_mtime < cutoff:
+                partial.unlink()
+        except OSError:
+            pass
+
+
+def _fsync_file(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -1,0 +1,117 @@
+"""Row values handed out by the store.
+
+Records are immutable snapshots of rows; a ``ConfigSnapshot`` is everything
+the request path needs from the configuration, read in one transaction so it
+is internally consistent.  Secrets are decrypted into ``AccountRecord.api_key``
+but kept out of every ``repr``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderRecord:
+    id: int
+    name: str
+    format: str
+    base_url: str
+    models: tuple[str, ...]
+    enabled: bool
+    extra: Mapping[str, Any]
+    created_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class AccountRecord:
+    id: int
+    provider_id: int
+    label: str | None
+    api_key: str = field(repr=False)  # decrypted; never shown
+    priority: int
+    enabled: bool
+    extra: Mapping[str, Any]
+    created_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class ClientKeyRecord:
+    id: int
+    name: str | None
+    key_hash: str
+    prefix: str
+    created_at: float
+    revoked: bool
+    last_used_at: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigSnapshot:
+    revision: int
+    providers: tuple[ProviderRecord, ...]
+    accounts: tuple[AccountRecord, ...]  # sorted by (provider_id, priority, id)
+    client_keys: tuple[ClientKeyRecord, ...]
+    settings: Mapping[str, Any]
+    # Lookup tables derived from the tuples above; built once in __post_init__.
+    _by_name: Mapping[str, ProviderRecord] = field(init=False, repr=False, compare=False)
+    _by_provider: Mapping[int, tuple[AccountRecord, ...]] = field(
+        init=False, repr=False, compare=False
+    )
+    _by_hash: Mapping[str, ClientKeyRecord] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        grouped: dict[int, list[AccountRecord]] = {}
+        for account in self.accounts:
+            grouped.setdefault(account.provider_id, []).append(account)
+        # The dataclass is frozen: object.__setattr__ is the documented way to
+        # fill derived fields during construction.
+        object.__setattr__(self, "_by_name", MappingProxyType({p.name: p for p in self.providers}))
+        object.__setattr__(
+            self,
+            "_by_provider",
+            MappingProxyType({pid: tuple(rows) for pid, rows in grouped.items()}),
+        )
+        object.__setattr__(
+            self, "_by_hash", MappingProxyType({k.key_hash: k for k in self.client_keys})
+        )
+
+    def provider(self, name: str) -> ProviderRecord | None:
+        return self._by_name.get(name)
+
+    def accounts_for(self, provider_id: int) -> tuple[AccountRecord, ...]:
+        return self._by_provider.get(provider_id, ())
+
+    def key_by_hash(self, key_hash: str) -> ClientKeyRecord | None:
+        """The client key whose SHA-256 hex digest is ``key_hash`` (revoked ones too).
+
+        A dict lookup on the digest, not on the secret: timing can at most reveal
+        digest bytes, which do not help find a key that hashes to them.
+        """
+        return self._by_hash.get(key_hash)
+
+
+@dataclass(slots=True)
+class RequestLogRow:
+    ts: float
+    request_id: str
+    model: str
+    status: int
+    latency_ms: float
+    client_key_id: int | None = None
+    resolved_model: str | None = None
+    provider: str | None = None
+    account_id: int | None = None
+    client_format: str | None = None
+    upstream_format: str | None = None
+    stream: bool = False
+    error_kind: str | None = None
+    ttft_ms: float | None = None
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cached_tokens: int = 0
+    reasoning_tokens: int = 0
+    usage_estimated: bool = False

@@ -1,0 +1,152 @@
+"""The request log: rows buffered in memory, written in batches by the writer.
+
+``RequestLogBuffer.add`` is called on the hot path and must never block or
+raise: it appends to a bounded deque and counts what it has to drop.  The
+writer thread drains the buffer in one transaction per batch.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import sqlite3
+from typing import Any
+
+from .db import BEGIN_WRITE, run_transaction
+from .records import RequestLogRow
+
+log = logging.getLogger("omniroute.store")
+
+# Constant SQL (values are always bound); _COLUMNS is derived from it.
+_COLUMN_SQL = (
+    "ts, request_id, client_key_id, model, resolved_model, provider, account_id, "
+    "client_format, upstream_format, stream, status, error_kind, latency_ms, ttft_ms, "
+    "input_tokens, output_tokens, cached_tokens, reasoning_tokens, usage_estimated"
+)
+_COLUMNS = tuple(name.strip() for name in _COLUMN_SQL.split(","))
+_INSERT = (
+    "INSERT INTO request_log (" + _COLUMN_SQL + ") "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_SELECT_RECENT = (
+    "SELECT ts, request_id, client_key_id, model, resolved_model, provider, account_id, "
+    "client_format, upstream_format, stream, status, error_kind, latency_ms, ttft_ms, "
+    "input_tokens, output_tokens, cached_tokens, reasoning_tokens, usage_estimated "
+    "FROM request_log ORDER BY id DESC LIMIT ?"
+)
+
+
+class RequestLogBuffer:
+    """Bounded, thread-safe hand-over of log rows from the event loop to the writer.
+
+    deque.append and popleft are atomic in CPython, so producers and the
+    single consumer need no lock; the bound is checked before appending, so it
+    may be exceeded by at most the number of concurrent producer threads.
+    """
+
+    __slots__ = ("_rows", "_limit", "_closed", "_dropped_full", "_dropped_failed")
+
+    def __init__(self, limit: int) -> None:
+        self._rows: collections.deque[RequestLogRow] = collections.deque()
+        self._limit = max(1, limit)
+        self._closed = False
+        self._dropped_full = 0  # only touched by producers (the event loop)
+        self._dropped_failed = 0  # only touched by the writer thread
+
+    @property
+    def dropped(self) -> int:
+        return self._dropped_full + self._dropped_failed
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def close(self) -> None:
+        """Refuse (and count) rows from now on; rows already queued still flush."""
+        self._closed = True
+
+    def add(self, row: RequestLogRow) -> None:
+        try:
+            if self._closed or len(self._rows) >= self._limit:
+                self._dropped_full += 1
+                return
+            self._rows.append(row)
+        except Exception:  # never let logging break a request
+            self._dropped_full += 1
+
+    def flush(self, conn: sqlite3.Connection) -> int:
+        """Write every queued row in one transaction (runs in the writer thread).
+
+        Returns the number of rows written; rows that cannot be stored (wrong
+        types) or a batch that fails to commit are counted as dropped.
+        """
+        batch: list[RequestLogRow] = []
+        for _ in range(len(self._rows)):  # bounded: rows added meanwhile wait
+            try:
+                batch.append(self._rows.popleft())
+            except IndexError:
+                break
+        if not batch:
+            return 0
+        values = []
+        for row in batch:
+            converted = _values(row)
+            if converted is None:
+                self._dropped_failed += 1
+            else:
+                values.append(converted)
+        try:
+            run_transaction(conn, lambda c: c.executemany(_INSERT, values), BEGIN_WRITE)
+        except Exception:
+            log.warning("request log: could not write %d rows", len(values), exc_info=True)
+            self._dropped_failed += len(values)
+            return 0
+        return len(values)
+
+
+def _values(row: RequestLogRow) -> tuple[Any, ...] | None:
+    """The row as bound parameters, or None if its fields have unusable types."""
+    try:
+        return (
+            float(row.ts),
+            str(row.request_id),
+            _opt_int(row.client_key_id),
+            str(row.model),
+            _opt_str(row.resolved_model),
+            _opt_str(row.provider),
+            _opt_int(row.account_id),
+            _opt_str(row.client_format),
+            _opt_str(row.upstream_format),
+            int(bool(row.stream)),
+            int(row.status),
+            _opt_str(row.error_kind),
+            float(row.latency_ms),
+            None if row.ttft_ms is None else float(row.ttft_ms),
+            int(row.input_tokens),
+            int(row.output_tokens),
+            int(row.cached_tokens),
+            int(row.reasoning_tokens),
+            int(bool(row.usage_estimated)),
+        )
+    except (AttributeError, TypeError, ValueError, OverflowError):
+        return None
+
+
+def _opt_int(value: Any) -> int | None:
+    return None if value is None else int(value)
+
+
+def _opt_str(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def recent_requests(conn: sqlite3.Connection, limit: int) -> list[RequestLogRow]:
+    """The newest ``limit`` rows, newest first."""
+    rows = conn.execute(_SELECT_RECENT, (max(0, int(limit)),))
+    return [_row(values) for values in rows]
+
+
+def _row(values: tuple[Any, ...]) -> RequestLogRow:
+    data = dict(zip(_COLUMNS, values, strict=True))
+    data["stream"] = bool(data["stream"])
+    data["usage_estimated"] = bool(data["usage_estimated"])
+    return RequestLogRow(**data)

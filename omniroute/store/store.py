@@ -1,0 +1,285 @@
+"""The ``Store``: the asyncio face of the database.
+
+Every method hands its work to a worker thread (db.py) and awaits the result,
+so the event loop never waits on the disk.  Writes go through one writer
+thread, each in its own ``BEGIN IMMEDIATE`` transaction, and return only after
+COMMIT: a change that has been acknowledged survives ``kill -9``.  Reads run
+in a second thread with its own connection.
+
+The same class serves the long-running server and short CLI commands
+(``asyncio.run``); several processes may use one database at once.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import Any, TypeVar
+
+from ..errors import BadRequest, ConfigError
+from ..settings import Settings
+from . import repositories as repo
+from .crypto import Sealer, load_key
+from .db import (
+    BEGIN_READ,
+    BEGIN_WRITE,
+    DB_FILE_NAME,
+    Worker,
+    connect,
+    ensure_private_dir,
+    prepare_db_file,
+    run_transaction,
+)
+from .migrations import MIGRATIONS, Migration, MigrationResult, migrate
+from .records import AccountRecord, ClientKeyRecord, ConfigSnapshot, ProviderRecord, RequestLogRow
+from .request_log import RequestLogBuffer, recent_requests
+
+T = TypeVar("T")
+
+BACKUP_DIR_NAME = "backups"
+_BREAKER_STATE_KEY = "breaker_state"
+# A worker thread normally exits the moment its stop job is answered; this
+# only bounds the wait if something is badly wrong.
+_JOIN_TIMEOUT = 5.0
+
+
+class Store:
+    def __init__(self, settings: Settings, *, migrations: Sequence[Migration] = MIGRATIONS) -> None:
+        self._settings = settings
+        self._data_dir = Path(settings.data_dir)
+        self._migrations = tuple(migrations)
+        self._logs = RequestLogBuffer(settings.log_queue_max)
+        self._writer: Worker | None = None
+        self._reader: Worker | None = None
+        self._sealer: Sealer | None = None
+        self._migration_result: MigrationResult | None = None
+        self._closed = False
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else "open" if self._sealer else "new"
+        return f"Store({str(self.db_path)!r}, {state})"
+
+    @property
+    def db_path(self) -> Path:
+        return self._data_dir / DB_FILE_NAME
+
+    @property
+    def backup_dir(self) -> Path:
+        return self._data_dir / BACKUP_DIR_NAME
+
+    @property
+    def migration_result(self) -> MigrationResult | None:
+        """What ``open()`` did to the schema (None before ``open()``)."""
+        return self._migration_result
+
+    # -- lifecycle -------------------------------------------------------------
+
+    async def open(self) -> None:
+        """Create the data dir, load the key, migrate (backing up first), start
+        the writer and reader threads.  Raises ConfigError/SecretKeyError."""
+        if self._closed:
+            raise ConfigError("this store was closed; create a new Store to open it again")
+        if self._writer is not None:
+            return
+        if not self._migrations:
+            raise ConfigError("no migrations given")
+        writer = Worker(
+            "omniroute-store-writer",
+            self._open_writer_connection,
+            tick=self._logs.flush,
+            tick_interval=self._settings.log_flush_interval,
+        )
+        reader = Worker("omniroute-store-reader", lambda: connect(self.db_path, read_only=True))
+        writer.start()
+        try:
+            self._sealer = await writer.submit(self._initialise, None)
+            reader.start()
+            await reader.submit(repo.read_revision, BEGIN_READ)
+        except BaseException:
+            await _stop(reader)
+            await _stop(writer)
+            self._sealer = None
+            raise
+        self._writer, self._reader = writer, reader
+
+    async def close(self) -> None:
+        """Write queued log rows, stop both threads.  Safe to call twice."""
+        if self._closed:
+            return
+        self._closed = True
+        self._logs.close()
+        reader, writer = self._reader, self._writer
+        self._reader = self._writer = None
+        await _stop(reader)
+        await _stop(writer)
+
+    async def __aenter__(self) -> Store:
+        await self.open()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    def _open_writer_connection(self) -> sqlite3.Connection:
+        ensure_private_dir(self._data_dir)
+        prepare_db_file(self.db_path)
+        return connect(self.db_path)
+
+    def _initialise(self, conn: sqlite3.Connection) -> Sealer:
+        """In the writer thread: migrate, then find and check the key."""
+        self._migration_result = migrate(
+            conn, self.backup_dir, self._migrations, db_label=str(self.db_path)
+        )
+        canary = repo.read_canary(conn)
+        key = load_key(
+            self._data_dir,
+            self._settings.secret_key,
+            has_encrypted_data=repo.has_encrypted_data(conn),
+        )
+        sealer = Sealer(key)
+        if canary is None:
+            canary = run_transaction(conn, lambda c: repo.store_canary(c, sealer), BEGIN_WRITE)
+        repo.check_canary(sealer, canary)
+        return sealer
+
+    # -- generic access --------------------------------------------------------
+
+    async def write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``fn`` in the writer thread in one ``BEGIN IMMEDIATE`` transaction;
+        return once it has committed.  ``fn`` may be re-run if another process
+        holds the database too long, so it must only touch the database.  A
+        configuration change should call ``repositories.bump_revision``."""
+        if self._writer is None:
+            raise ConfigError("the store is not open")
+        return await self._writer.submit(fn, BEGIN_WRITE)
+
+    async def read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``fn`` in the reader thread inside one read transaction."""
+        if self._reader is None:
+            raise ConfigError("the store is not open")
+        return await self._reader.submit(fn, BEGIN_READ)
+
+    def seal(self, plaintext: str, aad: str) -> str:
+        """Encrypt ``plaintext`` for storage, bound to ``aad`` ("table|row id|column")."""
+        return self._require_sealer().seal(plaintext, aad)
+
+    def unseal(self, stored: str, aad: str) -> str:
+        """Decrypt a sealed value; SecretKeyError if the key or ``aad`` is wrong."""
+        return self._require_sealer().unseal(stored, aad)
+
+    def _require_sealer(self) -> Sealer:
+        if self._sealer is None:
+            raise ConfigError("the store is not open")
+        return self._sealer
+
+    # -- configuration ---------------------------------------------------------
+
+    async def revision(self) -> int:
+        """The configuration revision: bumped by every committed config change."""
+        return await self.read(repo.read_revision)
+
+    async def snapshot(self) -> ConfigSnapshot:
+        sealer = self._require_sealer()
+        return await self.read(lambda conn: repo.read_snapshot(conn, sealer))
+
+    async def upsert_provider(
+        self, name: str, format: str, base_url: str, models: Sequence[str] | None = None
+    ) -> ProviderRecord:
+        """Insert a provider, or update format/base_url (and models when given)."""
+        if models is not None and not isinstance(models, str):  # str: rejected by the check
+            models = tuple(models)  # a copy: the caller may change its list meanwhile
+        return await self.write(
+            lambda conn: repo.upsert_provider(conn, name, format, base_url, models)
+        )
+
+    async def add_account(
+        self,
+        provider_id: int,
+        api_key: str,
+        *,
+        priority: int | None = None,
+        enabled: bool = True,
+        label: str | None = None,
+    ) -> AccountRecord:
+        """Add an account (priority None: after the provider's last account)."""
+        sealer = self._require_sealer()
+        return await self.write(
+            lambda conn: repo.add_account(
+                conn, sealer, provider_id, api_key, priority=priority, enabled=enabled, label=label
+            )
+        )
+
+    async def set_provider_enabled(self, name: str, enabled: bool) -> None:
+        await self.write(lambda conn: repo.set_provider_enabled(conn, name, enabled))
+
+    async def set_account_enabled(self, account_id: int, enabled: bool) -> None:
+        await self.write(lambda conn: repo.set_account_enabled(conn, account_id, enabled))
+
+    async def delete_provider(self, name: str) -> bool:
+        """Delete a provider and its accounts; False if there was none."""
+        return await self.write(lambda conn: repo.delete_provider(conn, name))
+
+    async def create_client_key(self, name: str | None = None) -> tuple[ClientKeyRecord, str]:
+        """A new client key: its record and the plaintext, which is not stored."""
+        return await self.write(lambda conn: repo.create_client_key(conn, name))
+
+    async def revoke_client_key(self, key_id: int) -> bool:
+        """Revoke a key; False if it does not exist or was already revoked."""
+        return await self.write(lambda conn: repo.revoke_client_key(conn, key_id))
+
+    async def set_setting(self, key: str, value: Any) -> None:
+        await self.write(lambda conn: repo.set_setting(conn, key, value))
+
+    # -- runtime state ---------------------------------------------------------
+
+    async def load_breaker_state(self) -> dict[str, Any]:
+        """Circuit-breaker state saved by ``save_breaker_state`` ({} if none)."""
+        saved = await self.read(lambda conn: repo.read_meta_json(conn, _BREAKER_STATE_KEY))
+        return saved if isinstance(saved, dict) else {}
+
+    async def save_breaker_state(self, state: Mapping[str, Any]) -> None:
+        """Persist circuit-breaker state (JSON).  Runtime state, not configuration:
+        the config revision does not change."""
+        try:
+            plain_copy = json.loads(json.dumps(dict(state), allow_nan=False))
+        except (TypeError, ValueError):
+            raise BadRequest("breaker state must be JSON-serialisable") from None
+        await self.write(lambda conn: repo.write_meta_json(conn, _BREAKER_STATE_KEY, plain_copy))
+
+    # -- request log -----------------------------------------------------------
+
+    def log_request(self, row: RequestLogRow) -> None:
+        """Queue a row for the next batch.  Never blocks, never raises; rows
+        beyond ``log_queue_max`` (or after close) are dropped and counted."""
+        self._logs.add(row)
+
+    async def flush_logs(self) -> None:
+        """Write queued log rows now."""
+        if self._writer is None:
+            return
+        await self._writer.submit(self._logs.flush, None)
+
+    async def recent_requests(self, limit: int = 100) -> list[RequestLogRow]:
+        """The newest ``limit`` logged requests, newest first."""
+        return await self.read(lambda conn: recent_requests(conn, limit))
+
+    @property
+    def dropped_log_rows(self) -> int:
+        return self._logs.dropped
+
+
+async def _stop(worker: Worker | None) -> None:
+    if worker is None:
+        return
+    try:
+        await worker.stop()
+    finally:
+        worker.join(_JOIN_TIMEOUT)
