@@ -1,0 +1,83 @@
+"""Gemini ``generateContent`` wire format (ai.google.dev/api/generate-content).
+
+Client side: what Gemini CLI and google-genai send to
+``/v1beta/models/{model}:generateContent`` and
+``:streamGenerateContent?alt=sse`` (the model is in the URL, so
+``parse_request`` leaves ``model=""`` for the pipeline to set). Upstream side:
+the same body for a Gemini upstream. Fields are read in either proto-JSON
+spelling (``systemInstruction`` or ``system_instruction``).
+
+The code lives in ``gemini_parts`` (parts, field readers), ``gemini_request``,
+``gemini_response`` (answers, usage, errors, countTokens, model list) and
+``gemini_stream``; this module is the format's one public face.
+
+Thought signatures (ai.google.dev/gemini-api/docs/thought-signatures) map to
+``ir.ThinkingPart`` so that every format able to carry a thinking signature
+keeps them across a tool loop:
+
+- thought parts (``thought: true``) -> ``ThinkingPart(text, signature)``;
+  consecutive thought parts merge until one of them carries a signature;
+- a signature on any other part (Gemini puts it on the first functionCall of
+  a turn, or on a text part, or on an empty trailing text part) ->
+  ``ThinkingPart("", signature)`` just before that part. Rendering puts it
+  back on the part that follows (or on an empty text part when none does).
+- ``ToolCallPart.signature`` (when other code sets it) is rendered on that
+  call's own functionCall part; parsing never sets it.
+- Redacted thinking (an Anthropic payload) has no Gemini form and is left out.
+
+Streams follow the same rule: a signature on a non-thought part becomes a
+thinking block holding only a SignatureDelta, right before the part's block;
+a thought part's signature is a SignatureDelta on its thinking block. The
+encoder sends a thinking block's signature on an empty thought part when the
+block had text, else on the next text/functionCall part.
+
+Function calls without ids get deterministic ones (``common.stable_id`` of
+the turn index, part index and name in a request; of the response id in an
+answer), so a re-sent conversation gets the same ids, and a functionResponse
+without an id takes the id of the call with the same name (in order) from the
+latest model turn.
+
+Vendor keys (``vendor["gemini"]``): tools (googleSearch, codeExecution...),
+safety_settings, cached_content, generation_config (fields with no IR form),
+function_calling_mode (VALIDATED), allowed_function_names, thinking_level,
+response_mime_type/response_schema (non-JSON mime types); on a Response,
+finish_reason (the upstream's own value).
+"""
+
+from __future__ import annotations
+
+from omniroute.formats.gemini_request import (
+    parse_count_tokens_request,
+    parse_request,
+    render_request,
+)
+from omniroute.formats.gemini_response import (
+    count_tokens_estimate,
+    error_event,
+    model_list_entry,
+    parse_error,
+    parse_response,
+    render_count_tokens,
+    render_error,
+    render_response,
+)
+from omniroute.formats.gemini_stream import StreamDecoder, StreamEncoder
+
+NAME = "gemini"
+
+__all__ = [
+    "NAME",
+    "StreamDecoder",
+    "StreamEncoder",
+    "count_tokens_estimate",
+    "error_event",
+    "model_list_entry",
+    "parse_count_tokens_request",
+    "parse_error",
+    "parse_request",
+    "parse_response",
+    "render_count_tokens",
+    "render_error",
+    "render_request",
+    "render_response",
+]

@@ -1,0 +1,120 @@
+"""OpenAI Responses wire format (``POST /v1/responses``; what Codex CLI speaks).
+
+Reference: platform.openai.com/docs/api-reference/responses. The code lives
+in ``openai_responses_request`` (request bodies and input items),
+``openai_responses_response`` (response objects, usage) and
+``openai_responses_stream`` (typed SSE events); this module is the format's
+public face, plus the helpers the pipeline uses for ``previous_response_id``.
+
+Mapping to the IR
+- ``instructions`` and system/developer messages -> ``Request.system``.
+- Consecutive items of one side make one IR message: user messages and
+  ``function_call_output`` items -> a user message (tool results as
+  ToolResultPart); ``reasoning``, assistant ``message`` and ``function_call``
+  items -> an assistant message.
+- ``function_call.call_id`` is the IR tool-call id (kept exactly); the item's
+  own ``fc_`` id is rebuilt from the response id and call id.
+- A ``reasoning`` item -> ``ThinkingPart(text=summaries joined by a blank
+  line, signature=encrypted_content, id=item id)``. Anthropic redacted
+  thinking gets an id starting with ``rs_redacted_`` so it parses back as
+  redacted when the client sends it again.
+- Items and tools with no IR form (custom_tool_call, local_shell_call,
+  web_search, item_reference...) ride in ``vendor["openai-responses"]``
+  (``extra_input`` with their position, ``tools``, ``tool_choice``) so a
+  Responses upstream still gets them; other formats never see them.
+- OpenAI file ids (``file-...``) ride in ``ImagePart.url``.
+- ``render_request`` (to a Responses upstream) sends ``store: false`` unless
+  the client said otherwise and asks for ``reasoning.encrypted_content``
+  when reasoning is on; it sends reasoning items only when OpenAI can check
+  them (signed, or a bare id with ``store: true``); unsigned thinking from
+  other formats is left out. ``previous_response_id`` is forwarded when it is
+  still in the vendor dict: the pipeline removes it (``apply_history``) when
+  it resolves the conversation itself.
+
+Vendor keys (``vendor["openai-responses"]``): previous_response_id, store,
+include, reasoning_summary, verbosity, tools, tool_choice, extra_input,
+extra (prompt_cache_key, service_tier, truncation...); on a Response,
+extra_output.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from omniroute.formats import ir
+from omniroute.formats.openai_chat import parse_error, render_error
+from omniroute.formats.openai_responses_request import (
+    input_items,
+    parse_items,
+    parse_request,
+    render_request,
+)
+from omniroute.formats.openai_responses_response import (
+    output_items,
+    parse_response,
+    render_response,
+)
+from omniroute.formats.openai_responses_stream import StreamDecoder, StreamEncoder, error_event
+
+NAME = "openai-responses"
+
+__all__ = [
+    "NAME",
+    "StreamDecoder",
+    "StreamEncoder",
+    "apply_history",
+    "error_event",
+    "input_items_from_request",
+    "output_items",
+    "parse_error",
+    "parse_request",
+    "parse_response",
+    "previous_response_id",
+    "render_error",
+    "render_request",
+    "render_response",
+]
+
+
+# ------------------------------------------------- previous_response_id support
+#
+# The gateway keeps Responses conversations itself when the upstream is not a
+# Responses upstream (or when the client stores but the upstream does not):
+#
+#   after answering:  store(resp_id, input_items_from_request(req) + output_items(resp))
+#   on a new request: prev = previous_response_id(req)
+#                     if prev: apply_history(req, stored_items(prev))
+#
+# ``resp_id`` is ``render_response(resp)["id"]`` (or the id in the stream's
+# response.completed event). Stored items are plain JSON, safe to persist.
+# Instructions are not carried over, as the Responses API documents.
+
+
+def previous_response_id(req: ir.Request) -> str | None:
+    """The ``previous_response_id`` the client sent, if any."""
+    value = req.vendor.get(NAME, {}).get("previous_response_id")
+    return value if isinstance(value, str) and value else None
+
+
+def input_items_from_request(req: ir.Request) -> list[dict[str, Any]]:
+    """The request's conversation as Responses input items (system text is
+    not included: instructions are per request)."""
+    return input_items(req)
+
+
+def apply_history(req: ir.Request, items: list[dict[str, Any]]) -> None:
+    """Put a stored conversation (input items) before ``req``'s messages and
+    drop ``previous_response_id`` so an upstream does not get both."""
+    history = parse_items(items)
+    req.messages[:0] = history.messages
+    for msg in req.messages:  # results in the new input whose calls were in the history
+        for part in msg.parts:
+            if isinstance(part, ir.ToolResultPart) and part.name is None:
+                part.name = history.names.get(part.call_id)
+    vendor = req.vendor.get(NAME)
+    if vendor is not None:
+        vendor.pop("previous_response_id", None)
+        if history.extra:
+            shift = len(history.messages)
+            moved = [[pos + shift, item] for pos, item in vendor.get("extra_input", [])]
+            vendor["extra_input"] = history.extra + moved

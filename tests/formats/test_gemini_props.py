@@ -1,0 +1,292 @@
+"""Property tests: Gemini render -> parse keeps what Gemini can express."""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from omniroute.formats import gemini as gm
+from omniroute.formats import ir
+from omniroute.formats.common import dump_json
+from omniroute.http.sse import SSEDecoder
+
+SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+texts = st.text(min_size=1, max_size=30)
+names = st.from_regex(r"[a-z][a-z0-9_]{0,12}", fullmatch=True)
+ids = st.from_regex(r"call_[A-Za-z0-9]{4,12}", fullmatch=True)
+sigs = st.binary(min_size=1, max_size=24).map(lambda b: base64.b64encode(b).decode())
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-1000, 1000) | st.text(max_size=10),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(names, inner, max_size=3),
+    max_leaves=6,
+)
+args = st.dictionaries(names, json_values, max_size=4)
+
+
+@st.composite
+def assistant_parts(draw: st.DrawFn) -> list[ir.Part]:
+    parts: list[ir.Part] = []
+    for _ in range(draw(st.integers(1, 5))):
+        kind = draw(st.sampled_from(["text", "thought", "sig", "call"]))
+        if kind == "text":
+            parts.append(ir.TextPart(draw(texts)))
+        elif kind == "thought":
+            parts.append(ir.ThinkingPart(draw(texts), signature=draw(st.none() | sigs)))
+        elif kind == "sig":
+            parts.append(ir.ThinkingPart("", signature=draw(sigs)))
+        else:
+            parts.append(ir.ToolCallPart(draw(ids), draw(names), dump_json(draw(args))))
+    return parts
+
+
+def result_for(call: ir.ToolCallPart, draw: st.DrawFn) -> ir.ToolResultPart:
+    content = draw(texts | args.map(dump_json))
+    return ir.ToolResultPart(
+        call.id, [ir.TextPart(content)], is_error=draw(st.booleans()), name=call.name
+    )
+
+
+@st.composite
+def requests(draw: st.DrawFn) -> ir.Request:
+    messages: list[ir.Message] = []
+    calls: list[ir.ToolCallPart] = []
+    for turn in range(draw(st.integers(1, 5))):
+        if turn % 2:
+            parts = draw(assistant_parts())
+            calls = [p for p in parts if isinstance(p, ir.ToolCallPart)]
+            for n, call in enumerate(calls):  # call ids are unique in a conversation
+                call.id = f"{call.id}_{turn}_{n}"
+            messages.append(ir.Message("assistant", parts))
+            continue
+        user: list[ir.Part] = [result_for(c, draw) for c in calls]
+        calls = []
+        if draw(st.booleans()) or not user:
+            user.append(ir.TextPart(draw(texts)))
+        if draw(st.booleans()):
+            user.append(ir.ImagePart(data=draw(sigs), media_type="image/png"))
+        messages.append(ir.Message("user", user))
+    props = draw(
+        st.dictionaries(
+            names, st.sampled_from([{"type": "string"}, {"type": "integer"}]), max_size=3
+        )
+    )
+    tools = [
+        ir.ToolDef(
+            name,
+            draw(st.none() | texts),
+            {"type": "object", "properties": props} if props else ir.ToolDef("x").parameters,
+        )
+        for name in draw(st.lists(names, max_size=3, unique=True))
+    ]
+    req = ir.Request(model="", messages=messages, tools=tools)
+    req.system = [ir.TextPart(t) for t in draw(st.lists(texts, max_size=2))]
+    if tools:
+        req.tool_choice = draw(
+            st.none()
+            | st.sampled_from(
+                [ir.ToolChoice("auto"), ir.ToolChoice("none"), ir.ToolChoice("required")]
+            )
+            | st.just(ir.ToolChoice("tool", tools[0].name))
+        )
+    req.temperature = draw(st.none() | st.floats(0, 2, allow_nan=False))
+    req.top_p = draw(st.none() | st.floats(0, 1, allow_nan=False))
+    req.top_k = draw(st.none() | st.integers(1, 100))
+    req.max_tokens = draw(st.none() | st.integers(1, 65536))
+    req.seed = draw(st.none() | st.integers(0, 2**31))
+    req.stop = draw(st.lists(texts, max_size=2))
+    req.reasoning = draw(
+        st.none()
+        | st.builds(
+            ir.Reasoning,
+            budget_tokens=st.integers(1, 32768),
+            include_thoughts=st.none() | st.booleans(),
+        )
+        | st.just(ir.Reasoning(enabled=False))
+        | st.just(ir.Reasoning(enabled=True, include_thoughts=True))
+    )
+    req.response_format = draw(
+        st.none()
+        | st.just(ir.ResponseFormat("json_object"))
+        | st.just(
+            ir.ResponseFormat(
+                "json_schema", schema={"type": "object", "properties": {"a": {"type": "string"}}}
+            )
+        )
+    )
+    return req
+
+
+def normalised_args(msgs: list[ir.Message]) -> list[ir.Message]:
+    """Tool arguments compared as JSON values, not texts; consecutive thought
+    texts merged until one has a signature (Gemini has no thought boundary)."""
+    out = []
+    for msg in msgs:
+        parts: list[ir.Part] = []
+        for p in msg.parts:
+            last = parts[-1] if parts else None
+            if (
+                isinstance(p, ir.ThinkingPart)
+                and p.text
+                and isinstance(last, ir.ThinkingPart)
+                and last.text
+                and last.signature is None
+            ):
+                parts[-1] = ir.ThinkingPart(last.text + p.text, p.signature)
+                continue
+            if isinstance(p, ir.ToolCallPart):
+                p = ir.ToolCallPart(
+                    p.id, p.name, json.dumps(json.loads(p.arguments), sort_keys=True)
+                )
+            elif (
+                isinstance(p, ir.ToolResultPart)
+                and not p.is_error
+                and p.content[0].text.startswith("{")
+            ):
+                text = json.dumps(json.loads(p.content[0].text), sort_keys=True)
+                p = ir.ToolResultPart(p.call_id, [ir.TextPart(text)], p.is_error, p.name)
+            parts.append(p)
+        out.append(ir.Message(msg.role, parts))
+    return out
+
+
+@SETTINGS
+@given(requests())
+def test_request_round_trip(req: ir.Request) -> None:
+    body = json.loads(json.dumps(gm.render_request(req)))
+    back = gm.parse_request(body)
+    assert normalised_args(back.messages) == normalised_args(req.messages)
+    for field in (
+        "system",
+        "tools",
+        "tool_choice",
+        "temperature",
+        "top_p",
+        "top_k",
+        "max_tokens",
+        "seed",
+        "stop",
+        "reasoning",
+        "response_format",
+    ):
+        assert getattr(back, field) == getattr(req, field), field
+
+
+@st.composite
+def responses(draw: st.DrawFn) -> ir.Response:
+    parts = [p for p in draw(assistant_parts())]
+    has_calls = any(isinstance(p, ir.ToolCallPart) for p in parts)
+    stop = draw(st.sampled_from(["max_tokens", "content_filter", "end_turn"]))
+    if stop == "end_turn" and has_calls:
+        stop = "tool_use"
+    output = draw(st.integers(0, 5000))
+    usage = ir.Usage(
+        input_tokens=draw(st.integers(0, 5000)),
+        output_tokens=output,
+        cached_input_tokens=draw(st.integers(0, 100)),
+        reasoning_tokens=draw(st.integers(0, output)),
+    )
+    return ir.Response(
+        id=draw(st.from_regex(r"[A-Za-z0-9]{8,20}", fullmatch=True)),
+        model=draw(names),
+        parts=parts,  # type: ignore[arg-type]
+        stop_reason=stop,
+        usage=usage,
+    )
+
+
+@SETTINGS
+@given(responses())
+def test_response_round_trip(resp: ir.Response) -> None:
+    body = json.loads(json.dumps(gm.render_response(resp)))
+    gm_types_check(body)
+    back = gm.parse_response(body)
+    assert (back.id, back.model, back.stop_reason, back.usage) == (
+        resp.id,
+        resp.model,
+        resp.stop_reason,
+        resp.usage,
+    )
+    assert normalised_args([ir.Message("assistant", list(back.parts))]) == normalised_args(
+        [ir.Message("assistant", list(resp.parts))]
+    )
+
+
+def gm_types_check(body: dict[str, Any]) -> None:
+    from google.genai import types
+
+    types.GenerateContentResponse.model_validate_json(json.dumps(body))
+
+
+# -------------------------------------------------------------------- streams
+
+
+@st.composite
+def event_streams(draw: st.DrawFn) -> list[ir.Event]:
+    events: list[ir.Event] = [ir.MessageStart("r1", "gemini-x")]
+    for index in range(draw(st.integers(0, 6))):
+        kind = draw(st.sampled_from(["text", "thinking", "tool_call"]))
+        if kind == "tool_call":
+            events.append(ir.BlockStart(index, kind, id=draw(ids), name=draw(names)))
+            text = dump_json(draw(args))
+            cuts = sorted(draw(st.lists(st.integers(0, len(text)), max_size=3)))
+            for a, b in zip([0, *cuts], [*cuts, len(text)], strict=True):
+                events.append(ir.ToolArgsDelta(index, text[a:b]))
+        else:
+            events.append(ir.BlockStart(index, kind))
+            for piece in draw(st.lists(texts, max_size=3)):
+                events.append(
+                    ir.TextDelta(index, piece) if kind == "text" else ir.ThinkingDelta(index, piece)
+                )
+            if kind == "thinking" and draw(st.booleans()):
+                events.append(ir.SignatureDelta(index, draw(sigs)))
+        if draw(st.integers(0, 4)):  # sometimes the block is never stopped
+            events.append(ir.BlockStop(index))
+    stop = draw(st.sampled_from(["end_turn", "max_tokens", "content_filter"]))
+    if draw(st.booleans()):
+        events.append(ir.MessageDelta(stop, usage=ir.Usage(3, 9)))
+    events.append(ir.MessageStop())
+    return events
+
+
+def summary(events: list[ir.Event]) -> dict[str, Any]:
+    text = thinking = ""
+    sig_list: list[str] = []
+    calls: dict[int, list[Any]] = {}
+    stop = None
+    for ev in events:
+        if isinstance(ev, ir.BlockStart) and ev.kind == "tool_call":
+            calls[ev.index] = [ev.id, ev.name, ""]
+        elif isinstance(ev, ir.TextDelta):
+            text += ev.text
+        elif isinstance(ev, ir.ThinkingDelta):
+            thinking += ev.text
+        elif isinstance(ev, ir.SignatureDelta):
+            sig_list.append(ev.signature)
+        elif isinstance(ev, ir.ToolArgsDelta):
+            calls[ev.index][2] += ev.partial_json
+        elif isinstance(ev, ir.MessageDelta) and ev.stop_reason:
+            stop = ev.stop_reason
+    call_list = [(i, n, json.loads(a)) for i, n, a in calls.values()]
+    if stop in (None, "end_turn"):
+        stop = "tool_use" if call_list else "end_turn"
+    return {"text": text, "thinking": thinking, "sigs": sig_list, "calls": call_list, "stop": stop}
+
+
+@SETTINGS
+@given(event_streams())
+def test_stream_round_trip(events: list[ir.Event]) -> None:
+    enc = gm.StreamEncoder("gemini-x")
+    raw = b"".join(enc.encode(ev) for ev in events)
+    sse = SSEDecoder()
+    dec = gm.StreamDecoder()
+    back: list[ir.Event] = []
+    for e in sse.feed(raw) + sse.close():
+        back += dec.feed(e.event, e.data)
+    back += dec.close()
+    assert summary(back) == summary(events)
+    assert isinstance(back[-1], ir.MessageStop)
