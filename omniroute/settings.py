@@ -52,6 +52,9 @@ class Settings:
     log_queue_max: int = 50_000  # queued log rows beyond this are dropped (and counted)
     config_poll_interval: float = 0.5  # how often the server looks for config changes
     secret_key: str | None = field(default=None, repr=False)  # base64 key; else key file
+    responses_memory_ttl: float = (
+        6 * 3600.0
+    )  # Responses conversations kept for previous_response_id
 
     # security
     require_key_on_loopback: bool = True

@@ -197,6 +197,46 @@ class StreamResponse:
         return f"<StreamResponse {self.status}>"
 
 
+class GuardedStream:
+    """Chunks from ``source``, with ``on_close`` awaited exactly once when
+    the stream ends, fails or is closed, even if iteration never began.
+
+    An async generator's ``finally`` does not run when it is closed before
+    its first step; a producer that holds resources (an upstream connection,
+    a rate-limit slot) uses this wrapper instead.
+    """
+
+    __slots__ = ("_source", "_on_close", "_closed")
+
+    def __init__(
+        self, source: AsyncIterator[bytes], on_close: Callable[[], Awaitable[None]]
+    ) -> None:
+        self._source = source
+        self._on_close = on_close
+        self._closed = False
+
+    def __aiter__(self) -> GuardedStream:
+        return self
+
+    async def __anext__(self) -> bytes:
+        try:
+            return await self._source.__anext__()
+        except BaseException:
+            await self.aclose()
+            raise
+
+    async def aclose(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            close = getattr(self._source, "aclose", None)
+            if close is not None:
+                await close()
+        finally:
+            await self._on_close()
+
+
 Handler = Callable[[Request], Awaitable[Response | StreamResponse]]
 ErrorFactory = Callable[[int, str, Request | None], Response]
 

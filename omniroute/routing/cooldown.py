@@ -201,6 +201,17 @@ class Cooldowns:
         self._rng = rng or random.Random()
         self._entries: dict[str, _Cool] = {}
 
+    def configure(
+        self, *, base: float | None = None, factor: float | None = None, cap: float | None = None
+    ) -> None:
+        """Change the backoff parameters at runtime; running cooldowns stay."""
+        base = self._base if base is None else base
+        factor = self._factor if factor is None else factor
+        cap = self._cap if cap is None else cap
+        if base <= 0 or factor < 1 or cap < base:
+            raise ValueError("need base > 0, factor >= 1, cap >= base")
+        self._base, self._factor, self._cap = base, factor, cap
+
     def backoff(self, strikes: int) -> float:
         """Cooldown for the n-th consecutive strike (n >= 1) without a hint.
 

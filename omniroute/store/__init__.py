@@ -4,9 +4,13 @@ migrations, secrets sealed with AES-256-GCM, batched request log."""
 from __future__ import annotations
 
 from .migrations import MIGRATIONS, Migration, MigrationResult
+from .proxies import DIRECT, PROXY_SCHEMES, check_proxy, mask_proxy
 from .records import (
     AccountRecord,
+    AliasRecord,
     ClientKeyRecord,
+    ComboRecord,
+    ComboTargetRecord,
     ConfigSnapshot,
     ProviderRecord,
     RequestLogRow,
@@ -16,9 +20,14 @@ from .store import Store
 
 __all__ = [
     "CLIENT_KEY_PREFIX",
+    "DIRECT",
     "MIGRATIONS",
+    "PROXY_SCHEMES",
     "AccountRecord",
+    "AliasRecord",
     "ClientKeyRecord",
+    "ComboRecord",
+    "ComboTargetRecord",
     "ConfigSnapshot",
     "Migration",
     "MigrationResult",
@@ -27,5 +36,7 @@ __all__ = [
     "Store",
     "account_aad",
     "bump_revision",
+    "check_proxy",
     "hash_client_key",
+    "mask_proxy",
 ]

@@ -126,10 +126,33 @@ _RESPONSE_MEMORY = sql(
     "CREATE INDEX response_memory_by_expiry ON response_memory(expires_at)",
 )
 
+# Combos (named, ordered target lists) and user model aliases (SPEC D-01).
+# ``targets`` is a JSON list of {ref, weight, enabled}; aliases are tried in
+# ``position`` order, first match wins.
+_ROUTING = sql(
+    """CREATE TABLE combos (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        name TEXT NOT NULL UNIQUE,
+        strategy TEXT NOT NULL DEFAULT 'fill-first',
+        enabled INTEGER NOT NULL DEFAULT 1,
+        system_prompt TEXT,
+        targets TEXT NOT NULL DEFAULT '[]',
+        created_at REAL NOT NULL,
+        updated_at REAL NOT NULL
+    )""",
+    """CREATE TABLE aliases (
+        pattern TEXT PRIMARY KEY,
+        target TEXT NOT NULL,
+        position INTEGER NOT NULL
+    )""",
+    "CREATE INDEX aliases_by_position ON aliases(position)",
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "config tables", _CONFIG_TABLES),
     Migration(2, "request log", _REQUEST_LOG),
     Migration(3, "response memory", _RESPONSE_MEMORY),
+    Migration(4, "routing", _ROUTING),
 )
 
 _STALE_PARTIAL_AGE = 3600.0  # seconds

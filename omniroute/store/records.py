@@ -4,6 +4,30 @@ Records are immutable snapshots of rows; a ``ConfigSnapshot`` is everything
 the request path needs from the configuration, read in one transaction so it
 is internally consistent.  Secrets are decrypted into ``AccountRecord.api_key``
 but kept out of every ``repr``.
+
+Keys the request path reads from the free-form JSON ``extra`` columns:
+
+provider ``extra``
+    ``catalog``  catalog id the provider was added from (``deepseek``)
+    ``proxy``    egress proxy URL for this provider, or ``"direct"`` to force a
+                 direct connection whatever the global setting says; the URL
+                 may carry a password: treat it as a secret
+    ``limits``   rate limits, ``routing.ratelimit.Limits.to_dict()``
+    ``headers``  extra request headers, {name: value}
+    ``alias``    a custom provider's own short model prefix (optional)
+
+account ``extra``
+    ``proxy``    as above, for this account only (wins over the provider's)
+    ``limits``   as above, for this account only
+
+Global settings (``settings`` table, JSON values):
+    ``proxy``             global egress proxy URL
+    ``system_prompt``     global system prompt (D-11)
+    ``breaker``           {failure_threshold, window, cooldown}
+    ``cooldown``          {base, factor, cap}
+    ``fallback``          {max_attempts, max_seconds}
+    ``account_strategy``  strategy ordering accounts inside a provider
+                          (default ``fill-first``)
 """
 
 from __future__ import annotations
@@ -12,6 +36,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
+
+from .proxies import mask_proxy
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,6 +51,13 @@ class ProviderRecord:
     extra: Mapping[str, Any]
     created_at: float
 
+    def __repr__(self) -> str:
+        return (
+            f"ProviderRecord(id={self.id}, name={self.name!r}, format={self.format!r}, "
+            f"base_url={self.base_url!r}, models={self.models!r}, enabled={self.enabled}, "
+            f"extra={shown_extra(self.extra)!r})"
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class AccountRecord:
@@ -36,6 +69,21 @@ class AccountRecord:
     enabled: bool
     extra: Mapping[str, Any]
     created_at: float
+
+    def __repr__(self) -> str:
+        return (
+            f"AccountRecord(id={self.id}, provider_id={self.provider_id}, label={self.label!r}, "
+            f"priority={self.priority}, enabled={self.enabled}, "
+            f"extra={shown_extra(self.extra)!r})"
+        )
+
+
+def shown_extra(extra: Mapping[str, Any]) -> dict[str, Any]:
+    """``extra`` fit to show or log: a proxy URL's password masked."""
+    shown = dict(extra)
+    if "proxy" in shown:
+        shown["proxy"] = mask_proxy(shown["proxy"])
+    return shown
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,18 +98,46 @@ class ClientKeyRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class ComboTargetRecord:
+    ref: str  # a model string or another combo's name
+    weight: int = 1
+    enabled: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class ComboRecord:
+    id: int
+    name: str
+    strategy: str
+    enabled: bool
+    system_prompt: str | None
+    targets: tuple[ComboTargetRecord, ...]
+    created_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class AliasRecord:
+    pattern: str  # ``*`` matches any text; first match by position wins
+    target: str  # a model string or combo name; ``*`` takes the captured text
+    position: int
+
+
+@dataclass(frozen=True, slots=True)
 class ConfigSnapshot:
     revision: int
     providers: tuple[ProviderRecord, ...]
     accounts: tuple[AccountRecord, ...]  # sorted by (provider_id, priority, id)
     client_keys: tuple[ClientKeyRecord, ...]
     settings: Mapping[str, Any]
+    combos: tuple[ComboRecord, ...] = ()  # sorted by name
+    aliases: tuple[AliasRecord, ...] = ()  # sorted by position
     # Lookup tables derived from the tuples above; built once in __post_init__.
     _by_name: Mapping[str, ProviderRecord] = field(init=False, repr=False, compare=False)
     _by_provider: Mapping[int, tuple[AccountRecord, ...]] = field(
         init=False, repr=False, compare=False
     )
     _by_hash: Mapping[str, ClientKeyRecord] = field(init=False, repr=False, compare=False)
+    _combo_by_name: Mapping[str, ComboRecord] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         grouped: dict[int, list[AccountRecord]] = {}
@@ -78,9 +154,24 @@ class ConfigSnapshot:
         object.__setattr__(
             self, "_by_hash", MappingProxyType({k.key_hash: k for k in self.client_keys})
         )
+        object.__setattr__(
+            self, "_combo_by_name", MappingProxyType({c.name: c for c in self.combos})
+        )
 
     def provider(self, name: str) -> ProviderRecord | None:
         return self._by_name.get(name)
+
+    def __repr__(self) -> str:
+        # Settings may hold a proxy URL with a password: counts only.
+        return (
+            f"ConfigSnapshot(revision={self.revision}, providers={len(self.providers)}, "
+            f"accounts={len(self.accounts)}, client_keys={len(self.client_keys)}, "
+            f"combos={len(self.combos)}, aliases={len(self.aliases)}, "
+            f"settings={sorted(self.settings)})"
+        )
+
+    def combo(self, name: str) -> ComboRecord | None:
+        return self._combo_by_name.get(name)
 
     def accounts_for(self, provider_id: int) -> tuple[AccountRecord, ...]:
         return self._by_provider.get(provider_id, ())

@@ -21,7 +21,15 @@ from typing import Any
 
 from ..errors import BadRequest, ConfigError, SecretKeyError
 from .crypto import WRONG_KEY_MESSAGE, Sealer
-from .records import AccountRecord, ClientKeyRecord, ConfigSnapshot, ProviderRecord
+from .records import (
+    AccountRecord,
+    AliasRecord,
+    ClientKeyRecord,
+    ComboRecord,
+    ComboTargetRecord,
+    ConfigSnapshot,
+    ProviderRecord,
+)
 
 CLIENT_KEY_PREFIX = "sk-omni-"
 CLIENT_KEY_DISPLAY_CHARS = 12
@@ -283,7 +291,7 @@ def read_snapshot(conn: sqlite3.Connection, sealer: Sealer) -> ConfigSnapshot:
     """All configuration as of one moment (call inside one read transaction)."""
     providers = tuple(_provider(row) for row in conn.execute(f"{_PROVIDER_SELECT} ORDER BY id"))
     accounts = _accounts(conn, sealer, "ORDER BY provider_id, priority, id", ())
-    keys = tuple(_client_key(row) for row in conn.execute(f"{_KEY_SELECT} ORDER BY id"))
+    keys = read_client_keys(conn)
     settings = {
         str(key): _json(value, f"setting {key!r}")
         for key, value in conn.execute("SELECT key, value FROM settings ORDER BY key")
@@ -294,7 +302,24 @@ def read_snapshot(conn: sqlite3.Connection, sealer: Sealer) -> ConfigSnapshot:
         accounts=accounts,
         client_keys=keys,
         settings=MappingProxyType(settings),
+        combos=read_combos(conn),
+        aliases=read_aliases(conn),
     )
+
+
+def read_client_keys(conn: sqlite3.Connection) -> tuple[ClientKeyRecord, ...]:
+    return tuple(_client_key(row) for row in conn.execute(f"{_KEY_SELECT} ORDER BY id"))
+
+
+def read_combos(conn: sqlite3.Connection, name: str | None = None) -> tuple[ComboRecord, ...]:
+    """Every combo by name (or just ``name``'s)."""
+    tail, params = ("WHERE name = ?", (name,)) if name is not None else ("ORDER BY name", ())
+    return tuple(_combo(row) for row in conn.execute(f"{_COMBO_SELECT} {tail}", params))
+
+
+def read_aliases(conn: sqlite3.Connection) -> tuple[AliasRecord, ...]:
+    rows = conn.execute("SELECT pattern, target, position FROM aliases ORDER BY position, pattern")
+    return tuple(AliasRecord(str(p), str(t), int(pos)) for p, t, pos in rows)
 
 
 _PROVIDER_SELECT = (
@@ -303,6 +328,7 @@ _PROVIDER_SELECT = (
 _ACCOUNT_SELECT = (
     "SELECT id, provider_id, label, api_key, priority, enabled, extra, created_at FROM accounts"
 )
+_COMBO_SELECT = "SELECT id, name, strategy, enabled, system_prompt, targets, created_at FROM combos"
 _KEY_SELECT = (
     "SELECT id, name, key_hash, prefix, created_at, revoked_at, last_used_at FROM client_keys"
 )
@@ -344,6 +370,27 @@ def _accounts(
             )
         )
     return tuple(records)
+
+
+def _combo(row: Sequence[Any]) -> ComboRecord:
+    id_, name, strategy, enabled, system_prompt, targets, created_at = row
+    raw = _json(targets, f"combo {name!r} targets")
+    if not isinstance(raw, list) or not all(isinstance(t, dict) for t in raw):
+        raise ConfigError(f"combo {name!r}: stored targets are not a list of objects")
+    return ComboRecord(
+        id=int(id_),
+        name=str(name),
+        strategy=str(strategy),
+        enabled=bool(enabled),
+        system_prompt=None if system_prompt is None else str(system_prompt),
+        targets=tuple(
+            ComboTargetRecord(
+                str(t.get("ref", "")), int(t.get("weight", 1)), bool(t.get("enabled", True))
+            )
+            for t in raw
+        ),
+        created_at=float(created_at),
+    )
 
 
 def _client_key(row: Sequence[Any]) -> ClientKeyRecord:

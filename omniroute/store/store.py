@@ -20,8 +20,12 @@ from types import TracebackType
 from typing import Any, TypeVar
 
 from ..errors import BadRequest, ConfigError
+from ..providers.catalog import Catalog
+from ..routing.resolve import ProviderView
 from ..settings import Settings
+from . import options
 from . import repositories as repo
+from . import routing_tables as routing
 from .crypto import Sealer, load_key
 from .db import (
     BEGIN_READ,
@@ -34,7 +38,16 @@ from .db import (
     run_transaction,
 )
 from .migrations import MIGRATIONS, Migration, MigrationResult, migrate
-from .records import AccountRecord, ClientKeyRecord, ConfigSnapshot, ProviderRecord, RequestLogRow
+from .records import (
+    AccountRecord,
+    AliasRecord,
+    ClientKeyRecord,
+    ComboRecord,
+    ComboTargetRecord,
+    ConfigSnapshot,
+    ProviderRecord,
+    RequestLogRow,
+)
 from .request_log import RequestLogBuffer, recent_requests
 
 T = TypeVar("T")
@@ -47,8 +60,15 @@ _JOIN_TIMEOUT = 5.0
 
 
 class Store:
-    def __init__(self, settings: Settings, *, migrations: Sequence[Migration] = MIGRATIONS) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        migrations: Sequence[Migration] = MIGRATIONS,
+        catalog: Catalog | None = None,
+    ) -> None:
         self._settings = settings
+        self._catalog = catalog  # loaded on first need: checking combo targets
         self._data_dir = Path(settings.data_dir)
         self._migrations = tuple(migrations)
         self._logs = RequestLogBuffer(settings.log_queue_max)
@@ -236,7 +256,114 @@ class Store:
         return await self.write(lambda conn: repo.revoke_client_key(conn, key_id))
 
     async def set_setting(self, key: str, value: Any) -> None:
+        """Store a setting; the keys the request path reads (records.py) are
+        checked first."""
+        value = options.check_setting(key, value)
         await self.write(lambda conn: repo.set_setting(conn, key, value))
+
+    async def merge_setting(self, key: str, patch: Mapping[str, Any]) -> Any:
+        """Merge ``patch`` into the object setting ``key`` (None removes a field;
+        nothing left removes the setting).  Returns the new value."""
+        patch = dict(patch)
+        return await self.write(lambda conn: options.merge_setting(conn, key, patch))
+
+    async def delete_setting(self, key: str) -> bool:
+        return await self.write(lambda conn: options.delete_setting(conn, key))
+
+    async def update_provider(
+        self,
+        name: str,
+        *,
+        base_url: str | None = None,
+        models: Sequence[str] | None = None,
+        extra: Mapping[str, Any] | None = None,
+    ) -> ProviderRecord:
+        """Change some of a provider's fields.  ``extra`` is merged into the
+        stored one; a None value there removes that key."""
+        if isinstance(models, str):
+            raise BadRequest("models must be a list of model ids, not one string")
+        model_list = None if models is None else tuple(models)  # a copy, as above
+        patch = None if extra is None else dict(extra)
+        return await self.write(
+            lambda conn: options.update_provider(
+                conn, name, base_url=base_url, models=model_list, extra=patch
+            )
+        )
+
+    async def update_account(
+        self,
+        account_id: int,
+        *,
+        priority: int | None = None,
+        enabled: bool | None = None,
+        extra: Mapping[str, Any] | None = None,
+    ) -> AccountRecord:
+        """Change some of an account's fields (``extra`` merged as above)."""
+        sealer = self._require_sealer()
+        patch = None if extra is None else dict(extra)
+        return await self.write(
+            lambda conn: options.update_account(
+                conn, sealer, account_id, priority=priority, enabled=enabled, extra=patch
+            )
+        )
+
+    async def list_client_keys(self) -> tuple[ClientKeyRecord, ...]:
+        return await self.read(repo.read_client_keys)
+
+    # -- combos and aliases ----------------------------------------------------
+
+    async def upsert_combo(
+        self,
+        name: str,
+        targets: Sequence[ComboTargetRecord],
+        *,
+        strategy: str = "fill-first",
+        system_prompt: str | None = None,
+        enabled: bool = True,
+    ) -> ComboRecord:
+        """Create or replace a combo.  Refused (BadRequest) if any combo would
+        then be in a cycle, or a target of this one names nothing known."""
+        sealer = self._require_sealer()
+        catalog = self._catalog_loaded()
+        targets = tuple(targets)
+
+        def providers_of(conn: sqlite3.Connection) -> Sequence[ProviderView]:
+            # Imported here: the registry itself imports the store.
+            from ..registry import routing_view
+
+            return routing_view(repo.read_snapshot(conn, sealer), catalog).providers
+
+        return await self.write(
+            lambda conn: routing.upsert_combo(
+                conn,
+                name,
+                targets,
+                strategy=strategy,
+                system_prompt=system_prompt,
+                enabled=enabled,
+                providers_of=providers_of,
+            )
+        )
+
+    async def delete_combo(self, name: str) -> bool:
+        """Delete a combo; False if there was none.  Refused while another
+        combo or an alias routes to it."""
+        return await self.write(lambda conn: routing.delete_combo(conn, name))
+
+    async def set_combo_enabled(self, name: str, enabled: bool) -> None:
+        await self.write(lambda conn: routing.set_combo_enabled(conn, name, enabled))
+
+    async def add_alias(self, pattern: str, target: str) -> AliasRecord:
+        """Add an alias after the others; an existing pattern keeps its place."""
+        return await self.write(lambda conn: routing.add_alias(conn, pattern, target))
+
+    async def remove_alias(self, pattern: str) -> bool:
+        return await self.write(lambda conn: routing.remove_alias(conn, pattern))
+
+    def _catalog_loaded(self) -> Catalog:
+        if self._catalog is None:
+            self._catalog = Catalog.load()
+        return self._catalog
 
     # -- runtime state ---------------------------------------------------------
 

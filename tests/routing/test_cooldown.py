@@ -195,3 +195,20 @@ def test_retry_budget_bounds_total_time() -> None:
     assert not budget.try_attempt()
     with pytest.raises(ValueError):
         RetryBudget(max_attempts=0)
+
+
+def test_configure_changes_backoff_and_keeps_running_cooldowns() -> None:
+    from omniroute.routing.cooldown import Cooldowns
+
+    now = [100.0]
+    cd = Cooldowns(base=1.0, factor=2.0, cap=10.0, jitter=0.0, clock=lambda: now[0])
+    cd.trip("a")
+    assert cd.remaining("a") == 1.0
+    cd.configure(base=5.0, cap=50.0)
+    assert cd.remaining("a") == 1.0  # the running cooldown is untouched
+    cd.trip("b")
+    assert cd.remaining("b") == 5.0  # new trips use the new base
+    import pytest
+
+    with pytest.raises(ValueError):
+        cd.configure(base=100.0)  # cap < base

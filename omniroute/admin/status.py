@@ -1,0 +1,92 @@
+"""The detailed health view (A-11) for the admin, and how the local CLI
+reaches it.
+
+At start the server writes ``<data dir>/admin.json`` (mode 0600): its URL and
+a fresh random token. ``omniroute status`` reads that file and asks
+``GET /api/status`` with the token. Whoever can read the data directory can
+already read the database, so the file adds no exposure; the token changes on
+every start and the file is removed at shutdown.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import os
+import resource
+import secrets
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from omniroute import __version__
+from omniroute.errors import Unauthorized
+from omniroute.http.message import Request, Response
+
+ADMIN_FILE = "admin.json"
+
+
+def rss_bytes() -> int:
+    """Resident memory now (Linux /proc), else the peak from getrusage."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak if sys.platform == "darwin" else peak * 1024
+
+
+class AdminAccess:
+    """The per-start admin token and its file."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self._path = data_dir / ADMIN_FILE
+        self.token = secrets.token_urlsafe(32)
+
+    def publish(self, url: str) -> None:
+        self._path.unlink(missing_ok=True)
+        fd = os.open(self._path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            json.dump({"url": url, "token": self.token, "pid": os.getpid()}, out)
+
+    def withdraw(self) -> None:
+        self._path.unlink(missing_ok=True)
+
+    def check(self, request: Request) -> None:
+        given = request.headers.get("authorization") or ""
+        scheme, _, token = given.partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip(), self.token):
+            raise Unauthorized("This endpoint needs the admin token.")
+
+
+def read_admin_file(data_dir: Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads((data_dir / ADMIN_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+class StatusView:
+    def __init__(self, access: AdminAccess, describe: Callable[[], dict[str, Any]]) -> None:
+        self._access = access
+        self._describe = describe
+        self._started = time.time()
+
+    async def __call__(self, request: Request) -> Response:
+        self._access.check(request)
+        return Response.json(
+            {
+                "status": "ok",
+                "version": __version__,
+                "python": sys.version.split()[0],
+                "uptime_s": round(time.time() - self._started, 1),
+                "memory_rss_mb": round(rss_bytes() / 1e6, 1),
+                **self._describe(),
+            }
+        )

@@ -1,0 +1,358 @@
+"""The client API: the endpoints OpenAI, Anthropic and Gemini clients call."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+from omniroute.auth import authenticate
+from omniroute.conversations import ConversationMemory
+from omniroute.errors import BadRequest, NotFound
+from omniroute.exchange import Call, dumps
+from omniroute.formats import anthropic, gemini, openai_responses
+from omniroute.http.message import GuardedStream, Request, Response, StreamResponse
+from omniroute.http.routing import Router
+from omniroute.http.sse import SSEDecoder
+from omniroute.pipeline import Pipeline
+from omniroute.registry import Registry
+from omniroute.settings import Settings
+from omniroute.store.records import ClientKeyRecord
+
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
+
+# Client paths that clients often send without /v1 (A-08).
+_UNVERSIONED = (
+    "/chat/completions",
+    "/completions",
+    "/responses",
+    "/models",
+    "/messages",
+    "/embeddings",
+)
+
+# Gemini actions on /v1beta/models/{model}:{action}.
+_GEMINI_ACTIONS = ("generateContent", "streamGenerateContent", "countTokens")
+
+# What a local compaction asks the model (Codex's /responses/compact).
+COMPACT_PROMPT = (
+    "Summarise the conversation so far for a continuation of the same task: the goal, "
+    "decisions made, work done (files, commands, results), open questions and next steps. "
+    "Be complete but concise; this summary replaces the history."
+)
+COMPACT_PREFIX = "Summary of the conversation so far:\n"
+
+
+def normalise_path(path: str) -> str:
+    """Map the paths clients get wrong onto ours: /v1/v1/x -> /v1/x and
+    /chat/completions -> /v1/chat/completions."""
+    while path.startswith("/v1/v1/") or path == "/v1/v1":
+        path = path[3:]
+    if path.startswith(_UNVERSIONED) and not path.startswith("/v1"):
+        path = "/v1" + path
+    return path
+
+
+def request_id(request: Request) -> str:
+    given = request.headers.get("x-request-id")
+    if given and _REQUEST_ID.match(given):
+        return given
+    return uuid.uuid4().hex
+
+
+def read_json(request: Request) -> dict[str, Any]:
+    if not request.body:
+        raise BadRequest("The request body is empty; a JSON object is required.")
+    try:
+        body = json.loads(request.body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise BadRequest(f"The request body is not valid JSON: {exc}.") from None
+    if not isinstance(body, dict):
+        raise BadRequest("The request body must be a JSON object.")
+    return body
+
+
+def _model_of(body: dict[str, Any]) -> str:
+    model = body.get("model")
+    if not isinstance(model, str) or not model:
+        raise BadRequest("'model' is required and must be a string.")
+    return model
+
+
+class ClientApi:
+    def __init__(
+        self,
+        settings: Settings,
+        registry: Callable[[], Registry],
+        pipeline: Pipeline,
+        memory: ConversationMemory,
+        started: float,
+    ) -> None:
+        self._settings = settings
+        self._registry = registry
+        self._pipeline = pipeline
+        self._memory = memory
+        self._started = started
+
+    def install(self, router: Router) -> None:
+        router.add("POST", "/v1/chat/completions", self.chat_completions)
+        router.add("POST", "/v1/messages", self.messages)
+        router.add("POST", "/v1/messages/count_tokens", self.count_tokens)
+        router.add("POST", "/v1/responses", self.responses)
+        router.add("POST", "/v1/responses/compact", self.responses_compact)
+        router.add("GET", "/v1/models", self.models)
+        router.add("GET", "/v1beta/models", self.gemini_models)
+        router.add("GET", "/v1beta/models/{name:path}", self.gemini_model)
+        # google-genai calls /v1beta by default and /v1 when asked; Gemini CLI /v1beta.
+        router.add("POST", "/v1beta/models/{target:path}", self.gemini)
+        router.add("POST", "/v1/models/{target:path}", self.gemini)
+        router.add("GET", "/health", self.health)
+
+    # ------------------------------------------------------------- helpers
+
+    def _key(self, request: Request) -> ClientKeyRecord | None:
+        return authenticate(
+            request,
+            self._registry().snapshot,
+            require_on_loopback=self._settings.require_key_on_loopback,
+        )
+
+    def _call(
+        self,
+        request: Request,
+        key: ClientKeyRecord | None,
+        dialect: str,
+        body: dict[str, Any],
+        model: str,
+        stream: bool,
+        include_usage: bool = False,
+    ) -> Call:
+        return Call(
+            request_id=str(request.state["request_id"]),
+            client_key_id=key.id if key else None,
+            dialect=dialect,
+            body=body,
+            model=model,
+            stream=stream,
+            include_usage=include_usage,
+            client_headers=dict(request.headers.items()),
+        )
+
+    # -------------------------------------------------------------- OpenAI
+
+    async def chat_completions(self, request: Request) -> Response | StreamResponse:
+        key = self._key(request)
+        body = read_json(request)
+        options = body.get("stream_options")
+        call = self._call(
+            request,
+            key,
+            "openai",
+            body,
+            _model_of(body),
+            stream=body.get("stream") is True,  # absent means false (OpenAI API reference)
+            include_usage=isinstance(options, dict) and options.get("include_usage") is True,
+        )
+        return await self._pipeline.run(call)
+
+    async def models(self, request: Request) -> Response:
+        self._key(request)
+        created = int(self._started)
+        data = [
+            {
+                "id": model_id,
+                "object": "model",
+                "created": created,
+                "owned_by": model_id.split("/")[0],
+            }
+            for model_id in self._registry().model_ids()
+        ]
+        return Response.json({"object": "list", "data": data})
+
+    # ----------------------------------------------------------- Responses
+
+    async def responses(self, request: Request) -> Response | StreamResponse:
+        key = self._key(request)
+        body = read_json(request)
+        call = self._call(
+            request,
+            key,
+            "openai-responses",
+            body,
+            _model_of(body),
+            stream=body.get("stream") is True,
+        )
+        req = call.ir_request()
+        previous = openai_responses.previous_response_id(req)
+        if previous is not None:
+            openai_responses.apply_history(req, await self._memory.load(previous))
+            call.translate_only = True  # the body changed: the upstream gets the IR rendering
+        history = openai_responses.input_items_from_request(req)
+        response = await self._pipeline.run(call)
+        if isinstance(response, StreamResponse):
+            response.chunks = self._remember_stream(response.chunks, history)
+        elif response.status == 200:
+            answer = json.loads(response.body)
+            await self._remember(answer, history)
+        return response
+
+    async def _remember(self, answer: dict[str, Any], history: list[dict[str, Any]]) -> None:
+        rid, output = answer.get("id"), answer.get("output")
+        if isinstance(rid, str) and isinstance(output, list):
+            await self._memory.save(
+                rid, history + [item for item in output if isinstance(item, dict)]
+            )
+
+    def _remember_stream(
+        self, chunks: AsyncIterator[bytes], history: list[dict[str, Any]]
+    ) -> GuardedStream:
+        """Pass the client's stream on unchanged, noting the final response."""
+
+        async def watch() -> AsyncIterator[bytes]:
+            sse = SSEDecoder()
+            final: dict[str, Any] | None = None
+            async for chunk in chunks:
+                yield chunk
+                for event in sse.feed(chunk):
+                    if event.event in ("response.completed", "response.incomplete"):
+                        final = json.loads(event.data).get("response")
+            if final is not None:
+                await self._remember(final, history)
+
+        async def close_source() -> None:
+            # Closing this wrapper (the client left) must close the upstream too.
+            close = getattr(chunks, "aclose", None)
+            if close is not None:
+                await close()
+
+        return GuardedStream(watch(), close_source)
+
+    async def responses_compact(self, request: Request) -> Response:
+        """Codex's remote compaction, served by any upstream: the model writes a
+        summary, and the compacted history is the user's own messages plus it."""
+        key = self._key(request)
+        body = read_json(request)
+        model = _model_of(body)
+        raw_input = body.get("input") or []
+        items = (
+            [{"role": "user", "content": raw_input}] if isinstance(raw_input, str) else raw_input
+        )
+        if not isinstance(items, list):
+            raise BadRequest("'input' must be a string or a list of items.")
+        ask: dict[str, Any] = {
+            "model": model,
+            "input": [*items, {"role": "user", "content": COMPACT_PROMPT}],
+            "stream": False,
+        }
+        for field in ("instructions", "previous_response_id"):
+            if field in body:
+                ask[field] = body[field]
+        summary_response = await self.responses_call(request, key, ask)
+        summary = json.loads(summary_response.body)
+        text = "".join(
+            part.get("text", "")
+            for item in summary.get("output", [])
+            if item.get("type") == "message"
+            for part in item.get("content", [])
+        )
+        kept = [
+            item
+            for item in items
+            if isinstance(item, dict)
+            and item.get("role") == "user"
+            and item.get("type", "message") == "message"
+        ]
+        output = [
+            *kept,
+            {
+                "type": "message",
+                "role": "user",
+                "content": [{"type": "input_text", "text": COMPACT_PREFIX + text}],
+            },
+        ]
+        return Response.json(
+            {
+                "id": summary.get("id", "resp_" + uuid.uuid4().hex),
+                "object": "response.compaction",
+                "created_at": int(time.time()),
+                "output": output,
+                "usage": summary.get("usage"),
+            },
+            headers=[h for h in summary_response.headers if h[0].startswith("x-omniroute-")],
+        )
+
+    async def responses_call(
+        self, request: Request, key: ClientKeyRecord | None, body: dict[str, Any]
+    ) -> Response:
+        call = self._call(request, key, "openai-responses", body, _model_of(body), stream=False)
+        req = call.ir_request()
+        previous = openai_responses.previous_response_id(req)
+        if previous is not None:
+            openai_responses.apply_history(req, await self._memory.load(previous))
+            call.translate_only = True
+        response = await self._pipeline.run(call)
+        assert isinstance(response, Response)
+        return response
+
+    # ----------------------------------------------------------- Anthropic
+
+    async def messages(self, request: Request) -> Response | StreamResponse:
+        key = self._key(request)
+        body = read_json(request)
+        call = self._call(
+            request, key, "anthropic", body, _model_of(body), stream=body.get("stream") is True
+        )
+        return await self._pipeline.run(call)
+
+    async def count_tokens(self, request: Request) -> Response:
+        key = self._key(request)
+        body = read_json(request)
+        call = self._call(request, key, "anthropic", body, _model_of(body), stream=False)
+        counted = await self._pipeline.count_tokens(call)
+        if counted is None:
+            counted = anthropic.count_tokens_estimate(call.ir_request())
+        return Response.json({"input_tokens": counted})
+
+    # -------------------------------------------------------------- Gemini
+
+    async def gemini(self, request: Request) -> Response | StreamResponse:
+        key = self._key(request)
+        model, sep, action = request.path_params["target"].rpartition(":")
+        if not sep or not model or action not in _GEMINI_ACTIONS:
+            raise NotFound(
+                f"Unknown Gemini method {request.path_params['target']!r}; expected "
+                f"models/{{model}}:{{{'|'.join(_GEMINI_ACTIONS)}}}."
+            )
+        model = model.removeprefix("models/")
+        body = read_json(request)
+        call = self._call(
+            request, key, "gemini", body, model, stream=action == "streamGenerateContent"
+        )
+        if action == "countTokens":
+            counted = await self._pipeline.count_tokens(call)
+            if counted is None:
+                counted = gemini.count_tokens_estimate(call.ir_request())
+            return Response.json(gemini.render_count_tokens(counted))
+        return await self._pipeline.run(call)
+
+    async def gemini_models(self, request: Request) -> Response:
+        self._key(request)
+        return Response.json(
+            {"models": [gemini.model_list_entry(m) for m in self._registry().model_ids()]}
+        )
+
+    async def gemini_model(self, request: Request) -> Response:
+        self._key(request)
+        name = request.path_params["name"].removeprefix("models/")
+        if name not in self._registry().model_ids():
+            raise NotFound(f"Model {name!r} is not served by this gateway.")
+        return Response(200, dumps(gemini.model_list_entry(name)), content_type="application/json")
+
+    # -------------------------------------------------------------- public
+
+    async def health(self, request: Request) -> Response:
+        # Public and minimal on purpose: the detailed view is for the admin.
+        return Response.json({"status": "ok"})

@@ -1,0 +1,151 @@
+"""Wiring: settings -> store -> registry -> pipeline -> server; start and stop."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import time
+from pathlib import Path
+from typing import Any
+
+from omniroute import errors
+from omniroute.admin.status import AdminAccess, StatusView
+from omniroute.api import ClientApi, normalise_path, request_id
+from omniroute.conversations import ConversationMemory
+from omniroute.dialects import dialect_for_path, error_response
+from omniroute.http.message import Handler, Request, Response, StreamResponse
+from omniroute.http.routing import Router
+from omniroute.http.server import Server
+from omniroute.http.static import StaticFiles
+from omniroute.pipeline import Pipeline
+from omniroute.providers.catalog import Catalog
+from omniroute.registry import Registry, RegistryWatcher
+from omniroute.resilience import Resilience
+from omniroute.settings import Settings
+from omniroute.store import Store
+from omniroute.upstream import UpstreamClient
+
+log = logging.getLogger("omniroute")
+
+# Paths that belong to the APIs: never answered with a dashboard file.
+_API_PREFIXES = ("/v1/", "/v1beta/", "/api/")
+
+
+def web_root() -> Path:
+    """The dashboard's files: packaged with the wheel, or web/ in a checkout."""
+    packaged = Path(__file__).resolve().parent / "web"
+    if packaged.is_dir():
+        return packaged
+    return Path(__file__).resolve().parent.parent / "web"
+
+
+class Gateway:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.started = time.time()
+        self.store = Store(settings)
+        self.catalog = Catalog.load()
+        self.upstream = UpstreamClient(settings)
+        self._registry: Registry | None = None
+        self.resilience = Resilience(price_of=lambda ref: self.registry().price_of(ref))
+        self._watcher = RegistryWatcher(
+            self.store, self.catalog, settings.config_poll_interval, self._swap
+        )
+        self.pipeline = Pipeline(
+            settings, self.registry, self.upstream, self.store, self.resilience
+        )
+        self.admin = AdminAccess(settings.data_dir)
+        self.router = Router()
+        memory = ConversationMemory(self.store, settings.responses_memory_ttl)
+        ClientApi(settings, self.registry, self.pipeline, memory, self.started).install(self.router)
+        self.router.add("GET", "/api/status", StatusView(self.admin, self.describe))
+        # The dashboard answers every GET the API does not own.
+        self.web = Router()
+        self.web.add("GET", "/{path:path}", StaticFiles(web_root()))
+        self.server = Server(self.handle, settings, error_factory=self._protocol_error)
+        self.address: tuple[str, int] | None = None
+
+    def registry(self) -> Registry:
+        assert self._registry is not None, "Gateway.start() loads the registry"
+        return self._registry
+
+    def _swap(self, registry: Registry) -> None:
+        self._registry = registry
+        self.resilience.apply(registry)
+
+    async def start(self) -> tuple[str, int]:
+        await self.store.open()
+        await self._watcher.load()
+        await self.resilience.restore(self.store)
+        self._watcher.start()
+        self.resilience.start_saving(self.store)
+        self.address = await self.server.start(self.settings.host, self.settings.port)
+        host, port = self.address
+        self.admin.publish(f"http://{'127.0.0.1' if host in ('0.0.0.0', '') else host}:{port}")
+        return self.address
+
+    async def stop(self) -> None:
+        self.admin.withdraw()
+        await self.server.shutdown(self.settings.shutdown_grace)
+        await self._watcher.stop()
+        await self.resilience.stop_saving(self.store)
+        await self.upstream.aclose()
+        await self.store.close()
+
+    def describe(self) -> dict[str, Any]:
+        """Everything the detailed health view shows besides the basics."""
+        return {
+            "config_revision": self.registry().snapshot.revision,
+            "connections": self.server.connection_count,
+            "active_requests": self.server.active_requests,
+            "upstream_pool": self.upstream.stats(),
+            "log_rows_dropped": self.store.dropped_log_rows,
+            **self.resilience.status(),
+        }
+
+    async def handle(self, request: Request) -> Response | StreamResponse:
+        rid = request_id(request)
+        request.state["request_id"] = rid
+        path = normalise_path(request.path)
+        try:
+            handler, params = self._match(request.method, path)
+            request.path_params = params
+            response = await handler(request)
+        except errors.OmniError as err:
+            response = error_response(dialect_for_path(path), err)
+        except Exception:
+            log.exception("request %s failed", rid)
+            internal = errors.InternalError("The gateway hit an internal error; see its log.")
+            response = error_response(dialect_for_path(path), internal)
+        response.headers.append(("x-request-id", rid))
+        return response
+
+    def _match(self, method: str, path: str) -> tuple[Handler, dict[str, str]]:
+        try:
+            return self.router.match(method, path)
+        except errors.NotFound:
+            if path.startswith(_API_PREFIXES):
+                raise
+            return self.web.match(method, path)
+
+    def _protocol_error(self, status: int, message: str, request: Request | None) -> Response:
+        path = normalise_path(request.path) if request is not None else "/"
+        err = errors.OmniError(message, status=status, kind=errors.kind_for_status(status))
+        return error_response(dialect_for_path(path), err)
+
+
+async def serve(settings: Settings) -> None:
+    """Run until SIGINT/SIGTERM, then shut down gracefully."""
+    gateway = Gateway(settings)
+    host, port = await gateway.start()
+    log.info("OmniRoute listening on http://%s:%d (data in %s)", host, port, settings.data_dir)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+        log.info("shutting down")
+    finally:
+        await gateway.stop()

@@ -1,0 +1,177 @@
+"""The ``omniroute`` command (I-02).
+
+    omniroute [serve] [--host H] [--port P] [--data-dir D]
+    omniroute provider add|catalog|list|enable|disable|remove|set|discover …
+    omniroute account set ID …
+    omniroute combo add|list|remove|enable|disable …
+    omniroute alias add|list|remove …
+    omniroute config set KEY VALUE | show
+    omniroute key create|list|revoke …
+    omniroute --version | --help
+
+``--data-dir`` is accepted on every command, before or after its options.
+Errors are one line on stderr with exit status 2; secrets (API keys, proxy
+passwords) are masked in every output.  A running server picks changes up
+within a second (it polls the config revision).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sqlite3
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from omniroute import __version__, cli_provider, cli_routing, errors
+from omniroute.cli_common import Command, command, common, group, with_store
+from omniroute.settings import DEFAULT_PORT, Settings
+from omniroute.store import Store
+
+_OVERVIEW = """\
+commands:
+  serve                              run the gateway (the default)
+  provider add NAME --api-key KEY    add a catalog provider (or custom: --format, --base-url)
+  provider catalog [--json]          the built-in providers
+  provider list                      providers and accounts, secrets masked
+  provider enable|disable|remove NAME
+  provider set NAME [options]        base URL, models, proxy, rate limits, headers
+  provider discover NAME             fetch and store the upstream's model list
+  account set ID [options]           priority, on/off, proxy, rate limits
+  combo add NAME TARGET... [options] | combo list | combo remove|enable|disable NAME
+  alias add PATTERN TARGET | alias list | alias remove PATTERN
+  config set KEY VALUE | config show
+  key create [--name N] | key list | key revoke ID
+
+`omniroute COMMAND ACTION --help` shows each one's options."""
+
+
+def _serve_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--host", default=argparse.SUPPRESS, help="address to bind (default 127.0.0.1)"
+    )
+    parser.add_argument(
+        "--port", type=int, default=argparse.SUPPRESS, help=f"port (default {DEFAULT_PORT})"
+    )
+    parser.add_argument(
+        "--no-open",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="do not open the dashboard in a browser (never opened headless)",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="omniroute",
+        description="Self-hosted AI gateway: one endpoint for OpenAI, Anthropic, Gemini clients.",
+        epilog=_OVERVIEW,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"omniroute {__version__}")
+    common(parser)
+    _serve_options(parser)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    serve = command(sub, "serve", "run the gateway (the default)", cmd_serve)
+    _serve_options(serve)
+    cli_provider.register(sub)
+    cli_routing.register(sub)
+
+    ksub = group(sub, "key", "manage client API keys")
+    kcreate = command(ksub, "create", "create a client key (printed once)", cmd_key_create)
+    kcreate.add_argument("--name", help="a label for the key")
+    command(ksub, "list", "list client keys (prefixes only)", cmd_key_list)
+    krevoke = command(ksub, "revoke", "revoke a client key", cmd_key_revoke)
+    krevoke.add_argument("id", type=int, help="the key id from `key list`")
+    return parser
+
+
+def settings_from(args: argparse.Namespace) -> Settings:
+    overrides: dict[str, Any] = {}
+    for name in ("host", "port", "data_dir"):
+        if hasattr(args, name):
+            overrides[name] = getattr(args, name)
+    return Settings.load(overrides)
+
+
+async def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    from omniroute.app import serve
+
+    await serve(settings)
+    return 0
+
+
+async def cmd_key_create(args: argparse.Namespace, settings: Settings) -> int:
+    async def run(store: Store) -> int:
+        record, plaintext = await store.create_client_key(args.name)
+        print(f"client key {record.id} created; it is shown only this once:", file=sys.stderr)
+        print(plaintext)
+        return 0
+
+    return await with_store(settings, run)
+
+
+async def cmd_key_list(args: argparse.Namespace, settings: Settings) -> int:
+    async def run(store: Store) -> int:
+        keys = await store.list_client_keys()
+        if not keys:
+            print("no client keys yet: create one with `omniroute key create`")
+        for k in keys:
+            state = "revoked" if k.revoked else "active"
+            used = _date(k.last_used_at) if k.last_used_at else "never"
+            label = f"  name={k.name}" if k.name else ""
+            print(
+                f"key {k.id}  {k.prefix}…  {state}  created={_date(k.created_at)}  "
+                f"last_used={used}{label}"
+            )
+        return 0
+
+    return await with_store(settings, run)
+
+
+async def cmd_key_revoke(args: argparse.Namespace, settings: Settings) -> int:
+    async def run(store: Store) -> int:
+        if not await store.revoke_client_key(args.id):
+            raise errors.BadRequest(f"no active client key with id {args.id}")
+        print(f"client key {args.id} revoked")
+        return 0
+
+    return await with_store(settings, run)
+
+
+def _date(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    run: Command = getattr(args, "run", cmd_serve)
+    try:
+        settings = settings_from(args)
+        return asyncio.run(run(args, settings))
+    except KeyboardInterrupt:
+        return 130
+    except errors.OmniError as err:
+        print(f"omniroute: {err.message}", file=sys.stderr)
+        return 2
+    except ValueError as err:
+        print(f"omniroute: {err}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:  # the reader went away (`… | head`): nothing to say
+        return 1
+    except OSError as err:
+        print(
+            f"omniroute: {err.strerror or err}: {err.filename or ''}".rstrip(": "), file=sys.stderr
+        )
+        return 2
+    except sqlite3.Error as err:
+        print(f"omniroute: database error: {err}", file=sys.stderr)
+        return 2

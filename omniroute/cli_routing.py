@@ -1,0 +1,211 @@
+"""``omniroute combo …``, ``alias …`` and ``config …`` (SPEC D-01, D-02, D-05, D-11, C-07)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Any
+
+from omniroute import errors
+from omniroute.cli_common import command, group, is_none, split_list, with_store
+from omniroute.routing.strategies import STRATEGIES
+from omniroute.settings import Settings
+from omniroute.store import ComboTargetRecord, Store, mask_proxy
+
+# `config set` keys -> (setting, field inside it or None, value type).
+CONFIG_KEYS: Mapping[str, tuple[str, str | None, type]] = MappingProxyType(
+    {
+        "proxy": ("proxy", None, str),
+        "system-prompt": ("system_prompt", None, str),
+        "account-strategy": ("account_strategy", None, str),
+        "breaker.failure-threshold": ("breaker", "failure_threshold", int),
+        "breaker.window": ("breaker", "window", float),
+        "breaker.cooldown": ("breaker", "cooldown", float),
+        "cooldown.base": ("cooldown", "base", float),
+        "cooldown.factor": ("cooldown", "factor", float),
+        "cooldown.cap": ("cooldown", "cap", float),
+        "fallback.max-attempts": ("fallback", "max_attempts", int),
+        "fallback.max-seconds": ("fallback", "max_seconds", float),
+    }
+)
+_PROMPT_SHOWN = 60
+
+
+def register(sub: Any) -> None:
+    csub = group(sub, "combo", "manage combos: named, ordered lists of targets with fallback")
+    add = command(csub, "add", "create a combo, or replace the one with this name", cmd_combo_add)
+    add.add_argument("name", help="the combo's name; clients send it as the model")
+    add.add_argument(
+        "targets", nargs="+", metavar="TARGET", help="model strings or other combos' names"
+    )
+    add.add_argument("--strategy", default="fill-first", help=f"one of: {', '.join(STRATEGIES)}")
+    add.add_argument("--weights", help="comma-separated whole weights, one per target")
+    add.add_argument("--system-prompt", help="text put before the client's system prompt")
+    command(csub, "list", "list combos", cmd_combo_list)
+    for action in ("remove", "enable", "disable"):
+        p = command(csub, action, f"{action} a combo", cmd_combo_change)
+        p.add_argument("name")
+
+    asub = group(sub, "alias", "manage model aliases: PATTERN (with *) routed to TARGET")
+    aadd = command(asub, "add", "add an alias (tried after the existing ones)", cmd_alias_add)
+    aadd.add_argument("pattern", help="model id pattern; * matches any text, e.g. 'claude-*'")
+    aadd.add_argument("target", help="a combo name or model string; * is the captured text")
+    command(asub, "list", "list aliases in the order they are tried", cmd_alias_list)
+    arm = command(asub, "remove", "remove an alias", cmd_alias_remove)
+    arm.add_argument("pattern")
+
+    gsub = group(sub, "config", "global routing settings")
+    cset = command(gsub, "set", "set one setting ('none' restores its default)", cmd_config_set)
+    cset.add_argument(
+        "key", choices=sorted(CONFIG_KEYS), metavar="KEY", help=", ".join(CONFIG_KEYS)
+    )
+    cset.add_argument("value")
+    command(gsub, "show", "show the global settings", cmd_config_show)
+
+
+# -- combos --------------------------------------------------------------------
+
+
+async def cmd_combo_add(args: argparse.Namespace, settings: Settings) -> int:
+    weights = [1] * len(args.targets)
+    if args.weights is not None:
+        try:
+            weights = [int(w) for w in split_list(args.weights)]
+        except ValueError:
+            raise errors.BadRequest("--weights must be whole numbers, e.g. 3,1") from None
+        if len(weights) != len(args.targets):
+            raise errors.BadRequest(
+                f"--weights has {len(weights)} value(s) for {len(args.targets)} target(s)"
+            )
+    targets = [ComboTargetRecord(t, w) for t, w in zip(args.targets, weights, strict=True)]
+
+    async def run(store: Store) -> int:
+        combo = await store.upsert_combo(
+            args.name, targets, strategy=args.strategy, system_prompt=args.system_prompt
+        )
+        print(f"combo {combo.name} saved: {len(combo.targets)} target(s), {combo.strategy}")
+        return 0
+
+    return await with_store(settings, run)
+
+
+async def cmd_combo_list(args: argparse.Namespace, settings: Settings) -> int:
+    async def run(store: Store) -> int:
+        snap = await store.snapshot()
+        if not snap.combos:
+            print("no combos yet: add one with `omniroute combo add NAME TARGET...`")
+        for c in snap.combos:
+            state = "enabled" if c.enabled else "disabled"
+            print(f"{c.name}  strategy={c.strategy}  {state}")
+            for i, t in enumerate(c.targets, start=1):
+                off = "" if t.enabled else "  (off)"
+                print(f"  {i}. {t.ref}  weight={t.weight}{off}")
+            if c.system_prompt:
+                print(f"  system prompt: {_short(c.system_prompt)}")
+        return 0
+
+    return await with_store(settings, run)
+
+
+async def cmd_combo_change(args: argparse.Namespace, settings: Settings) -> int:
+    action = args.combo_command
+
+    async def run(store: Store) -> int:
+        if action == "remove":
+            if not await store.delete_combo(args.name):
+                raise errors.BadRequest(f"unknown combo {args.name!r}")
+        else:
+            await store.set_combo_enabled(args.name, action == "enable")
+        print(f"combo {args.name} {action.removesuffix('e')}ed")
+        return 0
+
+    return await with_store(settings, run)
+
+
+def _short(text: str) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= _PROMPT_SHOWN else flat[: _PROMPT_SHOWN - 1] + "…"
+
+
+# -- aliases -------------------------------------------------------------------
+
+
+async def cmd_alias_add(args: argparse.Namespace, settings: Settings) -> int:
+    async def run(store: Store) -> int:
+        alias = await store.add_alias(args.pattern, args.target)
+        print(f"alias {alias.pattern} -> {alias.target} saved")
+        return 0
+
+    return await with_store(settings, run)
+
+
+async def cmd_alias_list(args: argparse.Namespace, settings: Settings) -> int:
+    async def run(store: Store) -> int:
+        aliases = (await store.snapshot()).aliases
+        if not aliases:
+            print("no aliases yet: add one with `omniroute alias add PATTERN TARGET`")
+        for number, a in enumerate(aliases, start=1):
+            print(f"{number}. {a.pattern} -> {a.target}")
+        return 0
+
+    return await with_store(settings, run)
+
+
+async def cmd_alias_remove(args: argparse.Namespace, settings: Settings) -> int:
+    async def run(store: Store) -> int:
+        if not await store.remove_alias(args.pattern):
+            raise errors.BadRequest(f"unknown alias {args.pattern!r}")
+        print(f"alias {args.pattern} removed")
+        return 0
+
+    return await with_store(settings, run)
+
+
+# -- config --------------------------------------------------------------------
+
+
+async def cmd_config_set(args: argparse.Namespace, settings: Settings) -> int:
+    setting, field, kind = CONFIG_KEYS[args.key]
+    value: Any = None
+    if not is_none(args.value):
+        try:
+            value = kind(args.value)
+        except ValueError:
+            raise errors.BadRequest(f"{args.key} needs a number, got {args.value!r}") from None
+
+    async def run(store: Store) -> int:
+        if field is not None:
+            await store.merge_setting(setting, {field: value})
+        elif value is None:
+            await store.delete_setting(setting)
+        else:
+            await store.set_setting(setting, value)
+        shown = "default" if value is None else _shown(args.key, value)
+        print(f"{args.key} = {shown}")
+        return 0
+
+    return await with_store(settings, run)
+
+
+async def cmd_config_show(args: argparse.Namespace, settings: Settings) -> int:
+    async def run(store: Store) -> int:
+        snap = await store.snapshot()
+        for key, (setting, field, _kind) in CONFIG_KEYS.items():
+            stored = snap.settings.get(setting)
+            if field is not None:
+                stored = stored.get(field) if isinstance(stored, dict) else None
+            shown = "(default)" if stored is None else _shown(key, stored)
+            print(f"{key} = {shown}")
+        return 0
+
+    return await with_store(settings, run)
+
+
+def _shown(key: str, value: Any) -> str:
+    if key == "proxy":
+        return mask_proxy(value)
+    if key == "system-prompt":
+        return json.dumps(_short(str(value)), ensure_ascii=False)
+    return str(value)

@@ -1,0 +1,76 @@
+"""Assemble a whole ``ir.Response`` from a stream of IR events.
+
+Used where the gateway needs the complete answer of a streamed exchange:
+to remember a Responses conversation for ``previous_response_id``, and to
+estimate usage when the upstream reports none.
+"""
+
+from __future__ import annotations
+
+from omniroute.formats import ir
+from omniroute.formats.common import merge_usage, tokens_for_chars
+
+
+class Accumulator:
+    __slots__ = ("id", "model", "_parts", "stop_reason", "stop_sequence", "usage", "chars")
+
+    def __init__(self) -> None:
+        self.id = ""
+        self.model = ""
+        self._parts: dict[int, ir.TextPart | ir.ThinkingPart | ir.ToolCallPart] = {}
+        self.stop_reason: ir.StopReason | None = None
+        self.stop_sequence: str | None = None
+        self.usage: ir.Usage | None = None
+        self.chars = 0  # generated characters so far (text, thinking, tool arguments)
+
+    def feed(self, ev: ir.Event) -> None:
+        if isinstance(ev, ir.MessageStart):
+            self.id, self.model = ev.id, ev.model
+            self.usage = merge_usage(self.usage, ev.usage)
+        elif isinstance(ev, ir.BlockStart):
+            self._parts[ev.index] = _new_part(ev)
+        elif isinstance(ev, ir.TextDelta | ir.ThinkingDelta):
+            part = self._parts.get(ev.index)
+            if isinstance(part, ir.TextPart | ir.ThinkingPart):
+                part.text += ev.text
+            self.chars += len(ev.text)
+        elif isinstance(ev, ir.ToolArgsDelta):
+            part = self._parts.get(ev.index)
+            if isinstance(part, ir.ToolCallPart):
+                part.arguments = (
+                    "" if part.arguments == "{}" else part.arguments
+                ) + ev.partial_json
+            self.chars += len(ev.partial_json)
+        elif isinstance(ev, ir.SignatureDelta):
+            part = self._parts.get(ev.index)
+            if isinstance(part, ir.ThinkingPart | ir.ToolCallPart):
+                part.signature = (part.signature or "") + ev.signature
+        elif isinstance(ev, ir.MessageDelta):
+            self.stop_reason = ev.stop_reason or self.stop_reason
+            self.stop_sequence = ev.stop_sequence or self.stop_sequence
+            self.usage = merge_usage(self.usage, ev.usage)
+
+    def estimated_output_tokens(self) -> int:
+        return tokens_for_chars(self.chars)
+
+    def response(self) -> ir.Response:
+        parts = [self._parts[i] for i in sorted(self._parts)]
+        stop = self.stop_reason or (
+            "tool_use" if any(isinstance(p, ir.ToolCallPart) for p in parts) else "end_turn"
+        )
+        return ir.Response(
+            id=self.id,
+            model=self.model,
+            parts=parts,
+            stop_reason=stop,
+            stop_sequence=self.stop_sequence,
+            usage=self.usage or ir.Usage(),
+        )
+
+
+def _new_part(ev: ir.BlockStart) -> ir.TextPart | ir.ThinkingPart | ir.ToolCallPart:
+    if ev.kind == "tool_call":
+        return ir.ToolCallPart(id=ev.id or "", name=ev.name or "", arguments="{}")
+    if ev.kind == "thinking":
+        return ir.ThinkingPart(redacted=ev.redacted, id=ev.id)
+    return ir.TextPart("")

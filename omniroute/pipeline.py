@@ -1,0 +1,390 @@
+"""The way of one request: resolve -> pick -> translate -> send -> relay -> record.
+
+This is the only place that decides where a request goes. A call resolves
+its model string to targets (provider + model; a combo's targets in its
+strategy's order) and, inside each target, walks the provider's accounts in
+the account strategy's order, skipping accounts on cooldown and targets whose
+circuit is open. A failure before the first byte reached the client moves it
+on (D-03, D-04):
+
+    429 / rate-limit event     cool the account down (Retry-After or backoff), next account
+    401 / 402 / 403            cool the account down, next account
+    404                        next target (this provider does not have the model)
+    5xx, timeouts, connection  count against the breakers, next account
+    other 4xx                  the request itself is wrong: answer at once, cool nothing
+
+Attempts are bounded in number and time (D-08). After the first byte nothing
+is retried: the client gets an error event in its own dialect and the stream
+ends without its normal terminator (see ``exchange``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import time
+from collections.abc import Callable
+
+from omniroute import errors
+from omniroute.dialects import format_module
+from omniroute.exchange import Attempt, Call, Exchange, dumps
+from omniroute.formats import ir
+from omniroute.http.message import Response, StreamResponse
+from omniroute.providers.upstream_request import endpoint_url, request_headers
+from omniroute.registry import ProviderInfo, Registry
+from omniroute.replay import Shared
+from omniroute.resilience import Resilience, account_key, combo_key, provider_key
+from omniroute.routing.breaker import BreakerState
+from omniroute.routing.resolve import Target
+from omniroute.routing.retry import RetryBudget
+from omniroute.settings import Settings
+from omniroute.store import Store
+from omniroute.store.records import AccountRecord, RequestLogRow
+from omniroute.upstream import Timeouts, UpstreamClient
+
+__all__ = ["Call", "Pipeline", "dumps"]
+
+log = logging.getLogger("omniroute.pipeline")
+
+_AUTH_FAILURES = frozenset({401, 402, 403})
+DEFAULT_MAX_ATTEMPTS = 10
+DEFAULT_MAX_SECONDS = 300.0
+LIMITER_MAX_WAIT = 30.0  # seconds a request may queue for a rate-limited account
+
+
+class Pipeline:
+    def __init__(
+        self,
+        settings: Settings,
+        registry: Callable[[], Registry],
+        upstream: UpstreamClient,
+        store: Store,
+        resilience: Resilience,
+    ) -> None:
+        self._settings = settings
+        self._registry = registry
+        self._upstream = upstream
+        self._store = store
+        self._res = resilience
+        self._timeouts = Timeouts.from_settings(settings)
+        self._exchange = Exchange(upstream, self._timeouts)
+
+    async def run(self, call: Call) -> Response | StreamResponse:
+        if call.idempotency_key is None:
+            return await self._route(call)
+        # D-09: the same key and body within the TTL share one upstream call.
+        digest = hashlib.sha256(call.body_digest().encode()).hexdigest()
+        shared: Shared = await self._res.idempotency.run(
+            str(call.client_key_id),
+            f"{call.idempotency_key}:{call.dialect}:{call.model}:{digest}",
+            lambda: self._shared(call),
+        )
+        return shared.response()
+
+    async def _shared(self, call: Call) -> Shared:
+        return Shared(await self._route(call))
+
+    # -------------------------------------------------------------- routing
+
+    async def _route(self, call: Call) -> Response | StreamResponse:
+        registry = self._registry()
+        try:
+            resolution = registry.resolve(call.model)
+        except errors.OmniError as err:
+            self._record(call, None, err.status, error_kind=err.kind)
+            raise
+        fallback = registry.setting("fallback") or {}
+        budget = RetryBudget(
+            int(fallback.get("max_attempts", DEFAULT_MAX_ATTEMPTS)),
+            float(fallback.get("max_seconds", DEFAULT_MAX_SECONDS)),
+        )
+        failures: list[tuple[Attempt, errors.OmniError]] = []
+        skipped: list[tuple[str, float | None]] = []  # why, and when it may work again
+        for target in resolution.plan(self._res.strategies.combo_order):
+            provider = registry.provider(target.provider)
+            gates = self._gates(target)
+            if not all(self._res.breakers.allow(key) for key in gates):
+                skipped.append((f"{target.ref}: circuit open", self._reopens_in(gates)))
+                continue
+            for account in self._accounts(call, registry, provider):
+                cooling = self._res.cooldowns.remaining(account_key(account.id))
+                if cooling > 0:
+                    skipped.append((f"{target.ref} account {account.id}: cooling down", cooling))
+                    continue
+                if not budget.try_attempt():
+                    break
+                attempt = Attempt(
+                    target,
+                    provider,
+                    account,
+                    budget.attempts,
+                    proxy=_proxy(registry, provider, account),
+                    system_prompt=_system_prompt(registry, target),
+                )
+                try:
+                    response = await self._try(call, attempt, gates)
+                except (errors.UpstreamError, errors.RateLimited) as err:
+                    failures.append((attempt, err))
+                    verdict = self._after_failure(attempt, gates, err)
+                    log.info(
+                        "request %s: %s account %d failed (%s): %s",
+                        call.request_id,
+                        provider.name,
+                        account.id,
+                        verdict,
+                        err.message,
+                    )
+                    if verdict == "stop":
+                        raise self._recorded(call, attempt, err)
+                    if verdict == "target":
+                        break
+                    continue
+                self._res.remember_session(call.session_id, account.id)
+                return response
+            if budget.exhausted():
+                break
+        final = _final_error(call, failures, skipped)
+        raise self._recorded(call, failures[-1][0] if failures else None, final)
+
+    def _gates(self, target: Target) -> list[str]:
+        gates = [provider_key(target.provider)]
+        if target.combo is not None:
+            gates.append(combo_key(target.combo, target.step))
+        return gates
+
+    def _reopens_in(self, gates: list[str]) -> float | None:
+        waits = [
+            b.retry_in
+            for b in self._res.breakers.listing()
+            if b.key in gates and b.state is BreakerState.OPEN
+        ]
+        return min(waits) if waits else None
+
+    def _accounts(
+        self, call: Call, registry: Registry, provider: ProviderInfo
+    ) -> list[AccountRecord]:
+        accounts = list(provider.accounts)
+        if call.pinned_account is not None:
+            return [a for a in accounts if a.id == call.pinned_account]
+        strategy = str(registry.setting("account_strategy") or "fill-first")
+        ordered = self._res.strategies.order(
+            strategy, provider_key(provider.name), accounts, key=lambda a: account_key(a.id)
+        )
+        sticky = self._res.sticky_account(call.session_id)
+        if sticky is not None:
+            ordered.sort(key=lambda a: a.id != sticky)  # stable: the rest keep their order
+        return ordered
+
+    async def _try(
+        self, call: Call, attempt: Attempt, gates: list[str]
+    ) -> Response | StreamResponse:
+        res = self._res
+        akey = account_key(attempt.account.id)
+        limits = contextlib.AsyncExitStack()
+        for key in (gates[0], akey):
+            if key in res.limited:
+                await limits.enter_async_context(res.limiter.slot(key, max_wait=LIMITER_MAX_WAIT))
+        started = res.health.record_start(akey)
+
+        def finish(
+            status: int, usage: ir.Usage | None, kind: str | None, ttfb: float | None
+        ) -> None:
+            self._record(call, attempt, status, usage=usage, error_kind=kind, ttft=ttfb)
+
+        try:
+            response, upstream = await self._exchange.run(call, attempt, finish, limits.aclose)
+        except BaseException:
+            res.health.record_end(akey, ok=False, started=started)
+            await limits.aclose()
+            raise
+        res.health.record_end(akey, ok=True, started=started)
+        for key in gates:
+            res.breakers.record_success(key)
+        res.cooldowns.success(akey)
+        res.limiter.update_from_headers(akey, upstream.headers)
+        return response
+
+    def _after_failure(self, attempt: Attempt, gates: list[str], err: errors.OmniError) -> str:
+        """What a failure means for the accounts and for this request:
+        "account" (try the next account), "target" (skip to the next target)
+        or "stop" (answer the client with it)."""
+        res = self._res
+        akey = account_key(attempt.account.id)
+        if isinstance(err, errors.RateLimited):  # our own limiter: just go elsewhere
+            return "account"
+        status = getattr(err, "upstream_status", None)
+        if status == 429 or err.kind == "rate_limit":
+            res.cooldowns.trip(akey, err.retry_after, reason="rate_limit")
+            return "account"
+        if status in _AUTH_FAILURES:
+            res.cooldowns.trip(akey, err.retry_after, reason=f"auth ({status})")
+            return "account"
+        if status == 404:
+            return "target"
+        if status is not None and 400 <= status < 500 and status not in (408, 409):
+            return "stop"  # the request is at fault; no account is (D-04)
+        for key in gates:
+            res.breakers.record_failure(key)
+        return "account"
+
+    # ---------------------------------------------------------- count tokens
+
+    async def count_tokens(self, call: Call) -> int | None:
+        """Ask the first upstream that can count (Anthropic, Gemini) how many
+        input tokens the request has; None when none can, or it failed."""
+        registry = self._registry()
+        for target in registry.resolve(call.model).plan():
+            provider = registry.provider(target.provider)
+            fmt = provider.format
+            if fmt not in ("anthropic", "gemini") or not provider.accounts:
+                continue
+            counted = await self._count_upstream(call, registry, provider, target)
+            if counted is not None:
+                return counted
+        return None
+
+    async def _count_upstream(
+        self, call: Call, registry: Registry, provider: ProviderInfo, target: Target
+    ) -> int | None:
+        fmt, account = provider.format, provider.accounts[0]
+        req = call.ir_request()
+        req.model = target.model
+        body = format_module(fmt).render_request(req)
+        base = provider.record.base_url.rstrip("/")
+        if fmt == "anthropic":
+            url = base + "/messages/count_tokens"
+            body = {k: body[k] for k in ("model", "messages", "system", "tools") if k in body}
+        else:
+            url = endpoint_url(fmt, base, target.model, False).replace(
+                ":generateContent", ":countTokens"
+            )
+            body = {"contents": body.get("contents", [])}
+        headers = request_headers(
+            fmt,
+            account.api_key,
+            stream=False,
+            client_headers=call.client_headers,
+            auth_header=provider.auth_header,
+            extra=provider.headers,
+        )
+        try:
+            resp = await self._upstream.send(
+                "POST",
+                url,
+                headers,
+                dumps(body),
+                proxy=_proxy(registry, provider, account),
+                timeouts=self._timeouts,
+            )
+            async with resp:
+                raw = await resp.read()
+            if resp.status != 200:
+                return None
+            answer = json.loads(raw)
+        except (errors.UpstreamError, ValueError):
+            return None
+        counted = answer.get("input_tokens", answer.get("totalTokens"))
+        return counted if isinstance(counted, int) else None
+
+    # -------------------------------------------------------------- records
+
+    def _recorded(
+        self, call: Call, attempt: Attempt | None, err: errors.OmniError
+    ) -> errors.OmniError:
+        self._record(call, attempt, err.status, error_kind=err.kind)
+        return err
+
+    def _record(
+        self,
+        call: Call,
+        attempt: Attempt | None,
+        status: int,
+        *,
+        usage: ir.Usage | None = None,
+        error_kind: str | None = None,
+        ttft: float | None = None,
+    ) -> None:
+        usage = usage or ir.Usage()
+        self._store.log_request(
+            RequestLogRow(
+                ts=time.time(),
+                request_id=call.request_id,
+                model=call.model,
+                status=status,
+                latency_ms=(time.monotonic() - call.started) * 1000,
+                client_key_id=call.client_key_id,
+                resolved_model=attempt.target.model if attempt else None,
+                provider=attempt.provider.name if attempt else None,
+                account_id=attempt.account.id if attempt else None,
+                client_format=call.dialect,
+                upstream_format=attempt.upstream_format if attempt else None,
+                stream=call.stream,
+                error_kind=error_kind,
+                ttft_ms=ttft * 1000 if ttft is not None else None,
+                input_tokens=usage.input_tokens,
+                output_tokens=usage.output_tokens,
+                cached_tokens=usage.cached_input_tokens,
+                reasoning_tokens=usage.reasoning_tokens,
+                usage_estimated=usage.estimated,
+            )
+        )
+
+
+def _proxy(registry: Registry, provider: ProviderInfo, account: AccountRecord) -> str | None:
+    """The egress proxy: the account's, else the provider's, else the global
+    one (C-07: the most specific wins); "direct" means none at that level."""
+    for value in (
+        account.extra.get("proxy"),
+        provider.record.extra.get("proxy"),
+        registry.setting("proxy"),
+    ):
+        if isinstance(value, str) and value:
+            return None if value == "direct" else value
+    return None
+
+
+def _system_prompt(registry: Registry, target: Target) -> str | None:
+    """D-11: the global system prompt, then the combo's own, before the client's."""
+    parts = []
+    glob = registry.setting("system_prompt")
+    if isinstance(glob, str) and glob.strip():
+        parts.append(glob.strip())
+    if target.combo is not None:
+        combo = registry.view.combos.get(target.combo)
+        if combo is not None and combo.system_prompt:
+            parts.append(combo.system_prompt.strip())
+    return "\n\n".join(parts) or None
+
+
+def _final_error(
+    call: Call,
+    failures: list[tuple[Attempt, errors.OmniError]],
+    skipped: list[tuple[str, float | None]],
+) -> errors.OmniError:
+    """What the client hears when nothing worked: the last failure's status
+    and kind, a message naming everything tried or skipped (never a secret),
+    and the earliest moment anything may work again as Retry-After."""
+    tried = [
+        f"{a.provider.name}/{a.target.model} account {a.account.id}: {e.message}"
+        for a, e in failures
+    ]
+    tried += [why for why, _ in skipped]
+    hints = [e.retry_after for _, e in failures if e.retry_after is not None]
+    hints += [wait for _, wait in skipped if wait is not None]
+    retry_after = min(hints) if hints else None
+    if len(failures) == 1 and not skipped:
+        return failures[0][1]
+    if failures:
+        last = failures[-1][1]
+        status, kind = last.status, last.kind
+    else:
+        status, kind = 503, "overloaded"
+    summary = "; ".join(tried) if tried else "no enabled account"
+    return errors.UpstreamError(
+        f"No upstream could serve {call.model!r} ({len(failures)} attempts). {summary}",
+        status=status,
+        kind=kind,
+        retry_after=retry_after,
+    )

@@ -1,0 +1,167 @@
+"""The gateway's memory of how upstreams behave, owned in one place.
+
+Health (latency, success ratio, in-flight counts), balancing state, account
+cooldowns, circuit breakers, rate limiters, idempotency and sticky sessions
+are plain in-process objects from ``omniroute.routing``; this module builds
+them from the settings, re-applies the configuration when it changes, keeps
+breaker state across restarts, and describes everything for the health view.
+
+Keys: ``provider:<name>`` (breaker, limits), ``combo:<name>#<step>`` (breaker),
+``account:<id>`` (cooldown, health, limits).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
+from dataclasses import asdict
+from typing import Any
+
+from omniroute.registry import Registry
+from omniroute.routing.breaker import Breakers
+from omniroute.routing.cooldown import Cooldowns
+from omniroute.routing.health import Health
+from omniroute.routing.idempotency import IdempotencyCache
+from omniroute.routing.ratelimit import Limits, RateLimiter
+from omniroute.routing.strategies import StrategyState
+from omniroute.store import Store
+
+log = logging.getLogger("omniroute.resilience")
+
+_STICKY_SESSIONS = 4096  # session id -> account, most recent kept
+_BREAKER_SAVE_INTERVAL = 2.0
+
+
+def provider_key(name: str) -> str:
+    return f"provider:{name}"
+
+
+def account_key(account_id: int) -> str:
+    return f"account:{account_id}"
+
+
+def combo_key(combo: str, step: int | None) -> str:
+    return f"combo:{combo}#{step}"
+
+
+class Resilience:
+    def __init__(self, price_of: Callable[[str], float | None] | None = None) -> None:
+        self.health = Health()
+        self.strategies = StrategyState(health=self.health, price_of=price_of)
+        self.cooldowns = Cooldowns()
+        self.breakers = Breakers()
+        self.limiter = RateLimiter()
+        self.idempotency: IdempotencyCache[Any] = IdempotencyCache(ttl=5.0)
+        self.limited: frozenset[str] = frozenset()  # keys that have limits configured
+        self._sticky: OrderedDict[str, int] = OrderedDict()
+        self._saved_breakers = ""
+        self._saver: asyncio.Task[None] | None = None
+
+    # ------------------------------------------------------------ configure
+
+    def apply(self, registry: Registry) -> None:
+        """Take the thresholds and limits of a (new) configuration."""
+        breaker = _numbers(registry.setting("breaker"), ("failure_threshold", "window", "cooldown"))
+        if breaker:
+            try:
+                self.breakers.configure(**breaker)
+            except (TypeError, ValueError) as exc:
+                log.warning("ignoring breaker settings: %s", exc)
+        cooldown = _numbers(registry.setting("cooldown"), ("base", "factor", "cap"))
+        if cooldown:
+            try:
+                self.cooldowns.configure(**cooldown)
+            except ValueError as exc:
+                log.warning("ignoring cooldown settings: %s", exc)
+        limited: set[str] = set()
+        for provider in (registry.provider(p.name) for p in registry.view.providers):
+            limited |= self._set_limits(provider_key(provider.name), provider.record.extra)
+            for account in provider.accounts:
+                limited |= self._set_limits(account_key(account.id), account.extra)
+        for key in self.limited - limited:
+            self.limiter.set_limits(key, Limits())
+        self.limited = frozenset(limited)
+
+    def _set_limits(self, key: str, extra: Mapping[str, Any]) -> set[str]:
+        raw = extra.get("limits")
+        if not isinstance(raw, Mapping) or not raw:
+            return set()
+        try:
+            self.limiter.set_limits(key, Limits.from_dict(raw))
+        except (TypeError, ValueError) as exc:
+            log.warning("ignoring limits of %s: %s", key, exc)
+            return set()
+        return {key}
+
+    # ------------------------------------------------------- sticky sessions
+
+    def sticky_account(self, session: str | None) -> int | None:
+        return None if session is None else self._sticky.get(session)
+
+    def remember_session(self, session: str | None, account_id: int) -> None:
+        if session is None:
+            return
+        self._sticky[session] = account_id
+        self._sticky.move_to_end(session)
+        while len(self._sticky) > _STICKY_SESSIONS:
+            self._sticky.popitem(last=False)
+
+    # ------------------------------------------------- breaker persistence
+
+    async def restore(self, store: Store) -> None:
+        saved = await store.load_breaker_state()
+        try:
+            self.breakers.restore(saved)
+        except (KeyError, TypeError, ValueError) as exc:
+            log.warning("ignoring saved breaker state: %s", exc)
+        self._saved_breakers = json.dumps(self.breakers.to_dict(), sort_keys=True)
+
+    def start_saving(self, store: Store) -> None:
+        self._saver = asyncio.get_running_loop().create_task(self._save_loop(store))
+
+    async def stop_saving(self, store: Store) -> None:
+        if self._saver is not None:
+            self._saver.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._saver
+            self._saver = None
+        await self.save(store)
+
+    async def save(self, store: Store) -> None:
+        state = self.breakers.to_dict()
+        text = json.dumps(state, sort_keys=True)
+        if text != self._saved_breakers:
+            await store.save_breaker_state(state)
+            self._saved_breakers = text
+
+    async def _save_loop(self, store: Store) -> None:
+        while True:
+            await asyncio.sleep(_BREAKER_SAVE_INTERVAL)
+            try:
+                await self.save(store)
+            except Exception:
+                log.exception("could not save breaker state")
+
+    # ----------------------------------------------------------------- view
+
+    def status(self) -> dict[str, Any]:
+        return {
+            "breakers": [
+                {**asdict(b), "state": str(b.state.value)} for b in self.breakers.listing()
+            ],
+            "cooldowns": [asdict(c) for c in self.cooldowns.listing()],
+            "limiters": [
+                {**asdict(li), "limits": li.limits.to_dict()} for li in self.limiter.listing()
+            ],
+            "health": {key: asdict(snap) for key, snap in self.health.listing().items()},
+        }
+
+
+def _numbers(raw: Any, names: tuple[str, ...]) -> dict[str, Any]:
+    if not isinstance(raw, Mapping):
+        return {}
+    return {n: raw[n] for n in names if isinstance(raw.get(n), int | float)}

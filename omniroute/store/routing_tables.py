@@ -1,0 +1,188 @@
+"""Combos and model aliases: plain functions over a connection (SPEC D-01, D-02).
+
+Like ``repositories``, each function runs inside the caller's write
+transaction and bumps the config revision.  Combos are validated as a whole
+before anything is written: a change that would leave a cycle, an unknown
+strategy or a target nothing can serve is refused with a ``BadRequest`` that
+names the problem.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sqlite3
+import time
+from collections.abc import Callable, Mapping, Sequence
+
+from ..errors import BadRequest
+from ..routing.resolve import Combo, ComboTarget, ProviderView, validate_combos
+from ..routing.strategies import STRATEGIES
+from .records import AliasRecord, ComboRecord, ComboTargetRecord
+from .repositories import bump_revision, read_aliases, read_combos
+
+# The providers combo targets are checked against, read in the same
+# transaction as the change (the store builds them from a snapshot).
+ProvidersOf = Callable[[sqlite3.Connection], Sequence[ProviderView]]
+
+_MAX_NAME = 128
+_MAX_PATTERN = 256
+_MAX_PROMPT = 100_000
+
+
+# -- combos --------------------------------------------------------------------
+
+
+def upsert_combo(
+    conn: sqlite3.Connection,
+    name: str,
+    targets: Sequence[ComboTargetRecord],
+    *,
+    strategy: str,
+    system_prompt: str | None,
+    enabled: bool,
+    providers_of: ProvidersOf,
+) -> ComboRecord:
+    """Create combo ``name`` or replace its definition (id and creation time stay)."""
+    _check_name(name, "combo name")
+    checked = _check_targets(name, targets)
+    if strategy not in STRATEGIES:
+        raise BadRequest(f"unknown strategy {strategy!r}; known: {', '.join(STRATEGIES)}")
+    if system_prompt is not None:
+        if not isinstance(system_prompt, str) or len(system_prompt) > _MAX_PROMPT:
+            raise BadRequest(f"a system prompt must be text of at most {_MAX_PROMPT} characters")
+        system_prompt = system_prompt.strip() or None
+    combos = {c.name: _as_combo(c) for c in read_combos(conn)}
+    combos[name] = Combo(name, tuple(ComboTarget(*t) for t in checked), strategy, enabled)
+    _validate(combos, name, providers_of(conn))
+    now = time.time()
+    conn.execute(
+        """INSERT INTO combos (name, strategy, enabled, system_prompt, targets,
+                               created_at, updated_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?)
+           ON CONFLICT (name) DO UPDATE SET
+               strategy = excluded.strategy,
+               enabled = excluded.enabled,
+               system_prompt = excluded.system_prompt,
+               targets = excluded.targets,
+               updated_at = excluded.updated_at""",
+        (name, strategy, int(bool(enabled)), system_prompt, _targets_json(checked), now, now),
+    )
+    bump_revision(conn)
+    (record,) = read_combos(conn, name)
+    return record
+
+
+def delete_combo(conn: sqlite3.Connection, name: str) -> bool:
+    """Delete a combo; refused while another combo or an alias routes to it."""
+    users = [c.name for c in read_combos(conn) if any(t.ref == name for t in c.targets)]
+    users = [u for u in users if u != name]
+    if users:
+        raise BadRequest(
+            f"combo {name!r} is a target of combo {', '.join(map(repr, users))}; "
+            "remove it there first"
+        )
+    aliases = [a.pattern for a in read_aliases(conn) if a.target == name]
+    if aliases:
+        raise BadRequest(
+            f"combo {name!r} is the target of alias {', '.join(map(repr, aliases))}; "
+            "remove the alias first"
+        )
+    cursor = conn.execute("DELETE FROM combos WHERE name = ?", (name,))
+    if cursor.rowcount == 0:
+        return False
+    bump_revision(conn)
+    return True
+
+
+def set_combo_enabled(conn: sqlite3.Connection, name: str, enabled: bool) -> None:
+    cursor = conn.execute(
+        "UPDATE combos SET enabled = ?, updated_at = ? WHERE name = ?",
+        (int(bool(enabled)), time.time(), name),
+    )
+    if cursor.rowcount == 0:
+        raise BadRequest(f"unknown combo {name!r}")
+    bump_revision(conn)
+
+
+def _check_name(name: str, what: str) -> None:
+    if not isinstance(name, str) or not name.strip() or name != name.strip():
+        raise BadRequest(f"{what} must be non-empty without leading or trailing spaces")
+    if len(name) > _MAX_NAME or any(ch.isspace() or not ch.isprintable() for ch in name):
+        raise BadRequest(f"{what} must be at most {_MAX_NAME} printable characters, no spaces")
+
+
+def _check_targets(name: str, targets: Sequence[ComboTargetRecord]) -> list[tuple[str, int, bool]]:
+    if isinstance(targets, str) or not targets:
+        raise BadRequest(f"combo {name!r} needs at least one target")
+    checked: list[tuple[str, int, bool]] = []
+    for target in targets:
+        ref, weight = target.ref, target.weight
+        if not isinstance(ref, str) or not ref.strip():
+            raise BadRequest(f"combo {name!r}: a target must be a model string or combo name")
+        if isinstance(weight, bool) or not isinstance(weight, int) or weight < 0:
+            raise BadRequest(f"combo {name!r}: target {ref!r} needs a whole weight >= 0")
+        checked.append((ref.strip(), weight, bool(target.enabled)))
+    return checked
+
+
+def _validate(combos: Mapping[str, Combo], changed: str, providers: Sequence[ProviderView]) -> None:
+    """Cycles and strategies over every combo; target refs of the changed one.
+
+    Refs of the other combos are not re-checked against the providers: a
+    provider removed since they were saved must not block every later edit.
+    """
+    validate_combos(combos)
+    combo = combos[changed]
+    direct = tuple(t for t in combo.targets if t.ref not in combos)
+    if direct:
+        validate_combos({changed: dataclasses.replace(combo, targets=direct)}, providers)
+
+
+def _as_combo(record: ComboRecord) -> Combo:
+    return Combo(
+        name=record.name,
+        targets=tuple(ComboTarget(t.ref, t.weight, t.enabled) for t in record.targets),
+        strategy=record.strategy,
+        enabled=record.enabled,
+        system_prompt=record.system_prompt,
+    )
+
+
+def _targets_json(targets: Sequence[tuple[str, int, bool]]) -> str:
+    return json.dumps([{"ref": r, "weight": w, "enabled": e} for r, w, e in targets])
+
+
+# -- aliases -------------------------------------------------------------------
+
+
+def add_alias(conn: sqlite3.Connection, pattern: str, target: str) -> AliasRecord:
+    """Append an alias (last, so earlier ones still win); an existing pattern
+    keeps its place and gets the new target."""
+    _check_name(pattern, "an alias pattern")
+    _check_name(target, "an alias target")
+    if len(pattern) > _MAX_PATTERN:
+        raise BadRequest(f"an alias pattern must be at most {_MAX_PATTERN} characters")
+    if target.count("*") > pattern.count("*"):
+        raise BadRequest(
+            f"alias target {target!r} has more '*' than pattern {pattern!r} can capture"
+        )
+    conn.execute(
+        """INSERT INTO aliases (pattern, target, position)
+           VALUES (?, ?, (SELECT coalesce(max(position) + 1, 0) FROM aliases))
+           ON CONFLICT (pattern) DO UPDATE SET target = excluded.target""",
+        (pattern, target),
+    )
+    bump_revision(conn)
+    row = conn.execute(
+        "SELECT pattern, target, position FROM aliases WHERE pattern = ?", (pattern,)
+    ).fetchone()
+    return AliasRecord(str(row[0]), str(row[1]), int(row[2]))
+
+
+def remove_alias(conn: sqlite3.Connection, pattern: str) -> bool:
+    cursor = conn.execute("DELETE FROM aliases WHERE pattern = ?", (pattern,))
+    if cursor.rowcount == 0:
+        return False
+    bump_revision(conn)
+    return True

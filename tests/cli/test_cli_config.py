@@ -1,0 +1,335 @@
+"""The real ``omniroute`` command, run in child processes, managing routing."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from omniroute.providers.catalog import Catalog
+from tests.support.harness import REPO, run_cli
+
+DEEPSEEK_KEY = "sk-deepseek-cli-secret-000111222"
+CUSTOM_KEY = "sk-custom-cli-secret-333444555"
+PROXY_PASSWORD = "hunter2-proxy-pass"
+
+
+class Cli:
+    """Runs commands against one data dir; keeps every output for secret checks."""
+
+    def __init__(self, data: Path) -> None:
+        self.data = data
+        self.seen: list[str] = []
+
+    def ok(self, *args: str) -> str:
+        done = run_cli(*args, data_dir=self.data, check=False)
+        self.seen += [done.stdout, done.stderr]
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    def fails(self, *args: str) -> str:
+        """A refused command: exit 2, one clear line, no traceback."""
+        done = run_cli(*args, data_dir=self.data, check=False)
+        self.seen += [done.stdout, done.stderr]
+        assert done.returncode == 2, (done.stdout, done.stderr)
+        assert "Traceback" not in done.stderr
+        return done.stderr
+
+    def assert_no_secrets(self, *secrets: str) -> None:
+        text = "".join(self.seen)
+        for secret in secrets:
+            assert secret not in text
+
+
+@pytest.fixture
+def cli(tmp_path: Path) -> Cli:
+    return Cli(tmp_path / "data")
+
+
+def test_catalog_provider_add_takes_everything_from_the_catalog(cli: Cli) -> None:
+    entry = Catalog.load().get("deepseek")
+    assert entry is not None
+    out = cli.ok("provider", "add", "deepseek", "--api-key", DEEPSEEK_KEY)
+    assert f"provider deepseek ({entry.format}, {entry.base_url}): account 1 added" in out
+    # By alias, a second account for the same provider.
+    out = cli.ok("provider", "add", entry.alias, "--api-key", DEEPSEEK_KEY + "-2")
+    assert "provider deepseek" in out and "2 account(s) in all" in out
+    listing = cli.ok("provider", "list")
+    assert f"deepseek  format={entry.format}  base_url={entry.base_url}  enabled" in listing
+    assert f"tier={entry.tier}" in listing and f"alias={entry.alias}" in listing
+    assert entry.models[0].id in listing and "(from the catalog)" in listing
+    assert listing.count("  account ") == 2
+    oauth = cli.fails("provider", "add", "cc", "--api-key", "whatever")
+    assert "OAuth sign-in for" in oauth and "later release" in oauth
+    missing = cli.fails("provider", "add", "deepseek")
+    assert "--api-key is required" in missing
+    cli.assert_no_secrets(DEEPSEEK_KEY)
+
+
+def test_custom_provider_add_still_needs_format_and_url(cli: Cli) -> None:
+    refused = cli.fails("provider", "add", "acme", "--api-key", CUSTOM_KEY)
+    assert "not in the catalog" in refused and "--format and --base-url" in refused
+    out = cli.ok(
+        "provider",
+        "add",
+        "acme",
+        "--format",
+        "anthropic",
+        "--base-url",
+        "https://acme.test/v1/",
+        "--api-key",
+        CUSTOM_KEY,
+        "--models",
+        "a1, a2",
+        "--proxy",
+        f"socks5://me:{PROXY_PASSWORD}@127.0.0.1:1080",
+    )
+    assert "provider acme (anthropic, https://acme.test/v1): account 1 added" in out
+    # A second account needs no format or URL: the provider exists.
+    assert "2 account(s)" in cli.ok("provider", "add", "acme", "--api-key", CUSTOM_KEY + "x")
+    listing = cli.ok("provider", "list")
+    assert "models: a1, a2" in listing
+    assert "account 1  priority=0  on  key=…" in listing
+    assert "proxy=socks5://me:***@127.0.0.1:1080" in listing
+    cli.assert_no_secrets(CUSTOM_KEY, PROXY_PASSWORD)
+
+
+def test_catalog_listing(cli: Cli) -> None:
+    catalog = Catalog.load()
+    table = cli.ok("provider", "catalog").splitlines()
+    assert table[0].split() == ["ID", "ALIAS", "TIER", "FORMAT", "AUTH", "BASE", "URL", "MODELS"]
+    assert len(table) == len(catalog) + 1
+    rows = json.loads(cli.ok("provider", "catalog", "--json"))
+    assert len(rows) == len(catalog) >= 36
+    groq = next(r for r in rows if r["id"] == "groq")
+    entry = catalog.get("groq")
+    assert entry is not None
+    assert groq["alias"] == entry.alias and groq["base_url"] == entry.base_url
+    assert groq["models"] == len(entry.models)
+
+
+def test_provider_set_enable_disable_remove(cli: Cli) -> None:
+    cli.ok("provider", "add", "deepseek", "--api-key", DEEPSEEK_KEY)
+    proxy = f"socks5://bob:{PROXY_PASSWORD}@127.0.0.1:1080"
+    cli.ok(
+        "provider",
+        "set",
+        "deepseek",
+        "--proxy",
+        proxy,
+        "--rpm",
+        "60",
+        "--min-gap",
+        "0.5",
+        "--max-concurrent",
+        "4",
+        "--header",
+        "X-Team=blue",
+        "--header",
+        "X-Other=1",
+        "--models",
+        "deepseek-chat",
+    )
+    listing = cli.ok("provider", "list")
+    assert "proxy: socks5://bob:***@127.0.0.1:1080" in listing
+    assert "limits: rpm=60 min_gap=0.5 max_concurrent=4" in listing
+    assert "headers: X-Other, X-Team" in listing
+    assert "models: deepseek-chat\n" in listing
+    # Limits merge; 'none' clears one; 'K=' drops a header; 'direct' forces no proxy.
+    cli.ok("provider", "set", "deepseek", "--rpm", "none", "--header", "X-Other=")
+    cli.ok("provider", "set", "deepseek", "--proxy", "direct")
+    listing = cli.ok("provider", "list")
+    assert "limits: min_gap=0.5 max_concurrent=4" in listing
+    assert "headers: X-Team\n" in listing and "proxy: direct" in listing
+    cli.ok("provider", "set", "deepseek", "--proxy", "none", "--min-gap", "none")
+    cli.ok("provider", "set", "deepseek", "--max-concurrent", "none")
+    listing = cli.ok("provider", "list")
+    assert "proxy" not in listing and "limits" not in listing
+
+    bad_proxy = cli.fails("provider", "set", "deepseek", "--proxy", f"ftp://u:{PROXY_PASSWORD}@h")
+    assert "proxy URL must start with one of" in bad_proxy
+    assert "needs a number" in cli.fails("provider", "set", "deepseek", "--rpm", "lots")
+    assert "unknown provider" in cli.fails("provider", "set", "ghost", "--rpm", "1")
+    assert "nothing to change" in cli.fails("provider", "set", "deepseek")
+
+    assert "disabled" in cli.ok("provider", "disable", "deepseek")
+    assert "deepseek  format=openai" in cli.ok("provider", "list")
+    assert "  disabled  " in cli.ok("provider", "list")
+    cli.ok("provider", "enable", "deepseek")
+    assert "unknown provider 'ghost'" in cli.fails("provider", "enable", "ghost")
+    assert "removed" in cli.ok("provider", "remove", "deepseek")
+    assert "no providers yet" in cli.ok("provider", "list")
+    assert "unknown provider" in cli.fails("provider", "remove", "deepseek")
+    cli.assert_no_secrets(DEEPSEEK_KEY, PROXY_PASSWORD)
+
+
+def test_account_set(cli: Cli) -> None:
+    cli.ok("provider", "add", "deepseek", "--api-key", DEEPSEEK_KEY)
+    out = cli.ok(
+        "account",
+        "set",
+        "1",
+        "--priority",
+        "5",
+        "--disable",
+        "--proxy",
+        f"http://al:{PROXY_PASSWORD}@127.0.0.1:3128",
+        "--rpm",
+        "10",
+        "--max-queue",
+        "3",
+    )
+    assert "account 1 updated: priority=5 off" in out
+    listing = cli.ok("provider", "list")
+    assert "account 1  priority=5  off" in listing
+    assert "proxy=http://al:***@127.0.0.1:3128" in listing
+    assert "limits: rpm=10 max_queue=3" in listing
+    assert "priority=5 on" in cli.ok("account", "set", "1", "--enable")
+    assert "unknown account id 9" in cli.fails("account", "set", "9", "--enable")
+    cli.fails("account", "set", "1", "--enable", "--disable")
+    cli.assert_no_secrets(DEEPSEEK_KEY, PROXY_PASSWORD)
+
+
+def test_combos(cli: Cli) -> None:
+    cli.ok("provider", "add", "deepseek", "--api-key", DEEPSEEK_KEY)
+    cli.ok("provider", "add", "groq", "--api-key", CUSTOM_KEY)
+    out = cli.ok(
+        "combo",
+        "add",
+        "fast",
+        "deepseek/deepseek-chat",
+        "gq/llama-3.3-70b-versatile",
+        "--strategy",
+        "weighted",
+        "--weights",
+        "3,1",
+        "--system-prompt",
+        "Answer briefly.",
+    )
+    assert "combo fast saved: 2 target(s), weighted" in out
+    cli.ok("combo", "add", "outer", "fast", "deepseek-chat")
+    listing = cli.ok("combo", "list")
+    assert "fast  strategy=weighted  enabled" in listing
+    assert "1. deepseek/deepseek-chat  weight=3" in listing
+    assert "2. gq/llama-3.3-70b-versatile  weight=1" in listing
+    assert "system prompt: Answer briefly." in listing
+    assert listing.index("fast  ") < listing.index("outer  ")
+
+    assert "cycle fast → outer → fast" in cli.fails("combo", "add", "fast", "outer")
+    assert "unknown target 'nope/x'" in cli.fails("combo", "add", "bad", "nope/x")
+    assert "unknown strategy" in cli.fails("combo", "add", "bad", "m", "--strategy", "odd")
+    assert "--weights has 1 value" in cli.fails("combo", "add", "bad", "a", "b", "--weights", "1")
+    # Replacing keeps the name; the old definition is gone.
+    cli.ok("combo", "add", "fast", "deepseek-chat")
+    assert "weight=3" not in cli.ok("combo", "list")
+
+    assert "combo outer disabled" in cli.ok("combo", "disable", "outer")
+    assert "outer  strategy=fill-first  disabled" in cli.ok("combo", "list")
+    cli.ok("combo", "enable", "outer")
+    assert "target of combo 'outer'" in cli.fails("combo", "remove", "fast")
+    assert "combo outer removed" in cli.ok("combo", "remove", "outer")
+    assert "unknown combo 'outer'" in cli.fails("combo", "remove", "outer")
+    assert "unknown combo" in cli.fails("combo", "enable", "outer")
+
+
+def test_aliases(cli: Cli) -> None:
+    assert "no aliases yet" in cli.ok("alias", "list")
+    cli.ok("alias", "add", "claude-*", "deepseek/deepseek-chat")
+    cli.ok("alias", "add", "gpt-*", "deepseek/*")
+    cli.ok("alias", "add", "claude-*", "groq/*")  # replaced in place
+    assert cli.ok("alias", "list").splitlines() == [
+        "1. claude-* -> groq/*",
+        "2. gpt-* -> deepseek/*",
+    ]
+    assert "more '*'" in cli.fails("alias", "add", "x", "y*")
+    assert "alias gpt-* removed" in cli.ok("alias", "remove", "gpt-*")
+    assert "unknown alias" in cli.fails("alias", "remove", "gpt-*")
+    assert cli.ok("alias", "list").splitlines() == ["1. claude-* -> groq/*"]
+
+
+def test_config_set_and_show(cli: Cli) -> None:
+    shown = cli.ok("config", "show")
+    assert "proxy = (default)" in shown and "fallback.max-attempts = (default)" in shown
+    assert "proxy = socks5h://u:***@127.0.0.1:9050" in cli.ok(
+        "config", "set", "proxy", f"socks5h://u:{PROXY_PASSWORD}@127.0.0.1:9050"
+    )
+    cli.ok("config", "set", "system-prompt", "You are terse.")
+    cli.ok("config", "set", "breaker.failure-threshold", "3")
+    cli.ok("config", "set", "breaker.window", "30")
+    cli.ok("config", "set", "cooldown.base", "2")
+    cli.ok("config", "set", "cooldown.cap", "120")
+    cli.ok("config", "set", "fallback.max-attempts", "4")
+    cli.ok("config", "set", "fallback.max-seconds", "90")
+    cli.ok("config", "set", "account-strategy", "round-robin")
+    shown = cli.ok("config", "show")
+    for line in (
+        "proxy = socks5h://u:***@127.0.0.1:9050",
+        'system-prompt = "You are terse."',
+        "account-strategy = round-robin",
+        "breaker.failure-threshold = 3",
+        "breaker.window = 30.0",
+        "breaker.cooldown = (default)",
+        "cooldown.base = 2.0",
+        "cooldown.cap = 120.0",
+        "fallback.max-attempts = 4",
+        "fallback.max-seconds = 90.0",
+    ):
+        assert line in shown.splitlines()
+    assert "= default" in cli.ok("config", "set", "proxy", "none")
+    cli.ok("config", "set", "breaker.window", "none")
+    shown = cli.ok("config", "show")
+    assert "proxy = (default)" in shown and "breaker.window = (default)" in shown
+    assert "breaker.failure-threshold = 3" in shown
+
+    assert "whole number >= 1" in cli.fails("config", "set", "breaker.failure-threshold", "0")
+    assert "needs a number" in cli.fails("config", "set", "fallback.max-seconds", "soon")
+    assert "unknown strategy" in cli.fails("config", "set", "account-strategy", "odd")
+    assert "must not be below" in cli.fails("config", "set", "cooldown.cap", "1")
+    assert "must start with one of" in cli.fails("config", "set", "proxy", "gopher://h")
+    cli.fails("config", "set", "no.such.key", "1")
+    cli.assert_no_secrets(PROXY_PASSWORD)
+
+
+def test_keys_list_and_revoke(cli: Cli) -> None:
+    assert "no client keys yet" in cli.ok("key", "list")
+    key = cli.ok("key", "create", "--name", "laptop").strip().splitlines()[-1]
+    cli.ok("key", "create")
+    listing = cli.ok("key", "list").splitlines()
+    assert len(listing) == 2
+    assert listing[0].startswith(f"key 1  {key[:12]}…  active")
+    assert listing[0].endswith("name=laptop") and "last_used=never" in listing[0]
+    assert "client key 1 revoked" in cli.ok("key", "revoke", "1")
+    assert "no active client key with id 1" in cli.fails("key", "revoke", "1")
+    listing = cli.ok("key", "list").splitlines()
+    assert "  revoked  " in listing[0] and "  active  " in listing[1]
+    # The full key was shown once, by `key create`, and never again.
+    assert sum(key in text for text in cli.seen) == 1
+
+
+def test_help_lists_every_command() -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "omniroute", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+        cwd=REPO,
+    ).stdout
+    for words in (
+        "provider add",
+        "provider catalog",
+        "provider set",
+        "provider discover",
+        "account set",
+        "combo add",
+        "alias add",
+        "config set",
+        "key revoke",
+    ):
+        assert words in out
+    sub = run_cli("provider", "set", "--help", data_dir=Path("/nonexistent")).stdout
+    for flag in ("--proxy", "--rpm", "--min-gap", "--max-concurrent", "--max-queue", "--header"):
+        assert flag in sub
