@@ -190,6 +190,7 @@ class ClientApi:
         if previous is not None:
             openai_responses.apply_history(req, await self._memory.load(previous))
             call.translate_only = True  # the body changed: the upstream gets the IR rendering
+            call.echo = {"previous_response_id": previous}
         history = openai_responses.input_items_from_request(req)
         response = await self._pipeline.run(call)
         if isinstance(response, StreamResponse):

@@ -9,6 +9,7 @@ from types import ModuleType
 
 from omniroute.errors import MethodNotAllowed, OmniError
 from omniroute.formats import ir
+from omniroute.formats.common import new_id
 from omniroute.http.message import Response
 
 log = logging.getLogger("omniroute")
@@ -27,6 +28,20 @@ def format_module(name: str) -> ModuleType:
         return importlib.import_module(_MODULES[name])
     except KeyError:
         raise ValueError(f"unknown wire format {name!r}") from None
+
+
+# How each dialect's answer ids begin; a translated answer gets a fresh one, so
+# ids a client may refer back to (Responses' previous_response_id) are unique.
+_ANSWER_ID_PREFIX = {
+    "openai": "chatcmpl-",
+    "openai-responses": "resp_",
+    "anthropic": "msg_",
+    "gemini": "",
+}
+
+
+def new_answer_id(dialect: str) -> str:
+    return new_id(_ANSWER_ID_PREFIX.get(dialect, ""))
 
 
 def dialect_for_path(path: str) -> str:

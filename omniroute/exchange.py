@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
-from omniroute import errors
-from omniroute.dialects import format_module
+from omniroute import errors, usage_patch
+from omniroute.dialects import format_module, new_answer_id
 from omniroute.formats import ir
 from omniroute.formats.common import estimate_request_tokens, tokens_for_chars
 from omniroute.http.message import GuardedStream, Response, StreamResponse
@@ -57,6 +57,7 @@ class Call:
         "idempotency_key",
         "session_id",
         "pinned_account",
+        "echo",
         "_ir",
     )
 
@@ -88,6 +89,8 @@ class Call:
         self.session_id = client_headers.get("x-session-id") or None
         pinned = client_headers.get("x-omniroute-pin-account", "")
         self.pinned_account = int(pinned) if pinned.isdigit() else None
+        # Request fields a translated Responses answer repeats (previous_response_id).
+        self.echo: dict[str, Any] | None = None
         self._ir: ir.Request | None = None
 
     def ir_request(self) -> ir.Request:
@@ -219,9 +222,17 @@ class Exchange:
                 f"{attempt.provider.name} sent an answer that is not valid "
                 f"{attempt.upstream_format} JSON ({type(exc).__name__})."
             )
-        if parsed.usage.input_tokens == 0 and parsed.usage.output_tokens == 0:
-            parsed.usage = _estimated_usage(call, parsed)  # B-08: never silently zero
-        out = raw if passthrough else dumps(format_module(call.dialect).render_response(parsed))
+        if parsed.usage.input_tokens == 0 or parsed.usage.output_tokens == 0:
+            parsed.usage = _completed_usage(call, parsed)  # B-08: never silently zero
+        if passthrough:
+            out = raw
+            if parsed.usage.estimated:
+                out = dumps(usage_patch.patch_json(call.dialect, json.loads(raw), parsed.usage))
+        else:
+            parsed.id = new_answer_id(call.dialect)
+            if call.echo:
+                parsed.vendor.setdefault(call.dialect, {})["echo"] = call.echo
+            out = dumps(format_module(call.dialect).render_response(parsed))
         finish(200, parsed.usage, None, None)
         headers = attempt.headers()
         headers.append(("x-omniroute-tokens-in", str(parsed.usage.input_tokens)))
@@ -243,10 +254,17 @@ class Exchange:
     ) -> StreamResponse:
         encoder = None
         if not passthrough:
-            encoder = format_module(call.dialect).StreamEncoder(
-                attempt.target.model, include_usage=call.include_usage
-            )
-        relay = StreamRelay(upstream_fmt, encoder, lambda: _input_estimate(call))
+            options: dict[str, Any] = {"include_usage": call.include_usage}
+            if call.echo:
+                options["echo"] = call.echo
+            encoder = format_module(call.dialect).StreamEncoder(attempt.target.model, **options)
+        relay = StreamRelay(
+            upstream_fmt,
+            encoder,
+            lambda: _input_estimate(call),
+            None if passthrough else new_answer_id(call.dialect),
+            include_usage=call.include_usage,
+        )
         chunks = resp.iter_raw()
         head = bytearray()
         ended = False
@@ -355,10 +373,14 @@ def _input_estimate(call: Call) -> int:
         return 0
 
 
-def _estimated_usage(call: Call, answer: ir.Response) -> ir.Usage:
-    chars = 0
-    for part in answer.parts:
-        chars += len(part.arguments) if isinstance(part, ir.ToolCallPart) else len(part.text)
-    return ir.Usage(
-        input_tokens=_input_estimate(call), output_tokens=tokens_for_chars(chars), estimated=True
-    )
+def _completed_usage(call: Call, answer: ir.Response) -> ir.Usage:
+    """The answer's usage with what the upstream left out estimated."""
+    usage = answer.usage
+    if usage.output_tokens == 0:
+        chars = 0
+        for part in answer.parts:
+            chars += len(part.arguments) if isinstance(part, ir.ToolCallPart) else len(part.text)
+        usage = dataclasses.replace(usage, output_tokens=tokens_for_chars(chars))
+    if usage.input_tokens == 0:
+        usage = dataclasses.replace(usage, input_tokens=_input_estimate(call))
+    return dataclasses.replace(usage, estimated=True)

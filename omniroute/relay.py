@@ -12,13 +12,16 @@ real token and usage. What the client receives depends on the lane:
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
+from omniroute import usage_patch
 from omniroute.formats import ir
 from omniroute.formats.accumulate import Accumulator
-from omniroute.http.sse import SSEDecoder
+from omniroute.formats.common import merge_usage
+from omniroute.http.sse import SSEDecoder, SSEEvent, encode_sse
 
 # The events that mean "the model has started answering": once one of these
 # has been sent, the request can no longer move to another upstream.
@@ -43,6 +46,8 @@ class StreamRelay:
         "_encoder",
         "_pending",
         "_input_estimate",
+        "_answer_id",
+        "_include_usage",
         "answer",
         "started",
         "error",
@@ -50,17 +55,25 @@ class StreamRelay:
     )
 
     def __init__(
-        self, upstream_fmt: ModuleType, encoder: Any | None, input_estimate: Callable[[], int]
+        self,
+        upstream_fmt: ModuleType,
+        encoder: Any | None,
+        input_estimate: Callable[[], int],
+        answer_id: str | None = None,
+        include_usage: bool = False,
     ) -> None:
         """``encoder`` is the client format's StreamEncoder, or None to pass
         the upstream bytes through unchanged. ``input_estimate`` stands in for
-        the prompt tokens if the upstream never reports usage."""
+        the prompt tokens if the upstream never reports usage;
+        ``include_usage`` says the (OpenAI) client asked for a usage chunk."""
         self._sse = SSEDecoder()
         self._format = upstream_fmt
         self._decoder = upstream_fmt.StreamDecoder()
         self._encoder = encoder
         self._pending = bytearray()  # pass-through bytes not yet at an event boundary
         self._input_estimate = input_estimate
+        self._answer_id = answer_id  # replaces the upstream's id when translating
+        self._include_usage = include_usage
         self.answer = Accumulator()  # the whole answer, assembled as it flows
         self.started = False  # a content event has been seen
         self.error: ir.ErrorInfo | None = None  # an upstream error event
@@ -78,29 +91,76 @@ class StreamRelay:
             estimated=True,
         )
 
+    def _completed(self, usage: ir.Usage | None) -> ir.Usage:
+        """The upstream's figures with the missing ones estimated."""
+        known = merge_usage(self.answer.usage, usage)
+        if known is None:
+            return self._estimated_usage()
+        return dataclasses.replace(
+            known,
+            input_tokens=known.input_tokens or self._input_estimate(),
+            output_tokens=known.output_tokens or self.answer.estimated_output_tokens(),
+            estimated=True,
+        )
+
     def feed(self, chunk: bytes) -> bytes:
         """Take upstream bytes; return the bytes for the client."""
         out = bytearray()
-        for event in self._sse.feed(chunk):
-            self._on_events(self._decoder.feed(event.event, event.data), out)
-        if self._encoder is None:
-            self._pending += chunk
-            cut = _last_event_boundary(self._pending)
-            if cut:
-                out += self._pending[:cut]
-                del self._pending[:cut]
+        if self._encoder is not None:
+            for event in self._sse.feed(chunk):
+                self._on_events(self._decoder.feed(event.event, event.data), out)
+            return bytes(out)
+        self._pending += chunk
+        cut = _last_event_boundary(self._pending)
+        if cut:
+            block = bytes(self._pending[:cut])
+            del self._pending[:cut]
+            out += self._pass(block, self._sse.feed(block))
         return bytes(out)
 
     def close(self) -> bytes:
         """The upstream ended its body: flush what is left."""
         out = bytearray()
-        for event in self._sse.close():
-            self._on_events(self._decoder.feed(event.event, event.data), out)
+        if self._encoder is not None:
+            for event in self._sse.close():
+                self._on_events(self._decoder.feed(event.event, event.data), out)
+            self._on_events(self._decoder.close(), out)
+            return bytes(out)
+        block = bytes(self._pending)
+        self._pending.clear()
+        out += self._pass(block, self._sse.feed(block) + self._sse.close())
         self._on_events(self._decoder.close(), out)
-        if self._encoder is None and self._pending:
-            out += self._pending
-            self._pending.clear()
+        if self._usage_missing() and self.error is None:
+            out += usage_patch.trailer(self._format.NAME, self._completed(None), self.answer.model)
         return bytes(out)
+
+    def _usage_missing(self) -> bool:
+        """The upstream has reported no (complete) usage so far."""
+        usage = self.answer.usage
+        return usage is None or usage.estimated
+
+    def _pass(self, block: bytes, events: list[SSEEvent]) -> bytes:
+        """Pass-through: the block unchanged, unless usage must be added at
+        one of its events; then the block's events are written anew."""
+        replaced: dict[int, bytes] = {}
+        for n, event in enumerate(events):
+            if self._usage_missing():
+                replacement = usage_patch.before_event(
+                    self._format.NAME,
+                    event,
+                    self._completed(None),
+                    self.answer.id,
+                    self.answer.model,
+                    self._include_usage,
+                )
+                if replacement is not None:
+                    replaced[n] = replacement
+            self._on_events(self._decoder.feed(event.event, event.data), bytearray())
+        if not replaced:
+            return block
+        return b"".join(
+            replaced.get(n) or encode_sse(e.data, e.event) for n, e in enumerate(events)
+        )
 
     def error_bytes(self, info: ir.ErrorInfo) -> bytes:
         """The client's mid-stream error event: from the encoder when
@@ -120,9 +180,17 @@ class StreamRelay:
                 self.error = ev.error
             elif isinstance(ev, ir.MessageStop):
                 self.finished = True
-            elif isinstance(ev, ir.MessageDelta) and ev.usage is None and self.answer.usage is None:
-                # B-08: the client always gets usage; estimated when unknown.
-                ev = ir.MessageDelta(ev.stop_reason, ev.stop_sequence, self._estimated_usage())
+            elif isinstance(ev, ir.MessageStart) and self._answer_id is not None:
+                ev = ir.MessageStart(self._answer_id, ev.model, ev.usage)
+            elif isinstance(ev, ir.MessageDelta) and _needs_estimate(
+                ev.usage if ev.usage is not None else self.answer.usage
+            ):
+                # B-08: the client always gets usage; estimated where unknown.
+                ev = ir.MessageDelta(ev.stop_reason, ev.stop_sequence, self._completed(ev.usage))
             self.answer.feed(ev)
             if self._encoder is not None:
                 out += self._encoder.encode(ev)
+
+
+def _needs_estimate(usage: ir.Usage | None) -> bool:
+    return usage is None or usage.input_tokens == 0 or usage.output_tokens == 0

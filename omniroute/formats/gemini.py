@@ -60,6 +60,7 @@ from omniroute.formats.gemini_response import (
     render_count_tokens,
     render_error,
     render_response,
+    render_usage,
 )
 from omniroute.formats.gemini_stream import StreamDecoder, StreamEncoder
 
@@ -80,4 +81,5 @@ __all__ = [
     "render_error",
     "render_request",
     "render_response",
+    "render_usage",
 ]

@@ -53,6 +53,7 @@ from omniroute.formats.openai_responses_response import (
     output_items,
     parse_response,
     render_response,
+    render_usage,
 )
 from omniroute.formats.openai_responses_stream import StreamDecoder, StreamEncoder, error_event
 
@@ -73,6 +74,7 @@ __all__ = [
     "render_error",
     "render_request",
     "render_response",
+    "render_usage",
 ]
 
 

@@ -197,8 +197,10 @@ def response_object(
     usage: ir.Usage | None = None,
     stop: ir.StopReason | None = None,
     error: dict[str, Any] | None = None,
+    echo: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """A whole ``response`` object with every field the SDK's model requires."""
+    """A whole ``response`` object with every field the SDK's model requires;
+    ``echo`` overrides the defaults with request fields the API repeats."""
     incomplete = None
     if status == "incomplete":
         reason = "content_filter" if stop == "content_filter" else "max_output_tokens"
@@ -227,6 +229,7 @@ def response_object(
         "usage": render_usage(usage) if usage is not None else None,
         "user": None,
         "metadata": {},
+        **(echo or {}),
     }
 
 
@@ -244,6 +247,7 @@ def render_response(resp: ir.Response) -> dict[str, Any]:
         output=output_items(resp),
         usage=resp.usage,
         stop=resp.stop_reason,
+        echo=resp.vendor.get("openai-responses", {}).get("echo"),
     )
 
 

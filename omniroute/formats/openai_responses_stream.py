@@ -62,11 +62,16 @@ class StreamEncoder:
 
     __slots__ = (
         "_model", "_rid", "_created", "_seq", "_items", "_done", "_next", "_stop", "_usage",
-        "_chars", "_finished",
+        "_chars", "_finished", "_echo",
     )  # fmt: skip
 
-    def __init__(self, model: str, *, include_usage: bool = False) -> None:
+    def __init__(
+        self, model: str, *, include_usage: bool = False, echo: dict[str, Any] | None = None
+    ) -> None:
+        """``echo``: request fields the response object repeats (e.g.
+        previous_response_id), as the Responses API does."""
         self._model = model
+        self._echo = echo
         self._rid = ""
         self._created = 0
         self._seq = 0
@@ -129,6 +134,7 @@ class StreamEncoder:
             usage=usage,
             stop=self._stop,
             error=failed_error(err) if err else None,
+            echo=self._echo,
         )
 
     def _open(self, ev: ir.BlockStart, out: bytearray) -> None:

@@ -50,14 +50,14 @@ def models_url(fmt: str, base_url: str) -> str:
     return base_url.rstrip("/") + "/models"
 
 
-def auth_headers(auth_header: str, api_key: str) -> list[tuple[str, str]]:
+def auth_headers(auth_header: str, api_key: str) -> dict[str, str]:
     if not api_key:
-        return []
+        return {}
     if auth_header == "x-api-key":
-        return [("x-api-key", api_key)]
+        return {"x-api-key": api_key}
     if auth_header == "x-goog-api-key":
-        return [("x-goog-api-key", api_key)]
-    return [("authorization", "Bearer " + api_key)]
+        return {"x-goog-api-key": api_key}
+    return {"authorization": "Bearer " + api_key}
 
 
 def request_headers(
@@ -69,19 +69,23 @@ def request_headers(
     auth_header: str | None = None,
     extra: Mapping[str, str] | None = None,
 ) -> list[tuple[str, str]]:
-    """Headers for one upstream call. ``client_headers`` are the caller's,
-    lower-cased; only the few that an upstream of the same family understands
-    are forwarded (never the caller's own credentials)."""
-    headers = [
-        ("content-type", "application/json"),
-        ("accept", "text/event-stream" if stream else "application/json"),
-    ]
-    headers += auth_headers(auth_header or DEFAULT_AUTH_HEADER.get(fmt, "bearer"), api_key)
+    """Headers for one upstream call, each name once. ``client_headers`` are
+    the caller's, lower-cased; only the few that an upstream of the same
+    family understands are forwarded (never the caller's own credentials).
+    Precedence: what the client asked for, then the provider's own headers,
+    then our defaults."""
+    headers: dict[str, str] = {
+        "content-type": "application/json",
+        "accept": "text/event-stream" if stream else "application/json",
+    }
+    if fmt == "anthropic":
+        headers["anthropic-version"] = ANTHROPIC_VERSION
+    for name, value in (extra or {}).items():
+        headers[name.lower()] = value
     if fmt == "anthropic":
         given = client_headers or {}
-        headers.append(("anthropic-version", given.get("anthropic-version") or ANTHROPIC_VERSION))
-        if given.get("anthropic-beta"):
-            headers.append(("anthropic-beta", given["anthropic-beta"]))
-    for name, value in (extra or {}).items():
-        headers.append((name.lower(), value))
-    return headers
+        for name in ANTHROPIC_PASS_HEADERS:
+            if given.get(name):
+                headers[name] = given[name]
+    headers.update(auth_headers(auth_header or DEFAULT_AUTH_HEADER.get(fmt, "bearer"), api_key))
+    return list(headers.items())
