@@ -140,6 +140,11 @@ async def serve(settings: Settings) -> None:
     gateway = Gateway(settings)
     host, port = await gateway.start()
     log.info("OmniRoute listening on http://%s:%d (data in %s)", host, port, settings.data_dir)
+    snapshot = gateway.registry().snapshot
+    if not snapshot.providers:
+        log.info("no provider yet: add one with `omniroute provider add` (see --help)")
+    if not any(not k.revoked for k in snapshot.client_keys):
+        log.info("no client key yet: create one with `omniroute key create`")
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -34,6 +34,7 @@ from omniroute.store import Store
 _OVERVIEW = """\
 commands:
   serve                              run the gateway (the default)
+  status                             detailed health of the running gateway
   provider add NAME --api-key KEY    add a catalog provider (or custom: --format, --base-url)
   provider catalog [--json]          the built-in providers
   provider list                      providers and accounts, secrets masked
@@ -78,6 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     serve = command(sub, "serve", "run the gateway (the default)", cmd_serve)
     _serve_options(serve)
+    command(sub, "status", "detailed health of the running gateway", cmd_status)
     cli_provider.register(sub)
     cli_routing.register(sub)
 
@@ -102,6 +104,33 @@ async def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     from omniroute.app import serve
 
     await serve(settings)
+    return 0
+
+
+async def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
+    """Ask the running server (found through its admin file) for its status."""
+    import json
+    import urllib.request
+
+    from omniroute.admin.status import read_admin_file
+
+    admin = read_admin_file(settings.data_dir)
+    if admin is None:
+        print(f"omniroute: no gateway is running for {settings.data_dir}", file=sys.stderr)
+        return 1
+    url = str(admin.get("url", ""))
+    if not url.startswith("http://"):
+        print("omniroute: the admin file is damaged; restart the gateway", file=sys.stderr)
+        return 1
+    headers = {"Authorization": f"Bearer {admin.get('token', '')}"}
+    request = urllib.request.Request(url + "/api/status", headers=headers)  # noqa: S310
+    try:
+        with urllib.request.urlopen(request, timeout=10) as answer:  # noqa: S310 (http only)
+            status = json.load(answer)
+    except OSError as exc:
+        print(f"omniroute: the gateway did not answer ({exc.__class__.__name__})", file=sys.stderr)
+        return 1
+    print(json.dumps(status, indent=2))
     return 0
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import re
 import signal
@@ -196,3 +197,30 @@ async def test_serve_proxies_and_shuts_down_gracefully(tmp_path: Path) -> None:
     with sqlite3.connect(data / "omniroute.db") as db:
         rows = db.execute("SELECT model, status, stream FROM request_log ORDER BY id").fetchall()
     assert rows == [("up/m", 200, 0), ("up/m", 200, 1)]
+
+
+async def test_status_command_reads_the_running_server(tmp_path: Path) -> None:
+    data = tmp_path / "d"
+    stopped = run_cli("status", data_dir=data, check=False)
+    assert stopped.returncode == 1 and "no gateway is running" in stopped.stderr
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OMNIROUTE_")}
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "omniroute", "serve", "--port", "0", "--data-dir", str(data),
+        stderr=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, cwd=REPO, env=env,
+    )
+    seen: list[str] = []
+    try:
+        port = await _read_port(proc, seen)
+        # The admin file is private to the data dir's owner.
+        assert (data / "admin.json").stat().st_mode & 0o777 == 0o600
+        status = await asyncio.to_thread(run_cli, "status", data_dir=data)
+        report = json.loads(status.stdout)
+        assert report["status"] == "ok" and report["memory_rss_mb"] > 0
+        assert {"breakers", "cooldowns", "limiters", "health", "upstream_pool"} <= set(report)
+        async with httpx.AsyncClient() as http:
+            anonymous = await http.get(f"http://127.0.0.1:{port}/api/status")
+        assert anonymous.status_code == 401
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        await asyncio.wait_for(proc.wait(), 15)
+    assert not (data / "admin.json").exists()

@@ -1,0 +1,31 @@
+"""The package metadata ships every module and the dashboard."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+from omniroute.app import web_root
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_every_subpackage_is_listed_for_installation() -> None:
+    config = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]
+    listed = set(config["packages"])
+    on_disk = {
+        ".".join(init.parent.relative_to(REPO).parts)
+        for init in (REPO / "omniroute").rglob("__init__.py")
+    }
+    assert on_disk <= listed, f"add to pyproject.toml: {sorted(on_disk - listed)}"
+    assert "omniroute.web" in listed and config["package-dir"]["omniroute.web"] == "web"
+
+
+def test_runtime_dependencies_are_exactly_the_allowed_ones() -> None:
+    deps = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["dependencies"]
+    names = sorted(d.split(">")[0].split("=")[0].split("<")[0].strip().lower() for d in deps)
+    assert names == ["certifi", "cryptography", "h11", "httpx", "python-socks"]
+
+
+def test_the_dashboard_files_are_found() -> None:
+    assert (web_root() / "index.html").is_file()
