@@ -1,6 +1,6 @@
 """Benchmark: the gateway next to a direct call to the same fixed-answer upstream.
 
-    scripts/bench [--quick] [--json] [--streams N] [--duration S]
+    scripts/bench [--quick] [--json] [--streams N] [--duration S] [--soak]
 
 Everything runs on 127.0.0.1 with ephemeral ports, each part in its own
 process so that the gateway has a core of its own as far as the machine
@@ -13,12 +13,17 @@ deadline.
 A report row is one scenario function in ``SCENARIOS``: it receives the
 running ``Bench`` and returns ``Row`` values, so new rows (a translating
 path, a failure soak) are one function each.
+
+``--soak`` runs only the failure soak (``scenario_soak``): streamed requests
+through a combo over three upstreams that fail on purpose, checking that
+every client still gets exactly one whole answer.
 """
 
 from __future__ import annotations
 
 import argparse
 import ctypes
+import http.client
 import json
 import os
 import platform
@@ -36,7 +41,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench_roles import percentile  # this file's directory is on sys.path when run
+from bench_roles import SOAK_UPSTREAMS, percentile  # this file's directory is on sys.path
 
 REPO = Path(__file__).resolve().parents[1]
 PROMPT = [{"role": "user", "content": "Say hello."}]
@@ -81,12 +86,14 @@ class Sizes:
     warmup_seconds: float
     streams: int
     starts: int
+    soak: int  # streamed requests per soak run
 
     @classmethod
     def pick(cls, quick: bool, streams: int | None, duration: float | None) -> Sizes:
-        base = cls(200, 100, 1.5, 0.5, 100, 1) if quick else cls(2000, 1000, 5.0, 1.0, 500, 3)
+        base = (cls(200, 100, 1.5, 0.5, 100, 1, 1000) if quick
+                else cls(2000, 1000, 5.0, 1.0, 500, 3, 10_000))
         return cls(base.latency, base.ttfb, duration or base.duration, base.warmup_seconds,
-                   streams or base.streams, base.starts)
+                   streams or base.streams, base.starts, base.soak)
 
 
 def _pdeathsig() -> None:
@@ -234,19 +241,39 @@ class Bench:
 
     def load(self, kind: str, target: Target, **params: Any) -> dict[str, Any]:
         job = {"kind": kind, "timeout": 30.0, **asdict(target), **params}
+        limit = float(params.get("deadline", 270.0)) + 30.0
         proc = self.children.spawn([sys.executable, ROLES, "load"], stdin=subprocess.PIPE,
                                    stdout=subprocess.PIPE)
         try:
-            out, _ = proc.communicate(json.dumps(job) + "\n", timeout=300)
+            out, _ = proc.communicate(json.dumps(job) + "\n", timeout=limit)
         except subprocess.TimeoutExpired:
-            raise BenchError(f"{kind} load client did not finish within 300 s")
+            raise BenchError(f"{kind} load client did not finish within {limit:.0f} s")
         finally:
             self.children.stop(proc)
         if not out.strip():
             raise BenchError(f"{kind} load client failed (exit code {proc.returncode})")
         result: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
-        self._note_errors(kind, target, result)
+        if "errors" in result:  # the soak judges its own outcomes
+            self._note_errors(kind, target, result)
         return result
+
+    # -- the soak's pieces --------------------------------------------------
+
+    def start_faulty_upstreams(self) -> list[int]:
+        """The soak's three upstreams (one process, one port each)."""
+        proc = self.children.spawn([sys.executable, ROLES, "faulty"], stdout=subprocess.PIPE)
+        return [int(p) for p in _read_line(proc, 20, "faulty upstreams").split()[1:]]
+
+    def wait_for_model(self, model: str, timeout: float = 15.0) -> None:
+        """The running gateway polls its store for changes; wait until it has ``model``."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            listing = _get_json(self.gateway_port, "/v1/models",
+                                {"authorization": f"Bearer {self.client_key}"})
+            if listing and model in [m.get("id") for m in listing.get("data", [])]:
+                return
+            time.sleep(0.1)
+        raise BenchError(f"the gateway never listed {model!r} within {timeout:.0f} s")
 
     def _note_errors(self, kind: str, target: Target, result: dict[str, Any]) -> None:
         if result["errors"]:
@@ -258,6 +285,19 @@ class Bench:
 def _chat_target(port: int, path: str, key: str, model: str, stream: bool) -> Target:
     body = {"model": model, "messages": PROMPT, "stream": stream}
     return Target(port, path, (("authorization", f"Bearer {key}"),), json.dumps(body))
+
+
+def _get_json(port: int, path: str, headers: dict[str, str] | None = None) -> Any:
+    """GET a JSON document from a loopback port; None when that fails."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    try:
+        conn.request("GET", path, headers=headers or {})
+        reply = conn.getresponse()
+        return json.loads(reply.read()) if reply.status == 200 else None
+    except (OSError, ValueError, http.client.HTTPException):
+        return None
+    finally:
+        conn.close()
 
 
 def _clean_env() -> dict[str, str]:
@@ -356,6 +396,70 @@ def scenario_open_streams(bench: Bench) -> list[Row]:
             Row("RSS per open stream", "KB", None, per_stream_kb)]
 
 
+SOAK_CONCURRENCY = 32
+SOAK_DEADLINE = 240.0  # seconds per soak run; requests not started by then are abandoned
+SOAK_SUCCESS_GOAL = 99.9  # percent of streams that must arrive whole
+
+
+def scenario_soak(bench: Bench) -> list[Row]:
+    """Streams through a round-robin combo over three upstreams: one fails 30 %
+    of its requests with 5xx, one 20 % with 429 (Retry-After: 1), one is
+    healthy. Every stream must be exactly one upstream answer; latency is
+    compared with the same run through the healthy upstream alone."""
+    ports = bench.start_faulty_upstreams()
+    names = [name for name, _, _ in SOAK_UPSTREAMS]
+    for name, port in zip(names, ports, strict=True):
+        bench.cli("provider", "add", name, "--format", "openai", "--base-url",
+                  f"http://127.0.0.1:{port}/v1", "--api-key", f"sk-soak-{name}", "--models", "m")
+    bench.cli("combo", "add", "soak", *(f"{n}/m" for n in names), "--strategy", "round-robin")
+    bench.cli("combo", "add", "soak-healthy", "healthy/m", "--strategy", "round-robin")
+    bench.wait_for_model("soak-healthy")
+    count = bench.sizes.soak
+    params = {"concurrency": SOAK_CONCURRENCY, "deadline": SOAK_DEADLINE}
+    bench.load("soak", bench.through("soak-healthy", stream=True), count=200, **params)  # warm
+    alone = bench.load("soak", bench.through("soak-healthy", stream=True), count=count, **params)
+    before = [_get_json(port, "/stats") or {} for port in ports]
+    soak = bench.load("soak", bench.through("soak", stream=True), count=count, **params)
+    after = [_get_json(port, "/stats") or {} for port in ports]
+    _judge_soak(bench, "healthy upstream alone", alone)
+    _judge_soak(bench, "faulty combo", soak)
+
+    def during(index: int, field: str) -> int:
+        return int(after[index].get(field, 0)) - int(before[index].get(field, 0))
+
+    calls = sum(during(i, "requests") for i in range(len(names)))
+    # Latency rows: "direct" is the healthy upstream alone, "gateway" the faulty combo.
+    rows = [
+        Row(f"soak: {count} streams whole", "%", None, _whole_share(soak),
+            higher_is_better=True),
+        Row("soak: duplicated outputs", "count", None, soak["duplicated"]),
+        Row("soak: failed or cut streams", "count", None,
+            soak["requested"] - soak["good"] - soak["duplicated"]),
+        Row("soak p50 (alone | combo)", "ms", alone["p50_ms"], soak["p50_ms"]),
+        Row("soak p99 (alone | combo)", "ms", alone["p99_ms"], soak["p99_ms"]),
+        Row("soak: upstream calls per stream", "x", None, calls / max(1, soak["good"])),
+    ]
+    for index, name in enumerate(names):
+        rows.append(Row(f"soak: faults by {name}", "count", None, during(index, "failed")))
+        rows.append(Row(f"soak: answers by {name}", "count", None,
+                        soak["by_upstream"].get(name, 0)))
+    return rows
+
+
+def _whole_share(result: dict[str, Any]) -> float:
+    return 100.0 * int(result["good"]) / max(1, int(result["requested"]))
+
+
+def _judge_soak(bench: Bench, what: str, result: dict[str, Any]) -> None:
+    """Notes (which make the run fail) when a soak run misses its goals."""
+    if _whole_share(result) < SOAK_SUCCESS_GOAL:
+        bench.notes.append(f"soak ({what}): only {_whole_share(result):.2f} % of streams whole "
+                           f"(goal {SOAK_SUCCESS_GOAL} %); samples: {result['samples']}")
+    if result["duplicated"]:
+        bench.notes.append(f"soak ({what}): {result['duplicated']} streams carried more than "
+                           f"one answer, e.g. {result['samples'].get('duplicated')!r}")
+
+
 SCENARIOS: list[Callable[[Bench], list[Row]]] = [
     scenario_idle_rss,
     scenario_latency,
@@ -364,6 +468,7 @@ SCENARIOS: list[Callable[[Bench], list[Row]]] = [
     scenario_throughput,
     scenario_open_streams,
     scenario_startup,
+    scenario_soak,
 ]
 
 # ---------------------------------------------------------------------------
@@ -429,14 +534,16 @@ def conduct(args: argparse.Namespace) -> int:
             bench.start_upstream()
             bench.configure_gateway()
             bench.start_gateway()
-            for scenario in SCENARIOS:
+            chosen = [s for s in SCENARIOS if s is scenario_soak] if args.soak else SCENARIOS
+            for scenario in chosen:
                 try:
                     rows += scenario(bench)
                 except BenchError as exc:
                     bench.notes.append(f"{scenario.__name__} failed: {exc}")
         finally:
             children.stop_all()
-    meta = {"mode": "quick" if args.quick else "full", "python": platform.python_version(),
+    mode = ("quick" if args.quick else "full") + (" soak" if args.soak else "")
+    meta = {"mode": mode, "python": platform.python_version(),
             "cpus": os.cpu_count(), "machine": platform.machine()}
     print(render_json(rows, meta, bench.notes) if args.json else render_text(rows, meta,
                                                                              bench.notes))
@@ -449,6 +556,8 @@ def main(argv: Sequence[str]) -> int:
     parser.add_argument("--json", action="store_true", help="machine-readable output")
     parser.add_argument("--streams", type=int, help="open streams to hold (default 500)")
     parser.add_argument("--duration", type=float, help="seconds of throughput measurement")
+    parser.add_argument("--soak", action="store_true",
+                        help="only the failure soak (10,000 streams; 1,000 with --quick)")
     try:
         return conduct(parser.parse_args(argv))
     except BenchError as exc:

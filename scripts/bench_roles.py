@@ -1,6 +1,7 @@
 """The benchmark's child processes: the fixed-answer upstream and the load client.
 
     python scripts/bench_roles.py upstream   # prints "port N", serves until orphaned
+    python scripts/bench_roles.py faulty     # prints "ports A B C": the soak's upstreams
     python scripts/bench_roles.py load       # reads one JSON job on stdin, prints JSON
 
 ``scripts/bench.py`` starts them, one process each, so that neither shares a
@@ -12,8 +13,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import os
+import random
 import re
 import sys
 import threading
@@ -164,6 +167,105 @@ async def run_upstream() -> None:
     server.close()
 
 
+# ---------------------------------------------------------------------------
+# Role 2: the soak's three upstreams (one flaky with 5xx, one rate-limited, one healthy)
+# ---------------------------------------------------------------------------
+
+SOAK_ANSWER = "Hello! How can I help you?"
+# Every answer ends with a marker naming the upstream and its request number,
+# so the load client can tell one upstream answer from a spliced or doubled one.
+SOAK_MARKER = re.compile(r" \[(\w+)-(\d+)\]")
+SOAK_UPSTREAMS = (
+    # name, share of requests that fail, how they fail
+    ("flaky", 0.30, "5xx"),
+    ("limited", 0.20, "429"),
+    ("healthy", 0.0, ""),
+)
+
+
+def _whole(status: str, body: bytes, extra: bytes = b"") -> bytes:
+    return (b"HTTP/1.1 %s\r\ncontent-type: application/json\r\n%scontent-length: %d\r\n\r\n%s"
+            % (status.encode(), extra, len(body), body))
+
+
+def _error_body(message: str, kind: str) -> bytes:
+    return json.dumps({"error": {"message": message, "type": kind, "param": None,
+                                 "code": None}}).encode()
+
+
+class FaultPlan:
+    """How one soak upstream misbehaves, and what it has done so far."""
+
+    __slots__ = ("name", "fail_share", "fault", "rng", "stats")
+
+    def __init__(self, name: str, fail_share: float, fault: str, seed: int) -> None:
+        self.name, self.fail_share, self.fault = name, fail_share, fault
+        self.rng = random.Random(seed)  # seeded: every run injects the same faults
+        self.stats = {"requests": 0, "failed": 0, "answered": 0}
+
+    def reply(self, stream: bool) -> bytes:
+        self.stats["requests"] += 1
+        if self.fail_share and self.rng.random() < self.fail_share:
+            self.stats["failed"] += 1
+            if self.fault == "429":
+                body = _error_body("Rate limit reached", "requests")
+                return _whole("429 Too Many Requests", body, b"retry-after: 1\r\n")
+            if self.rng.random() < 0.5:
+                return _whole("500 Internal Server Error", _error_body("boom", "server_error"))
+            return _whole("503 Service Unavailable", _error_body("overloaded", "server_error"))
+        self.stats["answered"] += 1
+        text = f"{SOAK_ANSWER} [{self.name}-{self.stats['answered']}]"
+        if not stream:
+            message = {"role": "assistant", "content": text}
+            answer = {"id": "chatcmpl-soak", "object": "chat.completion", "created": 1_700_000_000,
+                      "model": "m",
+                      "choices": [{"index": 0, "finish_reason": "stop", "message": message}],
+                      "usage": {"prompt_tokens": 9, "completion_tokens": 10, "total_tokens": 19}}
+            return _whole("200 OK", json.dumps(answer).encode())
+        chunks = [_chat_chunk({"role": "assistant", "content": ""})]
+        chunks += [_chat_chunk({"content": word}) for word in re.findall(r"\S+\s*", text)]
+        chunks.append(_chat_chunk({}, "stop"))
+        events = b"".join(_sse_chunk(c) for c in chunks) + _sse_chunk(b"[DONE]")
+        return SSE_HEAD + events + b"0\r\n\r\n"
+
+
+class FaultyUpstream(FixedUpstream):
+    """An OpenAI-compatible upstream failing a share of its requests before it
+    answers (5xx, or 429 with ``Retry-After: 1``); ``GET /stats`` tells counts."""
+
+    __slots__ = ("plan",)
+
+    def __init__(self, plan: FaultPlan) -> None:
+        super().__init__()
+        self.plan = plan
+
+    def answer(self, head: bytes, body: bytes) -> None:
+        assert self.transport is not None
+        target = head.split(b" ", 2)[1]
+        if target == b"/stats":
+            self.transport.write(_whole("200 OK", json.dumps(self.plan.stats).encode()))
+        elif not target.endswith(b"/chat/completions"):
+            self.transport.write(NOT_FOUND)
+        else:
+            self.transport.write(self.plan.reply(STREAM_TRUE.search(body) is not None))
+        if b"\r\nconnection: close" in head:
+            self.transport.close()
+
+
+async def run_faulty() -> None:
+    loop = asyncio.get_running_loop()
+    servers = []
+    for seed, (name, share, fault) in enumerate(SOAK_UPSTREAMS, start=1):
+        plan = FaultPlan(name, share, fault, seed)
+        servers.append(await loop.create_server(functools.partial(FaultyUpstream, plan),
+                                                "127.0.0.1", 0, backlog=1024))
+    ports = " ".join(str(s.sockets[0].getsockname()[1]) for s in servers)
+    print(f"ports {ports}", flush=True)
+    await _until_orphaned(CHILD_LIFETIME)
+    for server in servers:
+        server.close()
+
+
 async def _until_orphaned(limit: float) -> None:
     """Return when the parent has gone (we were re-parented) or after ``limit`` seconds."""
     parent, deadline = os.getppid(), time.monotonic() + limit
@@ -172,7 +274,7 @@ async def _until_orphaned(limit: float) -> None:
 
 
 # ---------------------------------------------------------------------------
-# Role 3: the load client (raw asyncio streams, keep-alive)
+# Role 3: the load clients (raw asyncio streams, keep-alive)
 # ---------------------------------------------------------------------------
 
 
@@ -221,6 +323,27 @@ class Client:
             data = data if len(data) > 300 else data + chunk
             if not read_body:
                 return first, data
+
+    async def exchange_whole(self) -> tuple[int, float, bytes]:
+        """(status, seconds to the end, the whole body with chunk framing removed)."""
+        if self.writer is None or self.writer.is_closing():
+            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+        assert self.reader is not None
+        start = time.perf_counter()
+        self.writer.write(self.request)
+        head = await self.reader.readuntil(b"\r\n\r\n")
+        lower = head.lower()
+        if b"transfer-encoding: chunked" in lower:
+            body = bytearray()
+            while size := int((await self.reader.readuntil(b"\r\n")).split(b";")[0], 16):
+                body += (await self.reader.readexactly(size + 2))[:-2]
+            await self.reader.readuntil(b"\r\n")  # end of (empty) trailer section
+        else:
+            match = re.search(rb"content-length:\s*(\d+)", lower)
+            body = bytearray(await self.reader.readexactly(int(match.group(1)) if match else 0))
+        if b"\r\nconnection: close" in lower:
+            self.close()
+        return int(head[9:12]), time.perf_counter() - start, bytes(body)
 
     def close(self) -> None:
         if self.writer is not None:
@@ -340,6 +463,97 @@ async def load_hold(job: dict[str, Any]) -> dict[str, Any]:
     return tally.result()
 
 
+def _stream_text(body: bytes) -> tuple[str, int]:
+    """(the assistant text, the number of error events) of an OpenAI SSE body."""
+    text, errors = "", 0
+    for line in body.decode("utf-8", "replace").splitlines():
+        data = line[5:].strip() if line.startswith("data:") else ""
+        if not data or data == "[DONE]":
+            continue
+        event = json.loads(data)
+        errors += "error" in event
+        for choice in event.get("choices") or []:
+            text += choice.get("delta", {}).get("content") or ""
+    return text, errors
+
+
+class SoakCheck:
+    """Sorts the soak's answers: each 200 stream must carry exactly one
+    upstream answer (one marker), end with one ``[DONE]`` and hold no error."""
+
+    __slots__ = ("good", "duplicated", "broken", "failed", "by_upstream", "samples", "times")
+
+    def __init__(self) -> None:
+        self.good = self.duplicated = self.broken = self.failed = 0
+        self.by_upstream: dict[str, int] = {}
+        self.samples: dict[str, str] = {}
+        self.times: list[float] = []
+
+    def add(self, status: int, seconds: float, body: bytes) -> None:
+        if status != 200:
+            self._bad("failed", f"HTTP {status}: {body[:200].decode('utf-8', 'replace')}")
+            return
+        try:
+            text, errors = _stream_text(body)
+        except (ValueError, AttributeError):  # not JSON, or not the chunk shape
+            self._bad("broken", body[:200].decode("utf-8", "replace"))
+            return
+        markers = SOAK_MARKER.findall(text)
+        # A second opening word means a second answer began in the same stream.
+        if len(markers) > 1 or text.count(SOAK_ANSWER.split()[0]) > 1:
+            self._bad("duplicated", text)
+            return
+        name, number = markers[0] if markers else ("", "")
+        whole = text == f"{SOAK_ANSWER} [{name}-{number}]"
+        if errors or not markers or not whole or body.count(b"data: [DONE]") != 1:
+            self._bad("broken", text or body[:200].decode("utf-8", "replace"))
+            return
+        self.good += 1
+        self.times.append(seconds)
+        self.by_upstream[name] = self.by_upstream.get(name, 0) + 1
+
+    def failed_with(self, exc: BaseException) -> None:
+        self._bad("failed", f"{type(exc).__name__}: {exc}")
+
+    def _bad(self, outcome: str, sample: str) -> None:
+        setattr(self, outcome, getattr(self, outcome) + 1)
+        self.samples.setdefault(outcome, sample[:300])
+
+    def result(self, requested: int) -> dict[str, Any]:
+        ms = [t * 1000 for t in self.times]
+        return {"requested": requested, "good": self.good, "duplicated": self.duplicated,
+                "broken": self.broken, "failed": self.failed,
+                "abandoned": requested - self.good - self.duplicated - self.broken - self.failed,
+                "by_upstream": self.by_upstream, "samples": self.samples,
+                "p50_ms": percentile(ms, 0.50), "p99_ms": percentile(ms, 0.99)}
+
+
+async def load_soak(job: dict[str, Any]) -> dict[str, Any]:
+    """``count`` streamed requests, ``concurrency`` at a time, each checked
+    whole; requests not started before ``deadline`` seconds are abandoned."""
+    request, check = _request_bytes(job), SoakCheck()
+    tickets = iter(range(job["count"]))  # shared: each request is handed out once
+    stop_at = time.perf_counter() + job["deadline"]
+
+    async def worker() -> None:
+        client = Client("127.0.0.1", job["port"], request)
+        for _ in tickets:
+            if time.perf_counter() > stop_at:
+                break
+            try:
+                status, seconds, body = await asyncio.wait_for(client.exchange_whole(),
+                                                               job["timeout"])
+            except (OSError, asyncio.IncompleteReadError, ValueError, TimeoutError) as exc:
+                check.failed_with(exc)
+                client.close()
+                continue
+            check.add(status, seconds, body)
+        client.close()
+
+    await asyncio.gather(*(worker() for _ in range(job["concurrency"])))
+    return check.result(job["count"])
+
+
 async def _stdin_line() -> str:
     """The next line on stdin, read by a daemon thread so that it never blocks our exit."""
     loop = asyncio.get_running_loop()
@@ -359,15 +573,15 @@ async def _stdin_line() -> str:
 async def run_load() -> None:
     job = json.loads(sys.stdin.readline())
     runner = {"latency": load_sequential, "ttfb": load_sequential,
-              "throughput": load_throughput, "hold": load_hold}[job["kind"]]
+              "throughput": load_throughput, "hold": load_hold, "soak": load_soak}[job["kind"]]
     result = await asyncio.wait_for(runner(job), CHILD_LIFETIME)
     print(json.dumps(result), flush=True)
 
 
 def main(argv: Sequence[str]) -> int:
-    roles = {"upstream": run_upstream, "load": run_load}
+    roles = {"upstream": run_upstream, "faulty": run_faulty, "load": run_load}
     if len(argv) != 1 or argv[0] not in roles:
-        print("usage: bench_roles.py upstream|load", file=sys.stderr)
+        print("usage: bench_roles.py upstream|faulty|load", file=sys.stderr)
         return 2
     asyncio.run(roles[argv[0]]())
     return 0
