@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import math
 from types import ModuleType
 
 from omniroute.errors import MethodNotAllowed, OmniError
@@ -61,7 +62,8 @@ def error_response(dialect: str, err: OmniError) -> Response:
     body = format_module(dialect).render_error(error_info(err))
     headers: list[tuple[str, str]] = []
     if err.retry_after is not None:
-        headers.append(("retry-after", str(max(0, round(err.retry_after)))))
+        # Rounded up: a client that waits exactly this long must not be early.
+        headers.append(("retry-after", str(max(0, math.ceil(err.retry_after)))))
     if isinstance(err, MethodNotAllowed) and err.allow:
         headers.append(("allow", ", ".join(err.allow)))
     return Response.json(body, status=err.status, headers=headers)

@@ -150,6 +150,7 @@ class Exchange:
         attempt: Attempt,
         finish: Finish,
         release: Callable[[], Awaitable[None]],
+        timeouts: Timeouts | None = None,
     ) -> tuple[Response | StreamResponse, UpstreamResponse]:
         """Send the attempt; returns the client's response and the upstream's
         (whose headers the caller may read). ``release`` is awaited when the
@@ -174,7 +175,7 @@ class Exchange:
             extra=provider.headers,
         )
         resp = await self._upstream.send(
-            "POST", url, headers, body, proxy=attempt.proxy, timeouts=self._timeouts
+            "POST", url, headers, body, proxy=attempt.proxy, timeouts=timeouts or self._timeouts
         )
         try:
             if resp.status >= 400:

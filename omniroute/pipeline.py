@@ -105,7 +105,7 @@ class Pipeline:
         for target in resolution.plan(self._res.strategies.combo_order):
             provider = registry.provider(target.provider)
             gates = self._gates(target)
-            if not all(self._res.breakers.allow(key) for key in gates):
+            if not self._admit(gates):
                 skipped.append((f"{target.ref}: circuit open", self._reopens_in(gates)))
                 continue
             for account in self._accounts(call, registry, provider):
@@ -124,7 +124,7 @@ class Pipeline:
                     system_prompt=_system_prompt(registry, target),
                 )
                 try:
-                    response = await self._try(call, attempt, gates)
+                    response = await self._try(call, attempt, gates, self._timeouts_within(budget))
                 except (errors.UpstreamError, errors.RateLimited) as err:
                     failures.append((attempt, err))
                     verdict = self._after_failure(attempt, gates, err)
@@ -147,6 +147,30 @@ class Pipeline:
                 break
         final = _final_error(call, failures, skipped)
         raise self._recorded(call, failures[-1][0] if failures else None, final)
+
+    def _admit(self, gates: list[str]) -> bool:
+        """Every breaker on the way lets the request through; a probe slot
+        taken from one is given back when a later one refuses."""
+        admitted: list[str] = []
+        for key in gates:
+            if not self._res.breakers.allow(key):
+                for taken in admitted:
+                    self._res.breakers.release_probe(taken)
+                return False
+            admitted.append(key)
+        return True
+
+    def _timeouts_within(self, budget: RetryBudget) -> Timeouts:
+        """The configured timeouts, cut so one attempt cannot outlive the
+        request's time budget (D-08)."""
+        left = max(0.001, budget.remaining_seconds())
+        t = self._timeouts
+        return Timeouts(
+            connect=min(t.connect, left),
+            first_byte=min(t.first_byte, left),
+            idle=t.idle,
+            total=t.total,
+        )
 
     def _gates(self, target: Target) -> list[str]:
         gates = [provider_key(target.provider)]
@@ -178,33 +202,62 @@ class Pipeline:
         return ordered
 
     async def _try(
-        self, call: Call, attempt: Attempt, gates: list[str]
+        self, call: Call, attempt: Attempt, gates: list[str], timeouts: Timeouts
     ) -> Response | StreamResponse:
         res = self._res
         akey = account_key(attempt.account.id)
+        # Health per account (account strategies) and per target (combo strategies).
+        health_keys = (akey, attempt.target.ref)
         limits = contextlib.AsyncExitStack()
-        for key in (gates[0], akey):
-            if key in res.limited:
-                await limits.enter_async_context(res.limiter.slot(key, max_wait=LIMITER_MAX_WAIT))
-        started = res.health.record_start(akey)
+        try:
+            for key in (gates[0], akey):
+                if key in res.limited:
+                    await limits.enter_async_context(res.limiter.slot(key, LIMITER_MAX_WAIT))
+        except BaseException:
+            await limits.aclose()
+            self._release_probes(gates)
+            raise
+        started = time.monotonic()
+        for key in health_keys:
+            res.health.record_start(key)
+        open_health = True
+
+        def end_health(ok: bool, latency: float) -> None:
+            nonlocal open_health
+            if open_health:  # a stream ends once: at its last byte, or failing before
+                open_health = False
+                for key in health_keys:
+                    res.health.record_end(key, ok=ok, latency=latency)
 
         def finish(
             status: int, usage: ir.Usage | None, kind: str | None, ttfb: float | None
         ) -> None:
+            # Latency for balancing is the time to the first byte of the answer.
+            end_health(status < 400 or status == 499, ttfb or time.monotonic() - started)
             self._record(call, attempt, status, usage=usage, error_kind=kind, ttft=ttfb)
 
         try:
-            response, upstream = await self._exchange.run(call, attempt, finish, limits.aclose)
-        except BaseException:
-            res.health.record_end(akey, ok=False, started=started)
+            response, upstream = await self._exchange.run(
+                call, attempt, finish, limits.aclose, timeouts
+            )
+        except errors.UpstreamError:
+            end_health(False, time.monotonic() - started)
             await limits.aclose()
             raise
-        res.health.record_end(akey, ok=True, started=started)
+        except BaseException:  # the client left (or a bug): the upstream said nothing
+            end_health(True, time.monotonic() - started)
+            await limits.aclose()
+            self._release_probes(gates)
+            raise
         for key in gates:
             res.breakers.record_success(key)
         res.cooldowns.success(akey)
         res.limiter.update_from_headers(akey, upstream.headers)
         return response
+
+    def _release_probes(self, gates: list[str]) -> None:
+        for key in gates:
+            self._res.breakers.release_probe(key)
 
     def _after_failure(self, attempt: Attempt, gates: list[str], err: errors.OmniError) -> str:
         """What a failure means for the accounts and for this request:
@@ -215,6 +268,10 @@ class Pipeline:
         if isinstance(err, errors.RateLimited):  # our own limiter: just go elsewhere
             return "account"
         status = getattr(err, "upstream_status", None)
+        if status is not None and status < 500:
+            # The upstream answered: it is up, whatever it thought of the request.
+            for key in gates:
+                res.breakers.record_success(key)
         if status == 429 or err.kind == "rate_limit":
             res.cooldowns.trip(akey, err.retry_after, reason="rate_limit")
             return "account"

@@ -5,6 +5,8 @@ Both format engineers add here; existing signatures never change.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import dataclasses
 import hashlib
 import json
@@ -265,6 +267,32 @@ def parse_data_url(url: str) -> tuple[str, str] | None:
 
 def make_data_url(media_type: str, data: str) -> str:
     return f"data:{media_type};base64,{data}"
+
+
+# RFC 4648 §5 ("base64url") swaps '+' and '/' for '-' and '_' and is often
+# sent unpadded; §4 ("base64") is what data URLs and most APIs expect.
+_TO_STANDARD = str.maketrans("-_", "+/")
+
+
+def standard_base64(data: str) -> str:
+    """Base64 in either RFC 4648 alphabet (padding optional, whitespace
+    ignored) -> the standard alphabet with padding. Only the spelling
+    changes: the bytes it stands for stay the same. A length no base64 can
+    have (4n+1 characters) is left unpadded for the receiver to reject."""
+    text = re.sub(r"\s+", "", data).translate(_TO_STANDARD).rstrip("=")
+    if len(text) % 4 == 1:
+        return text
+    return text + "=" * (-len(text) % 4)
+
+
+def decode_base64(data: str) -> bytes | None:
+    """The bytes of base64 in either alphabet (padding optional); None when
+    ``data`` is not base64 at all."""
+    text = standard_base64(data)
+    try:
+        return base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        return None
 
 
 # ------------------------------------------------------------------ reasoning

@@ -5,7 +5,10 @@ Client side: what Gemini CLI and google-genai send to
 ``:streamGenerateContent?alt=sse`` (the model is in the URL, so
 ``parse_request`` leaves ``model=""`` for the pipeline to set). Upstream side:
 the same body for a Gemini upstream. Fields are read in either proto-JSON
-spelling (``systemInstruction`` or ``system_instruction``).
+spelling (``systemInstruction`` or ``system_instruction``). ``inlineData.data``
+is read in either base64 alphabet (google-genai sends bytes url-safe, maybe
+unpadded) and kept in the standard one with padding (RFC 4648 §4), which data
+URLs and the other formats expect.
 
 The code lives in ``gemini_parts`` (parts, field readers), ``gemini_request``,
 ``gemini_response`` (answers, usage, errors, countTokens, model list) and
@@ -30,6 +33,25 @@ thinking block holding only a SignatureDelta, right before the part's block;
 a thought part's signature is a SignatureDelta on its thinking block. The
 encoder sends a thinking block's signature on an empty thought part when the
 block had text, else on the next text/functionCall part.
+
+Signatures seen by a Gemini *client* are wrapped. google-genai types
+thoughtSignature as bytes: it base64-decodes the string it gets and sends the
+bytes back re-encoded url-safe, so a signature from another format (an
+Anthropic signature in the standard alphabet, a Responses encrypted_content
+in the url-safe one) would not come back as the same string. The
+client-facing renderers (``render_response``, ``StreamEncoder``) therefore
+send ``base64(b"omr1:" + signature.encode("utf-8"))``, and ``parse_request``
+decodes every incoming thoughtSignature (either alphabet, padding optional):
+bytes starting with the marker give back the original string; anything else
+is kept exactly as received. The upstream-facing side (``render_request``,
+``parse_response``, ``StreamDecoder``) never wraps or unwraps: a Gemini
+upstream gets its own signatures back unchanged.
+
+Thinking: a thinkingConfig without ``includeThoughts`` reads as
+``include_thoughts=False`` (Gemini's default: no thought summaries); when
+rendering, reasoning that is on (enabled, a budget or an effort) with
+``include_thoughts=None`` (an Anthropic or OpenAI client) asks for
+``includeThoughts: true``, and an explicit False stays False.
 
 Function calls without ids get deterministic ones (``common.stable_id`` of
 the turn index, part index and name in a request; of the response id in an

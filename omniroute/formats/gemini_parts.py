@@ -1,8 +1,10 @@
 """Gemini parts <-> IR parts, and the small field readers the Gemini modules
-share. The thought-signature rules are described in ``omniroute.formats.gemini``."""
+share. The thought-signature rules (placement, and the wrapping on the
+client side) are described in ``omniroute.formats.gemini``."""
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 from collections.abc import Callable, Mapping
@@ -11,7 +13,14 @@ from typing import Any
 
 from omniroute import errors
 from omniroute.formats import ir
-from omniroute.formats.common import dump_json, parse_data_url, parse_json_object, stable_id
+from omniroute.formats.common import (
+    decode_base64,
+    dump_json,
+    parse_data_url,
+    parse_json_object,
+    stable_id,
+    standard_base64,
+)
 
 IdFactory = Callable[[str, int], str]  # (tool name, part index) -> call id
 
@@ -94,6 +103,37 @@ def json_schema_from_gemini(schema: Any) -> dict[str, Any]:
     return out
 
 
+# -------------------------------------------------------- thought signatures
+
+# Prefix of the bytes a client-facing signature stands for; what follows it
+# is the UTF-8 of the signature as the IR holds it.
+_SIG_MARKER = b"omr1:"
+
+
+def wrap_signature(sig: str) -> str:
+    """An IR signature as a thoughtSignature for a Gemini *client*.
+
+    google-genai types thoughtSignature as bytes: it base64-decodes what we
+    send and re-encodes it url-safe when the client sends it back, so only the
+    decoded bytes survive, never our spelling. Those bytes are therefore the
+    marker plus the original string, which ``unwrap_signature`` restores
+    exactly whichever alphabet comes back."""
+    return base64.b64encode(_SIG_MARKER + sig.encode("utf-8")).decode("ascii")
+
+
+def unwrap_signature(sig: str) -> str:
+    """A thoughtSignature from a Gemini client -> the IR signature: the string
+    ``wrap_signature`` wrapped (either base64 alphabet, padding optional), or
+    ``sig`` exactly as received when it carries no marker."""
+    raw = decode_base64(sig)
+    if raw is None or not raw.startswith(_SIG_MARKER):
+        return sig
+    try:
+        return raw[len(_SIG_MARKER) :].decode("utf-8")
+    except UnicodeDecodeError:
+        return sig
+
+
 # ------------------------------------------------------------- part parsing
 
 
@@ -129,13 +169,22 @@ def id_factory(*seed: str) -> IdFactory:
 
 
 def parse_parts(
-    parts: list[Any], where: str, make_id: IdFactory, pairing: Pairing | None = None
+    parts: list[Any],
+    where: str,
+    make_id: IdFactory,
+    pairing: Pairing | None = None,
+    *,
+    client: bool = False,
 ) -> list[ir.Part]:
-    """Gemini parts -> IR parts. Raises BadRequest on malformed parts."""
+    """Gemini parts -> IR parts. Raises BadRequest on malformed parts.
+    ``client``: the parts come from a Gemini client, whose signatures are
+    unwrapped (an upstream's are kept as they are)."""
     out: list[ir.Part] = []
     for i, raw in enumerate(parts):
         part = as_obj(raw, f"{where}.parts[{i}]")
         sig = as_str(get_field(part, "thoughtSignature"), f"{where}.parts[{i}].thoughtSignature")
+        if sig and client:
+            sig = unwrap_signature(sig)
         if part.get("thought") is True:
             text = as_str(part.get("text"), f"{where}.parts[{i}].text") or ""
             last = out[-1] if out else None
@@ -192,7 +241,9 @@ def _media_part(part: dict[str, Any], where: str) -> ir.ImagePart | None:
         mime = as_str(get_field(inline, "mimeType"), f"{where}.inlineData.mimeType")
         if not data or not mime:
             raise errors.BadRequest(f"'{where}.inlineData' needs 'mimeType' and 'data'.")
-        return ir.ImagePart(data=data, media_type=mime)
+        # google-genai sends bytes fields url-safe (often unpadded); data URLs
+        # and the other APIs expect the standard alphabet (RFC 4648 §4).
+        return ir.ImagePart(data=standard_base64(data), media_type=mime)
     file = get_field(part, "fileData")
     if file is not None:
         file = as_obj(file, f"{where}.fileData")
@@ -232,16 +283,20 @@ def _parse_function_response(
 # ------------------------------------------------------------- part rendering
 
 
-def render_parts(parts: list[ir.Part], names: dict[str, str] | None = None) -> list[dict[str, Any]]:
+def render_parts(
+    parts: list[ir.Part], names: dict[str, str] | None = None, *, client: bool = False
+) -> list[dict[str, Any]]:
     """IR parts -> Gemini parts, signatures placed as the module doc says.
-    ``names`` maps call ids to tool names for results that lack one."""
+    ``names`` maps call ids to tool names for results that lack one.
+    ``client``: the parts go to a Gemini client, so signatures are wrapped."""
     out: list[dict[str, Any]] = []
     pending: str | None = None  # a signature waiting for the part it belongs on
+    seal = wrap_signature if client else _same
 
     def flush() -> None:
         nonlocal pending
         if pending:
-            out.append({"text": "", "thoughtSignature": pending})
+            out.append({"text": "", "thoughtSignature": seal(pending)})
         pending = None
 
     for part in parts:
@@ -252,7 +307,7 @@ def render_parts(parts: list[ir.Part], names: dict[str, str] | None = None) -> l
                 flush()
                 thought: dict[str, Any] = {"text": part.text, "thought": True}
                 if part.signature:
-                    thought["thoughtSignature"] = part.signature
+                    thought["thoughtSignature"] = seal(part.signature)
                 out.append(thought)
             elif part.signature:
                 flush()
@@ -265,10 +320,14 @@ def render_parts(parts: list[ir.Part], names: dict[str, str] | None = None) -> l
         sig = sig or pending
         pending = None
         if sig:
-            rendered[0]["thoughtSignature"] = sig
+            rendered[0]["thoughtSignature"] = seal(sig)
         out.extend(rendered)
     flush()
     return out
+
+
+def _same(sig: str) -> str:
+    return sig
 
 
 def _render_part(part: ir.Part, names: dict[str, str]) -> list[dict[str, Any]]:

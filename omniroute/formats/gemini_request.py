@@ -83,7 +83,7 @@ def _parse_contents(contents: list[Any]) -> list[ir.Message]:
         if role not in ("user", "model", "function", "tool"):
             raise errors.BadRequest(f"'{where}.role' must be 'user' or 'model', not {role!r}.")
         parts = as_arr(get_field(content, "parts"), f"{where}.parts")
-        out = parse_parts(parts, where, id_factory("turn", str(turn)), pairing)
+        out = parse_parts(parts, where, id_factory("turn", str(turn)), pairing, client=True)
         ir_role: ir.Role = "assistant" if role == "model" else "user"
         if ir_role == "assistant":
             pairing.model_turn(out)
@@ -192,12 +192,15 @@ def _parse_response_format(gc: dict[str, Any], vendor: dict[str, Any]) -> ir.Res
 
 
 def _parse_thinking(tc: dict[str, Any], vendor: dict[str, Any]) -> ir.Reasoning | None:
+    """thinkingConfig -> IR. Gemini returns thought summaries only when
+    ``includeThoughts`` is true, so its absence means False here (other
+    formats' thinking controls imply visible thinking, see _render_thinking)."""
     if not tc:
         return None
     budget = as_int(get_field(tc, "thinkingBudget"), "thinkingConfig.thinkingBudget")
     level = as_str(get_field(tc, "thinkingLevel"), "thinkingConfig.thinkingLevel")
     include = get_field(tc, "includeThoughts")
-    out = ir.Reasoning(include_thoughts=include if isinstance(include, bool) else None)
+    out = ir.Reasoning(include_thoughts=include if isinstance(include, bool) else False)
     if budget == 0:
         out.enabled = False  # thinking off
     elif budget == -1:
@@ -307,11 +310,19 @@ def _render_generation_config(req: ir.Request, vendor: dict[str, Any]) -> dict[s
 def _render_thinking(reasoning: ir.Reasoning | None, vendor: dict[str, Any]) -> dict[str, Any]:
     """Effort -> budget by ``common.effort_to_budget``; ``enabled=False`` (or
     effort "none") -> budget 0; enabled without a size -> -1 (dynamic). A
-    thinkingLevel the client sent is kept when nothing else changed."""
+    thinkingLevel the client sent is kept when nothing else changed.
+
+    Gemini sends thought summaries only with ``includeThoughts: true``
+    (ai.google.dev/gemini-api/docs/thinking#summaries); thinking asked for
+    without saying whether to show it (an Anthropic client, a reasoning
+    effort) asks for them, an explicit False stays False."""
     if reasoning is None:
         return {}
     out: dict[str, Any] = {}
     level = vendor.get("thinking_level")
+    thinking_off = (
+        reasoning.enabled is False or reasoning.effort == "none" or reasoning.budget_tokens == 0
+    )
     if reasoning.enabled is False or reasoning.effort == "none":
         out["thinkingBudget"] = 0
     elif reasoning.budget_tokens is not None:
@@ -322,6 +333,10 @@ def _render_thinking(reasoning: ir.Reasoning | None, vendor: dict[str, Any]) -> 
         out["thinkingBudget"] = effort_to_budget(reasoning.effort)
     elif reasoning.enabled:
         out["thinkingBudget"] = -1
-    if reasoning.include_thoughts is not None:
-        out["includeThoughts"] = reasoning.include_thoughts
+    include = reasoning.include_thoughts
+    if include is None and not thinking_off:
+        asked = reasoning.enabled or reasoning.budget_tokens is not None or reasoning.effort
+        include = True if asked else None
+    if include is not None:
+        out["includeThoughts"] = include
     return out

@@ -176,7 +176,7 @@ def parse_response(body: dict[str, Any]) -> ir.Response:
 
 
 def render_response(resp: ir.Response) -> dict[str, Any]:
-    parts = render_parts(list(resp.parts))
+    parts = render_parts(list(resp.parts), client=True)  # the answer goes to a Gemini client
     candidate = {
         "content": {"role": "model", "parts": parts},
         "finishReason": finish_reason(resp.stop_reason, resp.vendor.get(_V)),

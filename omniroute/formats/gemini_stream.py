@@ -20,7 +20,7 @@ from omniroute.formats.common import (
     parse_json_object,
     sse_frame,
 )
-from omniroute.formats.gemini_parts import get_field, id_factory, parse_parts
+from omniroute.formats.gemini_parts import get_field, id_factory, parse_parts, wrap_signature
 from omniroute.formats.gemini_response import (
     error_event,
     error_info,
@@ -256,7 +256,7 @@ class StreamEncoder:
         self._id = ""
         self._blocks: dict[int, _Block] = {}
         self._held: dict[int, _Block] = {}  # finished calls waiting for earlier ones
-        self._pending: str | None = None  # a signature for the next non-thought part
+        self._pending: str | None = None  # a wrapped signature for the next non-thought part
         self._stop: ir.StopReason | None = None
         self._usage: ir.Usage | None = None
         self._input = 0  # prompt tokens from MessageStart, for an estimate
@@ -319,10 +319,11 @@ class StreamEncoder:
             return self._release_calls()
         if block.kind != "thinking" or block.redacted or not block.signature:
             return b""
+        sig = wrap_signature(block.signature)  # the stream goes to a Gemini client
         if block.had_text:
-            return self._chunk([{"text": "", "thought": True, "thoughtSignature": block.signature}])
+            return self._chunk([{"text": "", "thought": True, "thoughtSignature": sig}])
         parts = self._flush()
-        self._pending = block.signature
+        self._pending = sig
         return self._chunk(parts) if parts else b""
 
     def _release_calls(self) -> bytes:
@@ -346,7 +347,7 @@ class StreamEncoder:
         parts = self._flush() if block.signature and self._pending else []
         part: dict[str, Any] = {"functionCall": call}
         if block.signature:
-            part["thoughtSignature"] = block.signature
+            part["thoughtSignature"] = wrap_signature(block.signature)
         else:
             part = self._with_pending(part)
         return self._chunk([*parts, part])

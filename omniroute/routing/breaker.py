@@ -159,6 +159,14 @@ class CircuitBreaker:
             return True
         return False
 
+    def release_probe(self) -> None:
+        """The half-open probe was let through but never reached the upstream
+        (the client left, a local limit refused it): free the slot at once
+        instead of waiting ``probe_timeout``; nothing was learned."""
+        self._tick(self._clock())
+        if self._state is BreakerState.HALF_OPEN:
+            self._probe_at = None
+
     def record_success(self) -> None:
         now = self._clock()
         self._tick(now)
@@ -266,6 +274,11 @@ class Breakers:
 
     def record_failure(self, key: str) -> None:
         self.get(key).record_failure()
+
+    def release_probe(self, key: str) -> None:
+        breaker = self._items.get(key)
+        if breaker is not None:
+            breaker.release_probe()
 
     def state(self, key: str) -> BreakerState:
         breaker = self._items.get(key)

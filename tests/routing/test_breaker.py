@@ -248,3 +248,24 @@ def test_registry_round_trip() -> None:
     again = Breakers(failure_threshold=1, cooldown=60.0, clock=FakeClock(), wall=wall)
     again.restore(saved)
     assert again.state("openai") is OPEN and again.state("groq") is CLOSED
+
+
+def test_a_released_probe_lets_the_next_request_probe_at_once() -> None:
+    from omniroute.routing.breaker import BreakerState, Breakers, CircuitBreaker
+
+    now = [0.0]
+    b = CircuitBreaker(failure_threshold=1, window=10, cooldown=5, probe_timeout=100,
+                       clock=lambda: now[0], wall=lambda: 0.0)
+    b.record_failure()
+    now[0] = 6.0
+    assert b.allow() is True and b.allow() is False  # one probe only
+    b.release_probe()
+    assert b.state is BreakerState.HALF_OPEN
+    assert b.allow() is True  # the slot is free again, no probe_timeout wait
+    b.release_probe()
+    b.record_success()
+    b.release_probe()  # closed: nothing to release
+    assert b.state is BreakerState.CLOSED and b.allow() is True
+    registry = Breakers(failure_threshold=1, cooldown=0)
+    registry.release_probe("unknown")  # no breaker yet: nothing happens
+    assert registry.state("unknown") is BreakerState.CLOSED
