@@ -225,6 +225,8 @@ class Exchange:
             )
         if parsed.usage.input_tokens == 0 or parsed.usage.output_tokens == 0:
             parsed.usage = _completed_usage(call, parsed)  # B-08: never silently zero
+        if passthrough and _has_think_tags(raw, parsed):
+            passthrough = False  # the client must get the <think> text as reasoning
         if passthrough:
             out = raw
             if parsed.usage.estimated:
@@ -243,6 +245,18 @@ class Exchange:
         )
         return Response(200, out, headers, content_type="application/json")
 
+    @staticmethod
+    def _encoder_factory(call: Call, attempt: Attempt) -> Callable[[], Any]:
+        """Makes the client format's stream encoder for this call."""
+
+        def make() -> Any:
+            options: dict[str, Any] = {"include_usage": call.include_usage}
+            if call.echo:
+                options["echo"] = call.echo
+            return format_module(call.dialect).StreamEncoder(attempt.target.model, **options)
+
+        return make
+
     async def _open_stream(
         self,
         call: Call,
@@ -253,18 +267,14 @@ class Exchange:
         finish: Finish,
         release: Callable[[], Awaitable[None]],
     ) -> StreamResponse:
-        encoder = None
-        if not passthrough:
-            options: dict[str, Any] = {"include_usage": call.include_usage}
-            if call.echo:
-                options["echo"] = call.echo
-            encoder = format_module(call.dialect).StreamEncoder(attempt.target.model, **options)
+        encoder = None if passthrough else self._encoder_factory(call, attempt)()
         relay = StreamRelay(
             upstream_fmt,
             encoder,
             lambda: _input_estimate(call),
             None if passthrough else new_answer_id(call.dialect),
             include_usage=call.include_usage,
+            switch=self._encoder_factory(call, attempt) if passthrough else None,
         )
         chunks = resp.iter_raw()
         head = bytearray()
@@ -365,6 +375,10 @@ def _scrub(message: str, account: AccountRecord) -> str:
     if key and key in message:
         message = message.replace(key, "***")
     return message
+
+
+def _has_think_tags(raw: bytes, answer: ir.Response) -> bool:
+    return b"<think>" in raw and any(isinstance(p, ir.ThinkingPart) for p in answer.parts)
 
 
 def _input_estimate(call: Call) -> int:

@@ -48,6 +48,9 @@ class StreamRelay:
         "_input_estimate",
         "_answer_id",
         "_include_usage",
+        "_switch",
+        "_held",
+        "_held_events",
         "answer",
         "started",
         "error",
@@ -61,11 +64,15 @@ class StreamRelay:
         input_estimate: Callable[[], int],
         answer_id: str | None = None,
         include_usage: bool = False,
+        switch: Callable[[], Any] | None = None,
     ) -> None:
         """``encoder`` is the client format's StreamEncoder, or None to pass
         the upstream bytes through unchanged. ``input_estimate`` stands in for
         the prompt tokens if the upstream never reports usage;
-        ``include_usage`` says the (OpenAI) client asked for a usage chunk."""
+        ``include_usage`` says the (OpenAI) client asked for a usage chunk.
+        ``switch`` (pass-through only) makes the client's encoder: used when
+        the answer opens with ``<think>`` tags, which the client must get as
+        reasoning, so the bytes can no longer pass unchanged."""
         self._sse = SSEDecoder()
         self._format = upstream_fmt
         self._decoder = upstream_fmt.StreamDecoder()
@@ -74,6 +81,10 @@ class StreamRelay:
         self._input_estimate = input_estimate
         self._answer_id = answer_id  # replaces the upstream's id when translating
         self._include_usage = include_usage
+        self._switch = switch
+        # Pass-through bytes and events held until the model starts answering.
+        self._held: bytearray | None = None if encoder is not None else bytearray()
+        self._held_events: list[ir.Event] = []
         self.answer = Accumulator()  # the whole answer, assembled as it flows
         self.started = False  # a content event has been seen
         self.error: ir.ErrorInfo | None = None  # an upstream error event
@@ -116,7 +127,21 @@ class StreamRelay:
             block = bytes(self._pending[:cut])
             del self._pending[:cut]
             out += self._pass(block, self._sse.feed(block))
-        return bytes(out)
+        return self._release(bytes(out), final=False)
+
+    def _release(self, passed: bytes, *, final: bool) -> bytes:
+        """Pass-through output, held until the first content (or the end)."""
+        if self._held is None:
+            return passed
+        self._held += passed
+        if not (self.started or final):
+            return b""
+        held, self._held = bytes(self._held), None
+        events, self._held_events = self._held_events, []
+        if self._switch is not None and b"<think>" in held:
+            self._encoder = self._switch()
+            return b"".join(self._encoder.encode(ev) for ev in events)
+        return held
 
     def close(self) -> bytes:
         """The upstream ended its body: flush what is left."""
@@ -132,7 +157,7 @@ class StreamRelay:
         self._on_events(self._decoder.close(), out)
         if self._usage_missing() and self.error is None:
             out += usage_patch.trailer(self._format.NAME, self._completed(None), self.answer.model)
-        return bytes(out)
+        return self._release(bytes(out), final=True)
 
     def _usage_missing(self) -> bool:
         """The upstream has reported no (complete) usage so far."""
@@ -190,6 +215,8 @@ class StreamRelay:
             self.answer.feed(ev)
             if self._encoder is not None:
                 out += self._encoder.encode(ev)
+            elif self._held is not None:
+                self._held_events.append(ev)
 
 
 def _needs_estimate(usage: ir.Usage | None) -> bool:

@@ -316,6 +316,10 @@ class MockUpstream:
             await self._serve(reader, writer)
         except (ConnectionError, h11.ProtocolError):
             pass
+        except asyncio.CancelledError:
+            # stop() cancels open connections; ending normally keeps asyncio's
+            # stream callback from logging the cancellation as an error.
+            pass
         finally:
             self._tasks.discard(task)
             writer.close()
