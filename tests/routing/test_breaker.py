@@ -251,7 +251,7 @@ def test_registry_round_trip() -> None:
 
 
 def test_a_released_probe_lets_the_next_request_probe_at_once() -> None:
-    from omniroute.routing.breaker import BreakerState, Breakers, CircuitBreaker
+    from omniroute.routing.breaker import Breakers, BreakerState, CircuitBreaker
 
     now = [0.0]
     b = CircuitBreaker(failure_threshold=1, window=10, cooldown=5, probe_timeout=100,
