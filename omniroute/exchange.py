@@ -124,13 +124,19 @@ class Attempt:
         out = [
             ("x-omniroute-provider", self.provider.name),
             ("x-omniroute-account", str(self.account.id)),
-            ("x-omniroute-model", self.target.model),
+            ("x-omniroute-model", _header_text(self.target.model)),
             ("x-omniroute-attempts", str(self.number)),
         ]
         if self.target.combo is not None:
-            out.append(("x-omniroute-combo", self.target.combo))
+            out.append(("x-omniroute-combo", _header_text(self.target.combo)))
             out.append(("x-omniroute-combo-step", str(self.target.step)))
         return out
+
+
+def _header_text(value: str) -> str:
+    """A client-chosen name made safe for a header value: ASCII, no controls."""
+    text = value.encode("ascii", "backslashreplace").decode("ascii")
+    return "".join(ch if " " <= ch < "\x7f" else "?" for ch in text)
 
 
 # Called when an exchange is over: (status, usage, error kind, time to first byte).

@@ -14,7 +14,10 @@ Choices this module makes:
   ``render_request`` without overriding. Keys starting with ``_`` are our own
   notes: ``_blocks`` (content blocks with no IR form, e.g. ``document``, and
   where they were), ``_server_tools`` (tools with a ``type`` such as
-  web_search), ``_adaptive`` (thinking ``{"type": "adaptive"}``).
+  web_search), ``_adaptive`` (thinking ``{"type": "adaptive"}``), ``_display``
+  (the client's ``thinking.display``, sent back with thinking on).
+- Thinking enabled or adaptive parses with ``include_thoughts=True`` (the
+  client gets thinking text) unless ``display`` is ``"omitted"`` (False).
 - ``max_tokens`` is required by Anthropic: without one we send
   ``DEFAULT_MAX_TOKENS``; with thinking on, at least the budget plus half
   that default (the budget must be below max_tokens).

@@ -192,18 +192,24 @@ def _read_tool_choice(raw: Any, req: ir.Request) -> None:
 
 
 def _read_thinking(raw: Any, req: ir.Request, notes: dict[str, Any]) -> None:
+    """Thinking on means the client gets thinking blocks with (summarized)
+    text unless it sent ``display: "omitted"``, hence ``include_thoughts``."""
     if raw is None:
         return
     kind = raw.get("type") if isinstance(raw, dict) else None
+    display = raw.get("display") if isinstance(raw, dict) else None
+    if isinstance(display, str) and kind in ("enabled", "adaptive"):
+        notes["_display"] = display
+    shown = display != "omitted"
     if kind == "enabled":
         budget = raw.get("budget_tokens")
         if not isinstance(budget, int) or isinstance(budget, bool):
             _bad("'thinking.budget_tokens' must be an integer")
-        req.reasoning = ir.Reasoning(enabled=True, budget_tokens=budget)
+        req.reasoning = ir.Reasoning(enabled=True, budget_tokens=budget, include_thoughts=shown)
     elif kind == "disabled":
         req.reasoning = ir.Reasoning(enabled=False)
     elif kind == "adaptive":
-        req.reasoning = ir.Reasoning(enabled=True)
+        req.reasoning = ir.Reasoning(enabled=True, include_thoughts=shown)
         notes["_adaptive"] = True
     else:
         _bad("'thinking.type' must be enabled, disabled or adaptive")
@@ -405,6 +411,8 @@ def _render_thinking(
         body["thinking"] = {"type": "disabled"}
     else:
         budget = None  # no room, or a forced tool call: thinking stays off
+    if budget and isinstance(notes.get("_display"), str):
+        body["thinking"]["display"] = notes["_display"]  # the Anthropic client's own choice
     body["max_tokens"] = max_tokens if max_tokens is not None else DEFAULT_MAX_TOKENS
     thinking_on = bool(budget)
     if req.temperature is not None and not (thinking_on and req.temperature != 1):

@@ -124,9 +124,10 @@ def wrap_signature(sig: str) -> str:
 def unwrap_signature(sig: str) -> str:
     """A thoughtSignature from a Gemini client -> the IR signature: the string
     ``wrap_signature`` wrapped (either base64 alphabet, padding optional), or
-    ``sig`` exactly as received when it carries no marker."""
+    ``sig`` exactly as received when it carries no marker (or nothing after
+    it: we never wrap an empty signature)."""
     raw = decode_base64(sig)
-    if raw is None or not raw.startswith(_SIG_MARKER):
+    if raw is None or not raw.startswith(_SIG_MARKER) or len(raw) == len(_SIG_MARKER):
         return sig
     try:
         return raw[len(_SIG_MARKER) :].decode("utf-8")

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 import h11
 
 from omniroute import errors
+from omniroute.http import wire_headers
 from omniroute.http.message import (
     Headers,
     Request,
@@ -480,7 +481,14 @@ class Connection:
             raw.append((b"content-length", str(length).encode("ascii")))
         if close:
             raw.append((b"connection", b"close"))
-        return h11.Response(status_code=status, headers=raw, reason=_REASONS.get(status, b""))
+        wire_headers.check(raw)
+        return h11.Response(
+            status_code=status,
+            headers=raw,
+            reason=_REASONS.get(status, b""),
+            http_version=b"1.1",
+            _parsed=True,  # checked just above, in one pass
+        )
 
     def _error_response(
         self, status: int, message: str, request: Request | None, exc: Exception | None = None

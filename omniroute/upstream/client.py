@@ -29,6 +29,7 @@ from omniroute.errors import (
     UpstreamProtocolError,
     UpstreamTimeout,
 )
+from omniroute.http import wire_headers
 from omniroute.settings import Settings
 from omniroute.upstream.pool import Connection, Pool, PoolKey, Wire, open_connection
 from omniroute.upstream.proxy import ProxyRoute
@@ -322,7 +323,15 @@ def _build_request(
             out.append((b"Accept-Encoding", b"identity"))
         if body or method.upper() in _BODY_METHODS:
             out.append((b"Content-Length", str(len(body)).encode("ascii")))
-        return h11.Request(method=method, target=target.target, headers=out)
+        wire_headers.check(out)
+        # Checked just above in one pass; h11 still checks method and target.
+        return h11.Request(
+            method=method.encode("ascii"),
+            target=target.target.encode("ascii"),
+            headers=out,
+            http_version=b"1.1",
+            _parsed=True,
+        )
     except (h11.LocalProtocolError, UnicodeError, ValueError, TypeError):
         # The underlying text quotes the offending value, which may be a secret.
         raise UpstreamProtocolError(

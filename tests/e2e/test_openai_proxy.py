@@ -349,3 +349,14 @@ async def test_no_secret_in_logs(
     assert captured  # something was logged, so the check below means something
     for secret in (UPSTREAM_KEY, gw.client_key, "sk-omni-bogus"):
         assert secret not in captured
+
+
+async def test_odd_model_names_never_break_headers(gw: Harness, mock: MockUpstream) -> None:
+    mock.route("POST", CHAT, Json(openai_chat_json("fine", "m1")))
+    headers = {"authorization": f"Bearer {gw.client_key}"}
+    async with httpx.AsyncClient(base_url=gw.base_url, headers=headers) as http:
+        for model in ("mock/m1\r\nX-Injected: 1", "mock/模型"):
+            resp = await http.post(CHAT, json={"model": model, "messages": []})
+            assert resp.status_code == 200, resp.text
+            assert "x-injected" not in resp.headers
+            assert "\n" not in resp.headers["x-omniroute-model"]
