@@ -11,9 +11,9 @@ from typing import Any
 
 from omniroute.auth import authenticate
 from omniroute.conversations import ConversationMemory
+from omniroute.dialects import format_module
 from omniroute.errors import BadRequest, NotFound
 from omniroute.exchange import Call, dumps
-from omniroute.formats import anthropic, gemini, openai_responses
 from omniroute.http.message import GuardedStream, Request, Response, StreamResponse
 from omniroute.http.routing import Router
 from omniroute.http.sse import SSEDecoder
@@ -177,21 +177,8 @@ class ClientApi:
     async def responses(self, request: Request) -> Response | StreamResponse:
         key = self._key(request)
         body = read_json(request)
-        call = self._call(
-            request,
-            key,
-            "openai-responses",
-            body,
-            _model_of(body),
-            stream=body.get("stream") is True,
-        )
-        req = call.ir_request()
-        previous = openai_responses.previous_response_id(req)
-        if previous is not None:
-            openai_responses.apply_history(req, await self._memory.load(previous))
-            call.translate_only = True  # the body changed: the upstream gets the IR rendering
-            call.echo = {"previous_response_id": previous}
-        history = openai_responses.input_items_from_request(req)
+        call = await self._responses_call(request, key, body, stream=body.get("stream") is True)
+        history = format_module("openai-responses").input_items_from_request(call.ir_request())
         response = await self._pipeline.run(call)
         if isinstance(response, StreamResponse):
             response.chunks = self._remember_stream(response.chunks, history)
@@ -199,6 +186,21 @@ class ClientApi:
             answer = json.loads(response.body)
             await self._remember(answer, history)
         return response
+
+    async def _responses_call(
+        self, request: Request, key: ClientKeyRecord | None, body: dict[str, Any], *, stream: bool
+    ) -> Call:
+        """A Responses call, with the conversation a previous_response_id names
+        put in front of its input."""
+        responses = format_module("openai-responses")
+        call = self._call(request, key, "openai-responses", body, _model_of(body), stream=stream)
+        req = call.ir_request()
+        previous = responses.previous_response_id(req)
+        if previous is not None:
+            responses.apply_history(req, await self._memory.load(previous))
+            call.translate_only = True  # the body changed: the upstream gets the IR rendering
+            call.echo = {"previous_response_id": previous}
+        return call
 
     async def _remember(self, answer: dict[str, Any], history: list[dict[str, Any]]) -> None:
         rid, output = answer.get("id"), answer.get("output")
@@ -251,7 +253,10 @@ class ClientApi:
         for field in ("instructions", "previous_response_id"):
             if field in body:
                 ask[field] = body[field]
-        summary_response = await self.responses_call(request, key, ask)
+        summary_response = await self._pipeline.run(
+            await self._responses_call(request, key, ask, stream=False)
+        )
+        assert isinstance(summary_response, Response)
         summary = json.loads(summary_response.body)
         text = "".join(
             part.get("text", "")
@@ -285,19 +290,6 @@ class ClientApi:
             headers=[h for h in summary_response.headers if h[0].startswith("x-omniroute-")],
         )
 
-    async def responses_call(
-        self, request: Request, key: ClientKeyRecord | None, body: dict[str, Any]
-    ) -> Response:
-        call = self._call(request, key, "openai-responses", body, _model_of(body), stream=False)
-        req = call.ir_request()
-        previous = openai_responses.previous_response_id(req)
-        if previous is not None:
-            openai_responses.apply_history(req, await self._memory.load(previous))
-            call.translate_only = True
-        response = await self._pipeline.run(call)
-        assert isinstance(response, Response)
-        return response
-
     # ----------------------------------------------------------- Anthropic
 
     async def messages(self, request: Request) -> Response | StreamResponse:
@@ -314,7 +306,7 @@ class ClientApi:
         call = self._call(request, key, "anthropic", body, _model_of(body), stream=False)
         counted = await self._pipeline.count_tokens(call)
         if counted is None:
-            counted = anthropic.count_tokens_estimate(call.ir_request())
+            counted = format_module("anthropic").count_tokens_estimate(call.ir_request())
         return Response.json({"input_tokens": counted})
 
     # -------------------------------------------------------------- Gemini
@@ -335,14 +327,19 @@ class ClientApi:
         if action == "countTokens":
             counted = await self._pipeline.count_tokens(call)
             if counted is None:
-                counted = gemini.count_tokens_estimate(call.ir_request())
-            return Response.json(gemini.render_count_tokens(counted))
+                counted = format_module("gemini").count_tokens_estimate(call.ir_request())
+            return Response.json(format_module("gemini").render_count_tokens(counted))
         return await self._pipeline.run(call)
 
     async def gemini_models(self, request: Request) -> Response:
         self._key(request)
         return Response.json(
-            {"models": [gemini.model_list_entry(m) for m in self._registry().model_ids()]}
+            {
+                "models": [
+                    format_module("gemini").model_list_entry(m)
+                    for m in self._registry().model_ids()
+                ]
+            }
         )
 
     async def gemini_model(self, request: Request) -> Response:
@@ -350,7 +347,8 @@ class ClientApi:
         name = request.path_params["name"].removeprefix("models/")
         if name not in self._registry().model_ids():
             raise NotFound(f"Model {name!r} is not served by this gateway.")
-        return Response(200, dumps(gemini.model_list_entry(name)), content_type="application/json")
+        entry = format_module("gemini").model_list_entry(name)
+        return Response(200, dumps(entry), content_type="application/json")
 
     # -------------------------------------------------------------- public
 
