@@ -58,6 +58,7 @@ class Call:
         "session_id",
         "pinned_account",
         "echo",
+        "recorded",
         "_ir",
     )
 
@@ -91,6 +92,7 @@ class Call:
         self.pinned_account = int(pinned) if pinned.isdigit() else None
         # Request fields a translated Responses answer repeats (previous_response_id).
         self.echo: dict[str, Any] | None = None
+        self.recorded = False  # a request-log row was written for it
         self._ir: ir.Request | None = None
 
     def ir_request(self) -> ir.Request:

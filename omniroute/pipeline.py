@@ -72,16 +72,24 @@ class Pipeline:
         self._exchange = Exchange(upstream, self._timeouts)
 
     async def run(self, call: Call) -> Response | StreamResponse:
-        if call.idempotency_key is None:
-            return await self._route(call)
-        # D-09: the same key and body within the TTL share one upstream call.
-        digest = hashlib.sha256(call.body_digest().encode()).hexdigest()
-        shared: Shared = await self._res.idempotency.run(
-            str(call.client_key_id),
-            f"{call.idempotency_key}:{call.dialect}:{call.model}:{digest}",
-            lambda: self._shared(call),
-        )
-        return shared.response()
+        try:
+            if call.idempotency_key is None:
+                return await self._route(call)
+            # D-09: the same key and body within the TTL share one upstream call.
+            digest = hashlib.sha256(call.body_digest().encode()).hexdigest()
+            shared: Shared = await self._res.idempotency.run(
+                str(call.client_key_id),
+                f"{call.idempotency_key}:{call.dialect}:{call.model}:{digest}",
+                lambda: self._shared(call),
+            )
+            return shared.response()
+        except errors.OmniError as err:
+            # Refused before any upstream was tried (unknown model, a request
+            # the translator cannot read...): still one log row, and a line.
+            if not call.recorded:
+                self._record(call, None, err.status, error_kind=err.kind)
+            log.info("request %s: %d %s: %s", call.request_id, err.status, err.kind, err.message)
+            raise
 
     async def _shared(self, call: Call) -> Shared:
         return Shared(await self._route(call))
@@ -90,11 +98,7 @@ class Pipeline:
 
     async def _route(self, call: Call) -> Response | StreamResponse:
         registry = self._registry()
-        try:
-            resolution = registry.resolve(call.model)
-        except errors.OmniError as err:
-            self._record(call, None, err.status, error_kind=err.kind)
-            raise
+        resolution = registry.resolve(call.model)
         fallback = registry.setting("fallback") or {}
         budget = RetryBudget(
             int(fallback.get("max_attempts", DEFAULT_MAX_ATTEMPTS)),
@@ -364,6 +368,7 @@ class Pipeline:
         ttft: float | None = None,
     ) -> None:
         usage = usage or ir.Usage()
+        call.recorded = True
         self._store.log_request(
             RequestLogRow(
                 ts=time.time(),

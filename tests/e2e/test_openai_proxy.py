@@ -360,3 +360,20 @@ async def test_odd_model_names_never_break_headers(gw: Harness, mock: MockUpstre
             assert resp.status_code == 200, resp.text
             assert "x-injected" not in resp.headers
             assert "\n" not in resp.headers["x-omniroute-model"]
+
+
+async def test_refused_requests_are_logged_too(gw: Harness, mock: MockUpstream) -> None:
+    headers = {"authorization": f"Bearer {gw.client_key}"}
+    async with httpx.AsyncClient(base_url=gw.base_url, headers=headers) as http:
+        unknown = await http.post(CHAT, json={"model": "nope-model", "messages": []})
+        # An Anthropic request the translator cannot read (a role it does not know).
+        await gw.add_provider("other", "anthropic", mock.url + "/v1", "sk-other-key-0000", ["c"])
+        unreadable = await http.post(
+            CHAT, json={"model": "other/c", "messages": [{"role": "wizard", "content": "x"}]}
+        )
+    assert unknown.status_code == 404 and unreadable.status_code == 400
+    await gw.gateway.store.flush_logs()
+    rows = {row.model: row for row in await gw.gateway.store.recent_requests(10)}
+    assert rows["nope-model"].status == 404 and rows["nope-model"].error_kind == "not_found"
+    assert rows["other/c"].status == 400 and rows["other/c"].error_kind == "invalid_request"
+    assert mock.requests == []
