@@ -94,7 +94,7 @@ def test_parse_request_fixture() -> None:
     assert req.model == "claude-sonnet-4-5-20250929" and req.max_tokens == 16000
     assert [p.text for p in req.system][1] == "Always answer in one sentence."
     assert req.system[1].cache == ir.CacheMark("ephemeral")
-    assert req.reasoning == ir.Reasoning(enabled=True, budget_tokens=10000)
+    assert req.reasoning == ir.Reasoning(enabled=True, budget_tokens=10000, include_thoughts=True)
     assert req.tool_choice == ir.ToolChoice("auto") and req.parallel_tool_calls is False
     assert [t.name for t in req.tools] == ["get_weather"]
     assert req.tools[0].cache == ir.CacheMark("ephemeral", "1h")
@@ -264,8 +264,34 @@ def test_adaptive_thinking_round_trips() -> None:
     body = {"model": "c", "max_tokens": 100, "thinking": {"type": "adaptive"},
             "messages": [{"role": "user", "content": "x"}]}  # fmt: skip
     req = an.parse_request(body)
-    assert req.reasoning == ir.Reasoning(enabled=True)
+    assert req.reasoning == ir.Reasoning(enabled=True, include_thoughts=True)
     assert an.render_request(req)["thinking"] == {"type": "adaptive"}
+
+
+@pytest.mark.parametrize("kind", ["enabled", "adaptive"])
+@pytest.mark.parametrize(("display", "shown"), [(None, True), ("summarized", True),
+                                                ("omitted", False)])  # fmt: skip
+def test_thinking_on_asks_for_visible_thoughts(kind: str, display: str | None, shown: bool) -> None:
+    """Anthropic thinking comes back as text unless the client said
+    ``display: "omitted"``; the IR says so, and the client's own display
+    choice goes back to an Anthropic upstream."""
+    thinking: dict[str, Any] = {"type": kind}
+    if kind == "enabled":
+        thinking["budget_tokens"] = 2048
+    if display is not None:
+        thinking["display"] = display
+    body = {"model": "c", "max_tokens": 4096, "thinking": thinking,
+            "messages": [{"role": "user", "content": "x"}]}  # fmt: skip
+    req = an.parse_request(body)
+    assert req.reasoning is not None and req.reasoning.enabled is True
+    assert req.reasoning.include_thoughts is shown
+    assert an.render_request(req)["thinking"] == thinking
+
+
+def test_disabled_thinking_says_nothing_about_thoughts() -> None:
+    body = {"model": "c", "max_tokens": 10, "thinking": {"type": "disabled"},
+            "messages": [{"role": "user", "content": "x"}]}  # fmt: skip
+    assert an.parse_request(body).reasoning == ir.Reasoning(enabled=False)
 
 
 def test_tool_choice_forms() -> None:

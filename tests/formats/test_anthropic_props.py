@@ -108,7 +108,8 @@ def requests(draw: st.DrawFn) -> ir.Request:
     }
     if thinking == "enabled":
         budget = draw(st.integers(1024, 60_000))
-        reasoning = ir.Reasoning(enabled=True, budget_tokens=budget)
+        # Anthropic thinking shows its (summarized) text: include_thoughts=True
+        reasoning = ir.Reasoning(enabled=True, budget_tokens=budget, include_thoughts=True)
         max_tokens = draw(st.integers(budget + 1, budget + 50_000))
         sampling = {"temperature": draw(st.none() | st.just(1.0)), "top_p": None, "top_k": None}
     elif thinking == "disabled":

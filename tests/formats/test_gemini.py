@@ -71,6 +71,30 @@ def collect(events: list[ir.Event]) -> dict[str, Any]:
     return {"text": text, "thinking": thinking, "sigs": sigs, "calls": parsed, "stop": stop}
 
 
+def wrapped(sig: str) -> str:
+    """What a Gemini client is shown for an IR signature: the base64 of a
+    marker and the signature's UTF-8 (see the gemini module doc)."""
+    return base64.b64encode(b"omr1:" + sig.encode()).decode()
+
+
+def with_wrapped_signatures(parts: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [
+        {**p, "thoughtSignature": wrapped(p["thoughtSignature"])} if "thoughtSignature" in p else p
+        for p in parts
+    ]
+
+
+def client_sends_back(parts: list[dict[str, Any]]) -> list[ir.Part]:
+    """The model parts a Gemini client was given, sent back in a request."""
+    body = {"contents": [{"role": "user", "parts": [{"text": "q"}]},
+                         {"role": "model", "parts": parts}]}  # fmt: skip
+    return gm.parse_request(body).messages[1].parts
+
+
+def signatures(parts: list[ir.Part]) -> list[str]:
+    return [p.signature for p in parts if isinstance(p, ir.ThinkingPart) and p.signature]
+
+
 def sdk_response(body: dict[str, Any]) -> types.GenerateContentResponse:
     """Strict check (extra fields forbidden, signatures must be base64)."""
     return types.GenerateContentResponse.model_validate_json(json.dumps(body))
@@ -301,7 +325,7 @@ def test_snake_case_fields_are_read() -> None:
     req = gm.parse_request(body)
     assert req.system[0].text == "sys" and req.max_tokens == 5
     assert req.messages[0].parts[0] == ir.ImagePart(data="AA==", media_type="image/jpeg")
-    assert req.reasoning == ir.Reasoning(enabled=False)
+    assert req.reasoning == ir.Reasoning(enabled=False, include_thoughts=False)
 
 
 def test_count_tokens_body_forms() -> None:
@@ -404,7 +428,8 @@ def test_render_request_from_foreign_ir() -> None:
     assert noargs == {"name": "noargs"}
     assert out["toolConfig"] == {"functionCallingConfig": {"mode": "ANY"}}
     gen = out["generationConfig"]
-    assert gen["thinkingConfig"] == {"thinkingBudget": 24576}
+    # An effort from another format asks Gemini for thought summaries.
+    assert gen["thinkingConfig"] == {"thinkingBudget": 24576, "includeThoughts": True}
     assert gen["responseMimeType"] == "application/json"
     assert gen["responseSchema"] == params
     assert (gen["stopSequences"], gen["seed"]) == (["END"], 7)
@@ -418,12 +443,27 @@ def test_render_request_from_foreign_ir() -> None:
     [
         (ir.Reasoning(enabled=False), {"thinkingBudget": 0}),
         (ir.Reasoning(effort="none"), {"thinkingBudget": 0}),
-        (ir.Reasoning(enabled=True), {"thinkingBudget": -1}),
+        (ir.Reasoning(budget_tokens=0), {"thinkingBudget": 0}),
+        (ir.Reasoning(enabled=True), {"thinkingBudget": -1, "includeThoughts": True}),
         (
             ir.Reasoning(budget_tokens=3000, include_thoughts=False),
             {"thinkingBudget": 3000, "includeThoughts": False},
         ),
-        (ir.Reasoning(effort="low"), {"thinkingBudget": 4096}),
+        (ir.Reasoning(effort="low"), {"thinkingBudget": 4096, "includeThoughts": True}),
+        # What an Anthropic client's thinking {type: enabled, budget_tokens: N} parses to
+        # before (include_thoughts None) and after (True) the Anthropic parser says so.
+        (
+            ir.Reasoning(enabled=True, budget_tokens=1024),
+            {"thinkingBudget": 1024, "includeThoughts": True},
+        ),
+        (
+            ir.Reasoning(enabled=True, budget_tokens=1024, include_thoughts=True),
+            {"thinkingBudget": 1024, "includeThoughts": True},
+        ),
+        (
+            ir.Reasoning(enabled=True, include_thoughts=False),
+            {"thinkingBudget": -1, "includeThoughts": False},
+        ),
     ],
 )
 def test_reasoning_to_thinking_config(reasoning: ir.Reasoning, expected: dict[str, Any]) -> None:
@@ -437,8 +477,12 @@ def test_thinking_level_kept_for_gemini_clients() -> None:
         "generationConfig": {"thinkingConfig": {"thinkingLevel": "HIGH"}},
     }
     req = gm.parse_request(body)
-    assert req.reasoning == ir.Reasoning(effort="high")
-    assert gm.render_request(req)["generationConfig"]["thinkingConfig"] == {"thinkingLevel": "HIGH"}
+    # Without includeThoughts Gemini sends no thought summaries: False, not None.
+    assert req.reasoning == ir.Reasoning(effort="high", include_thoughts=False)
+    assert gm.render_request(req)["generationConfig"]["thinkingConfig"] == {
+        "thinkingLevel": "HIGH",
+        "includeThoughts": False,
+    }
 
 
 def test_tool_config_modes() -> None:
@@ -561,7 +605,11 @@ def test_render_response_is_sdk_valid_and_faithful(name: str) -> None:
         }
         for p in rendered
     ]
-    assert strip_ids == original
+    # Same parts; signatures wrapped for the client, and unwrapped when it
+    # sends them back.
+    assert strip_ids == with_wrapped_signatures(original)
+    originals = [p["thoughtSignature"] for p in original if "thoughtSignature" in p]
+    assert signatures(client_sends_back(rendered)) == originals
     assert out["candidates"][0]["finishReason"] == "STOP"
     usage = body["usageMetadata"]
     for key in (
@@ -591,7 +639,12 @@ def test_render_response_from_foreign_ir() -> None:
     out = gm.render_response(resp)
     sdk = sdk_response(out)
     parts = out["candidates"][0]["content"]["parts"]
-    assert parts[0] == {"text": "Let me check.", "thought": True, "thoughtSignature": "RXJTaWc="}
+    assert parts[0] == {
+        "text": "Let me check.",
+        "thought": True,
+        "thoughtSignature": wrapped("RXJTaWc="),
+    }
+    assert signatures(client_sends_back(parts)) == ["RXJTaWc="]
     assert parts[2]["functionCall"] == {
         "id": "toolu_01A",
         "name": "get_weather",
@@ -688,8 +741,11 @@ def test_reencode_fixture_stream_is_sdk_valid(name: str) -> None:
         sdk_response(chunk)
     assert chunks[-1]["candidates"][0]["finishReason"] == "STOP"
     assert "usageMetadata" in chunks[-1]
-    again = decode_stream(raw)
-    assert collect(again) == collect(events)
+    again = decode_stream(raw)  # as an upstream stream: signatures stay wrapped
+    expected = collect(events)
+    assert collect(again) == expected | {"sigs": [wrapped(s) for s in expected["sigs"]]}
+    parts = [p for c in chunks for p in c["candidates"][0]["content"]["parts"]]
+    assert signatures(client_sends_back(parts)) == expected["sigs"]
 
 
 def test_encoder_places_signatures_as_gemini_expects() -> None:
@@ -712,14 +768,15 @@ def test_encoder_places_signatures_as_gemini_expects() -> None:
     chunks = chunks_of(encode(events))
     parts = [p for c in chunks for p in c["candidates"][0]["content"]["parts"]]
     assert parts[0] == {"text": "hmm", "thought": True}
-    assert parts[1] == {"text": "", "thought": True, "thoughtSignature": "U0lHQQ=="}
+    assert parts[1] == {"text": "", "thought": True, "thoughtSignature": wrapped("U0lHQQ==")}
     assert parts[2] == {
         "functionCall": {"id": "toolu_9", "name": "ls", "args": {"dir": "/"}},
-        "thoughtSignature": "U0lHQg==",
+        "thoughtSignature": wrapped("U0lHQg=="),
     }
     assert chunks[-1]["usageMetadata"]["candidatesTokenCount"] == 7
     got = collect(decode_stream(encode(events)))
-    assert got["sigs"] == ["U0lHQQ==", "U0lHQg=="] and got["thinking"] == "hmm"
+    assert got["sigs"] == [wrapped("U0lHQQ=="), wrapped("U0lHQg==")] and got["thinking"] == "hmm"
+    assert signatures(client_sends_back(parts)) == ["U0lHQQ==", "U0lHQg=="]
     assert got["calls"] == [("toolu_9", "ls", {"dir": "/"})]
 
 
