@@ -130,8 +130,14 @@ def _read_messages(raw: Any, req: ir.Request, notes: dict[str, Any]) -> None:
     names: dict[str, str] = {}
     for i, msg in enumerate(raw):
         where = f"messages[{i}]"
+        if isinstance(msg, dict) and msg.get("role") == "system":
+            # Newer Claude models take system messages mid-conversation (Claude
+            # Code sends them). Other formats have no such place, so their text
+            # joins the system instructions, in order.
+            req.system.extend(_read_system(msg.get("content"), f"{where}.content"))
+            continue
         if not isinstance(msg, dict) or msg.get("role") not in ("user", "assistant"):
-            _bad(f"{where}.role must be user or assistant")
+            _bad(f"{where}.role must be user, assistant or system")
         parts: list[ir.Part] = []
         for j, block in enumerate(_blocks(msg.get("content"), where)):
             part = content_part(block, f"{where}.content[{j}]", names)
@@ -141,15 +147,17 @@ def _read_messages(raw: Any, req: ir.Request, notes: dict[str, Any]) -> None:
             else:
                 parts.append(part)
         req.messages.append(ir.Message(role=msg["role"], parts=parts))
+    if not req.messages:
+        _bad("'messages' must hold at least one user or assistant message")
 
 
-def _read_system(raw: Any) -> list[ir.TextPart]:
+def _read_system(raw: Any, where: str = "system") -> list[ir.TextPart]:
     if raw is None:
         return []
     out = []
-    for j, block in enumerate(_blocks(raw, "system")):
+    for j, block in enumerate(_blocks(raw, where)):
         if block.get("type") != "text" or not isinstance(block.get("text"), str):
-            _bad(f"system[{j}] must be a text block")
+            _bad(f"{where}[{j}] must be a text block")
         out.append(ir.TextPart(text=block["text"], cache=_cache(block)))
     return out
 
@@ -230,8 +238,8 @@ def parse_request(body: dict[str, Any]) -> ir.Request:
         _bad("'model' is required and must be a string")
     req = ir.Request(model=model)
     notes: dict[str, Any] = {k: v for k, v in body.items() if k not in _REQUEST_KEYS}
-    _read_messages(body.get("messages"), req, notes)
     req.system = _read_system(body.get("system"))
+    _read_messages(body.get("messages"), req, notes)
     _read_tools(body.get("tools"), req, notes)
     _read_tool_choice(body.get("tool_choice"), req)
     _read_thinking(body.get("thinking"), req, notes)

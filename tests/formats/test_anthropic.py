@@ -311,7 +311,8 @@ def test_tool_choice_forms() -> None:
     [
         ({"messages": [{"role": "user", "content": "x"}]}, "'model'"),
         ({"model": "c"}, "'messages'"),
-        ({"model": "c", "messages": [{"role": "system", "content": "x"}]}, "messages[0].role"),
+        ({"model": "c", "messages": [{"role": "tool", "content": "x"}]}, "messages[0].role"),
+        ({"model": "c", "messages": [{"role": "system", "content": "x"}]}, "user or assistant"),
         ({"model": "c", "messages": [{"role": "user", "content": 1}]}, "messages[0].content"),
         ({"model": "c", "messages": [{"role": "user", "content": [{"type": "text"}]}]},
          "messages[0].content[0].text"),
