@@ -288,8 +288,13 @@ class Client:
         self.reader: asyncio.StreamReader | None = None
         self.writer: asyncio.StreamWriter | None = None
 
-    async def exchange(self, read_body: bool = True) -> tuple[int, float, float, bytes]:
-        """(status, seconds to first body byte, seconds to the end, error sample)."""
+    async def exchange(
+        self, read_body: bool = True, until: re.Pattern[bytes] | None = None
+    ) -> tuple[int, float, float, bytes]:
+        """(status, seconds to first body byte, seconds to the end, error sample).
+
+        With ``until``, "first" is when the body first matches it (e.g. the
+        first token of text) rather than its first byte."""
         if self.writer is None or self.writer.is_closing():
             self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
         assert self.reader is not None
@@ -298,13 +303,15 @@ class Client:
         head = await self.reader.readuntil(b"\r\n\r\n")
         status = int(head[9:12])
         lower = head.lower()
-        first, sample = await self._body(lower, read_body)
+        first, sample = await self._body(lower, read_body, until)
         if b"\r\nconnection: close" in lower:
             self.close()
         done = time.perf_counter()
         return status, first - start, done - start, b"" if status == 200 else sample[:300]
 
-    async def _body(self, lower_head: bytes, read_body: bool) -> tuple[float, bytes]:
+    async def _body(
+        self, lower_head: bytes, read_body: bool, until: re.Pattern[bytes] | None = None
+    ) -> tuple[float, bytes]:
         assert self.reader is not None
         if b"transfer-encoding: chunked" not in lower_head:
             match = re.search(rb"content-length:\s*(\d+)", lower_head)
@@ -312,16 +319,21 @@ class Client:
             return time.perf_counter(), data
         first = 0.0
         data = b""
+        seen = b""  # what ``until`` is matched against
         while True:
             size = int((await self.reader.readuntil(b"\r\n")).split(b";")[0], 16)
-            if not first:
+            if not first and until is None:
                 first = time.perf_counter()
             if size == 0:
                 await self.reader.readuntil(b"\r\n")  # end of (empty) trailer section
                 return first, data
             chunk = await self.reader.readexactly(size + 2)
             data = data if len(data) > 300 else data + chunk
-            if not read_body:
+            if until is not None and not first:
+                seen += chunk
+                if until.search(seen):
+                    first = time.perf_counter()
+            if not read_body and first:
                 return first, data
 
     async def exchange_whole(self) -> tuple[int, float, bytes]:
@@ -359,6 +371,10 @@ def _request_bytes(job: dict[str, Any]) -> bytes:
     return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
 
 
+# The first chat-completion chunk that carries text: the first token.
+FIRST_TOKEN = re.compile(rb'"content":\s*"[^"]')
+
+
 def percentile(values: Sequence[float], q: float) -> float | None:
     if not values:
         return None
@@ -394,11 +410,12 @@ class Tally:
 async def load_sequential(job: dict[str, Any]) -> dict[str, Any]:
     """Concurrency 1: total time per request, or time to first byte for streams."""
     client, tally = Client("127.0.0.1", job["port"], _request_bytes(job)), Tally()
-    first_byte, fresh = job["kind"] == "ttfb", job.get("fresh", False)
+    first_byte, fresh = job["kind"] in ("ttfb", "ttft"), job.get("fresh", False)
+    until = FIRST_TOKEN if job["kind"] == "ttft" else None
     for index in range(job["warmup"] + job["count"]):
         try:
             status, first, total, sample = await asyncio.wait_for(
-                client.exchange(read_body=not fresh), job["timeout"])
+                client.exchange(read_body=not fresh, until=until), job["timeout"])
         except (OSError, asyncio.IncompleteReadError, ValueError, TimeoutError) as exc:
             tally.failed(exc)
             client.close()
@@ -572,7 +589,7 @@ async def _stdin_line() -> str:
 
 async def run_load() -> None:
     job = json.loads(sys.stdin.readline())
-    runner = {"latency": load_sequential, "ttfb": load_sequential,
+    runner = {"latency": load_sequential, "ttfb": load_sequential, "ttft": load_sequential,
               "throughput": load_throughput, "hold": load_hold, "soak": load_soak}[job["kind"]]
     result = await asyncio.wait_for(runner(job), CHILD_LIFETIME)
     print(json.dumps(result), flush=True)
