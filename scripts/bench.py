@@ -341,6 +341,27 @@ def scenario_ttfb(bench: Bench) -> list[Row]:
             for q in ("p50", "p99")]
 
 
+def scenario_translate(bench: Bench) -> list[Row]:
+    """Whole streamed answers at concurrency 1: the same upstream stream passed
+    through to an OpenAI client, and translated for an Anthropic client
+    (``POST /v1/messages``: OpenAI chunks decoded, Anthropic events encoded)."""
+    params = {"count": bench.sizes.ttfb, "warmup": 20}
+    anthropic_body = {"model": "bench/m", "max_tokens": 256, "messages": PROMPT, "stream": True}
+    translated = Target(bench.gateway_port, "/v1/messages",
+                        (("x-api-key", bench.client_key), ("anthropic-version", "2023-06-01")),
+                        json.dumps(anthropic_body))
+    direct = bench.load("latency", bench.direct(stream=True), **params)
+    passthrough = bench.load("latency", bench.through(stream=True), **params)
+    translating = bench.load("latency", translated, **params)
+    rows = []
+    for q in ("p50", "p99"):
+        rows.append(Row(f"stream whole c=1 {q}, pass-through", "ms",
+                        direct[f"{q}_ms"], passthrough[f"{q}_ms"]))
+        rows.append(Row(f"stream whole c=1 {q}, Anthropic client", "ms",
+                        direct[f"{q}_ms"], translating[f"{q}_ms"]))
+    return rows
+
+
 def scenario_slow_first_event(bench: Bench) -> list[Row]:
     """First byte and first token of a stream whose events come one a second.
 
@@ -473,6 +494,7 @@ SCENARIOS: list[Callable[[Bench], list[Row]]] = [
     scenario_idle_rss,
     scenario_latency,
     scenario_ttfb,
+    scenario_translate,
     scenario_slow_first_event,
     scenario_throughput,
     scenario_open_streams,
