@@ -200,6 +200,8 @@ class ClientApi:
             responses.apply_history(req, await self._memory.load(previous))
             call.translate_only = True  # the body changed: the upstream gets the IR rendering
             call.echo = {"previous_response_id": previous}
+        # Which tools the answer must give back as custom or namespaced calls.
+        call.echo = responses.answer_echo(req, call.echo)
         return call
 
     async def _remember(self, answer: dict[str, Any], history: list[dict[str, Any]]) -> None:
@@ -245,9 +247,13 @@ class ClientApi:
         )
         if not isinstance(items, list):
             raise BadRequest("'input' must be a string or a list of items.")
+        # The summary is text: the conversation's tools are left out of the ask.
+        history = [
+            i for i in items if not (isinstance(i, dict) and i.get("type") == "additional_tools")
+        ]
         ask: dict[str, Any] = {
             "model": model,
-            "input": [*items, {"role": "user", "content": COMPACT_PROMPT}],
+            "input": [*history, {"role": "user", "content": COMPACT_PROMPT}],
             "stream": False,
         }
         for field in ("instructions", "previous_response_id"):

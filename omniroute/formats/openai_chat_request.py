@@ -29,8 +29,24 @@ _REQUEST_KEYS = frozenset(
 )  # fmt: skip
 
 
+# OpenAI rejects a ``user`` longer than 64 characters ("string too long.
+# Expected a string with maximum length 64"); Claude Code's metadata.user_id
+# (a JSON text of ~150 characters) is one.
+MAX_USER_CHARS = 64
+
+
 def _bad(message: str) -> NoReturn:
     raise errors.BadRequest(message)
+
+
+def upstream_user(user: str | None) -> str | None:
+    """``user`` as an OpenAI upstream accepts it. A longer value is replaced
+    by a stable short hash of it rather than dropped: the same end user still
+    maps to one id upstream (what the field is for: abuse tracking and cache
+    routing) without the raw id leaving the gateway."""
+    if user is None or len(user) <= MAX_USER_CHARS:
+        return user
+    return stable_id("user_", user)
 
 
 def _typed(body: dict[str, Any], key: str, types: type | tuple[type, ...], what: str) -> Any:
@@ -439,9 +455,12 @@ def render_request(req: ir.Request) -> dict[str, Any]:
             "max_completion_tokens" if effort not in (None, "none") else "max_tokens"
         )
         body[key] = req.max_tokens
-    for key in ("temperature", "top_p", "seed", "user", "metadata"):
+    for key in ("temperature", "top_p", "seed", "metadata"):
         if getattr(req, key) is not None:
             body[key] = getattr(req, key)
+    user = upstream_user(req.user)
+    if user is not None:
+        body["user"] = user
     if req.stop:
         body["stop"] = list(req.stop)
     if req.stream:

@@ -18,10 +18,19 @@ Mapping to the IR
   line, signature=encrypted_content, id=item id)``. Anthropic redacted
   thinking gets an id starting with ``rs_redacted_`` so it parses back as
   redacted when the client sends it again.
-- Items and tools with no IR form (custom_tool_call, local_shell_call,
-  web_search, item_reference...) ride in ``vendor["openai-responses"]``
-  (``extra_input`` with their position, ``tools``, ``tool_choice``) so a
-  Responses upstream still gets them; other formats never see them.
+- Tools: function tools, the members of ``namespace`` groups and ``custom``
+  (free-form) tools, whether in ``tools`` or in ``additional_tools`` input
+  items (Codex's Responses Lite), become flat ToolDefs; a custom tool is a
+  function of one string, ``input``. ``custom_tool_call`` items are
+  ToolCallParts with arguments ``{"input": text}``; ``custom_tool_call_output``
+  items are ToolResultParts. ``vendor["openai-responses"]["tool_map"]`` says
+  how the client knows each such ToolDef, so calls go back to the client as
+  custom_tool_call items with their namespace; see ``openai_responses_tools``.
+- Items and tools with no IR form (local_shell_call, web_search,
+  item_reference, the additional_tools items themselves...) ride in
+  ``vendor["openai-responses"]`` (``extra_input`` with their position,
+  ``tools``, ``tool_choice``) so a Responses upstream still gets them as
+  sent; other formats never see them.
 - OpenAI file ids (``file-...``) ride in ``ImagePart.url``.
 - ``render_request`` (to a Responses upstream) sends ``store: false`` unless
   the client said otherwise and asks for ``reasoning.encrypted_content``
@@ -32,9 +41,14 @@ Mapping to the IR
   it resolves the conversation itself.
 
 Vendor keys (``vendor["openai-responses"]``): previous_response_id, store,
-include, reasoning_summary, verbosity, tools, tool_choice, extra_input,
-extra (prompt_cache_key, service_tier, truncation...); on a Response,
-extra_output.
+include, reasoning_summary, verbosity, tools, tool_choice, tool_map,
+extra_input, extra (prompt_cache_key, service_tier, truncation...); on a
+Response, extra_output and echo.
+
+Answers need the request's tool map to show custom tool calls: the caller
+passes ``answer_echo(req, echo)`` as the answer's ``echo`` (the Response's
+``vendor["openai-responses"]["echo"]`` and ``StreamEncoder(echo=...)``);
+the renderers take the map out and repeat only the real response fields.
 """
 
 from __future__ import annotations
@@ -44,6 +58,7 @@ from typing import Any
 from omniroute.formats import ir
 from omniroute.formats.openai_chat import parse_error, render_error
 from omniroute.formats.openai_responses_request import (
+    Conversation,
     input_items,
     parse_items,
     parse_request,
@@ -56,6 +71,7 @@ from omniroute.formats.openai_responses_response import (
     render_usage,
 )
 from omniroute.formats.openai_responses_stream import StreamDecoder, StreamEncoder, error_event
+from omniroute.formats.openai_responses_tools import ToolCollector, answer_echo, tool_map
 
 NAME = "openai-responses"
 
@@ -63,6 +79,7 @@ __all__ = [
     "NAME",
     "StreamDecoder",
     "StreamEncoder",
+    "answer_echo",
     "apply_history",
     "error_event",
     "input_items_from_request",
@@ -106,13 +123,20 @@ def input_items_from_request(req: ir.Request) -> list[dict[str, Any]]:
 
 def apply_history(req: ir.Request, items: list[dict[str, Any]]) -> None:
     """Put a stored conversation (input items) before ``req``'s messages and
-    drop ``previous_response_id`` so an upstream does not get both."""
-    history = parse_items(items)
+    drop ``previous_response_id`` so an upstream does not get both. Tools
+    the history declared (additional_tools items) join the request's."""
+    tools = ToolCollector(req, tool_map(req))
+    for item in items:
+        if isinstance(item, dict) and item.get("type") == "additional_tools":
+            tools.add_group(item.get("tools"))
+    history = parse_items(items, Conversation(tools))
     req.messages[:0] = history.messages
     for msg in req.messages:  # results in the new input whose calls were in the history
         for part in msg.parts:
             if isinstance(part, ir.ToolResultPart) and part.name is None:
                 part.name = history.names.get(part.call_id)
+    if tools.tool_map:
+        tools.store(req.vendor.setdefault(NAME, {}))
     vendor = req.vendor.get(NAME)
     if vendor is not None:
         vendor.pop("previous_response_id", None)

@@ -16,6 +16,13 @@ from omniroute.formats.common import (
     parse_data_url,
     stable_id,
 )
+from omniroute.formats.openai_chat_request import upstream_user
+from omniroute.formats.openai_responses_tools import (
+    ToolCollector,
+    custom_arguments,
+    custom_input,
+    tool_map,
+)
 
 _V = "openai-responses"
 
@@ -59,15 +66,17 @@ def _typed(value: Any, types: type | tuple[type, ...], where: str, what: str) ->
 class Conversation:
     """Builds IR messages from items: consecutive items of one side (user
     messages and tool outputs; assistant messages, reasoning and calls) make
-    one message. Items with no IR form are kept with their position."""
+    one message. Items with no IR form are kept with their position.
+    ``tools`` (when given) names the calls as the request's ToolDefs do."""
 
-    __slots__ = ("messages", "system", "extra", "names", "_cut")
+    __slots__ = ("messages", "system", "extra", "names", "tools", "_cut")
 
-    def __init__(self) -> None:
+    def __init__(self, tools: ToolCollector | None = None) -> None:
         self.messages: list[ir.Message] = []
         self.system: list[ir.TextPart] = []
         self.extra: list[list[Any]] = []  # [message index, raw item]
         self.names: dict[str, str] = {}  # call id -> tool name
+        self.tools = tools
         self._cut = False
 
     def add(self, role: ir.Role, parts: list[ir.Part]) -> None:
@@ -91,27 +100,41 @@ def parse_items(items: list[Any], conv: Conversation | None = None) -> Conversat
         kind = raw.get("type") or ("message" if "role" in raw else None)
         if kind == "message":
             _message(raw, where, conv)
-        elif kind == "function_call":
-            call_id = _typed(raw.get("call_id"), str, f"{where}.call_id", "a string")
-            name = _typed(raw.get("name"), str, f"{where}.name", "a string")
-            if not call_id or not name:
-                _bad(f"'{where}' (function_call) needs 'call_id' and 'name'.")
-            args = raw.get("arguments")
-            args = args if isinstance(args, str) else dump_json(args or {})
-            conv.names[call_id] = name
-            conv.add("assistant", [ir.ToolCallPart(call_id, name, args or "{}")])
-        elif kind == "function_call_output":
+        elif kind in ("function_call", "custom_tool_call"):
+            _call(raw, kind, where, conv)
+        elif kind in ("function_call_output", "custom_tool_call_output"):
             call_id = _typed(raw.get("call_id"), str, f"{where}.call_id", "a string")
             if not call_id:
-                _bad(f"'{where}' (function_call_output) needs 'call_id'.")
+                _bad(f"'{where}' ({kind}) needs 'call_id'.")
             content = _output_content(raw.get("output"), f"{where}.output")
             result = ir.ToolResultPart(call_id, content, name=conv.names.get(call_id))
             conv.add("user", [result])
         elif kind == "reasoning":
             conv.add("assistant", [reasoning_part(raw)])
         else:
-            conv.keep(raw)  # custom_tool_call, local_shell_call, item_reference, ...
+            conv.keep(raw)  # additional_tools, local_shell_call, item_reference, ...
     return conv
+
+
+def _call(raw: dict[str, Any], kind: str, where: str, conv: Conversation) -> None:
+    """A function_call or custom_tool_call item -> ToolCallPart (a custom
+    call's input text becomes ``{"input": text}``)."""
+    call_id = _typed(raw.get("call_id"), str, f"{where}.call_id", "a string")
+    name = _typed(raw.get("name"), str, f"{where}.name", "a string")
+    if not call_id or not name:
+        _bad(f"'{where}' ({kind}) needs 'call_id' and 'name'.")
+    namespace = raw.get("namespace") if isinstance(raw.get("namespace"), str) else None
+    custom = kind == "custom_tool_call"
+    if custom:
+        text = _typed(raw.get("input"), str, f"{where}.input", "a string")
+        args = custom_arguments(text or "")
+    else:
+        value = raw.get("arguments")
+        args = (value if isinstance(value, str) else dump_json(value or {})) or "{}"
+    if conv.tools is not None:
+        name = conv.tools.note_call(namespace, name, custom)
+    conv.names[call_id] = name
+    conv.add("assistant", [ir.ToolCallPart(call_id, name, args)])
 
 
 def _message(raw: dict[str, Any], where: str, conv: Conversation) -> None:
@@ -209,35 +232,42 @@ def parse_request(body: dict[str, Any]) -> ir.Request:
         items = []
     else:
         _bad("'input' is required and must be a string or an array of items.")
-    conv = Conversation()
+    req = ir.Request(model=model)
+    tools = _read_tools(body, items, req, vendor)
+    conv = Conversation(tools)
     instructions = _typed(body.get("instructions"), str, "instructions", "a string")
     if instructions:
         conv.system.append(ir.TextPart(instructions))
     parse_items(items, conv)
-    req = ir.Request(model=model, messages=conv.messages, system=conv.system)
+    req.messages, req.system = conv.messages, conv.system
     if conv.extra:
         vendor["extra_input"] = conv.extra
-    _read_tools(body, req, vendor)
+    tools.store(vendor)
     _read_options(body, req, vendor)
     if vendor:
         req.vendor[_V] = vendor
     return req
 
 
-def _read_tools(body: dict[str, Any], req: ir.Request, vendor: dict[str, Any]) -> None:
+def _read_tools(
+    body: dict[str, Any], items: list[Any], req: ir.Request, vendor: dict[str, Any]
+) -> ToolCollector:
+    """The tools of ``tools`` and of ``additional_tools`` input items (see
+    ``openai_responses_tools``), plus tool_choice and parallel_tool_calls."""
     tools = _typed(body.get("tools"), list, "tools", "an array") or []
+    collector = ToolCollector(req)
     others = []
     for i, tool in enumerate(tools):
         if not isinstance(tool, dict):
             _bad(f"'tools[{i}]' must be an object.")
         if tool.get("type") != "function":
-            others.append(tool)  # web_search, local_shell, custom, mcp, ...
+            others.append(tool)  # namespace, custom, web_search, local_shell, mcp, ...
             continue
         name = tool.get("name")
         if not isinstance(name, str) or not name:
             _bad(f"'tools[{i}].name' is required.")
         params = tool.get("parameters")
-        req.tools.append(
+        collector.add_plain(
             ir.ToolDef(
                 name,
                 _typed(tool.get("description"), str, f"tools[{i}].description", "a string"),
@@ -246,7 +276,18 @@ def _read_tools(body: dict[str, Any], req: ir.Request, vendor: dict[str, Any]) -
             )
         )
     if others:
-        vendor["tools"] = others
+        vendor["tools"] = others  # a Responses upstream gets them as they are
+        collector.add_group(others)
+    for item in items:
+        if isinstance(item, dict) and item.get("type") == "additional_tools":
+            collector.add_group(item.get("tools"))
+    _read_choice(body, collector, req, vendor)
+    return collector
+
+
+def _read_choice(
+    body: dict[str, Any], tools: ToolCollector, req: ir.Request, vendor: dict[str, Any]
+) -> None:
     choice = body.get("tool_choice")
     if choice in ("auto", "none", "required"):
         req.tool_choice = ir.ToolChoice(choice)
@@ -254,6 +295,8 @@ def _read_tools(body: dict[str, Any], req: ir.Request, vendor: dict[str, Any]) -
         req.tool_choice = ir.ToolChoice("tool", str(choice["name"]))
     elif choice is not None:
         vendor["tool_choice"] = choice  # allowed_tools, hosted tools, custom...
+        if isinstance(choice, dict) and choice.get("type") == "custom" and choice.get("name"):
+            req.tool_choice = ir.ToolChoice("tool", tools.lookup(None, str(choice["name"])))
     req.parallel_tool_calls = _typed(
         body.get("parallel_tool_calls"), bool, "parallel_tool_calls", "a boolean"
     )
@@ -318,23 +361,27 @@ def render_request(req: ir.Request) -> dict[str, Any]:
     body: dict[str, Any] = {"model": req.model, "input": input_items(req, upstream=True)}
     if req.system:
         body["instructions"] = "\n\n".join(p.text for p in req.system)
-    tools = [_render_tool(t) for t in req.tools] + list(vendor.get("tools", []))
+    # Tools the client sent in other shapes (namespaces, custom tools,
+    # additional_tools items) go out in those shapes, not flattened.
+    derived = tool_map(req)
+    tools = [_render_tool(t) for t in req.tools if t.name not in derived]
+    tools += vendor.get("tools", [])
     if tools:
         body["tools"] = tools
-    if req.tool_choice is not None:
+    if "tool_choice" in vendor:
+        body["tool_choice"] = vendor["tool_choice"]
+    elif req.tool_choice is not None:
         tc = req.tool_choice
         body["tool_choice"] = (
             {"type": "function", "name": tc.name} if tc.mode == "tool" else tc.mode
         )
-    elif "tool_choice" in vendor:
-        body["tool_choice"] = vendor["tool_choice"]
     for key, value in (
         ("parallel_tool_calls", req.parallel_tool_calls),
         ("max_output_tokens", req.max_tokens),
         ("temperature", req.temperature),
         ("top_p", req.top_p),
         ("metadata", req.metadata),
-        ("user", req.user),
+        ("user", upstream_user(req.user)),
         ("previous_response_id", vendor.get("previous_response_id")),
     ):
         if value is not None:
@@ -412,18 +459,25 @@ def input_items(req: ir.Request, *, upstream: bool = False) -> list[dict[str, An
     a bare id when the request stores state upstream."""
     extra = req.vendor.get(_V, {}).get("extra_input", [])
     stored = bool(req.vendor.get(_V, {}).get("store"))
+    tools = tool_map(req)
+    custom = {
+        p.id
+        for m in req.messages
+        for p in m.parts
+        if isinstance(p, ir.ToolCallPart) and tools.get(p.name, {}).get("custom")
+    }
     out: list[dict[str, Any]] = []
     for k, msg in enumerate(req.messages):
         out.extend(item for pos, item in extra if pos == k)
         if msg.role == "user":
-            _render_user(msg.parts, out)
+            _render_user(msg.parts, out, custom)
         else:
-            _render_assistant(msg.parts, out, upstream=upstream, stored=stored)
+            _render_assistant(msg.parts, out, tools, upstream=upstream, stored=stored)
     out.extend(item for pos, item in extra if pos >= len(req.messages))
     return out
 
 
-def _render_user(parts: list[ir.Part], out: list[dict[str, Any]]) -> None:
+def _render_user(parts: list[ir.Part], out: list[dict[str, Any]], custom: set[str]) -> None:
     content: list[dict[str, Any]] = []
     for part in parts:
         if isinstance(part, ir.TextPart):
@@ -434,12 +488,12 @@ def _render_user(parts: list[ir.Part], out: list[dict[str, Any]]) -> None:
             if content:
                 out.append({"type": "message", "role": "user", "content": content})
                 content = []
-            out.append(_render_result(part))
+            out.append(_render_result(part, part.call_id in custom))
     if content:
         out.append({"type": "message", "role": "user", "content": content})
 
 
-def _render_result(part: ir.ToolResultPart) -> dict[str, Any]:
+def _render_result(part: ir.ToolResultPart, custom: bool = False) -> dict[str, Any]:
     output: str | list[dict[str, Any]]
     if all(isinstance(c, ir.TextPart) for c in part.content):
         output = "".join(c.text for c in part.content if isinstance(c, ir.TextPart))
@@ -450,7 +504,8 @@ def _render_result(part: ir.ToolResultPart) -> dict[str, Any]:
             else render_image(c)
             for c in part.content
         ]
-    return {"type": "function_call_output", "call_id": part.call_id, "output": output}
+    kind = "custom_tool_call_output" if custom else "function_call_output"
+    return {"type": kind, "call_id": part.call_id, "output": output}
 
 
 def render_image(part: ir.ImagePart) -> dict[str, Any]:
@@ -465,7 +520,12 @@ def render_image(part: ir.ImagePart) -> dict[str, Any]:
 
 
 def _render_assistant(
-    parts: list[ir.Part], out: list[dict[str, Any]], *, upstream: bool, stored: bool
+    parts: list[ir.Part],
+    out: list[dict[str, Any]],
+    tools: dict[str, dict[str, Any]],
+    *,
+    upstream: bool,
+    stored: bool,
 ) -> None:
     texts: list[dict[str, Any]] = []
     for part in parts:
@@ -476,20 +536,28 @@ def _render_assistant(
             out.append({"type": "message", "role": "assistant", "content": texts})
             texts = []
         if isinstance(part, ir.ToolCallPart):
-            out.append(
-                {
-                    "type": "function_call",
-                    "call_id": part.id,
-                    "name": part.name,
-                    "arguments": part.arguments,
-                }
-            )
+            out.append(call_item(part, tools.get(part.name)))
         elif isinstance(part, ir.ThinkingPart):
             if upstream and (part.redacted or not (part.signature or (stored and part.id))):
                 continue
             out.append(reasoning_item(part, seed=str(len(out))))
     if texts:
         out.append({"type": "message", "role": "assistant", "content": texts})
+
+
+def call_item(part: ir.ToolCallPart, client: dict[str, Any] | None) -> dict[str, Any]:
+    """A tool call as the client declared the tool (``client``: its tool map
+    entry): a custom_tool_call or a function_call, with its namespace."""
+    item: dict[str, Any]
+    if client and client.get("custom"):
+        item = {"type": "custom_tool_call", "call_id": part.id}
+        item.update(name=client["name"], input=custom_input(part.arguments))
+    else:
+        item = {"type": "function_call", "call_id": part.id}
+        item.update(name=client["name"] if client else part.name, arguments=part.arguments)
+    if client and client.get("namespace"):
+        item["namespace"] = client["namespace"]
+    return item
 
 
 def reasoning_item(part: ir.ThinkingPart, seed: str) -> dict[str, Any]:

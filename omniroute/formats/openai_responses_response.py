@@ -12,7 +12,8 @@ from typing import Any
 from omniroute.formats import ir
 from omniroute.formats.common import dump_json, new_id, stable_id
 from omniroute.formats.openai_chat import error_from_object
-from omniroute.formats.openai_responses_request import reasoning_item, reasoning_part
+from omniroute.formats.openai_responses_request import call_item, reasoning_item, reasoning_part
+from omniroute.formats.openai_responses_tools import ToolMap, split_echo
 
 _V = "openai-responses"
 
@@ -126,11 +127,14 @@ def _stop_reason(body: dict[str, Any], parts: list[Any], refused: bool) -> ir.St
 # ----------------------------------------------------------------- rendering
 
 
-def output_items(resp: ir.Response) -> list[dict[str, Any]]:
+def output_items(resp: ir.Response, tools: ToolMap | None = None) -> list[dict[str, Any]]:
     """The ``output`` array for ``resp``: reasoning, message and function_call
     items with stable ids, exactly what a client will echo back as input (so
-    also what to store for ``previous_response_id``)."""
+    also what to store for ``previous_response_id``). ``tools`` (the
+    request's tool map) turns calls of custom tools into custom_tool_call
+    items and gives calls their namespace."""
     rid = response_id(resp.id)
+    tools = tools or {}
     extra = resp.vendor.get(_V, {}).get("extra_output", [])
     out: list[dict[str, Any]] = []
     texts: list[dict[str, Any]] = []
@@ -152,7 +156,7 @@ def output_items(resp: ir.Response) -> list[dict[str, Any]]:
         if isinstance(part, ir.ThinkingPart):
             out.append(reasoning_item(part, seed=f"{rid}/{len(out)}"))
         else:
-            out.append(function_call_item(rid, part))
+            out.append(call_output_item(rid, part, tools.get(part.name)))
     flush_texts()
     out.extend(item for pos, item in extra if pos >= len(resp.parts))
     return out
@@ -174,17 +178,16 @@ def message_item(
     }
 
 
-def function_call_item(
-    rid: str, part: ir.ToolCallPart, status: str = "completed"
+def call_output_item(
+    rid: str, part: ir.ToolCallPart, client: dict[str, Any] | None, status: str = "completed"
 ) -> dict[str, Any]:
-    return {
-        "id": stable_id("fc_", rid, part.id),
-        "type": "function_call",
-        "status": status,
-        "call_id": part.id,
-        "name": part.name,
-        "arguments": part.arguments,
-    }
+    """A tool call as an output item, shown as the client declared its tool
+    (``client``: the tool's tool map entry, None for a plain function tool):
+    a function_call, or a custom_tool_call (platform.openai.com/docs/guides/
+    function-calling#custom-tools) whose ``input`` is the call's text."""
+    item = call_item(part, client)
+    prefix = "ctc_" if item["type"] == "custom_tool_call" else "fc_"
+    return {"id": stable_id(prefix, rid, part.id), "status": status, **item}
 
 
 def response_object(
@@ -239,15 +242,16 @@ def final_status(stop: ir.StopReason | None) -> str:
 
 
 def render_response(resp: ir.Response) -> dict[str, Any]:
+    echo, tools = split_echo(resp.vendor.get(_V, {}).get("echo"))
     return response_object(
         response_id(resp.id),
         resp.model,
         resp.created,
         status=final_status(resp.stop_reason),
-        output=output_items(resp),
+        output=output_items(resp, tools),
         usage=resp.usage,
         stop=resp.stop_reason,
-        echo=resp.vendor.get("openai-responses", {}).get("echo"),
+        echo=echo,
     )
 
 

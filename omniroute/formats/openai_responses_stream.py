@@ -25,9 +25,9 @@ from omniroute.formats.common import (
 )
 from omniroute.formats.openai_responses_request import REDACTED_PREFIX
 from omniroute.formats.openai_responses_response import (
+    call_output_item,
     failed_error,
     final_status,
-    function_call_item,
     message_item,
     output_text,
     parse_usage,
@@ -35,15 +35,19 @@ from omniroute.formats.openai_responses_response import (
     response_object,
     stream_error_info,
 )
+from omniroute.formats.openai_responses_tools import InputStream, custom_arguments, split_echo
 
 # ------------------------------------------------------------------ encoder
 
 
 class _Item:
-    __slots__ = ("kind", "out", "id", "call_id", "name", "text", "signature", "summary", "redacted")
+    __slots__ = (
+        "kind", "out", "id", "call_id", "name", "text", "signature", "summary", "redacted",
+        "client", "input",
+    )  # fmt: skip
 
     def __init__(self, kind: str, out: int, item_id: str) -> None:
-        self.kind = kind
+        self.kind = kind  # text | thinking | tool_call | custom (a custom tool's call)
         self.out = out  # output_index
         self.id = item_id
         self.call_id = ""
@@ -52,17 +56,22 @@ class _Item:
         self.signature = ""
         self.summary = False  # a summary part was opened
         self.redacted = False
+        self.client: dict[str, Any] | None = None  # the tool as the client declared it
+        self.input = InputStream()  # a custom call's input, decoded as it streams
 
 
 class StreamEncoder:
     """IR events -> the Responses event sequence: response.created,
     response.in_progress, per block output_item.added ... output_item.done,
     then response.completed (or response.incomplete) with the whole response;
-    a StreamError -> response.failed and nothing after it."""
+    a StreamError -> response.failed and nothing after it. A call of a
+    custom tool (per the request's tool map, carried in ``echo``) is a
+    custom_tool_call item whose input streams as
+    response.custom_tool_call_input.delta events."""
 
     __slots__ = (
         "_model", "_rid", "_created", "_seq", "_items", "_done", "_next", "_stop", "_usage",
-        "_chars", "_finished", "_echo",
+        "_chars", "_finished", "_echo", "_tools",
     )  # fmt: skip
 
     def __init__(
@@ -71,7 +80,7 @@ class StreamEncoder:
         """``echo``: request fields the response object repeats (e.g.
         previous_response_id), as the Responses API does."""
         self._model = model
-        self._echo = echo
+        self._echo, self._tools = split_echo(echo)
         self._rid = ""
         self._created = 0
         self._seq = 0
@@ -141,11 +150,12 @@ class StreamEncoder:
         index = self._next
         self._next += 1
         if ev.kind == "tool_call":
-            item = _Item("tool_call", index, "")
-            item.call_id, item.name = ev.id or new_id("call_"), ev.name or ""
-            raw = function_call_item(self._rid, ir.ToolCallPart(item.call_id, item.name, ""))
+            client = self._tools.get(ev.name or "")
+            item = _Item("custom" if client and client.get("custom") else "tool_call", index, "")
+            item.call_id, item.name, item.client = ev.id or new_id("call_"), ev.name or "", client
+            part = ir.ToolCallPart(item.call_id, item.name, "")
+            raw = call_output_item(self._rid, part, client, "in_progress")
             item.id = raw["id"]
-            raw["status"] = "in_progress"
         elif ev.kind == "thinking":
             prefix = REDACTED_PREFIX if ev.redacted else "rs_"
             given = ev.id if ev.id and ev.id.startswith(prefix) else None
@@ -182,6 +192,11 @@ class StreamEncoder:
                        delta=piece, logprobs=[])  # fmt: skip
         elif item.kind == "tool_call" and isinstance(ev, ir.ToolArgsDelta):
             self._emit(out, "response.function_call_arguments.delta", **self._at(item), delta=piece)
+        elif item.kind == "custom" and isinstance(ev, ir.ToolArgsDelta):
+            decoded = item.input.feed(piece)
+            if decoded:
+                self._emit(out, "response.custom_tool_call_input.delta", **self._at(item),
+                           delta=decoded)  # fmt: skip
         elif item.kind == "thinking" and isinstance(ev, ir.ThinkingDelta):
             if not item.summary:
                 item.summary = True
@@ -201,7 +216,16 @@ class StreamEncoder:
             args = text or "{}"
             self._emit(out, "response.function_call_arguments.done", **self._at(item),
                        arguments=args)  # fmt: skip
-            raw = function_call_item(self._rid, ir.ToolCallPart(item.call_id, item.name, args))
+            part = ir.ToolCallPart(item.call_id, item.name, args)
+            raw = call_output_item(self._rid, part, item.client)
+        elif item.kind == "custom":
+            full, rest = item.input.finish()
+            if rest:
+                self._emit(out, "response.custom_tool_call_input.delta", **self._at(item),
+                           delta=rest)  # fmt: skip
+            self._emit(out, "response.custom_tool_call_input.done", **self._at(item), input=full)
+            part = ir.ToolCallPart(item.call_id, item.name, custom_arguments(full))
+            raw = call_output_item(self._rid, part, item.client)
         else:
             if item.summary:
                 at = self._at(item, summary_index=0)
@@ -217,7 +241,9 @@ class StreamEncoder:
         for index in sorted(self._items):
             self._close(self._items.pop(index), out)
         if self._stop is None:
-            calls = any(i.get("type") == "function_call" for i in self._done.values())
+            calls = any(
+                i.get("type") in ("function_call", "custom_tool_call") for i in self._done.values()
+            )
             self._stop = "tool_use" if calls else "end_turn"
         if self._usage is None or (self._usage.estimated and not self._usage.output_tokens):
             base = self._usage or ir.Usage()
@@ -251,9 +277,13 @@ def error_event(err: ir.ErrorInfo) -> bytes:
 
 class StreamDecoder:
     """Responses events from an upstream -> IR events. Unknown event types
-    are skipped; output items map to blocks as in the module doc."""
+    are skipped; output items map to blocks as in the module doc; a
+    custom_tool_call is a tool_call block whose arguments are
+    ``{"input": <its input>}``, streamed as the input comes."""
 
-    __slots__ = ("_started", "_ended", "_open", "_next", "_streamed", "_saw_call", "_summaries")
+    __slots__ = (
+        "_started", "_ended", "_open", "_next", "_streamed", "_saw_call", "_summaries", "_custom",
+    )  # fmt: skip
 
     def __init__(self) -> None:
         self._started = False
@@ -263,6 +293,7 @@ class StreamDecoder:
         self._streamed: set[tuple[Any, ...]] = set()  # keys that got deltas
         self._saw_call = False
         self._summaries: dict[tuple[Any, ...], int] = {}
+        self._custom: set[tuple[Any, ...]] = set()  # open custom_tool_call blocks
 
     def feed(self, event: str | None, data: str) -> list[ir.Event]:
         data = data.strip()
@@ -326,7 +357,15 @@ class StreamDecoder:
     def _stop(self, key: tuple[Any, ...], out: list[ir.Event]) -> None:
         index = self._open.pop(key, None)
         if index is not None:
+            if key in self._custom:  # end the {"input": "... string
+                self._custom.discard(key)
+                out.append(ir.ToolArgsDelta(index, '"}'))
             out.append(ir.BlockStop(index))
+
+    def _custom_input(self, key: tuple[Any, ...], text: Any, out: list[ir.Event]) -> None:
+        if key in self._custom and isinstance(text, str) and text:
+            self._streamed.add(key)
+            out.append(ir.ToolArgsDelta(self._open[key], dump_json(text)[1:-1]))
 
     def _text_block(self, key: tuple[Any, ...], out: list[ir.Event]) -> int:
         index = self._open.get(key)
@@ -366,6 +405,10 @@ class StreamDecoder:
                 out.append(ir.ToolArgsDelta(self._open[key], str(obj["delta"])))
         elif kind == "response.function_call_arguments.done":
             self._args_once(key, obj.get("arguments"), out)
+        elif kind == "response.custom_tool_call_input.delta":
+            self._custom_input(key, obj.get("delta"), out)
+        elif kind == "response.custom_tool_call_input.done" and key not in self._streamed:
+            self._custom_input(key, obj.get("input"), out)
 
     def _summary_part(self, key: tuple[Any, ...], obj: dict[str, Any], out: list[ir.Event]) -> None:
         # Several summary parts read as one text, separated like the
@@ -396,6 +439,15 @@ class StreamDecoder:
             if isinstance(args, str) and args:
                 self._streamed.add(key)
                 out.append(ir.ToolArgsDelta(self._open[key], args))
+        elif kind == "custom_tool_call":
+            call_id = str(item.get("call_id") or item.get("id") or new_id("call_"))
+            index = self._begin(
+                key, out, ir.BlockStart(0, "tool_call", id=call_id, name=item.get("name"))
+            )
+            self._saw_call = True
+            self._custom.add(key)
+            out.append(ir.ToolArgsDelta(index, '{"input":"'))
+            self._custom_input(key, item.get("input"), out)
 
     def _item_done(self, item: Any, key: tuple[Any, ...], out: list[ir.Event]) -> None:
         if not isinstance(item, dict):
@@ -410,13 +462,15 @@ class StreamDecoder:
                     out.append(ir.TextDelta(self._text_block(text_key, out), text))
                 self._stop(text_key, out)
             return
-        if kind not in ("reasoning", "function_call"):
+        if kind not in ("reasoning", "function_call", "custom_tool_call"):
             return
         if key not in self._open:
             self._item_added(item, key, out)
+        elif kind == "custom_tool_call" and key not in self._streamed:
+            self._custom_input(key, item.get("input"), out)
         if kind == "function_call":
             self._args_once(key, item.get("arguments"), out)
-        else:
+        elif kind == "reasoning":
             self._reasoning_done(item, key, out)
         self._stop(key, out)
 
@@ -437,7 +491,7 @@ class StreamDecoder:
         for key in list(self._open):
             self._stop(key, out)
         for item in resp.get("output") or []:
-            if isinstance(item, dict) and item.get("type") == "function_call":
+            if isinstance(item, dict) and item.get("type") in ("function_call", "custom_tool_call"):
                 self._saw_call = True
         status = resp.get("status")
         stop: ir.StopReason = "tool_use" if self._saw_call else "end_turn"
