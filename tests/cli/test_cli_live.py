@@ -8,6 +8,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from omniroute.app import Gateway
 from tests.cli.helpers import cli_async
 from tests.support.harness import running_gateway
 from tests.support.mock_upstream import Json, MockUpstream, openai_chat_json
@@ -31,6 +32,16 @@ async def _wait_for_model(http: httpx.AsyncClient, model: str, present: bool) ->
             return
         await asyncio.sleep(0.05)
     raise AssertionError(f"{model!r} {'never appeared' if present else 'stayed listed'}")
+
+
+async def _wait_for_revision(gateway: Gateway) -> None:
+    """Poll until the running gateway has loaded the store's latest revision."""
+    latest = await gateway.store.revision()
+    for _ in range(100):
+        if gateway.registry().snapshot.revision >= latest:
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"the gateway never loaded revision {latest}")
 
 
 async def test_cli_changes_reach_the_running_gateway(tmp_path: Path) -> None:
@@ -58,6 +69,7 @@ async def test_cli_changes_reach_the_running_gateway(tmp_path: Path) -> None:
         auth = {"authorization": f"Bearer {gw.client_key}"}
         async with httpx.AsyncClient(base_url=gw.base_url, headers=auth, timeout=10) as http:
             await _wait_for_model(http, "best", present=True)
+            await _wait_for_revision(gw.gateway)  # the last change (the global prompt) too
             answer = await http.post(
                 "/v1/chat/completions",
                 json={"model": "fancy-anything", "messages": [{"role": "user", "content": "x"}]},
