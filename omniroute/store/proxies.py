@@ -13,7 +13,10 @@ from urllib.parse import urlsplit
 
 from ..errors import BadRequest
 
-PROXY_SCHEMES = ("http", "https", "socks4", "socks4a", "socks5", "socks5h")
+# What the upstream client can tunnel through: HTTP CONNECT proxies (which
+# carry HTTPS to the upstream) and SOCKS. A proxy reached over TLS itself
+# (https://) is not supported, so it is refused here rather than at request time.
+PROXY_SCHEMES = ("http", "socks4", "socks4a", "socks5", "socks5h")
 DIRECT = "direct"
 
 

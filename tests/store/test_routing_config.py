@@ -382,7 +382,7 @@ def test_mask_proxy() -> None:
 def test_check_proxy() -> None:
     assert check_proxy(" socks5://u:p@h:1080 ") == "socks5://u:p@h:1080"
     assert check_proxy("direct") == "direct"
-    for scheme in ("http", "https", "socks4", "socks4a", "socks5", "socks5h"):
+    for scheme in ("http", "socks4", "socks4a", "socks5", "socks5h"):
         assert check_proxy(f"{scheme}://h:1") == f"{scheme}://h:1"
     for bad in ("", "h:1080", "socks5://h:1080/path", "socks5://h:0"):
         with pytest.raises(BadRequest):
@@ -399,3 +399,13 @@ async def test_list_client_keys_and_snapshot_repr(settings: Settings) -> None:
         snap = await store.snapshot()
     assert [(k.id, k.revoked) for k in keys] == [(first.id, True), (second.id, False)]
     assert PROXY_PASSWORD not in repr(snap)
+
+
+def test_a_proxy_reached_over_tls_is_refused_when_saved() -> None:
+    from omniroute.errors import BadRequest
+    from omniroute.store.proxies import check_proxy
+
+    assert check_proxy("http://user:pw@127.0.0.1:3128") == "http://user:pw@127.0.0.1:3128"
+    with pytest.raises(BadRequest, match="must start with one of") as caught:
+        check_proxy("https://user:secret-pw@127.0.0.1:3128")
+    assert "secret-pw" not in str(caught.value)
