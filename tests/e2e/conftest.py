@@ -157,6 +157,13 @@ class Env:
         return [r for r in self.mock.requests if r.path.startswith(up.prefix + "/")]
 
 
+@pytest.fixture
+async def mock() -> AsyncIterator[MockUpstream]:
+    """A fresh scriptable upstream for one test."""
+    async with MockUpstream() as up:
+        yield up
+
+
 @pytest.fixture(scope="module")
 async def env(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Env]:
     async with MockUpstream() as mock:

@@ -16,12 +16,6 @@ pytestmark = [pytest.mark.anyio, pytest.mark.e2e]
 
 
 @pytest.fixture
-async def mock():
-    async with MockUpstream() as up:
-        yield up
-
-
-@pytest.fixture
 async def gw(tmp_path: Path, mock: MockUpstream):
     async with running_gateway(tmp_path) as harness:
         await harness.add_provider("ant", "anthropic", mock.url + "/v1", "sk-ant-test-0000", ["c1"])

@@ -62,12 +62,6 @@ ANSWER_B = "Answer from account B."
 
 
 @pytest.fixture
-async def mock() -> AsyncIterator[MockUpstream]:
-    async with MockUpstream() as up:
-        yield up
-
-
-@pytest.fixture
 async def gw(tmp_path: Path, mock: MockUpstream) -> AsyncIterator[Harness]:
     """Provider ``p`` (OpenAI format) with two accounts, A before B."""
     async with running_gateway(
@@ -85,8 +79,8 @@ async def gw(tmp_path: Path, mock: MockUpstream) -> AsyncIterator[Harness]:
 
 def credential(req: RecordedRequest) -> str:
     """The upstream key a request carried, in any of the providers' headers."""
-    auth = req.headers.get("authorization", "")
-    return auth.removeprefix("Bearer ") or req.headers.get("x-api-key", "")
+    auth = req.headers.get("authorization", "").removeprefix("Bearer ")
+    return auth or req.headers.get("x-goog-api-key", "") or req.headers.get("x-api-key", "")
 
 
 def by_account(

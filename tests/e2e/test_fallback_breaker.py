@@ -42,7 +42,6 @@ from tests.support.mock_upstream import (
 pytestmark = [pytest.mark.anyio, pytest.mark.e2e]
 
 # The fixtures of test_fallback: provider ``p`` with accounts A and B.
-mock = base.mock
 gw = base.gw
 
 

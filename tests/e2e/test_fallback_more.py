@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -17,13 +17,12 @@ import httpx
 import pytest
 
 from omniroute.resilience import account_key
+from tests.e2e.test_fallback import by_account, chat_text, sent_with
 from tests.support.harness import Harness, running_gateway
 from tests.support.mock_upstream import (
     Hang,
     Json,
     MockUpstream,
-    RecordedRequest,
-    Reply,
     Sse,
     Status,
     gemini_error,
@@ -43,34 +42,9 @@ KEY_B = "sk-more-account-b-0123456789"
 
 
 @pytest.fixture
-async def mock() -> AsyncIterator[MockUpstream]:
-    async with MockUpstream() as up:
-        yield up
-
-
-@pytest.fixture
 async def gw(tmp_path: Path) -> AsyncIterator[Harness]:
     async with running_gateway(tmp_path, upstream_first_byte_timeout=5.0) as harness:
         yield harness
-
-
-def credential(req: RecordedRequest) -> str:
-    auth = req.headers.get("authorization", "").removeprefix("Bearer ")
-    return auth or req.headers.get("x-goog-api-key", "") or req.headers.get("x-api-key", "")
-
-
-def by_account(
-    replies: dict[str, Reply | Callable[[RecordedRequest], Reply]],
-) -> Callable[[RecordedRequest], Reply]:
-    def pick(req: RecordedRequest) -> Reply:
-        reply = replies[credential(req)]
-        return reply(req) if callable(reply) else reply
-
-    return pick
-
-
-def sent_with(mock: MockUpstream, key: str) -> int:
-    return sum(1 for r in mock.requests if credential(r) == key)
 
 
 async def two_accounts(gw: Harness, mock: MockUpstream, fmt: str, prefix: str, model: str) -> None:
@@ -89,17 +63,6 @@ async def post(
 
 def chat_body(model: str = "p/m", stream: bool = False) -> dict[str, Any]:
     return {"model": model, "stream": stream, "messages": [{"role": "user", "content": "hi"}]}
-
-
-def chat_text(resp: httpx.Response) -> str:
-    if not resp.headers["content-type"].startswith("text/event-stream"):
-        return str(resp.json()["choices"][0]["message"]["content"])
-    out = ""
-    for line in resp.text.splitlines():
-        if line.startswith("data:") and line[5:].strip() != "[DONE]":
-            for choice in json.loads(line[5:]).get("choices") or []:
-                out += choice["delta"].get("content") or ""
-    return out
 
 
 # ----------------------------------------------- error events of other formats

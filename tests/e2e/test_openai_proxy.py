@@ -30,12 +30,6 @@ CHAT = "/v1/chat/completions"
 
 
 @pytest.fixture
-async def mock():
-    async with MockUpstream() as up:
-        yield up
-
-
-@pytest.fixture
 async def gw(tmp_path: Path, mock: MockUpstream):
     async with running_gateway(tmp_path, upstream_first_byte_timeout=1.0) as harness:
         await harness.add_provider("mock", "openai", mock.url + "/v1", UPSTREAM_KEY, ["m1", "m2"])

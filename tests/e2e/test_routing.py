@@ -41,12 +41,6 @@ PATHS = {"openai": "/v1/chat/completions", "anthropic": "/v1/messages"}
 
 
 @pytest.fixture
-async def mock() -> AsyncIterator[MockUpstream]:
-    async with MockUpstream() as up:
-        yield up
-
-
-@pytest.fixture
 async def gw(tmp_path: Path) -> AsyncIterator[Harness]:
     async with running_gateway(tmp_path, upstream_first_byte_timeout=5.0) as harness:
         yield harness
