@@ -22,8 +22,10 @@ from tests.e2e.conftest import (
     TOOL_ARGS,
     TOOL_CALL,
     TOOL_NAME,
+    Call,
     Env,
     Outcome,
+    Upstream,
     anthropic_call,
     anthropic_tool,
     chat_call,
@@ -64,14 +66,10 @@ def _anthropic_history(out: Outcome, call_id: str) -> list[dict[str, Any]]:
     ]
 
 
-# ------------------------------------------------- Anthropic client -> Gemini
-
-
-@pytest.mark.parametrize("stream", MODES)
-async def test_anthropic_client_gemini_upstream_keeps_thought_signature(
-    env: Env, stream: bool
-) -> None:
-    up = env.upstreams["gemini"]
+async def _anthropic_thinking_tool_loop(env: Env, up: Upstream, stream: bool) -> Outcome:
+    """Both turns from an Anthropic client with thinking on: the upstream
+    answers turn 1 with thinking (signed) and TOOL_CALL, turn 2 with FINAL.
+    Returns turn 1 as the client got it."""
     env.serve(up, stream, upstream_reply(up, stream, text=None, tool=TOOL_CALL,
                                          thinking=(THOUGHT, SIGNATURE)))
     tools = [anthropic_tool()]
@@ -80,13 +78,60 @@ async def test_anthropic_client_gemini_upstream_keeps_thought_signature(
                                  max_tokens=4096, thinking=THINKING_ON, tools=tools)
     assert first.reasoning == THOUGHT
     (call,) = first.calls
-    assert (call.name, call.args) == (TOOL_NAME, TOOL_ARGS) and call.id
+    assert call.id  # what the tool_result must name
 
     env.serve(up, stream, upstream_reply(up, stream, text=FINAL))
     second = await anthropic_call(env, up.model_string, stream,
                                   _anthropic_history(first, call.id),
                                   max_tokens=4096, thinking=THINKING_ON, tools=tools)
     assert second.text == FINAL
+    return first
+
+
+def _gemini_result_turn(call: Call) -> gtypes.Content:
+    """The tool's result as a Gemini client sends it for ``call``."""
+    return gtypes.Content(role="user", parts=[gtypes.Part(
+        function_response=gtypes.FunctionResponse(id=call.id, name=TOOL_NAME,
+                                                  response={"result": RESULT}))])
+
+
+async def _gemini_thinking_tool_loop(
+    env: Env, up: Upstream, stream: bool, tool: tuple[str, str, str], signature: str
+) -> Call:
+    """Both turns from a Gemini client with thoughts on: the upstream answers
+    turn 1 with thinking (``signature``) and ``tool``, turn 2 with FINAL; the
+    client appends the model's parts as received, then the result (as
+    Gemini clients do). Returns the call the client got."""
+    env.serve(up, stream, upstream_reply(up, stream, text=None, tool=tool,
+                                         thinking=(THOUGHT, signature)))
+    config = gtypes.GenerateContentConfig(
+        tools=[gemini_tool()],
+        thinking_config=gtypes.ThinkingConfig(include_thoughts=True, thinking_budget=2048))
+    user = gtypes.Content(role="user", parts=[gtypes.Part(text=PROMPT)])
+    first = await gemini_call(env, up.model_string, stream, [user], config)
+    assert first.reasoning == THOUGHT
+    (call,) = first.calls
+    assert (call.name, call.args) == (TOOL_NAME, TOOL_ARGS)
+
+    env.serve(up, stream, upstream_reply(up, stream, text=FINAL))
+    model_turn = gtypes.Content(role="model", parts=first.parts)
+    second = await gemini_call(env, up.model_string, stream,
+                               [user, model_turn, _gemini_result_turn(call)], config)
+    assert second.text == FINAL
+    return call
+
+
+# ------------------------------------------------- Anthropic client -> Gemini
+
+
+@pytest.mark.parametrize("stream", MODES)
+async def test_anthropic_client_gemini_upstream_keeps_thought_signature(
+    env: Env, stream: bool
+) -> None:
+    up = env.upstreams["gemini"]
+    first = await _anthropic_thinking_tool_loop(env, up, stream)
+    (call,) = first.calls
+    assert (call.name, call.args) == (TOOL_NAME, TOOL_ARGS) and call.id
 
     contents = env.last_request(up).json()["contents"]
     assert [c["role"] for c in contents] == ["user", "model", "user"]
@@ -113,22 +158,10 @@ async def test_anthropic_client_responses_upstream_keeps_encrypted_reasoning(
     env: Env, stream: bool
 ) -> None:
     up = env.upstreams["openai-responses"]
-    env.serve(up, stream, upstream_reply(up, stream, text=None, tool=TOOL_CALL,
-                                         thinking=(THOUGHT, SIGNATURE)))
-    tools = [anthropic_tool()]
-    first = await anthropic_call(env, up.model_string, stream,
-                                 [{"role": "user", "content": PROMPT}],
-                                 max_tokens=4096, thinking=THINKING_ON, tools=tools)
-    assert first.reasoning == THOUGHT
+    first = await _anthropic_thinking_tool_loop(env, up, stream)
     assert first.signatures, "the thinking block came back without a signature"
     (call,) = first.calls
     assert call.id == TOOL_CALL[0]
-
-    env.serve(up, stream, upstream_reply(up, stream, text=FINAL))
-    second = await anthropic_call(env, up.model_string, stream,
-                                  _anthropic_history(first, call.id),
-                                  max_tokens=4096, thinking=THINKING_ON, tools=tools)
-    assert second.text == FINAL
 
     items = env.last_request(up).json()["input"]
     kinds = [item.get("type", "message") for item in items]
@@ -242,11 +275,8 @@ async def test_gemini_client_openai_upstream_keeps_ids_paired(env: Env, stream: 
     env.serve(up, stream, upstream_reply(up, stream, text=FINAL))
     model_turn = gtypes.Content(role="model", parts=[gtypes.Part(
         function_call=gtypes.FunctionCall(id=call.id, name=call.name, args=call.args))])
-    result_turn = gtypes.Content(role="user", parts=[gtypes.Part(
-        function_response=gtypes.FunctionResponse(id=call.id, name=TOOL_NAME,
-                                                  response={"result": RESULT}))])
-    second = await gemini_call(env, up.model_string, stream, [user, model_turn, result_turn],
-                               config)
+    second = await gemini_call(env, up.model_string, stream,
+                               [user, model_turn, _gemini_result_turn(call)], config)
     assert second.text == FINAL
 
     sent = env.last_request(up).json()["messages"]
@@ -270,26 +300,7 @@ async def test_gemini_client_anthropic_upstream_keeps_thinking_signature(
     """The Gemini SDK hands thoughtSignature to its user as bytes and sends it
     back url-safe encoded; Anthropic must get its signature back verbatim."""
     up = env.upstreams["anthropic"]
-    env.serve(up, stream, upstream_reply(up, stream, text=None, tool=ANTHROPIC_CALL,
-                                         thinking=(THOUGHT, SIGNATURE)))
-    config = gtypes.GenerateContentConfig(
-        tools=[gemini_tool()],
-        thinking_config=gtypes.ThinkingConfig(include_thoughts=True, thinking_budget=2048))
-    user = gtypes.Content(role="user", parts=[gtypes.Part(text=PROMPT)])
-    first = await gemini_call(env, up.model_string, stream, [user], config)
-    assert first.reasoning == THOUGHT
-    (call,) = first.calls
-    assert (call.name, call.args) == (TOOL_NAME, TOOL_ARGS)
-
-    env.serve(up, stream, upstream_reply(up, stream, text=FINAL))
-    # Gemini clients append the model's parts as received, then the result.
-    model_turn = gtypes.Content(role="model", parts=first.parts)
-    result_turn = gtypes.Content(role="user", parts=[gtypes.Part(
-        function_response=gtypes.FunctionResponse(id=call.id, name=TOOL_NAME,
-                                                  response={"result": RESULT}))])
-    second = await gemini_call(env, up.model_string, stream, [user, model_turn, result_turn],
-                               config)
-    assert second.text == FINAL
+    call = await _gemini_thinking_tool_loop(env, up, stream, ANTHROPIC_CALL, SIGNATURE)
 
     sent = env.last_request(up).json()["messages"]
     assert [m["role"] for m in sent] == ["user", "assistant", "user"]
@@ -317,25 +328,7 @@ async def test_gemini_client_responses_upstream_keeps_encrypted_reasoning(
     """The other alphabet: whatever carries encrypted_content through the
     Gemini client must give the Responses upstream the very same string."""
     up = env.upstreams["openai-responses"]
-    env.serve(up, stream, upstream_reply(up, stream, text=None, tool=TOOL_CALL,
-                                         thinking=(THOUGHT, ENCRYPTED)))
-    config = gtypes.GenerateContentConfig(
-        tools=[gemini_tool()],
-        thinking_config=gtypes.ThinkingConfig(include_thoughts=True, thinking_budget=2048))
-    user = gtypes.Content(role="user", parts=[gtypes.Part(text=PROMPT)])
-    first = await gemini_call(env, up.model_string, stream, [user], config)
-    assert first.reasoning == THOUGHT
-    (call,) = first.calls
-    assert (call.name, call.args) == (TOOL_NAME, TOOL_ARGS)
-
-    env.serve(up, stream, upstream_reply(up, stream, text=FINAL))
-    model_turn = gtypes.Content(role="model", parts=first.parts)
-    result_turn = gtypes.Content(role="user", parts=[gtypes.Part(
-        function_response=gtypes.FunctionResponse(id=call.id, name=TOOL_NAME,
-                                                  response={"result": RESULT}))])
-    second = await gemini_call(env, up.model_string, stream, [user, model_turn, result_turn],
-                               config)
-    assert second.text == FINAL
+    call = await _gemini_thinking_tool_loop(env, up, stream, TOOL_CALL, ENCRYPTED)
 
     items = env.last_request(up).json()["input"]
     (reasoning,) = [i for i in items if i.get("type") == "reasoning"]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
+from functools import partial
 from typing import Any
 
 import anthropic.types as at
@@ -15,32 +15,15 @@ from omniroute import errors
 from omniroute.formats import anthropic as an
 from omniroute.formats import ir
 from omniroute.formats.common import EFFORT_BUDGETS
-from omniroute.http.sse import SSEDecoder
+from tests.formats import helpers
+from tests.formats.helpers import collect, sse_events
 
-FIXTURES = Path(__file__).parent.parent / "fixtures" / "anthropic"
+FIXTURES = helpers.FIXTURES / "anthropic"
 STREAM_EVENT: pydantic.TypeAdapter[Any] = pydantic.TypeAdapter(at.RawMessageStreamEvent)
 
-
-def load(name: str) -> Any:
-    return json.loads((FIXTURES / name).read_text())
-
-
-def sse_events(raw: bytes) -> list[tuple[str | None, str]]:
-    dec = SSEDecoder()
-    return [(e.event, e.data) for e in dec.feed(raw) + dec.close()]
-
-
-def decode_stream(raw: bytes) -> list[ir.Event]:
-    dec = an.StreamDecoder()
-    out: list[ir.Event] = []
-    for event, data in sse_events(raw):
-        out += dec.feed(event, data)
-    return out + dec.close()
-
-
-def encode(events: list[ir.Event], model: str = "claude-test") -> bytes:
-    enc = an.StreamEncoder(model)
-    return b"".join(enc.encode(ev) for ev in events)
+load = partial(helpers.load, "anthropic")
+decode_stream = partial(helpers.decode_stream, an)
+encode = partial(helpers.encode, an, model="claude-test")
 
 
 def sdk_final_message(raw: bytes) -> at.Message:
@@ -57,33 +40,6 @@ def sdk_final_message(raw: bytes) -> at.Message:
         )
     assert snapshot is not None
     return at.Message.model_validate(snapshot.model_dump())
-
-
-def collect(events: list[ir.Event]) -> dict[str, Any]:
-    text = thinking = ""
-    calls: dict[int, list[str]] = {}
-    signatures: list[str] = []
-    stop = None
-    for ev in events:
-        if isinstance(ev, ir.BlockStart) and ev.kind == "tool_call":
-            calls[ev.index] = [ev.id or "", ev.name or "", ""]
-        elif isinstance(ev, ir.TextDelta):
-            text += ev.text
-        elif isinstance(ev, ir.ThinkingDelta):
-            thinking += ev.text
-        elif isinstance(ev, ir.SignatureDelta):
-            signatures.append(ev.signature)
-        elif isinstance(ev, ir.ToolArgsDelta):
-            calls[ev.index][2] += ev.partial_json
-        elif isinstance(ev, ir.MessageDelta) and ev.stop_reason:
-            stop = ev.stop_reason
-    return {
-        "text": text,
-        "thinking": thinking,
-        "calls": [[i, n, json.loads(a or "{}")] for i, n, a in calls.values()],
-        "signatures": signatures,
-        "stop": stop,
-    }
 
 
 # ------------------------------------------------------------------ requests

@@ -7,42 +7,33 @@ from typing import Any
 
 import anthropic.types as at
 import pydantic
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from omniroute.formats import anthropic as an
 from omniroute.formats import ir
-from omniroute.formats.common import dump_json
 from omniroute.http.sse import SSEDecoder
+from tests.formats import helpers
+from tests.formats.helpers import (
+    arguments,
+    data_images,
+    names,
+    pieces,
+    props_settings,
+    text_deltas,
+    texts,
+    url_images,
+)
 
-SETTINGS = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = props_settings(120)
 STREAM_EVENT: pydantic.TypeAdapter[Any] = pydantic.TypeAdapter(at.RawMessageStreamEvent)
 
-texts = st.text(min_size=1, max_size=30)
-names = st.from_regex(r"[a-zA-Z_][a-zA-Z0-9_]{0,15}", fullmatch=True)
 ids = st.from_regex(r"toolu_[a-zA-Z0-9]{4,12}", fullmatch=True)
 signatures = st.from_regex(r"[A-Za-z0-9+/]{8,40}", fullmatch=True)
 caches = st.none() | st.builds(ir.CacheMark, ttl=st.none() | st.just("1h"))
-json_values = st.recursive(
-    st.none() | st.booleans() | st.integers(-1000, 1000) | st.text(max_size=8),
-    lambda inner: (
-        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3)
-    ),
-    max_leaves=6,
-)
-arguments = st.dictionaries(names, json_values, max_size=3).map(dump_json)
 images = st.one_of(
-    st.builds(
-        ir.ImagePart,
-        url=st.from_regex(r"https://example\.com/[a-z]{1,8}\.png", fullmatch=True),
-        cache=caches,
-    ),
-    st.builds(
-        ir.ImagePart,
-        data=st.from_regex(r"[A-Za-z0-9+/]{4,16}", fullmatch=True),
-        media_type=st.sampled_from(["image/png", "image/jpeg", "image/gif"]),
-        cache=caches,
-    ),
+    url_images(cache=caches),
+    data_images(["image/png", "image/jpeg", "image/gif"], cache=caches),
 )
 text_parts = st.builds(ir.TextPart, text=texts, cache=caches)
 thinking_parts = st.one_of(
@@ -78,15 +69,7 @@ def conversations(draw: st.DrawFn) -> list[ir.Message]:
     return messages
 
 
-tool_defs = st.builds(
-    ir.ToolDef,
-    name=names,
-    description=st.none() | texts,
-    parameters=st.fixed_dictionaries(
-        {"type": st.just("object"), "properties": st.dictionaries(names, st.just({}), max_size=2)}
-    ),
-    cache=caches,
-)
+tool_defs = helpers.tool_defs(texts, cache=caches)
 
 
 @st.composite
@@ -209,18 +192,13 @@ def event_streams(draw: st.DrawFn) -> list[ir.Event]:
         kind = draw(st.sampled_from(["text", "thinking", "redacted", "tool_call"]))
         if kind == "tool_call":
             events.append(ir.BlockStart(index, "tool_call", id=draw(ids), name=draw(names)))
-            args = draw(arguments)
-            cuts = sorted(draw(st.lists(st.integers(0, len(args)), max_size=3)))
-            for a, b in zip([0, *cuts], [*cuts, len(args)], strict=True):
-                if args[a:b]:
-                    events.append(ir.ToolArgsDelta(index, args[a:b]))
+            events += [ir.ToolArgsDelta(index, p) for p in draw(pieces(draw(arguments))) if p]
         elif kind == "redacted":
             events.append(ir.BlockStart(index, "thinking", redacted=True))
             events.append(ir.SignatureDelta(index, draw(signatures)))
         else:
             events.append(ir.BlockStart(index, kind))  # type: ignore[arg-type]
-            cls = ir.TextDelta if kind == "text" else ir.ThinkingDelta
-            events += [cls(index, t) for t in draw(st.lists(texts, min_size=1, max_size=3))]
+            events += text_deltas(index, kind, draw(st.lists(texts, min_size=1, max_size=3)))
             if kind == "thinking":
                 events.append(ir.SignatureDelta(index, draw(signatures)))
         events.append(ir.BlockStop(index))
@@ -251,8 +229,7 @@ def summary(events: list[ir.Event]) -> dict[str, Any]:
 @given(event_streams())
 @SETTINGS
 def test_stream_round_trip(events: list[ir.Event]) -> None:
-    enc = an.StreamEncoder("client-model")
-    raw = b"".join(enc.encode(ev) for ev in events)
+    raw = helpers.encode(an, events, "client-model")
     sse = SSEDecoder()
     frames = sse.feed(raw) + sse.close()
     for frame in frames:

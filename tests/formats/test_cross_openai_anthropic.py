@@ -9,9 +9,7 @@ text only.
 
 from __future__ import annotations
 
-import dataclasses
 import json
-from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -22,49 +20,11 @@ from omniroute.formats import gemini as gm
 from omniroute.formats import ir
 from omniroute.formats import openai_chat as oc
 from omniroute.formats import openai_responses as orr
-from omniroute.http.sse import SSEDecoder
+from tests.formats import helpers
+from tests.formats.helpers import FIXTURES, load
 
-FIXTURES = Path(__file__).parent.parent / "fixtures"
 FORMATS: list[ModuleType] = [oc, an, gm, orr]
 SOURCES = {"openai": oc, "anthropic": an}
-
-
-GEMINI = gm
-
-
-def load(path: str) -> Any:
-    return json.loads((FIXTURES / path).read_text())
-
-
-def gemini_client_returns(sig: str) -> str:
-    """A thoughtSignature a Gemini client was shown, as the gateway reads it
-    when the client sends it back (the client-facing side wraps signatures)."""
-    body = {"contents": [{"role": "user", "parts": [{"text": "q"}]},
-                         {"role": "model", "parts": [{"text": "t", "thought": True,
-                                                      "thoughtSignature": sig}]}]}  # fmt: skip
-    (part,) = GEMINI.parse_request(body).messages[1].parts
-    assert isinstance(part, ir.ThinkingPart) and part.signature
-    return part.signature
-
-
-def as_sent_back(parts: list[Any]) -> list[Any]:
-    """Parts read from a client-facing Gemini answer, signatures as they come back."""
-    return [
-        dataclasses.replace(p, signature=gemini_client_returns(p.signature))
-        if isinstance(p, ir.ThinkingPart) and p.signature
-        else p
-        for p in parts
-    ]
-
-
-def events_sent_back(events: list[ir.Event]) -> list[ir.Event]:
-    """Events read from a client-facing Gemini stream, signatures as they come back."""
-    return [
-        dataclasses.replace(ev, signature=gemini_client_returns(ev.signature))
-        if isinstance(ev, ir.SignatureDelta)
-        else ev
-        for ev in events
-    ]
 
 
 def jsonish(text: str) -> Any:
@@ -152,7 +112,7 @@ def test_response_fixture_through_format(path: str, target: ModuleType) -> None:
     resp = source.parse_response(load(path))
     back = target.parse_response(json.loads(json.dumps(target.render_response(resp))))
     if target is gm:
-        back.parts = as_sent_back(list(back.parts))
+        back.parts = helpers.as_sent_back(list(back.parts))
     text = "".join(p.text for p in resp.parts if isinstance(p, ir.TextPart))
     assert "".join(p.text for p in back.parts if isinstance(p, ir.TextPart)) == text
     assert calls(back.parts) == calls(resp.parts)
@@ -233,15 +193,6 @@ def test_tool_call_ids_survive_a_client_tool_loop(target: ModuleType) -> None:
 # ------------------------------------------------------------------- streams
 
 
-def decode(fmt: ModuleType, raw: bytes) -> list[ir.Event]:
-    sse = SSEDecoder()
-    dec = fmt.StreamDecoder()
-    out: list[ir.Event] = []
-    for frame in sse.feed(raw) + sse.close():
-        out += dec.feed(frame.event, frame.data)
-    return out + dec.close()
-
-
 def stream_summary(events: list[ir.Event], *, sigs: bool, redacted: bool) -> dict[str, Any]:
     blocks: dict[int, list[Any]] = {}
     stop = None
@@ -284,12 +235,11 @@ STREAM_FIXTURES = [
 @pytest.mark.parametrize("target", FORMATS, ids=fid)
 @pytest.mark.parametrize("path", STREAM_FIXTURES)
 def test_stream_fixture_through_format(path: str, target: ModuleType) -> None:
-    events = decode(SOURCES[path.split("/")[0]], (FIXTURES / path).read_bytes())
-    enc = target.StreamEncoder("client-model", include_usage=True)
-    raw = b"".join(enc.encode(ev) for ev in events)
-    back = decode(target, raw)
+    events = helpers.decode_stream(SOURCES[path.split("/")[0]], (FIXTURES / path).read_bytes())
+    raw = helpers.encode(target, events, "client-model", include_usage=True)
+    back = helpers.decode_stream(target, raw)
     if target is gm:
-        back = events_sent_back(back)
+        back = helpers.events_sent_back(back)
     sigs = target is not oc
     redacted = target is not gm
     assert stream_summary(back, sigs=sigs, redacted=redacted) == stream_summary(

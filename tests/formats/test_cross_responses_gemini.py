@@ -4,18 +4,22 @@ arguments) and thinking signatures (where the middle format carries them)."""
 
 from __future__ import annotations
 
-import dataclasses
 import json
-from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import pytest
 
 from omniroute.formats import anthropic, gemini, ir, openai_chat, openai_responses
-from omniroute.http.sse import SSEDecoder
+from tests.formats.helpers import (
+    FIXTURES,
+    as_sent_back,
+    decode_stream,
+    encode,
+    events_sent_back,
+    load,
+)
 
-FIXTURES = Path(__file__).parent.parent / "fixtures"
 FORMATS: dict[str, ModuleType] = {
     "openai": openai_chat,
     "anthropic": anthropic,
@@ -26,44 +30,6 @@ FORMATS: dict[str, ModuleType] = {
 SIGNED = {"anthropic", "gemini", "openai-responses"}
 MINE = ["openai-responses", "gemini"]
 PAIRS = [(src, mid) for src in MINE for mid in FORMATS if mid != src]
-
-
-GEMINI = gemini
-
-
-def load(fmt: str, name: str) -> Any:
-    return json.loads((FIXTURES / fmt / name).read_text())
-
-
-def gemini_client_returns(sig: str) -> str:
-    """A thoughtSignature a Gemini client was shown, as the gateway reads it
-    when the client sends it back (the client-facing side wraps signatures)."""
-    body = {"contents": [{"role": "user", "parts": [{"text": "q"}]},
-                         {"role": "model", "parts": [{"text": "t", "thought": True,
-                                                      "thoughtSignature": sig}]}]}  # fmt: skip
-    (part,) = GEMINI.parse_request(body).messages[1].parts
-    assert isinstance(part, ir.ThinkingPart) and part.signature
-    return part.signature
-
-
-def as_sent_back(parts: list[Any]) -> list[Any]:
-    """Parts read from a client-facing Gemini answer, signatures as they come back."""
-    return [
-        dataclasses.replace(p, signature=gemini_client_returns(p.signature))
-        if isinstance(p, ir.ThinkingPart) and p.signature
-        else p
-        for p in parts
-    ]
-
-
-def events_sent_back(events: list[ir.Event]) -> list[ir.Event]:
-    """Events read from a client-facing Gemini stream, signatures as they come back."""
-    return [
-        dataclasses.replace(ev, signature=gemini_client_returns(ev.signature))
-        if isinstance(ev, ir.SignatureDelta)
-        else ev
-        for ev in events
-    ]
 
 
 def wire(body: dict[str, Any]) -> dict[str, Any]:
@@ -141,14 +107,6 @@ def test_response_through_another_format(src: str, mid: str, name: str) -> None:
     assert back.usage.output_tokens == original.usage.output_tokens
 
 
-def run_stream(decoder: Any, raw: bytes) -> list[ir.Event]:
-    sse = SSEDecoder()
-    out: list[ir.Event] = []
-    for e in sse.feed(raw) + sse.close():
-        out += decoder.feed(e.event, e.data)
-    return out + decoder.close()
-
-
 def stream_essentials(events: list[ir.Event]) -> dict[str, Any]:
     text = ""
     calls: dict[int, list[Any]] = {}
@@ -175,13 +133,11 @@ STREAMS = {
 @pytest.mark.parametrize(("src", "mid", "name"), [(s, m, n) for s, m in PAIRS for n in STREAMS[s]])
 def test_stream_through_another_format(src: str, mid: str, name: str) -> None:
     s, m = FORMATS[src], FORMATS[mid]
-    original = run_stream(s.StreamDecoder(), (FIXTURES / src / name).read_bytes())
-    enc = m.StreamEncoder("some-model", include_usage=True)
-    there = run_stream(m.StreamDecoder(), b"".join(enc.encode(ev) for ev in original))
+    original = decode_stream(s, (FIXTURES / src / name).read_bytes())
+    there = decode_stream(m, encode(m, original, "some-model", include_usage=True))
     if mid == "gemini":
         there = events_sent_back(there)
-    enc_back = s.StreamEncoder("some-model", include_usage=True)
-    back = run_stream(s.StreamDecoder(), b"".join(enc_back.encode(ev) for ev in there))
+    back = decode_stream(s, encode(s, there, "some-model", include_usage=True))
     if src == "gemini":
         back = events_sent_back(back)
     check(stream_essentials(original), stream_essentials(back), mid)

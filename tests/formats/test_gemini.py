@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
-from pathlib import Path
+from functools import partial
 from typing import Any
 
 import pytest
@@ -17,31 +17,14 @@ from omniroute import errors
 from omniroute.formats import gemini as gm
 from omniroute.formats import ir
 from omniroute.formats.common import clean_gemini_schema
-from omniroute.http.sse import SSEDecoder
+from tests.formats import helpers
+from tests.formats.helpers import sse_events, wrapped
 
-FIXTURES = Path(__file__).parent.parent / "fixtures" / "gemini"
+FIXTURES = helpers.FIXTURES / "gemini"
 
-
-def load(name: str) -> Any:
-    return json.loads((FIXTURES / name).read_text())
-
-
-def sse_events(raw: bytes) -> list[tuple[str | None, str]]:
-    dec = SSEDecoder()
-    return [(e.event, e.data) for e in dec.feed(raw) + dec.close()]
-
-
-def decode_stream(raw: bytes) -> list[ir.Event]:
-    dec = gm.StreamDecoder()
-    out: list[ir.Event] = []
-    for event, data in sse_events(raw):
-        out += dec.feed(event, data)
-    return out + dec.close()
-
-
-def encode(events: list[ir.Event], model: str = "gemini-x") -> bytes:
-    enc = gm.StreamEncoder(model)
-    return b"".join(enc.encode(ev) for ev in events)
+load = partial(helpers.load, "gemini")
+decode_stream = partial(helpers.decode_stream, gm)
+encode = partial(helpers.encode, gm, model="gemini-x")
 
 
 def chunks_of(raw: bytes) -> list[dict[str, Any]]:
@@ -49,32 +32,11 @@ def chunks_of(raw: bytes) -> list[dict[str, Any]]:
 
 
 def collect(events: list[ir.Event]) -> dict[str, Any]:
-    """Text, thinking, signatures, tool calls and stop reason of IR events."""
-    text = thinking = ""
-    sigs: list[str] = []
-    calls: dict[int, list[str]] = {}
-    stop = None
-    for ev in events:
-        if isinstance(ev, ir.BlockStart) and ev.kind == "tool_call":
-            calls[ev.index] = [ev.id or "", ev.name or "", ""]
-        elif isinstance(ev, ir.TextDelta):
-            text += ev.text
-        elif isinstance(ev, ir.ThinkingDelta):
-            thinking += ev.text
-        elif isinstance(ev, ir.SignatureDelta):
-            sigs.append(ev.signature)
-        elif isinstance(ev, ir.ToolArgsDelta):
-            calls[ev.index][2] += ev.partial_json
-        elif isinstance(ev, ir.MessageDelta) and ev.stop_reason:
-            stop = ev.stop_reason
-    parsed = [(i, n, json.loads(a or "{}")) for i, n, a in calls.values()]
-    return {"text": text, "thinking": thinking, "sigs": sigs, "calls": parsed, "stop": stop}
-
-
-def wrapped(sig: str) -> str:
-    """What a Gemini client is shown for an IR signature: the base64 of a
-    marker and the signature's UTF-8 (see the gemini module doc)."""
-    return base64.b64encode(b"omr1:" + sig.encode()).decode()
+    """``helpers.collect`` with the signatures as "sigs" and calls as tuples."""
+    got = helpers.collect(events)
+    got["sigs"] = got.pop("signatures")
+    got["calls"] = [tuple(call) for call in got["calls"]]
+    return got
 
 
 def with_wrapped_signatures(parts: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -20,6 +20,7 @@ from omniroute.formats import ir
 from omniroute.formats import openai_chat as oc
 from omniroute.formats import openai_responses as orr
 from omniroute.formats.common import decode_base64, standard_base64
+from tests.formats.helpers import SIGNATURE_MARKER, encode, wrapped
 
 # Bytes whose base64 holds every character that differs between alphabets.
 IMAGE = b"\x89PNG\r\n\x1a\n" + bytes([0xFB, 0xFF, 0xBF, 0xFE, 0x3E, 0x3F]) * 3 + b"\x00\x01"
@@ -35,7 +36,7 @@ RESPONSES_SIG = "gAAAAABo--__v2VuY3J5cHRlZC1yZWFzb25pbmctc3RhdGUtMDE="
 GEMINI_SIG = "CiQB0e2Kb+0w8oWnQ3Q6N0d1Hq5b/6a9rWm1bXlzaWduYXR1cmU="
 ODD_SIG = "opaque~state?>✓"
 SIGNATURES = [ANTHROPIC_SIG, RESPONSES_SIG, GEMINI_SIG, ODD_SIG]
-MARKER = b"omr1:"
+MARKER = SIGNATURE_MARKER
 
 
 def user_turn(*parts: dict[str, Any]) -> dict[str, Any]:
@@ -189,10 +190,6 @@ def test_gemini_client_gets_thoughts_only_when_it_asks(
 # ------------------------------------------------------- 3. thought signatures
 
 
-def wrapped(sig: str) -> str:
-    return base64.b64encode(MARKER + sig.encode()).decode()
-
-
 def signed_answer(sig: str) -> ir.Response:
     return ir.Response(
         id="r1",
@@ -302,8 +299,7 @@ def test_stream_encoder_wraps_signatures_on_every_part_kind() -> None:
         ir.MessageDelta("tool_use", usage=ir.Usage(3, 4)),
         ir.MessageStop(),
     ]
-    enc = gm.StreamEncoder("m")
-    raw = b"".join(enc.encode(ev) for ev in events)
+    raw = encode(gm, events, "m")
     chunks = [
         json.loads(line[6:]) for line in raw.decode().split("\n") if line.startswith("data: ")
     ]
@@ -375,8 +371,7 @@ def test_sdk_round_trip_of_a_stream(sig: str) -> None:
         ir.MessageDelta("tool_use"),
         ir.MessageStop(),
     ]
-    enc = gm.StreamEncoder("m")
-    raw = b"".join(enc.encode(ev) for ev in events).decode()
+    raw = encode(gm, events, "m").decode()
     parts: list[types.Part] = []
     for line in raw.split("\n"):
         if line.startswith("data: "):

@@ -7,37 +7,40 @@ import dataclasses
 import json
 from typing import Any
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from omniroute.formats import gemini as gm
 from omniroute.formats import ir
 from omniroute.formats.common import dump_json
-from omniroute.http.sse import SSEDecoder
+from tests.formats.helpers import (
+    SIGNATURE_MARKER,
+    alternating_turns,
+    decode_stream,
+    encode,
+    final_stops,
+    json_values_with,
+    pieces,
+    props_settings,
+    text_deltas,
+    texts,
+    tool_choices,
+    wrapped,
+)
+from tests.formats.helpers import call_ids as ids
+from tests.formats.helpers import lower_names as names
 
-SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = props_settings(60)
 
-texts = st.text(min_size=1, max_size=30)
-names = st.from_regex(r"[a-z][a-z0-9_]{0,12}", fullmatch=True)
-ids = st.from_regex(r"call_[A-Za-z0-9]{4,12}", fullmatch=True)
 # Signatures an upstream makes. Bytes starting with our client-side marker
 # would read as wrapped when a client sends them back; no real one does.
 sigs = (
     st.binary(min_size=1, max_size=24)
-    .filter(lambda b: not b.startswith(b"omr1:"))
+    .filter(lambda b: not b.startswith(SIGNATURE_MARKER))
     .map(lambda b: base64.b64encode(b).decode())
 )
-json_values = st.recursive(
-    st.none() | st.booleans() | st.integers(-1000, 1000) | st.text(max_size=10),
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(names, inner, max_size=3),
-    max_leaves=6,
-)
+json_values = json_values_with(names, max_text=10)
 args = st.dictionaries(names, json_values, max_size=4)
-
-
-def wrapped(sig: str) -> str:
-    """The form a Gemini client is shown (see the gemini module doc)."""
-    return base64.b64encode(b"omr1:" + sig.encode()).decode()
 
 
 def with_wrapped(parts: list[ir.Part]) -> list[ir.Part]:
@@ -82,24 +85,18 @@ def result_for(call: ir.ToolCallPart, draw: st.DrawFn) -> ir.ToolResultPart:
 
 
 @st.composite
+def user_parts(draw: st.DrawFn, calls: list[ir.ToolCallPart]) -> list[ir.Part]:
+    user: list[ir.Part] = [result_for(c, draw) for c in calls]
+    if draw(st.booleans()) or not user:
+        user.append(ir.TextPart(draw(texts)))
+    if draw(st.booleans()):
+        user.append(ir.ImagePart(data=draw(sigs), media_type="image/png"))
+    return user
+
+
+@st.composite
 def requests(draw: st.DrawFn) -> ir.Request:
-    messages: list[ir.Message] = []
-    calls: list[ir.ToolCallPart] = []
-    for turn in range(draw(st.integers(1, 5))):
-        if turn % 2:
-            parts = draw(assistant_parts())
-            calls = [p for p in parts if isinstance(p, ir.ToolCallPart)]
-            for n, call in enumerate(calls):  # call ids are unique in a conversation
-                call.id = f"{call.id}_{turn}_{n}"
-            messages.append(ir.Message("assistant", parts))
-            continue
-        user: list[ir.Part] = [result_for(c, draw) for c in calls]
-        calls = []
-        if draw(st.booleans()) or not user:
-            user.append(ir.TextPart(draw(texts)))
-        if draw(st.booleans()):
-            user.append(ir.ImagePart(data=draw(sigs), media_type="image/png"))
-        messages.append(ir.Message("user", user))
+    messages = draw(alternating_turns(assistant_parts(), user_parts))
     props = draw(
         st.dictionaries(
             names, st.sampled_from([{"type": "string"}, {"type": "integer"}]), max_size=3
@@ -116,13 +113,7 @@ def requests(draw: st.DrawFn) -> ir.Request:
     req = ir.Request(model="", messages=messages, tools=tools)
     req.system = [ir.TextPart(t) for t in draw(st.lists(texts, max_size=2))]
     if tools:
-        req.tool_choice = draw(
-            st.none()
-            | st.sampled_from(
-                [ir.ToolChoice("auto"), ir.ToolChoice("none"), ir.ToolChoice("required")]
-            )
-            | st.just(ir.ToolChoice("tool", tools[0].name))
-        )
+        req.tool_choice = draw(tool_choices(tools[0].name))
     req.temperature = draw(st.none() | st.floats(0, 2, allow_nan=False))
     req.top_p = draw(st.none() | st.floats(0, 1, allow_nan=False))
     req.top_k = draw(st.none() | st.integers(1, 100))
@@ -212,10 +203,7 @@ def test_request_round_trip(req: ir.Request) -> None:
 @st.composite
 def responses(draw: st.DrawFn) -> ir.Response:
     parts = [p for p in draw(assistant_parts())]
-    has_calls = any(isinstance(p, ir.ToolCallPart) for p in parts)
-    stop = draw(st.sampled_from(["max_tokens", "content_filter", "end_turn"]))
-    if stop == "end_turn" and has_calls:
-        stop = "tool_use"
+    stop = draw(final_stops(parts))
     output = draw(st.integers(0, 5000))
     usage = ir.Usage(
         input_tokens=draw(st.integers(0, 5000)),
@@ -270,16 +258,10 @@ def event_streams(draw: st.DrawFn) -> list[ir.Event]:
         kind = draw(st.sampled_from(["text", "thinking", "tool_call"]))
         if kind == "tool_call":
             events.append(ir.BlockStart(index, kind, id=draw(ids), name=draw(names)))
-            text = dump_json(draw(args))
-            cuts = sorted(draw(st.lists(st.integers(0, len(text)), max_size=3)))
-            for a, b in zip([0, *cuts], [*cuts, len(text)], strict=True):
-                events.append(ir.ToolArgsDelta(index, text[a:b]))
+            events += [ir.ToolArgsDelta(index, p) for p in draw(pieces(dump_json(draw(args))))]
         else:
             events.append(ir.BlockStart(index, kind))
-            for piece in draw(st.lists(texts, max_size=3)):
-                events.append(
-                    ir.TextDelta(index, piece) if kind == "text" else ir.ThinkingDelta(index, piece)
-                )
+            events += text_deltas(index, kind, draw(st.lists(texts, max_size=3)))
             if kind == "thinking" and draw(st.booleans()):
                 events.append(ir.SignatureDelta(index, draw(sigs)))
         if draw(st.integers(0, 4)):  # sometimes the block is never stopped
@@ -318,14 +300,7 @@ def summary(events: list[ir.Event]) -> dict[str, Any]:
 @SETTINGS
 @given(event_streams())
 def test_stream_round_trip(events: list[ir.Event]) -> None:
-    enc = gm.StreamEncoder("gemini-x")
-    raw = b"".join(enc.encode(ev) for ev in events)
-    sse = SSEDecoder()
-    dec = gm.StreamDecoder()
-    back: list[ir.Event] = []
-    for e in sse.feed(raw) + sse.close():
-        back += dec.feed(e.event, e.data)
-    back += dec.close()
+    back = decode_stream(gm, encode(gm, events, "gemini-x"))
     want = summary(events)
     assert summary(back) == want | {"sigs": [wrapped(s) for s in want["sigs"]]}
     assert isinstance(back[-1], ir.MessageStop)

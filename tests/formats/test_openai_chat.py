@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
+from functools import partial
 from typing import Any
 
 import pytest
@@ -13,32 +13,16 @@ from openai.types.shared import ErrorObject
 from omniroute import errors
 from omniroute.formats import ir
 from omniroute.formats import openai_chat as oc
-from omniroute.http.sse import SSEDecoder
+from tests.formats import helpers
+from tests.formats.helpers import sse_events
 
-FIXTURES = Path(__file__).parent.parent / "fixtures" / "openai"
+FIXTURES = helpers.FIXTURES / "openai"
 
-
-def load(name: str) -> Any:
-    return json.loads((FIXTURES / name).read_text())
-
-
-def sse_events(raw: bytes) -> list[tuple[str | None, str]]:
-    dec = SSEDecoder()
-    events = dec.feed(raw) + dec.close()
-    return [(e.event, e.data) for e in events]
-
-
-def decode_stream(raw: bytes) -> list[ir.Event]:
-    dec = oc.StreamDecoder()
-    out: list[ir.Event] = []
-    for event, data in sse_events(raw):
-        out += dec.feed(event, data)
-    return out + dec.close()
-
-
-def encode(events: list[ir.Event], model: str = "m", include_usage: bool = True) -> bytes:
-    enc = oc.StreamEncoder(model, include_usage=include_usage)
-    return b"".join(enc.encode(ev) for ev in events)
+load = partial(helpers.load, "openai")
+decode_stream = partial(helpers.decode_stream, oc)
+encode = partial(helpers.encode, oc, model="m", include_usage=True)
+# Tool-call arguments kept as the texts sent.
+collect = partial(helpers.collect, parse_args=False)
 
 
 def chunks_of(raw: bytes) -> list[dict[str, Any]]:
@@ -46,28 +30,6 @@ def chunks_of(raw: bytes) -> list[dict[str, Any]]:
     events = sse_events(raw)
     assert events[-1][1] == "[DONE]"
     return [json.loads(data) for _, data in events[:-1]]
-
-
-def collect(events: list[ir.Event]) -> dict[str, Any]:
-    """Text, thinking, tool calls and stop reason of an IR event stream."""
-    kinds: dict[int, ir.BlockStart] = {}
-    text = thinking = ""
-    calls: dict[int, list[str]] = {}
-    stop = None
-    for ev in events:
-        if isinstance(ev, ir.BlockStart):
-            kinds[ev.index] = ev
-            if ev.kind == "tool_call":
-                calls[ev.index] = [ev.id or "", ev.name or "", ""]
-        elif isinstance(ev, ir.TextDelta):
-            text += ev.text
-        elif isinstance(ev, ir.ThinkingDelta):
-            thinking += ev.text
-        elif isinstance(ev, ir.ToolArgsDelta):
-            calls[ev.index][2] += ev.partial_json
-        elif isinstance(ev, ir.MessageDelta) and ev.stop_reason:
-            stop = ev.stop_reason
-    return {"text": text, "thinking": thinking, "calls": list(calls.values()), "stop": stop}
 
 
 # ------------------------------------------------------------------ requests

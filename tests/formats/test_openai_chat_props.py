@@ -6,7 +6,7 @@ import dataclasses
 import json
 from typing import Any
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 from openai.types.chat import ChatCompletion, ChatCompletionChunk
 
@@ -14,39 +14,31 @@ from omniroute.formats import ir
 from omniroute.formats import openai_chat as oc
 from omniroute.formats.common import (
     ThinkSplitter,
-    dump_json,
     parse_json_object,
     safe_error_text,
     split_think,
 )
 from omniroute.http.sse import SSEDecoder
+from tests.formats import helpers
+from tests.formats.helpers import (
+    arguments,
+    data_images,
+    json_values,
+    names,
+    pieces,
+    props_settings,
+    text_deltas,
+    url_images,
+)
+from tests.formats.helpers import call_ids as ids
 
-SETTINGS = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = props_settings(120)
 
 # Text that the <think> splitter leaves alone (it only looks at the very start).
-texts = st.text(min_size=1, max_size=30).filter(lambda t: not t.lstrip().startswith("<"))
-names = st.from_regex(r"[a-zA-Z_][a-zA-Z0-9_]{0,15}", fullmatch=True)
-ids = st.from_regex(r"call_[a-zA-Z0-9]{4,12}", fullmatch=True)
-json_values = st.recursive(
-    st.none() | st.booleans() | st.integers(-1000, 1000) | st.text(max_size=8),
-    lambda inner: (
-        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3)
-    ),
-    max_leaves=6,
-)
-arguments = st.dictionaries(names, json_values, max_size=3).map(dump_json)
+texts = helpers.texts.filter(lambda t: not t.lstrip().startswith("<"))
 images = st.one_of(
-    st.builds(
-        ir.ImagePart,
-        url=st.from_regex(r"https://example\.com/[a-z]{1,8}\.png", fullmatch=True),
-        detail=st.sampled_from([None, "low", "high", "auto"]),
-    ),
-    st.builds(
-        ir.ImagePart,
-        data=st.from_regex(r"[A-Za-z0-9+/]{4,16}", fullmatch=True),
-        media_type=st.sampled_from(["image/png", "image/jpeg", "image/webp"]),
-        detail=st.sampled_from([None, "high"]),
-    ),
+    url_images(detail=st.sampled_from([None, "low", "high", "auto"])),
+    data_images(["image/png", "image/jpeg", "image/webp"], detail=st.sampled_from([None, "high"])),
 )
 
 
@@ -81,15 +73,7 @@ def conversations(draw: st.DrawFn) -> list[ir.Message]:
     return messages
 
 
-tool_defs = st.builds(
-    ir.ToolDef,
-    name=names,
-    description=st.none() | texts,
-    parameters=st.fixed_dictionaries(
-        {"type": st.just("object"), "properties": st.dictionaries(names, st.just({}), max_size=2)}
-    ),
-    strict=st.none() | st.booleans(),
-)
+tool_defs = helpers.tool_defs(texts, strict=st.none() | st.booleans())
 response_formats = st.one_of(
     st.none(),
     st.builds(ir.ResponseFormat, type=st.sampled_from(["text", "json_object"])),
@@ -200,15 +184,10 @@ def event_streams(draw: st.DrawFn) -> list[ir.Event]:
         if kind == "tool_call":
             calls += 1
             events.append(ir.BlockStart(index, "tool_call", id=draw(ids), name=draw(names)))
-            args = draw(arguments)
-            cuts = sorted(draw(st.lists(st.integers(0, len(args)), max_size=3)))
-            for a, b in zip([0, *cuts], [*cuts, len(args)], strict=True):
-                if args[a:b]:
-                    events.append(ir.ToolArgsDelta(index, args[a:b]))
+            events += [ir.ToolArgsDelta(index, p) for p in draw(pieces(draw(arguments))) if p]
         else:
             events.append(ir.BlockStart(index, kind))  # type: ignore[arg-type]
-            cls = ir.TextDelta if kind == "text" else ir.ThinkingDelta
-            events += [cls(index, t) for t in draw(st.lists(texts, min_size=1, max_size=3))]
+            events += text_deltas(index, kind, draw(st.lists(texts, min_size=1, max_size=3)))
         events.append(ir.BlockStop(index))
     stop = draw(st.sampled_from(["end_turn", "max_tokens", "tool_use", "content_filter"]))
     usage = ir.Usage(input_tokens=draw(st.integers(0, 999)), output_tokens=draw(st.integers(1, 99)))
@@ -218,30 +197,14 @@ def event_streams(draw: st.DrawFn) -> list[ir.Event]:
 
 
 def summary(events: list[ir.Event]) -> dict[str, Any]:
-    text = thinking = ""
-    calls: dict[int, list[str]] = {}
-    stop = usage = None
-    for ev in events:
-        if isinstance(ev, ir.BlockStart) and ev.kind == "tool_call":
-            calls[ev.index] = [ev.id or "", ev.name or "", ""]
-        elif isinstance(ev, ir.TextDelta):
-            text += ev.text
-        elif isinstance(ev, ir.ThinkingDelta):
-            thinking += ev.text
-        elif isinstance(ev, ir.ToolArgsDelta):
-            calls[ev.index][2] += ev.partial_json
-        elif isinstance(ev, ir.MessageDelta):
-            stop = ev.stop_reason or stop
-            usage = ev.usage or usage
-    return {"text": text, "thinking": thinking, "calls": list(calls.values()), "stop": stop,
-            "usage": usage}  # fmt: skip
+    usages = [ev.usage for ev in events if isinstance(ev, ir.MessageDelta) and ev.usage]
+    return helpers.collect(events, parse_args=False) | {"usage": usages[-1] if usages else None}
 
 
 @given(event_streams())
 @SETTINGS
 def test_stream_round_trip(events: list[ir.Event]) -> None:
-    enc = oc.StreamEncoder("client-model", include_usage=True)
-    raw = b"".join(enc.encode(ev) for ev in events)
+    raw = helpers.encode(oc, events, "client-model", include_usage=True)
     sse = SSEDecoder()
     frames = sse.feed(raw) + sse.close()
     assert frames[-1].data == "[DONE]"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
+from functools import partial
 from typing import Any
 
 import pytest
@@ -15,32 +15,15 @@ from pydantic import TypeAdapter
 from omniroute import errors
 from omniroute.formats import ir
 from omniroute.formats import openai_responses as orr
-from omniroute.http.sse import SSEDecoder
+from tests.formats import helpers
+from tests.formats.helpers import sse_events
 
-FIXTURES = Path(__file__).parent.parent / "fixtures" / "openai-responses"
+FIXTURES = helpers.FIXTURES / "openai-responses"
 EVENTS: TypeAdapter[Any] = TypeAdapter(ResponseStreamEvent)
 
-
-def load(name: str) -> Any:
-    return json.loads((FIXTURES / name).read_text())
-
-
-def sse_events(raw: bytes) -> list[tuple[str | None, str]]:
-    dec = SSEDecoder()
-    return [(e.event, e.data) for e in dec.feed(raw) + dec.close()]
-
-
-def decode_stream(raw: bytes) -> list[ir.Event]:
-    dec = orr.StreamDecoder()
-    out: list[ir.Event] = []
-    for event, data in sse_events(raw):
-        out += dec.feed(event, data)
-    return out + dec.close()
-
-
-def encode(events: list[ir.Event], model: str = "gpt-x") -> bytes:
-    enc = orr.StreamEncoder(model)
-    return b"".join(enc.encode(ev) for ev in events)
+load = partial(helpers.load, "openai-responses")
+decode_stream = partial(helpers.decode_stream, orr)
+encode = partial(helpers.encode, orr, model="gpt-x")
 
 
 def sdk_events(raw: bytes) -> list[Any]:

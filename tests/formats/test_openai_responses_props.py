@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 from openai.types.responses import Response, ResponseStreamEvent
 from pydantic import TypeAdapter
@@ -14,13 +14,21 @@ from omniroute.formats import ir
 from omniroute.formats import openai_responses as orr
 from omniroute.formats.common import dump_json
 from omniroute.http.sse import SSEDecoder
+from tests.formats.helpers import (
+    alternating_turns,
+    call_ids,
+    encode,
+    final_stops,
+    props_settings,
+    text_deltas,
+    texts,
+    tool_choices,
+)
+from tests.formats.helpers import lower_names as names
 
-SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = props_settings(60)
 EVENTS: TypeAdapter[Any] = TypeAdapter(ResponseStreamEvent)
 
-texts = st.text(min_size=1, max_size=30)
-names = st.from_regex(r"[a-z][a-z0-9_]{0,12}", fullmatch=True)
-call_ids = st.from_regex(r"call_[A-Za-z0-9]{4,12}", fullmatch=True)
 rs_ids = st.from_regex(r"rs_[a-f0-9]{8,16}", fullmatch=True)
 sigs = st.from_regex(r"gAAAA[A-Za-z0-9_=-]{4,40}", fullmatch=True)
 args = st.dictionaries(names, st.integers() | st.text(max_size=8), max_size=3).map(dump_json)
@@ -42,30 +50,24 @@ def assistant_parts(draw: st.DrawFn, signed_only: bool = True) -> list[ir.Part]:
 
 
 @st.composite
+def user_parts(draw: st.DrawFn, calls: list[ir.ToolCallPart]) -> list[ir.Part]:
+    user: list[ir.Part] = [
+        ir.ToolResultPart(c.id, [ir.TextPart(draw(texts))], name=c.name) for c in calls
+    ]
+    for _ in range(draw(st.integers(0 if user else 1, 3))):
+        if draw(st.booleans()):
+            user.append(ir.TextPart(draw(texts)))
+        else:
+            url = draw(st.sampled_from(["https://x.test/a.png", "file-abc123"]))
+            user.append(
+                ir.ImagePart(url=url, detail=draw(st.sampled_from(["low", "high", "auto"])))
+            )
+    return user
+
+
+@st.composite
 def requests(draw: st.DrawFn) -> ir.Request:
-    messages: list[ir.Message] = []
-    calls: list[ir.ToolCallPart] = []
-    for turn in range(draw(st.integers(1, 5))):
-        if turn % 2:
-            parts = draw(assistant_parts())
-            calls = [p for p in parts if isinstance(p, ir.ToolCallPart)]
-            for n, call in enumerate(calls):  # call ids are unique in a conversation
-                call.id = f"{call.id}_{turn}_{n}"
-            messages.append(ir.Message("assistant", parts))
-            continue
-        user: list[ir.Part] = [
-            ir.ToolResultPart(c.id, [ir.TextPart(draw(texts))], name=c.name) for c in calls
-        ]
-        calls = []
-        for _ in range(draw(st.integers(0 if user else 1, 3))):
-            if draw(st.booleans()):
-                user.append(ir.TextPart(draw(texts)))
-            else:
-                url = draw(st.sampled_from(["https://x.test/a.png", "file-abc123"]))
-                user.append(
-                    ir.ImagePart(url=url, detail=draw(st.sampled_from(["low", "high", "auto"])))
-                )
-        messages.append(ir.Message("user", user))
+    messages = draw(alternating_turns(assistant_parts(), user_parts))
     tools = [
         ir.ToolDef(
             name, draw(st.none() | texts), {"type": "object", "properties": {}}, draw(st.booleans())
@@ -75,13 +77,7 @@ def requests(draw: st.DrawFn) -> ir.Request:
     req = ir.Request(model=draw(names), messages=messages, tools=tools)
     req.system = [ir.TextPart(t) for t in draw(st.lists(texts, max_size=1))]
     if tools:
-        req.tool_choice = draw(
-            st.none()
-            | st.sampled_from(
-                [ir.ToolChoice("auto"), ir.ToolChoice("none"), ir.ToolChoice("required")]
-            )
-            | st.just(ir.ToolChoice("tool", tools[0].name))
-        )
+        req.tool_choice = draw(tool_choices(tools[0].name))
         req.parallel_tool_calls = draw(st.none() | st.booleans())
     req.temperature = draw(st.none() | st.floats(0, 2, allow_nan=False))
     req.top_p = draw(st.none() | st.floats(0, 1, allow_nan=False))
@@ -124,10 +120,7 @@ def test_request_round_trip(req: ir.Request) -> None:
 @st.composite
 def responses(draw: st.DrawFn) -> ir.Response:
     parts = draw(assistant_parts(signed_only=False))
-    has_calls = any(isinstance(p, ir.ToolCallPart) for p in parts)
-    stop = draw(st.sampled_from(["max_tokens", "content_filter", "end_turn"]))
-    if stop == "end_turn" and has_calls:
-        stop = "tool_use"
+    stop = draw(final_stops(parts))
     output = draw(st.integers(0, 5000))
     usage = ir.Usage(
         input_tokens=draw(st.integers(0, 5000)),
@@ -170,10 +163,8 @@ def event_streams(draw: st.DrawFn) -> list[ir.Event]:
         else:
             redacted = kind == "thinking" and draw(st.booleans())
             events.append(ir.BlockStart(index, kind, redacted=redacted))
-            for piece in draw(st.lists(texts, max_size=3)) if not redacted else []:
-                events.append(
-                    ir.TextDelta(index, piece) if kind == "text" else ir.ThinkingDelta(index, piece)
-                )
+            if not redacted:
+                events += text_deltas(index, kind, draw(st.lists(texts, max_size=3)))
             if kind == "thinking" and (redacted or draw(st.booleans())):
                 events.append(ir.SignatureDelta(index, draw(sigs)))
         open_blocks.append(index)
@@ -219,8 +210,7 @@ def summary(events: list[ir.Event]) -> dict[str, Any]:
 @SETTINGS
 @given(event_streams())
 def test_stream_round_trip(events: list[ir.Event]) -> None:
-    enc = orr.StreamEncoder("m")
-    raw = b"".join(enc.encode(ev) for ev in events)
+    raw = encode(orr, events, "m")
     sse = SSEDecoder()
     dec = orr.StreamDecoder()
     back: list[ir.Event] = []

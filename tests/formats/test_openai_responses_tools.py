@@ -21,6 +21,7 @@ from omniroute.formats import openai_responses as orr
 from omniroute.formats.common import dump_json
 from omniroute.formats.openai_responses_tools import InputStream, custom_input
 from omniroute.http.sse import SSEDecoder
+from tests.formats.helpers import encode
 
 EVENTS: TypeAdapter[Any] = TypeAdapter(ResponseStreamEvent)
 
@@ -352,8 +353,7 @@ def test_stream_shows_custom_tool_call(size: int) -> None:
         ir.MessageDelta("tool_use", usage=ir.Usage(10, 5)),
         ir.MessageStop(),
     ]
-    enc = orr.StreamEncoder("gpt-5.5", echo=orr.answer_echo(req))
-    sdk = sdk_events(b"".join(enc.encode(ev) for ev in events))
+    sdk = sdk_events(encode(orr, events, "gpt-5.5", echo=orr.answer_echo(req)))
     custom = [e for e in sdk if getattr(e, "output_index", None) == 1]
     kinds = [e.type for e in custom]
     assert kinds[0] == "response.output_item.added"

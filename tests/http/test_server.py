@@ -5,16 +5,34 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 import pytest
 
 from omniroute import errors
-from omniroute.http import Request, Response, Router, StreamResponse
+from omniroute.http import Handler, Request, Response, Router, StreamResponse
 from omniroute.settings import Settings
-from tests.http.wire import Wire, get, serving
+from tests.http.wire import RawResponse, Wire, get, serving
 
 pytestmark = pytest.mark.anyio
+
+
+async def _until(condition: Callable[[], bool], tries: int = 100) -> None:
+    """Give the server up to ``tries`` short turns to make ``condition`` true
+    (the caller asserts it)."""
+    for _ in range(tries):
+        if condition():
+            return
+        await asyncio.sleep(0.01)
+
+
+def _streams(produce: Callable[[], AsyncIterator[bytes]]) -> Handler:
+    """A handler answering every request with a stream from ``produce()``."""
+
+    async def handler(request: Request) -> StreamResponse:
+        return StreamResponse(produce())
+
+    return handler
 
 
 async def echo(request: Request) -> Response:
@@ -309,10 +327,7 @@ async def test_idle_keep_alive_connection_is_closed() -> None:
         await wire.send(get("/"))
         assert (await wire.response()).status == 200
         assert await wire.closed(timeout=3.0) == b""  # closed quietly, no 408
-        for _ in range(100):
-            if server.connection_count == 0:
-                break
-            await asyncio.sleep(0.01)
+        await _until(lambda: server.connection_count == 0)
         assert server.connection_count == 0
 
 
@@ -335,10 +350,7 @@ async def test_connections_over_the_cap_are_closed_at_once() -> None:
         assert await third.closed(timeout=2.0) == b""
         assert server.connection_count == 2
         await first.close()
-        for _ in range(200):
-            if server.connection_count < 2:
-                break
-            await asyncio.sleep(0.01)
+        await _until(lambda: server.connection_count < 2, tries=200)
         fourth = await Wire.open(port)
         await fourth.send(get("/"))
         assert (await fourth.response()).status == 200
@@ -384,10 +396,7 @@ async def test_head_of_a_stream_does_not_run_the_stream() -> None:
         finally:
             state["closed"] = True
 
-    async def handler(request: Request) -> StreamResponse:
-        return StreamResponse(produce())
-
-    async with serving(handler) as (_, port):
+    async with serving(_streams(produce)) as (_, port):
         wire = await Wire.open(port)
         await wire.send(b"HEAD / HTTP/1.1\r\nHost: t\r\n\r\n")
         head = await wire.response(method="HEAD")
@@ -505,10 +514,7 @@ async def test_stream_chunks_reach_the_client_one_by_one() -> None:
         produced.append(2)
         yield b"data: two\n\n"
 
-    async def handler(request: Request) -> StreamResponse:
-        return StreamResponse(produce())
-
-    async with serving(handler) as (_, port):
+    async with serving(_streams(produce)) as (_, port):
         wire = await Wire.open(port)
         await wire.send(get("/stream"))
         head = await wire.head()
@@ -574,10 +580,7 @@ async def test_client_disconnect_mid_stream_closes_the_producer() -> None:
             await finished.wait()
         assert record["at"] - closed_at < 0.25
         assert record["disconnected"] is True
-        for _ in range(100):
-            if server.active_requests == 0:
-                break
-            await asyncio.sleep(0.01)
+        await _until(lambda: server.active_requests == 0)
         assert server.active_requests == 0
 
 
@@ -591,10 +594,7 @@ async def test_client_disconnect_while_the_first_chunk_is_awaited() -> None:
         finally:
             finished.set()
 
-    async def handler(request: Request) -> StreamResponse:
-        return StreamResponse(produce())
-
-    async with serving(handler) as (_, port):
+    async with serving(_streams(produce)) as (_, port):
         wire = await Wire.open(port)
         await wire.send(get("/"))
         await asyncio.sleep(0.05)
@@ -603,22 +603,31 @@ async def test_client_disconnect_while_the_first_chunk_is_awaited() -> None:
             await finished.wait()
 
 
-async def test_client_disconnect_cancels_a_waiting_handler() -> None:
-    loop = asyncio.get_running_loop()
-    started = asyncio.Event()
-    cancelled = asyncio.Event()
-    record: dict[str, float | bool] = {}
+class _Stuck:
+    """A handler that never answers by itself; it notes when it is cancelled
+    and whether the client had gone by then."""
 
-    async def handler(request: Request) -> Response:
-        started.set()
+    def __init__(self) -> None:
+        self.started = asyncio.Event()
+        self.cancelled = asyncio.Event()
+        self.record: dict[str, float | bool] = {}
+
+    async def __call__(self, request: Request) -> Response:
+        self.started.set()
         try:
             await asyncio.sleep(30)
         except asyncio.CancelledError:
-            record["at"] = loop.time()
-            record["disconnected"] = request.disconnected.is_set()
-            cancelled.set()
+            self.record["at"] = asyncio.get_running_loop().time()
+            self.record["disconnected"] = request.disconnected.is_set()
+            self.cancelled.set()
             raise
         return Response()
+
+
+async def test_client_disconnect_cancels_a_waiting_handler() -> None:
+    loop = asyncio.get_running_loop()
+    handler = _Stuck()
+    started, cancelled, record = handler.started, handler.cancelled, handler.record
 
     async with serving(handler) as (server, port):
         wire = await Wire.open(port)
@@ -633,38 +642,32 @@ async def test_client_disconnect_cancels_a_waiting_handler() -> None:
         assert record["disconnected"] is True
 
 
-async def test_producer_error_before_first_chunk_is_a_500() -> None:
+async def _answer_when_the_producer_raises(error: Exception) -> RawResponse:
+    """The answer to a stream whose producer raises ``error`` before its first chunk."""
+
     async def produce() -> AsyncIterator[bytes]:
-        raise ValueError("upstream exploded")
+        raise error
         yield b""  # pragma: no cover - makes this an async generator
 
-    async def handler(request: Request) -> StreamResponse:
-        return StreamResponse(produce())
-
-    async with serving(handler) as (_, port):
+    async with serving(_streams(produce)) as (_, port):
         wire = await Wire.open(port)
         await wire.send(get("/"))
         response = await wire.response()
-        assert response.status == 500
-        assert b"exploded" not in response.body
         await wire.close()
+    return response
+
+
+async def test_producer_error_before_first_chunk_is_a_500() -> None:
+    response = await _answer_when_the_producer_raises(ValueError("upstream exploded"))
+    assert response.status == 500
+    assert b"exploded" not in response.body
 
 
 async def test_producer_omni_error_before_first_chunk_keeps_its_status() -> None:
-    async def produce() -> AsyncIterator[bytes]:
-        raise errors.UpstreamTimeout("upstream too slow", phase="first_byte")
-        yield b""  # pragma: no cover - makes this an async generator
-
-    async def handler(request: Request) -> StreamResponse:
-        return StreamResponse(produce())
-
-    async with serving(handler) as (_, port):
-        wire = await Wire.open(port)
-        await wire.send(get("/"))
-        response = await wire.response()
-        assert response.status == 504
-        assert json.loads(response.body)["error"]["message"] == "upstream too slow"
-        await wire.close()
+    error = errors.UpstreamTimeout("upstream too slow", phase="first_byte")
+    response = await _answer_when_the_producer_raises(error)
+    assert response.status == 504
+    assert json.loads(response.body)["error"]["message"] == "upstream too slow"
 
 
 async def test_producer_error_mid_stream_truncates_and_closes() -> None:
@@ -672,10 +675,7 @@ async def test_producer_error_mid_stream_truncates_and_closes() -> None:
         yield b"partial"
         raise ValueError("upstream exploded")
 
-    async def handler(request: Request) -> StreamResponse:
-        return StreamResponse(produce())
-
-    async with serving(handler) as (_, port):
+    async with serving(_streams(produce)) as (_, port):
         wire = await Wire.open(port)
         await wire.send(get("/"))
         await wire.head()
@@ -726,17 +726,8 @@ async def test_graceful_shutdown_finishes_in_flight_and_refuses_new() -> None:
 
 
 async def test_shutdown_cancels_requests_after_the_grace() -> None:
-    started = asyncio.Event()
-    cancelled = asyncio.Event()
-
-    async def handler(request: Request) -> Response:
-        started.set()
-        try:
-            await asyncio.sleep(30)
-        except asyncio.CancelledError:
-            cancelled.set()
-            raise
-        return Response()
+    handler = _Stuck()
+    started, cancelled = handler.started, handler.cancelled
 
     async with serving(handler) as (server, port):
         wire = await Wire.open(port)
