@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 import re
+import secrets
 import time
-import uuid
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -60,7 +60,7 @@ def request_id(request: Request) -> str:
     given = request.headers.get("x-request-id")
     if given and _REQUEST_ID.match(given):
         return given
-    return uuid.uuid4().hex
+    return secrets.token_hex(16)
 
 
 def read_json(request: Request) -> dict[str, Any]:
@@ -287,7 +287,7 @@ class ClientApi:
         ]
         return Response.json(
             {
-                "id": summary.get("id", "resp_" + uuid.uuid4().hex),
+                "id": summary.get("id", "resp_" + secrets.token_hex(16)),
                 "object": "response.compaction",
                 "created_at": int(time.time()),
                 "output": output,

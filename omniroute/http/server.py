@@ -6,7 +6,6 @@ import asyncio
 import logging
 import socket
 import time
-from email.utils import formatdate
 
 from omniroute.http.connection import Connection
 from omniroute.http.message import ErrorFactory, Handler, default_error_factory
@@ -56,7 +55,7 @@ class ServerState:
         now = int(time.time())
         if now != self._date_second:
             self._date_second = now
-            self._date = formatdate(now, usegmt=True).encode("ascii")
+            self._date = http_date(now)
         return self._date
 
 
@@ -192,3 +191,17 @@ class Server:
             return _Refuse()
         state.open_connections += 1
         return _Protocol(state)
+
+
+_DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def http_date(seconds: float) -> bytes:
+    """IMF-fixdate (RFC 9110 section 5.6.7), e.g. ``Sun, 06 Nov 1994 08:49:37 GMT``;
+    English names whatever the locale."""
+    t = time.gmtime(seconds)
+    return (
+        f"{_DAYS[t.tm_wday]}, {t.tm_mday:02d} {_MONTHS[t.tm_mon - 1]} {t.tm_year} "
+        f"{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d} GMT"
+    ).encode("ascii")

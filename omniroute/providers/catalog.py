@@ -39,7 +39,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from importlib import resources
+from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 from urllib.parse import urlsplit
@@ -137,7 +137,8 @@ class Catalog:
     @classmethod
     def load(cls) -> Catalog:
         """The catalog shipped in the package (``omniroute/providers/catalog.json``)."""
-        text = resources.files("omniroute.providers").joinpath("catalog.json").read_text("utf-8")
+        # Read beside this module (the package ships it as package data).
+        text = (Path(__file__).resolve().parent / "catalog.json").read_text("utf-8")
         try:
             data = json.loads(text)
         except ValueError as exc:

@@ -35,7 +35,6 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from email.utils import parsedate_to_datetime
 
 from omniroute.routing.retry import exponential_delay
 
@@ -104,6 +103,8 @@ def _retry_after_value(value: str, wall: float) -> float | None:
     if seconds is not None:
         return max(0.0, seconds)
     try:
+        from email.utils import parsedate_to_datetime  # rare: HTTP-date Retry-After
+
         when = parsedate_to_datetime(value)
     except (TypeError, ValueError):
         return None

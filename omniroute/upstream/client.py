@@ -19,9 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-import certifi
 import h11
-from python_socks import ProxyConnectionError, ProxyError
 
 from omniroute.errors import (
     UpstreamConnectError,
@@ -129,6 +127,8 @@ class UpstreamClient:
 
     def _ssl_context(self) -> ssl.SSLContext:
         if self._ssl is None:
+            import certifi  # only once the first TLS upstream is reached
+
             ctx = ssl.create_default_context(cafile=certifi.where())
             ctx.set_alpn_protocols(["http/1.1"])  # we speak nothing else
             self._ssl = ctx
@@ -257,13 +257,17 @@ def _connect_error(exc: Exception, target: _Target, route: ProxyRoute | None) ->
     via = f" via proxy {route.label}" if route else ""
     if isinstance(exc, TimeoutError):  # the kernel's or python-socks' own connect timeout
         return UpstreamTimeout(f"could not connect to {target.label}{via} in time", phase="connect")
-    if isinstance(exc, ProxyError) and route is not None:
-        code = f" (code {exc.error_code})" if exc.error_code is not None else ""
-        return UpstreamConnectError(
-            f"proxy {route.label} refused the tunnel to {target.label}{code}"
-        )
-    if isinstance(exc, ProxyConnectionError) and route is not None:
-        return UpstreamConnectError(f"could not reach proxy {route.label} for {target.label}")
+    if route is not None:
+        # Loaded already: the proxied connection imported python-socks.
+        from python_socks import ProxyConnectionError, ProxyError
+
+        if isinstance(exc, ProxyError):
+            code = f" (code {exc.error_code})" if exc.error_code is not None else ""
+            return UpstreamConnectError(
+                f"proxy {route.label} refused the tunnel to {target.label}{code}"
+            )
+        if isinstance(exc, ProxyConnectionError):
+            return UpstreamConnectError(f"could not reach proxy {route.label} for {target.label}")
     if isinstance(exc, ssl.SSLCertVerificationError):
         reason = exc.verify_message or "verification failed"
         return UpstreamConnectError(f"TLS certificate of {target.label} rejected{via}: {reason}")

@@ -24,18 +24,17 @@ import socket
 from dataclasses import dataclass, field
 from urllib.parse import unquote, urlsplit
 
-from python_socks import ProxyType
-from python_socks.async_.asyncio import Proxy
-
 from omniroute.errors import UpstreamConnectError
 
-# scheme -> (python-socks proxy type, whether the proxy resolves names)
-_SCHEMES: dict[str, tuple[ProxyType, bool]] = {
-    "socks5": (ProxyType.SOCKS5, False),
-    "socks5h": (ProxyType.SOCKS5, True),
-    "socks4": (ProxyType.SOCKS4, False),
-    "socks4a": (ProxyType.SOCKS4, True),
-    "http": (ProxyType.HTTP, False),
+# scheme -> (python-socks ProxyType member, whether the proxy resolves names).
+# python-socks itself is imported on the first proxied connection only: most
+# gateways never use a proxy, and it is not free in memory.
+_SCHEMES: dict[str, tuple[str, bool]] = {
+    "socks5": ("SOCKS5", False),
+    "socks5h": ("SOCKS5", True),
+    "socks4": ("SOCKS4", False),
+    "socks4a": ("SOCKS4", True),
+    "http": ("HTTP", False),
 }
 
 
@@ -43,7 +42,7 @@ _SCHEMES: dict[str, tuple[ProxyType, bool]] = {
 class ProxyRoute:
     """One parsed proxy URL."""
 
-    kind: ProxyType
+    kind: str  # a python_socks.ProxyType member name
     host: str
     port: int
     remote_dns: bool
@@ -79,8 +78,11 @@ class ProxyRoute:
     async def connect(self, host: str, port: int, timeout: float) -> socket.socket:
         """A socket tunnelled to ``host:port``; python-socks errors pass through
         (the caller maps them, knowing the destination)."""
+        from python_socks import ProxyType
+        from python_socks.async_.asyncio import Proxy
+
         proxy = Proxy(
-            self.kind,
+            ProxyType[self.kind],
             self.host,
             self.port,
             username=self.username,

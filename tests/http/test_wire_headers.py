@@ -26,3 +26,12 @@ def test_good_headers_pass() -> None:
 def test_bad_headers_are_refused(headers: list[tuple[bytes, bytes]]) -> None:
     with pytest.raises(h11.LocalProtocolError):
         wire_headers.check(headers)
+
+
+def test_http_date_matches_the_standard_library() -> None:
+    from email.utils import formatdate
+
+    from omniroute.http.server import http_date
+
+    for seconds in (0, 784111777, 1_700_000_000, 1_795_000_000):
+        assert http_date(seconds) == formatdate(seconds, usegmt=True).encode("ascii")
