@@ -112,6 +112,7 @@ class Pipeline:
             if not self._admit(gates):
                 skipped.append((f"{target.ref}: circuit open", self._reopens_in(gates)))
                 continue
+            tried_here = False
             for account in self._accounts(call, registry, provider):
                 cooling = self._res.cooldowns.remaining(account_key(account.id))
                 if cooling > 0:
@@ -127,6 +128,7 @@ class Pipeline:
                     proxy=_proxy(registry, provider, account),
                     system_prompt=_system_prompt(registry, target),
                 )
+                tried_here = True
                 try:
                     response = await self._try(call, attempt, gates, self._timeouts_within(budget))
                 except (errors.UpstreamError, errors.RateLimited) as err:
@@ -147,6 +149,8 @@ class Pipeline:
                     continue
                 self._res.remember_session(call.session_id, account.id)
                 return response
+            if not tried_here:  # every account cooling (or no budget): the probe went unused
+                self._release_probes(gates)
             if budget.exhausted():
                 break
         final = _final_error(call, failures, skipped)

@@ -228,3 +228,24 @@ async def test_probe_answered_with_a_client_error_still_reports(
         await asyncio.sleep(0.1)
         served = chat_text(await chat(gw, "duo"))
     assert served == "from bad", f"bad is still avoided: {breakers.get(provider_key('bad')).info()}"
+
+
+async def test_a_probe_unused_because_every_account_cools_is_given_back(
+    gw: Harness, mock: MockUpstream
+) -> None:
+    """Half-open, but both accounts are cooling: the probe slot the request
+    took must not hold the breaker shut once the accounts are back."""
+    await set_breaker(gw, threshold=1, cooldown=0.2)
+    mock.route("POST", CHAT, Status(500, b"{}"))
+    assert (await chat(gw)).status_code >= 500
+    assert gw.gateway.resilience.breakers.state(provider_key("p")) is BreakerState.OPEN
+    await asyncio.sleep(0.25)  # half-open now
+    for account in account_ids(gw, "p"):
+        gw.gateway.resilience.cooldowns.trip(account_key(account), 0.3)
+    refused = await chat(gw)
+    assert refused.status_code >= 400 and "cooling down" in refused.text
+    await asyncio.sleep(0.35)  # the accounts are back; the probe slot must be free
+    mock.route("POST", CHAT, ok_for("recovered"))
+    answer = await chat(gw)
+    assert answer.status_code == 200 and chat_text(answer) == "recovered"
+    assert gw.gateway.resilience.breakers.state(provider_key("p")) is BreakerState.CLOSED
