@@ -76,11 +76,17 @@ class Gateway:
 
     async def start(self) -> tuple[str, int]:
         await self.store.open()
-        await self._watcher.load()
-        await self.resilience.restore(self.store)
-        self._watcher.start()
-        self.resilience.start_saving(self.store)
-        self.address = await self.server.start(self.settings.host, self.settings.port)
+        try:
+            await self._watcher.load()
+            await self.resilience.restore(self.store)
+            self._watcher.start()
+            self.resilience.start_saving(self.store)
+            self.address = await self.server.start(self.settings.host, self.settings.port)
+        except BaseException:  # e.g. the port is taken: leave the database closed and tidy
+            await self._watcher.stop()
+            await self.resilience.stop_saving(self.store)
+            await self.store.close()
+            raise
         host, port = self.address
         self.admin.publish(f"http://{'127.0.0.1' if host in ('0.0.0.0', '') else host}:{port}")
         return self.address

@@ -224,3 +224,18 @@ async def test_status_command_reads_the_running_server(tmp_path: Path) -> None:
         proc.send_signal(signal.SIGTERM)
         await asyncio.wait_for(proc.wait(), 15)
     assert not (data / "admin.json").exists()
+
+
+def test_a_taken_port_is_a_clear_error_and_leaves_the_store_closed(tmp_path: Path) -> None:
+    import socket
+
+    data = tmp_path / "d"
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        out = run_cli("serve", "--port", str(port), data_dir=data, check=False)
+    assert out.returncode == 2
+    assert "address already in use" in out.stderr and "Traceback" not in out.stderr
+    # Closed cleanly: SQLite folded its write-ahead log back into the database.
+    assert not (data / "omniroute.db-wal").exists()
