@@ -50,6 +50,7 @@ class Settings:
     # store
     log_flush_interval: float = 1.0  # request-log rows reach disk at least this often
     log_queue_max: int = 50_000  # queued log rows beyond this are dropped (and counted)
+    log_retention_days: float = 30.0  # request-log rows older than this are deleted; 0 keeps all
     config_poll_interval: float = 0.5  # how often the server looks for config changes
     secret_key: str | None = field(default=None, repr=False)  # base64 key; else key file
     responses_memory_ttl: float = (

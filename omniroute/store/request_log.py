@@ -10,6 +10,7 @@ from __future__ import annotations
 import collections
 import logging
 import sqlite3
+import time
 from typing import Any
 
 from .db import BEGIN_WRITE, run_transaction
@@ -44,14 +45,19 @@ class RequestLogBuffer:
     may be exceeded by at most the number of concurrent producer threads.
     """
 
-    __slots__ = ("_rows", "_limit", "_closed", "_dropped_full", "_dropped_failed")
+    __slots__ = (
+        "_rows", "_limit", "_closed", "_dropped_full", "_dropped_failed", "_keep", "_pruned_at",
+    )  # fmt: skip
 
-    def __init__(self, limit: int) -> None:
+    def __init__(self, limit: int, retention: float = 0.0) -> None:
+        """``retention``: seconds a row is kept (G-01); 0 keeps rows forever."""
         self._rows: collections.deque[RequestLogRow] = collections.deque()
         self._limit = max(1, limit)
         self._closed = False
         self._dropped_full = 0  # only touched by producers (the event loop)
         self._dropped_failed = 0  # only touched by the writer thread
+        self._keep = retention
+        self._pruned_at = 0.0  # writer thread only
 
     @property
     def dropped(self) -> int:
@@ -79,6 +85,7 @@ class RequestLogBuffer:
         Returns the number of rows written; rows that cannot be stored (wrong
         types) or a batch that fails to commit are counted as dropped.
         """
+        self._prune(conn)
         batch: list[RequestLogRow] = []
         for _ in range(len(self._rows)):  # bounded: rows added meanwhile wait
             try:
@@ -101,6 +108,25 @@ class RequestLogBuffer:
             self._dropped_failed += len(values)
             return 0
         return len(values)
+
+
+    def _prune(self, conn: sqlite3.Connection) -> None:
+        """Drop rows past the retention period, at most once every ten minutes."""
+        now = time.time()
+        if self._keep <= 0 or now - self._pruned_at < _PRUNE_EVERY:
+            return
+        self._pruned_at = now
+        try:
+            run_transaction(
+                conn,
+                lambda c: c.execute("DELETE FROM request_log WHERE ts < ?", (now - self._keep,)),
+                BEGIN_WRITE,
+            )
+        except Exception:
+            log.warning("request log: could not drop old rows", exc_info=True)
+
+
+_PRUNE_EVERY = 600.0  # seconds
 
 
 def _values(row: RequestLogRow) -> tuple[Any, ...] | None:

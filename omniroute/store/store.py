@@ -71,7 +71,9 @@ class Store:
         self._catalog = catalog  # loaded on first need: checking combo targets
         self._data_dir = Path(settings.data_dir)
         self._migrations = tuple(migrations)
-        self._logs = RequestLogBuffer(settings.log_queue_max)
+        self._logs = RequestLogBuffer(
+            settings.log_queue_max, retention=settings.log_retention_days * 86_400
+        )
         self._writer: Worker | None = None
         self._reader: Worker | None = None
         self._sealer: Sealer | None = None

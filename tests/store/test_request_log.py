@@ -148,3 +148,18 @@ async def test_log_request_never_waits_for_a_busy_writer(settings: Settings) -> 
         await store.flush_logs()
         assert await _count(store) == 5000
         assert store.dropped_log_rows == 0
+
+
+async def test_rows_past_the_retention_period_are_deleted(settings: Settings) -> None:
+    import time
+
+    now = time.time()
+    async with Store(settings.replace(log_retention_days=0.0)) as first:
+        first.log_request(_row(1, ts=now - 3 * 86_400))  # three days old
+        first.log_request(_row(2, ts=now - 3_600))  # an hour old
+        await first.flush_logs()
+        # Retention 0 keeps everything.
+        assert {r.request_id for r in await first.recent_requests(10)} == {"req-1", "req-2"}
+    async with Store(settings.replace(log_retention_days=1.0)) as later:
+        await later.flush_logs()  # the writer prunes on its first flush, then every 10 min
+        assert [r.request_id for r in await later.recent_requests(10)] == ["req-2"]
