@@ -101,8 +101,18 @@ class RequestLogBuffer:
                 self._dropped_failed += 1
             else:
                 values.append(converted)
+        # F-02: each key's "last used", from the same batch (not a config change).
+        last_used: dict[int, float] = {}
+        for row in batch:
+            if isinstance(row.client_key_id, int):
+                last_used[row.client_key_id] = max(row.ts, last_used.get(row.client_key_id, 0.0))
+
+        def write(c: sqlite3.Connection) -> None:
+            c.executemany(_INSERT, values)
+            c.executemany(_TOUCH_KEY, [(ts, key_id) for key_id, ts in last_used.items()])
+
         try:
-            run_transaction(conn, lambda c: c.executemany(_INSERT, values), BEGIN_WRITE)
+            run_transaction(conn, write, BEGIN_WRITE)
         except Exception:
             log.warning("request log: could not write %d rows", len(values), exc_info=True)
             self._dropped_failed += len(values)
@@ -127,6 +137,9 @@ class RequestLogBuffer:
 
 
 _PRUNE_EVERY = 600.0  # seconds
+_TOUCH_KEY = (
+    "UPDATE client_keys SET last_used_at = max(coalesce(last_used_at, 0), ?) WHERE id = ?"
+)
 
 
 def _values(row: RequestLogRow) -> tuple[Any, ...] | None:

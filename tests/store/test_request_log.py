@@ -163,3 +163,17 @@ async def test_rows_past_the_retention_period_are_deleted(settings: Settings) ->
     async with Store(settings.replace(log_retention_days=1.0)) as later:
         await later.flush_logs()  # the writer prunes on its first flush, then every 10 min
         assert [r.request_id for r in await later.recent_requests(10)] == ["req-2"]
+
+
+async def test_log_rows_mark_when_each_client_key_was_last_used(settings: Settings) -> None:
+    async with Store(settings) as store:
+        used, _ = await store.create_client_key("used")
+        idle, _ = await store.create_client_key("idle")
+        store.log_request(_row(1, client_key_id=used.id, ts=5000.0))
+        store.log_request(_row(2, client_key_id=used.id, ts=7000.0))
+        await store.flush_logs()
+        store.log_request(_row(3, client_key_id=used.id, ts=6000.0))  # older: no step back
+        await store.flush_logs()
+        keys = {k.name: k for k in await store.list_client_keys()}
+    assert keys["used"].last_used_at == 7000.0
+    assert keys["idle"].last_used_at is None
