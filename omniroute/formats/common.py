@@ -1,6 +1,6 @@
 """Small helpers shared by the format modules (pure functions, no I/O).
 
-Both format engineers add here; existing signatures never change.
+Shared by every format module; existing signatures never change.
 """
 
 from __future__ import annotations
