@@ -1,6 +1,6 @@
 """Small helpers shared by the format modules (pure functions, no I/O).
 
-Shared by every format module; existing signatures never change.
+Existing signatures never change: every format module relies on them.
 """
 
 from __future__ import annotations
