@@ -37,7 +37,7 @@ def chunks_of(raw: bytes) -> list[dict[str, Any]]:
 
 def test_parse_request_fixture() -> None:
     req = oc.parse_request(load("request.json"))
-    assert req.model == "gpt-4o"
+    assert req.model == "o4-mini"
     assert [p.text for p in req.system] == ["You are a helpful assistant."]
     assert [m.role for m in req.messages] == ["user", "assistant", "user"]
     user = req.messages[0].parts
