@@ -16,6 +16,7 @@ import time
 from typing import Any
 
 from omniroute.errors import BadRequest
+from omniroute.formats.common import dump_json
 from omniroute.store import Store
 
 # Rows past their expiry are deleted at most this often (on a save).
@@ -30,7 +31,7 @@ class ConversationMemory:
 
     async def save(self, response_id: str, items: list[dict[str, Any]]) -> None:
         now = time.time()
-        payload = json.dumps(items, separators=(",", ":"), ensure_ascii=False)
+        payload = dump_json(items)
         purge = now - self._last_purge > _PURGE_EVERY
         if purge:
             self._last_purge = now

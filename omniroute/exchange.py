@@ -21,7 +21,7 @@ from typing import Any
 from omniroute import errors, usage_patch
 from omniroute.dialects import format_module, new_answer_id
 from omniroute.formats import ir
-from omniroute.formats.common import estimate_request_tokens, tokens_for_chars
+from omniroute.formats.common import dump_json, estimate_request_tokens, tokens_for_chars
 from omniroute.http.message import GuardedStream, Response, StreamResponse
 from omniroute.providers.upstream_request import endpoint_url, request_headers
 from omniroute.registry import ProviderInfo
@@ -37,7 +37,7 @@ _ERROR_BODY_CAP = 64 * 1024
 
 
 def dumps(obj: Any) -> bytes:
-    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode()
+    return dump_json(obj).encode()
 
 
 class Call:

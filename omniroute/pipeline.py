@@ -32,7 +32,7 @@ from omniroute.dialects import format_module
 from omniroute.exchange import Attempt, Call, Exchange, dumps
 from omniroute.formats import ir
 from omniroute.http.message import Response, StreamResponse
-from omniroute.providers.upstream_request import endpoint_url, request_headers
+from omniroute.providers.upstream_request import count_tokens_url, request_headers
 from omniroute.registry import ProviderInfo, Registry
 from omniroute.replay import Shared
 from omniroute.resilience import Resilience, account_key, combo_key, provider_key
@@ -302,29 +302,24 @@ class Pipeline:
         registry = self._registry()
         for target in registry.resolve(call.model).plan():
             provider = registry.provider(target.provider)
-            fmt = provider.format
-            if fmt not in ("anthropic", "gemini") or not provider.accounts:
+            url = count_tokens_url(provider.format, provider.record.base_url, target.model)
+            if url is None or not provider.accounts:
                 continue
-            counted = await self._count_upstream(call, registry, provider, target)
+            counted = await self._count_upstream(call, registry, provider, target, url)
             if counted is not None:
                 return counted
         return None
 
     async def _count_upstream(
-        self, call: Call, registry: Registry, provider: ProviderInfo, target: Target
+        self, call: Call, registry: Registry, provider: ProviderInfo, target: Target, url: str
     ) -> int | None:
         fmt, account = provider.format, provider.accounts[0]
         req = call.ir_request()
         req.model = target.model
         body = format_module(fmt).render_request(req)
-        base = provider.record.base_url.rstrip("/")
         if fmt == "anthropic":
-            url = base + "/messages/count_tokens"
             body = {k: body[k] for k in ("model", "messages", "system", "tools") if k in body}
         else:
-            url = endpoint_url(fmt, base, target.model, False).replace(
-                ":generateContent", ":countTokens"
-            )
             body = {"contents": body.get("contents", [])}
         headers = request_headers(
             fmt,

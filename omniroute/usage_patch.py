@@ -19,6 +19,7 @@ from typing import Any
 
 from omniroute.dialects import format_module
 from omniroute.formats import ir
+from omniroute.formats.common import dump_json
 from omniroute.http.sse import SSEEvent, encode_sse
 
 _JSON_FIELD = {
@@ -27,10 +28,6 @@ _JSON_FIELD = {
     "anthropic": "usage",
     "gemini": "usageMetadata",
 }
-
-
-def _compact(obj: Any) -> str:
-    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
 
 
 def patch_json(fmt: str, answer: dict[str, Any], usage: ir.Usage) -> dict[str, Any]:
@@ -52,7 +49,7 @@ def before_event(
             "choices": [],
             "usage": format_module(fmt).render_usage(usage),
         }
-        return encode_sse(_compact(chunk)) + encode_sse("[DONE]")
+        return encode_sse(dump_json(chunk)) + encode_sse("[DONE]")
     if fmt == "openai-responses" and event.event == "response.completed":
         try:
             obj = json.loads(event.data)
@@ -61,7 +58,7 @@ def before_event(
         response = obj.get("response")
         if isinstance(response, dict) and not response.get("usage"):
             response["usage"] = format_module(fmt).render_usage(usage)
-            return encode_sse(_compact(obj), event.event)
+            return encode_sse(dump_json(obj), event.event)
     return None
 
 
@@ -69,7 +66,7 @@ def trailer(fmt: str, usage: ir.Usage, model: str) -> bytes:
     """A last event carrying the usage, for formats that allow one."""
     if fmt == "gemini":
         return encode_sse(
-            _compact(
+            dump_json(
                 {"usageMetadata": format_module(fmt).render_usage(usage), "modelVersion": model}
             )
         )

@@ -8,6 +8,9 @@ the wire format adds its fixed path:
     anthropic         {base}/messages
     gemini            {base}/models/{model}:generateContent
                       {base}/models/{model}:streamGenerateContent?alt=sse
+
+Token counting: anthropic {base}/messages/count_tokens, gemini
+{base}/models/{model}:countTokens.
 """
 
 from __future__ import annotations
@@ -44,6 +47,16 @@ def endpoint_url(fmt: str, base_url: str, model: str, stream: bool) -> str:
         action = "streamGenerateContent?alt=sse" if stream else "generateContent"
         return f"{base}/models/{quote(model, safe='/-._~')}:{action}"
     raise ValueError(f"unknown wire format {fmt!r}")
+
+
+def count_tokens_url(fmt: str, base_url: str, model: str) -> str | None:
+    """Where an upstream counts a request's input tokens; None if it cannot."""
+    base = base_url.rstrip("/")
+    if fmt == "anthropic":
+        return base + "/messages/count_tokens"
+    if fmt == "gemini":
+        return f"{base}/models/{quote(model, safe='/-._~')}:countTokens"
+    return None
 
 
 def models_url(fmt: str, base_url: str) -> str:
