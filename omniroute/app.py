@@ -10,18 +10,18 @@ from pathlib import Path
 from typing import Any
 
 from omniroute import errors
-from omniroute.admin.status import AdminAccess, StatusView
-from omniroute.api import ClientApi, normalise_path, request_id
-from omniroute.conversations import ConversationMemory
-from omniroute.dialects import dialect_for_path, error_response
+from omniroute.api.client import ClientApi, normalise_path, request_id
+from omniroute.api.status import AdminAccess, StatusView
+from omniroute.gateway.conversations import ConversationMemory
+from omniroute.gateway.dialects import dialect_for_path, error_response
+from omniroute.gateway.pipeline import Pipeline
+from omniroute.gateway.registry import Registry, RegistryWatcher
+from omniroute.gateway.resilience import Resilience
 from omniroute.http.message import Handler, Request, Response, StreamResponse
 from omniroute.http.routing import Router
 from omniroute.http.server import Server
 from omniroute.http.static import StaticFiles
-from omniroute.pipeline import Pipeline
 from omniroute.providers.catalog import Catalog
-from omniroute.registry import Registry, RegistryWatcher
-from omniroute.resilience import Resilience
 from omniroute.settings import Settings
 from omniroute.store import Store
 from omniroute.upstream import UpstreamClient

@@ -19,5 +19,5 @@ Each format module (``openai_chat``, ``openai_responses``, ``anthropic``,
 - ``error_event(err) -> bytes``: the dialect's mid-stream error (SSE bytes)
 - ``parse_error(status, body) -> ir.ErrorInfo``: an upstream error body
 
-SSE framing (bytes <-> (event, data)) lives in ``omniroute.http.sse``.
+SSE framing (bytes <-> (event, data)) lives in ``omniroute.formats.sse``.
 """

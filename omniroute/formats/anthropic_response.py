@@ -16,9 +16,9 @@ from omniroute.formats.common import (
     new_id,
     parse_json_object,
     safe_error_text,
-    sse_frame,
     tokens_for_chars,
 )
+from omniroute.formats.sse import encode_sse
 
 STOP_FROM_WIRE: MappingProxyType[str, ir.StopReason] = MappingProxyType(
     {
@@ -164,7 +164,7 @@ def render_error(err: ir.ErrorInfo) -> dict[str, Any]:
 
 
 def error_event(err: ir.ErrorInfo) -> bytes:
-    return sse_frame(dump_json(render_error(err)), event="error")
+    return encode_sse(dump_json(render_error(err)), event="error")
 
 
 def kind_of(etype: str | None) -> str:

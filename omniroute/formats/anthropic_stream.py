@@ -22,10 +22,10 @@ from omniroute.formats.common import (
     merge_usage,
     new_id,
     safe_error_text,
-    sse_frame,
     status_for_kind,
     usage_or_estimate,
 )
+from omniroute.formats.sse import encode_sse
 
 
 class StreamDecoder:
@@ -232,7 +232,7 @@ class StreamEncoder:
         return out
 
     def _frame(self, obj: dict[str, Any]) -> bytes:
-        return sse_frame(dump_json(obj), event=obj["type"])
+        return encode_sse(dump_json(obj), event=obj["type"])
 
     def _head(self) -> bytes:
         if self._started:

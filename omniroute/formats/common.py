@@ -368,16 +368,6 @@ def safe_error_text(raw: str, limit: int = 300) -> str:
     return text
 
 
-# ------------------------------------------------------------------------ sse
-
-
-def sse_frame(data: str, event: str | None = None) -> bytes:
-    """One Server-Sent Events frame (WHATWG HTML §9.2): optional ``event:``
-    line, one ``data:`` line (our JSON never contains newlines), blank line."""
-    head = f"event: {event}\n" if event else ""
-    return f"{head}data: {data}\n\n".encode()
-
-
 # ------------------------------------------------------------- gemini schemas
 
 # Gemini's function-declaration ``parameters`` and ``responseSchema`` accept an

@@ -16,10 +16,10 @@ from omniroute.formats.common import (
     estimate_tokens,
     new_id,
     safe_error_text,
-    sse_frame,
     status_for_kind,
 )
 from omniroute.formats.gemini_parts import get_field, id_factory, parse_parts, render_parts
+from omniroute.formats.sse import encode_sse
 
 _V = "gemini"
 
@@ -210,7 +210,7 @@ def render_error(err: ir.ErrorInfo) -> dict[str, Any]:
 
 def error_event(err: ir.ErrorInfo) -> bytes:
     """Mid-stream error: one ``data:`` event holding the error body."""
-    return sse_frame(dump_json(render_error(err)))
+    return encode_sse(dump_json(render_error(err)))
 
 
 def error_info(error: dict[str, Any], status: int | None = None) -> ir.ErrorInfo:

@@ -18,7 +18,6 @@ from omniroute.formats.common import (
     merge_usage,
     new_id,
     parse_json_object,
-    sse_frame,
 )
 from omniroute.formats.gemini_parts import get_field, id_factory, parse_parts, wrap_signature
 from omniroute.formats.gemini_response import (
@@ -29,6 +28,7 @@ from omniroute.formats.gemini_response import (
     render_usage,
     stop_reason,
 )
+from omniroute.formats.sse import encode_sse
 
 # ------------------------------------------------------------------ decoder
 
@@ -363,7 +363,7 @@ class StreamEncoder:
         chunk = self._body(parts)
         chunk["candidates"][0]["finishReason"] = finish_reason(self._stop)
         chunk["usageMetadata"] = render_usage(usage)
-        out += sse_frame(dump_json(chunk))
+        out += encode_sse(dump_json(chunk))
         self._done = True
         return bytes(out)
 
@@ -389,4 +389,4 @@ class StreamEncoder:
         }
 
     def _chunk(self, parts: list[dict[str, Any]]) -> bytes:
-        return sse_frame(dump_json(self._body(parts)))
+        return encode_sse(dump_json(self._body(parts)))

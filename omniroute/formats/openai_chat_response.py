@@ -16,11 +16,11 @@ from omniroute.formats.common import (
     new_id,
     safe_error_text,
     split_think,
-    sse_frame,
     status_for_kind,
     tokens_for_chars,
 )
 from omniroute.formats.openai_chat_request import render_tool_call
+from omniroute.formats.sse import encode_sse
 
 _FINISH_TO_STOP: MappingProxyType[str, ir.StopReason] = MappingProxyType(
     {
@@ -207,7 +207,7 @@ def render_error(err: ir.ErrorInfo) -> dict[str, Any]:
 
 
 def error_event(err: ir.ErrorInfo) -> bytes:
-    return sse_frame(dump_json(render_error(err)))
+    return encode_sse(dump_json(render_error(err)))
 
 
 def _kind_of(etype: str | None, code: Any) -> str:

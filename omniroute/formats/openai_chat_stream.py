@@ -13,7 +13,6 @@ from omniroute.formats.common import (
     dump_json,
     merge_usage,
     new_id,
-    sse_frame,
     usage_or_estimate,
 )
 from omniroute.formats.openai_chat_response import (
@@ -25,6 +24,7 @@ from omniroute.formats.openai_chat_response import (
     render_usage,
     stop_reason_of,
 )
+from omniroute.formats.sse import encode_sse
 
 
 class StreamDecoder:
@@ -272,7 +272,7 @@ class StreamEncoder:
             ]
         if usage is not None:
             obj["usage"] = render_usage(usage)
-        return sse_frame(dump_json(obj))
+        return encode_sse(dump_json(obj))
 
     def _head(self) -> bytes:
         """The first chunk carries the role (as OpenAI sends it)."""

@@ -19,7 +19,6 @@ from omniroute.formats.common import (
     dump_json,
     merge_usage,
     new_id,
-    sse_frame,
     stable_id,
     tokens_for_chars,
 )
@@ -36,6 +35,7 @@ from omniroute.formats.openai_responses_response import (
     stream_error_info,
 )
 from omniroute.formats.openai_responses_tools import InputStream, custom_arguments, split_echo
+from omniroute.formats.sse import encode_sse
 
 # ------------------------------------------------------------------ encoder
 
@@ -119,7 +119,7 @@ class StreamEncoder:
     def _emit(self, out: bytearray, kind: str, **fields: Any) -> None:
         payload = {"type": kind, "sequence_number": self._seq, **fields}
         self._seq += 1
-        out += sse_frame(dump_json(payload), event=kind)
+        out += encode_sse(dump_json(payload), event=kind)
 
     def _start(self, ev: ir.Event, out: bytearray) -> None:
         start = ev if isinstance(ev, ir.MessageStart) else None
@@ -269,7 +269,7 @@ def error_event(err: ir.ErrorInfo) -> bytes:
         new_id("resp_"), "", 0, status="failed", output=[], error=failed_error(err)
     )
     payload = {"type": "response.failed", "sequence_number": 0, "response": failed}
-    return sse_frame(dump_json(payload), event="response.failed")
+    return encode_sse(dump_json(payload), event="response.failed")
 
 
 # ------------------------------------------------------------------ decoder

@@ -14,7 +14,6 @@ from omniroute.http.message import (
 )
 from omniroute.http.routing import Router
 from omniroute.http.server import Server
-from omniroute.http.sse import SSEDecoder, SSEEvent, encode_sse
 from omniroute.http.static import StaticFiles
 
 __all__ = [
@@ -23,13 +22,10 @@ __all__ = [
     "Headers",
     "Request",
     "Response",
-    "SSEDecoder",
-    "SSEEvent",
     "Server",
     "StaticFiles",
     "StreamResponse",
     "Router",
     "default_error_factory",
-    "encode_sse",
     "escape_for_log",
 ]

@@ -331,7 +331,7 @@ class Store:
 
         def providers_of(conn: sqlite3.Connection) -> Sequence[ProviderView]:
             # Imported here: the registry itself imports the store.
-            from ..registry import routing_view
+            from ..gateway.registry import routing_view
 
             return routing_view(repo.read_snapshot(conn, sealer), catalog).providers
 

@@ -23,7 +23,7 @@ import pytest
 from openai.types.responses import Response, ResponseStreamEvent
 from pydantic import TypeAdapter
 
-from omniroute.http.sse import SSEDecoder
+from omniroute.formats.sse import SSEDecoder
 from tests.support.harness import Harness, running_gateway
 from tests.support.mock_upstream import (
     Json,

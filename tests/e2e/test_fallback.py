@@ -25,7 +25,7 @@ import httpx
 import openai
 import pytest
 
-from omniroute.resilience import account_key, provider_key
+from omniroute.gateway.resilience import account_key, provider_key
 from omniroute.store.records import ComboTargetRecord
 from tests.support.harness import Harness, running_gateway
 from tests.support.mock_upstream import (

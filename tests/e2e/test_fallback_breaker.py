@@ -14,7 +14,7 @@ import time
 import httpx
 import pytest
 
-from omniroute.resilience import account_key, combo_key, provider_key
+from omniroute.gateway.resilience import account_key, combo_key, provider_key
 from omniroute.routing.breaker import BreakerState
 from omniroute.store.records import ComboTargetRecord
 from tests.e2e import test_fallback as base

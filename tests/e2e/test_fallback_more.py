@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
-from omniroute.resilience import account_key
+from omniroute.gateway.resilience import account_key
 from tests.e2e.test_fallback import by_account, chat_text, sent_with
 from tests.support.harness import Harness, running_gateway
 from tests.support.mock_upstream import (

@@ -16,7 +16,7 @@ import anthropic
 import httpx
 import pytest
 
-from omniroute.resilience import account_key, provider_key
+from omniroute.gateway.resilience import account_key, provider_key
 from tests.support.harness import Harness, run_cli, running_gateway
 from tests.support.mock_upstream import (
     Hang,

@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from omniroute.errors import BadRequest
-from omniroute.resilience import provider_key
+from omniroute.gateway.resilience import provider_key
 from omniroute.routing.breaker import BreakerState
 from omniroute.store.records import ComboTargetRecord
 from tests.support.harness import Harness, running_gateway

@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 
 from omniroute.formats import gemini, ir
 from omniroute.formats.common import dump_json
-from omniroute.http.sse import SSEDecoder
+from omniroute.formats.sse import SSEDecoder
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"
 

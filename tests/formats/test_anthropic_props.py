@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from omniroute.formats import anthropic as an
 from omniroute.formats import ir
-from omniroute.http.sse import SSEDecoder
+from omniroute.formats.sse import SSEDecoder
 from tests.formats import helpers
 from tests.formats.helpers import (
     arguments,

@@ -18,7 +18,7 @@ from omniroute.formats.common import (
     safe_error_text,
     split_think,
 )
-from omniroute.http.sse import SSEDecoder
+from omniroute.formats.sse import SSEDecoder
 from tests.formats import helpers
 from tests.formats.helpers import (
     arguments,

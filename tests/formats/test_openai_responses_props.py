@@ -13,7 +13,7 @@ from pydantic import TypeAdapter
 from omniroute.formats import ir
 from omniroute.formats import openai_responses as orr
 from omniroute.formats.common import dump_json
-from omniroute.http.sse import SSEDecoder
+from omniroute.formats.sse import SSEDecoder
 from tests.formats.helpers import (
     alternating_turns,
     call_ids,

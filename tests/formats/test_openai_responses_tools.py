@@ -20,7 +20,7 @@ from omniroute.formats import openai_chat as chat
 from omniroute.formats import openai_responses as orr
 from omniroute.formats.common import dump_json
 from omniroute.formats.openai_responses_tools import InputStream, custom_input
-from omniroute.http.sse import SSEDecoder
+from omniroute.formats.sse import SSEDecoder
 from tests.formats.helpers import encode
 
 EVENTS: TypeAdapter[Any] = TypeAdapter(ResponseStreamEvent)

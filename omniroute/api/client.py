@@ -9,16 +9,16 @@ import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-from omniroute.auth import authenticate
-from omniroute.conversations import ConversationMemory
-from omniroute.dialects import format_module
 from omniroute.errors import BadRequest, NotFound
-from omniroute.exchange import Call, dumps
+from omniroute.formats.sse import SSEDecoder
+from omniroute.gateway.auth import authenticate
+from omniroute.gateway.conversations import ConversationMemory
+from omniroute.gateway.dialects import format_module
+from omniroute.gateway.exchange import Call, dumps
+from omniroute.gateway.pipeline import Pipeline
+from omniroute.gateway.registry import Registry
 from omniroute.http.message import GuardedStream, Request, Response, StreamResponse
 from omniroute.http.routing import Router
-from omniroute.http.sse import SSEDecoder
-from omniroute.pipeline import Pipeline
-from omniroute.registry import Registry
 from omniroute.settings import Settings
 from omniroute.store.records import ClientKeyRecord
 

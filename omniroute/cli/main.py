@@ -26,8 +26,10 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from omniroute import __version__, cli_provider, cli_routing, errors
-from omniroute.cli_common import Command, command, common, group, with_store
+from omniroute import __version__, errors
+from omniroute.cli import provider as cli_provider
+from omniroute.cli import routing as cli_routing
+from omniroute.cli.common import Command, command, common, group, with_store
 from omniroute.settings import DEFAULT_PORT, Settings
 from omniroute.store import Store
 
@@ -112,7 +114,7 @@ async def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
     import json
     import urllib.request
 
-    from omniroute.admin.status import read_admin_file
+    from omniroute.api.status import read_admin_file
 
     admin = read_admin_file(settings.data_dir)
     if admin is None:

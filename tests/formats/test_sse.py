@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from omniroute.http import SSEDecoder, SSEEvent, encode_sse
+from omniroute.formats.sse import SSEDecoder, SSEEvent, encode_sse
 
 
 def decode(*chunks: bytes) -> list[SSEEvent]:

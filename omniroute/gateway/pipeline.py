@@ -28,14 +28,14 @@ import time
 from collections.abc import Callable
 
 from omniroute import errors
-from omniroute.dialects import format_module
-from omniroute.exchange import Attempt, Call, Exchange, dumps
 from omniroute.formats import ir
+from omniroute.gateway.dialects import format_module
+from omniroute.gateway.exchange import Attempt, Call, Exchange, dumps
+from omniroute.gateway.registry import ProviderInfo, Registry
+from omniroute.gateway.replay import Shared
+from omniroute.gateway.resilience import Resilience, account_key, combo_key, provider_key
 from omniroute.http.message import Response, StreamResponse
 from omniroute.providers.upstream_request import count_tokens_url, request_headers
-from omniroute.registry import ProviderInfo, Registry
-from omniroute.replay import Shared
-from omniroute.resilience import Resilience, account_key, combo_key, provider_key
 from omniroute.routing.breaker import BreakerState
 from omniroute.routing.resolve import Target
 from omniroute.routing.retry import RetryBudget

@@ -124,15 +124,18 @@ class SSEDecoder:
 
 def encode_sse(data: str, event: str | None = None) -> bytes:
     """One event in wire form. Each line of ``data`` (split at CRLF, CR or LF)
-    becomes its own ``data:`` line, so a decoder rebuilds it joined with LF."""
+    becomes its own ``data:`` line, so a decoder rebuilds it joined with LF.
+    Compact JSON never holds a line break, so that case is one format call."""
+    if "\n" not in data and "\r" not in data:
+        if event is None:
+            return f"data: {data}\n\n".encode()
+        if "\n" not in event and "\r" not in event:
+            return f"event: {event}\ndata: {data}\n\n".encode()
     parts: list[str] = []
     if event is not None:
         if _EOL.search(event):
             raise ValueError("an SSE event name cannot contain a line break")
         parts.append(f"event: {event}\n")
-    if "\n" in data or "\r" in data:
-        parts.extend(f"data: {line}\n" for line in _EOL.split(data))
-    else:
-        parts.append(f"data: {data}\n")
+    parts.extend(f"data: {line}\n" for line in _EOL.split(data))
     parts.append("\n")
     return "".join(parts).encode("utf-8")

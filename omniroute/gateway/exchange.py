@@ -18,14 +18,15 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
-from omniroute import errors, usage_patch
-from omniroute.dialects import format_module, new_answer_id
+from omniroute import errors
 from omniroute.formats import ir
 from omniroute.formats.common import dump_json, estimate_request_tokens, tokens_for_chars
+from omniroute.gateway import usage_patch
+from omniroute.gateway.dialects import format_module, new_answer_id
+from omniroute.gateway.registry import ProviderInfo
+from omniroute.gateway.relay import StreamRelay
 from omniroute.http.message import GuardedStream, Response, StreamResponse
 from omniroute.providers.upstream_request import endpoint_url, request_headers
-from omniroute.registry import ProviderInfo
-from omniroute.relay import StreamRelay
 from omniroute.routing.cooldown import parse_retry_after
 from omniroute.routing.resolve import Target
 from omniroute.store.records import AccountRecord

@@ -17,10 +17,10 @@ import json
 import time
 from typing import Any
 
-from omniroute.dialects import format_module
 from omniroute.formats import ir
 from omniroute.formats.common import dump_json
-from omniroute.http.sse import SSEEvent, encode_sse
+from omniroute.formats.sse import SSEEvent, encode_sse
+from omniroute.gateway.dialects import format_module
 
 _JSON_FIELD = {
     "openai": "usage",

@@ -21,7 +21,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import asdict
 from typing import Any
 
-from omniroute.registry import Registry
+from omniroute.gateway.registry import Registry
 from omniroute.routing.breaker import Breakers
 from omniroute.routing.cooldown import Cooldowns
 from omniroute.routing.health import Health

@@ -8,7 +8,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from omniroute import errors
-from omniroute.cli_common import (
+from omniroute.cli.common import (
     add_limit_options,
     add_proxy_option,
     command,
@@ -320,6 +320,6 @@ async def cmd_account(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def cmd_discover(args: argparse.Namespace, settings: Settings) -> int:
-    from omniroute.cli_discover import discover  # httpx is only needed here
+    from omniroute.cli.discover import discover  # httpx is only needed here
 
     return await with_store(settings, lambda store: discover(store, settings, args.name))

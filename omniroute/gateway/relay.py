@@ -17,11 +17,11 @@ from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
-from omniroute import usage_patch
 from omniroute.formats import ir
 from omniroute.formats.accumulate import Accumulator
 from omniroute.formats.common import merge_usage
-from omniroute.http.sse import SSEDecoder, SSEEvent, encode_sse
+from omniroute.formats.sse import SSEDecoder, SSEEvent, encode_sse
+from omniroute.gateway import usage_patch
 
 # The events that mean "the model has started answering": once one of these
 # has been sent, the request can no longer move to another upstream.

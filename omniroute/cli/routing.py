@@ -9,7 +9,7 @@ from types import MappingProxyType
 from typing import Any
 
 from omniroute import errors
-from omniroute.cli_common import command, group, is_none, split_list, with_store
+from omniroute.cli.common import command, group, is_none, split_list, with_store
 from omniroute.routing.strategies import STRATEGIES
 from omniroute.settings import Settings
 from omniroute.store import ComboTargetRecord, Store, mask_proxy
