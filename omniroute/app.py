@@ -11,9 +11,9 @@ from typing import Any
 
 from omniroute import errors
 from omniroute.api.client import ClientApi, normalise_path, request_id
+from omniroute.api.dialect import dialect_for_path, error_response
 from omniroute.api.status import AdminAccess, StatusView
 from omniroute.gateway.conversations import ConversationMemory
-from omniroute.gateway.dialects import dialect_for_path, error_response
 from omniroute.gateway.pipeline import Pipeline
 from omniroute.gateway.registry import Registry, RegistryWatcher
 from omniroute.gateway.resilience import Resilience
@@ -57,8 +57,9 @@ class Gateway:
         )
         self.admin = AdminAccess(settings.data_dir)
         self.router = Router()
-        memory = ConversationMemory(self.store, settings.responses_memory_ttl)
-        ClientApi(settings, self.registry, self.pipeline, memory, self.started).install(self.router)
+        self.memory = ConversationMemory(self.store, settings.responses_memory_ttl)
+        client_api = ClientApi(settings, self.registry, self.pipeline, self.memory, self.started)
+        client_api.install(self.router)
         self.router.add("GET", "/api/status", StatusView(self.admin, self.describe))
         # The dashboard answers every GET the API does not own.
         self.web = Router()
@@ -96,6 +97,7 @@ class Gateway:
         await self.server.shutdown(self.settings.shutdown_grace)
         await self._watcher.stop()
         await self.resilience.stop_saving(self.store)
+        await self.memory.drain()
         await self.upstream.aclose()
         await self.store.close()
 

@@ -12,19 +12,19 @@ from typing import Any
 from omniroute.errors import BadRequest, NotFound
 from omniroute.formats.sse import SSEDecoder
 from omniroute.gateway.auth import authenticate
+from omniroute.gateway.call import Call
 from omniroute.gateway.conversations import ConversationMemory
-from omniroute.gateway.dialects import format_module
-from omniroute.gateway.exchange import Call, dumps
 from omniroute.gateway.pipeline import Pipeline
 from omniroute.gateway.registry import Registry
 from omniroute.http.message import GuardedStream, Request, Response, StreamResponse
 from omniroute.http.routing import Router
+from omniroute.providers.family import Operation
 from omniroute.settings import Settings
 from omniroute.store.records import ClientKeyRecord
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 
-# Client paths that clients often send without /v1 (A-08).
+# Client paths that clients often send without /v1.
 _UNVERSIONED = (
     "/chat/completions",
     "/completions",
@@ -129,6 +129,7 @@ class ClientApi:
         model: str,
         stream: bool,
         include_usage: bool = False,
+        operation: Operation = Operation.CHAT,
     ) -> Call:
         return Call(
             request_id=str(request.state["request_id"]),
@@ -139,6 +140,7 @@ class ClientApi:
             stream=stream,
             include_usage=include_usage,
             client_headers=dict(request.headers.items()),
+            operation=operation,
         )
 
     # -------------------------------------------------------------- OpenAI
@@ -178,13 +180,15 @@ class ClientApi:
         key = self._key(request)
         body = read_json(request)
         call = await self._responses_call(request, key, body, stream=body.get("stream") is True)
-        history = format_module("openai-responses").input_items_from_request(call.ir_request())
+        from omniroute.formats import openai_responses
+
+        history = openai_responses.input_items_from_request(call.ir_request())
         response = await self._pipeline.run(call)
         if isinstance(response, StreamResponse):
             response.chunks = self._remember_stream(response.chunks, history)
         elif response.status == 200:
             answer = json.loads(response.body)
-            await self._remember(answer, history)
+            self._remember(answer, history)
         return response
 
     async def _responses_call(
@@ -192,7 +196,8 @@ class ClientApi:
     ) -> Call:
         """A Responses call, with the conversation a previous_response_id names
         put in front of its input."""
-        responses = format_module("openai-responses")
+        from omniroute.formats import openai_responses as responses
+
         call = self._call(request, key, "openai-responses", body, _model_of(body), stream=stream)
         req = call.ir_request()
         previous = responses.previous_response_id(req)
@@ -204,10 +209,10 @@ class ClientApi:
         call.echo = responses.answer_echo(req, call.echo)
         return call
 
-    async def _remember(self, answer: dict[str, Any], history: list[dict[str, Any]]) -> None:
+    def _remember(self, answer: dict[str, Any], history: list[dict[str, Any]]) -> None:
         rid, output = answer.get("id"), answer.get("output")
         if isinstance(rid, str) and isinstance(output, list):
-            await self._memory.save(
+            self._memory.remember(
                 rid, history + [item for item in output if isinstance(item, dict)]
             )
 
@@ -225,7 +230,7 @@ class ClientApi:
                     if event.event in ("response.completed", "response.incomplete"):
                         final = json.loads(event.data).get("response")
             if final is not None:
-                await self._remember(final, history)
+                self._remember(final, history)
 
         async def close_source() -> None:
             # Closing this wrapper (the client left) must close the upstream too.
@@ -306,14 +311,19 @@ class ClientApi:
         )
         return await self._pipeline.run(call)
 
-    async def count_tokens(self, request: Request) -> Response:
+    async def count_tokens(self, request: Request) -> Response | StreamResponse:
         key = self._key(request)
         body = read_json(request)
-        call = self._call(request, key, "anthropic", body, _model_of(body), stream=False)
-        counted = await self._pipeline.count_tokens(call)
-        if counted is None:
-            counted = format_module("anthropic").count_tokens_estimate(call.ir_request())
-        return Response.json({"input_tokens": counted})
+        call = self._call(
+            request,
+            key,
+            "anthropic",
+            body,
+            _model_of(body),
+            stream=False,
+            operation=Operation.COUNT_TOKENS,
+        )
+        return await self._pipeline.run(call)
 
     # -------------------------------------------------------------- Gemini
 
@@ -328,24 +338,22 @@ class ClientApi:
         model = model.removeprefix("models/")
         body = read_json(request)
         call = self._call(
-            request, key, "gemini", body, model, stream=action == "streamGenerateContent"
+            request,
+            key,
+            "gemini",
+            body,
+            model,
+            stream=action == "streamGenerateContent",
+            operation=Operation.COUNT_TOKENS if action == "countTokens" else Operation.CHAT,
         )
-        if action == "countTokens":
-            counted = await self._pipeline.count_tokens(call)
-            if counted is None:
-                counted = format_module("gemini").count_tokens_estimate(call.ir_request())
-            return Response.json(format_module("gemini").render_count_tokens(counted))
         return await self._pipeline.run(call)
 
     async def gemini_models(self, request: Request) -> Response:
+        from omniroute.formats import gemini
+
         self._key(request)
         return Response.json(
-            {
-                "models": [
-                    format_module("gemini").model_list_entry(m)
-                    for m in self._registry().model_ids()
-                ]
-            }
+            {"models": [gemini.model_list_entry(m) for m in self._registry().model_ids()]}
         )
 
     async def gemini_model(self, request: Request) -> Response:
@@ -353,8 +361,9 @@ class ClientApi:
         name = request.path_params["name"].removeprefix("models/")
         if name not in self._registry().model_ids():
             raise NotFound(f"Model {name!r} is not served by this gateway.")
-        entry = format_module("gemini").model_list_entry(name)
-        return Response(200, dumps(entry), content_type="application/json")
+        from omniroute.formats import gemini
+
+        return Response.json(gemini.model_list_entry(name))
 
     # -------------------------------------------------------------- public
 

@@ -1,4 +1,4 @@
-"""The detailed health view (A-11) for the admin, and how the local CLI
+"""The detailed health view for the admin, and how the local CLI
 reaches it.
 
 At start the server writes ``<data dir>/admin.json`` (mode 0600): its URL and

@@ -1,4 +1,4 @@
-"""The ``omniroute`` command (I-02).
+"""The ``omniroute`` command.
 
     omniroute [serve] [--host H] [--port P] [--data-dir D]
     omniroute provider add|catalog|list|enable|disable|remove|set|discover …

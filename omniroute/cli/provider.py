@@ -1,4 +1,4 @@
-"""``omniroute provider …`` and ``omniroute account …`` (SPEC C-01, C-02, C-06, C-07, D-07)."""
+"""``omniroute provider …`` and ``omniroute account …``."""
 
 from __future__ import annotations
 
@@ -21,8 +21,9 @@ from omniroute.cli.common import (
     split_list,
     with_store,
 )
+from omniroute.config import ConfigEditor
+from omniroute.formats.wire import WIRE_FORMATS
 from omniroute.providers.catalog import Catalog, CatalogProvider
-from omniroute.providers.upstream_request import WIRE_FORMATS
 from omniroute.settings import Settings
 from omniroute.store import ConfigSnapshot, ProviderRecord, Store, mask_proxy
 
@@ -113,7 +114,9 @@ async def cmd_add(args: argparse.Namespace, settings: Settings) -> int:
             provider = await store.upsert_provider(
                 entry.id, args.format or entry.format, base_url or entry.base_url, models
             )
-            provider = await store.update_provider(entry.id, extra={"catalog": entry.id})
+            provider = await ConfigEditor(store).update_provider(
+                entry.id, extra={"catalog": entry.id}
+            )
         else:
             if args.format is None or base_url is None:
                 raise errors.BadRequest(
@@ -125,7 +128,7 @@ async def cmd_add(args: argparse.Namespace, settings: Settings) -> int:
             provider.id, api_key or KEYLESS_ACCOUNT_KEY, priority=args.priority
         )
         if proxy is not None:
-            await store.update_account(account.id, extra={"proxy": proxy})
+            await ConfigEditor(store).update_account(account.id, extra={"proxy": proxy})
         count = len((await store.snapshot()).accounts_for(provider.id))
         print(
             f"provider {provider.name} ({provider.format}, {provider.base_url}): "
@@ -271,7 +274,7 @@ async def cmd_set(args: argparse.Namespace, settings: Settings) -> int:
             extra["alias"] = None if is_none(args.alias) else args.alias.strip()
         if base_url is None and models is None and not extra:
             raise errors.BadRequest("nothing to change: give at least one option")
-        updated = await store.update_provider(
+        updated = await ConfigEditor(store).update_provider(
             args.name, base_url=base_url, models=models, extra=extra or None
         )
         print(f"provider {updated.name} updated")
@@ -309,7 +312,7 @@ async def cmd_account(args: argparse.Namespace, settings: Settings) -> int:
             extra["limits"] = limits
         if args.priority is None and args.enabled is None and not extra:
             raise errors.BadRequest("nothing to change: give at least one option")
-        updated = await store.update_account(
+        updated = await ConfigEditor(store).update_account(
             args.id, priority=args.priority, enabled=args.enabled, extra=extra or None
         )
         state = "on" if updated.enabled else "off"

@@ -1,4 +1,4 @@
-"""``omniroute combo …``, ``alias …`` and ``config …`` (SPEC D-01, D-02, D-05, D-11, C-07)."""
+"""``omniroute combo …``, ``alias …`` and ``config …``."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from typing import Any
 
 from omniroute import errors
 from omniroute.cli.common import command, group, is_none, split_list, with_store
+from omniroute.config import ConfigEditor
 from omniroute.routing.strategies import STRATEGIES
 from omniroute.settings import Settings
 from omniroute.store import ComboTargetRecord, Store, mask_proxy
@@ -82,7 +83,7 @@ async def cmd_combo_add(args: argparse.Namespace, settings: Settings) -> int:
     targets = [ComboTargetRecord(t, w) for t, w in zip(args.targets, weights, strict=True)]
 
     async def run(store: Store) -> int:
-        combo = await store.upsert_combo(
+        combo = await ConfigEditor(store).upsert_combo(
             args.name, targets, strategy=args.strategy, system_prompt=args.system_prompt
         )
         print(f"combo {combo.name} saved: {len(combo.targets)} target(s), {combo.strategy}")
@@ -176,12 +177,13 @@ async def cmd_config_set(args: argparse.Namespace, settings: Settings) -> int:
             raise errors.BadRequest(f"{args.key} needs a number, got {args.value!r}") from None
 
     async def run(store: Store) -> int:
+        editor = ConfigEditor(store)
         if field is not None:
-            await store.merge_setting(setting, {field: value})
+            await editor.merge_setting(setting, {field: value})
         elif value is None:
-            await store.delete_setting(setting)
+            await editor.delete_setting(setting)
         else:
-            await store.set_setting(setting, value)
+            await editor.set_setting(setting, value)
         shown = "default" if value is None else _shown(args.key, value)
         print(f"{args.key} = {shown}")
         return 0

@@ -48,6 +48,9 @@ Choices this module makes:
 
 from __future__ import annotations
 
+from typing import Any
+
+from omniroute.formats import ir
 from omniroute.formats.anthropic_request import (
     DEFAULT_MAX_TOKENS,
     MIN_THINKING_BUDGET,
@@ -66,9 +69,11 @@ from omniroute.formats.anthropic_response import (
     render_usage,
 )
 from omniroute.formats.anthropic_stream import StreamDecoder, StreamEncoder
+from omniroute.formats.wire import WireFormat, input_tokens_count, no_usage_event, no_usage_trailer
 
 __all__ = [
     "DEFAULT_MAX_TOKENS",
+    "FORMAT",
     "MIN_THINKING_BUDGET",
     "NAME",
     "StreamDecoder",
@@ -84,3 +89,34 @@ __all__ = [
     "render_response",
     "render_usage",
 ]
+
+
+def _with_usage(answer: dict[str, Any], usage: ir.Usage) -> dict[str, Any]:
+    return {**answer, "usage": render_usage(usage)}
+
+
+def _encoder(model: str, include_usage: bool, echo: dict[str, Any] | None) -> StreamEncoder:
+    return StreamEncoder(model)
+
+
+# Anthropic streams always carry usage (message_start and message_delta), so a
+# passed-through stream never needs any added.
+FORMAT = WireFormat(
+    name=NAME,
+    answer_id_prefix="msg_",
+    parse_request=parse_request,
+    render_request=render_request,
+    parse_response=parse_response,
+    render_response=render_response,
+    stream_decoder=StreamDecoder,
+    stream_encoder=_encoder,
+    parse_error=parse_error,
+    render_error=render_error,
+    error_event=error_event,
+    render_usage=render_usage,
+    render_token_count=input_tokens_count,
+    count_tokens_estimate=count_tokens_estimate,
+    with_usage=_with_usage,
+    usage_before_event=no_usage_event,
+    usage_trailer=no_usage_trailer,
+)

@@ -68,6 +68,10 @@ finish_reason (the upstream's own value).
 
 from __future__ import annotations
 
+from typing import Any
+
+from omniroute.formats import ir
+from omniroute.formats.common import dump_json
 from omniroute.formats.gemini_request import (
     parse_count_tokens_request,
     parse_request,
@@ -85,10 +89,13 @@ from omniroute.formats.gemini_response import (
     render_usage,
 )
 from omniroute.formats.gemini_stream import StreamDecoder, StreamEncoder
+from omniroute.formats.sse import encode_sse
+from omniroute.formats.wire import WireFormat, no_usage_event
 
 NAME = "gemini"
 
 __all__ = [
+    "FORMAT",
     "NAME",
     "StreamDecoder",
     "StreamEncoder",
@@ -105,3 +112,37 @@ __all__ = [
     "render_response",
     "render_usage",
 ]
+
+
+def _with_usage(answer: dict[str, Any], usage: ir.Usage) -> dict[str, Any]:
+    return {**answer, "usageMetadata": render_usage(usage)}
+
+
+def _usage_trailer(usage: ir.Usage, model: str) -> bytes:
+    """Gemini streams may end with a chunk that only carries usage."""
+    return encode_sse(dump_json({"usageMetadata": render_usage(usage), "modelVersion": model}))
+
+
+def _encoder(model: str, include_usage: bool, echo: dict[str, Any] | None) -> StreamEncoder:
+    return StreamEncoder(model, include_usage=include_usage)
+
+
+FORMAT = WireFormat(
+    name=NAME,
+    answer_id_prefix="",
+    parse_request=parse_request,
+    render_request=render_request,
+    parse_response=parse_response,
+    render_response=render_response,
+    stream_decoder=StreamDecoder,
+    stream_encoder=_encoder,
+    parse_error=parse_error,
+    render_error=render_error,
+    error_event=error_event,
+    render_usage=render_usage,
+    render_token_count=render_count_tokens,
+    count_tokens_estimate=count_tokens_estimate,
+    with_usage=_with_usage,
+    usage_before_event=no_usage_event,
+    usage_trailer=_usage_trailer,
+)

@@ -31,6 +31,11 @@ Choices this module makes:
 
 from __future__ import annotations
 
+import time
+from typing import Any
+
+from omniroute.formats import ir
+from omniroute.formats.common import dump_json, estimate_request_tokens
 from omniroute.formats.openai_chat_request import NAME, parse_request, render_request
 from omniroute.formats.openai_chat_response import (
     error_event,
@@ -43,8 +48,11 @@ from omniroute.formats.openai_chat_response import (
     render_usage,
 )
 from omniroute.formats.openai_chat_stream import StreamDecoder, StreamEncoder
+from omniroute.formats.sse import SSEEvent, encode_sse
+from omniroute.formats.wire import WireFormat, input_tokens_count, no_usage_trailer
 
 __all__ = [
+    "FORMAT",
     "NAME",
     "StreamDecoder",
     "StreamEncoder",
@@ -59,3 +67,50 @@ __all__ = [
     "render_response",
     "render_usage",
 ]
+
+
+def _with_usage(answer: dict[str, Any], usage: ir.Usage) -> dict[str, Any]:
+    return {**answer, "usage": render_usage(usage)}
+
+
+def _usage_before_event(
+    event: SSEEvent, usage: ir.Usage, answer_id: str | None, model: str, include_usage: bool
+) -> bytes | None:
+    """A usage chunk (``choices: []``) just before ``[DONE]``, when the client
+    asked for one (``stream_options.include_usage``)."""
+    if not include_usage or event.data.strip() != "[DONE]":
+        return None
+    chunk: dict[str, Any] = {
+        "id": answer_id,
+        "object": "chat.completion.chunk",
+        "created": int(time.time()),
+        "model": model,
+        "choices": [],
+        "usage": render_usage(usage),
+    }
+    return encode_sse(dump_json(chunk)) + encode_sse("[DONE]")
+
+
+def _encoder(model: str, include_usage: bool, echo: dict[str, Any] | None) -> StreamEncoder:
+    return StreamEncoder(model, include_usage=include_usage)
+
+
+FORMAT = WireFormat(
+    name=NAME,
+    answer_id_prefix="chatcmpl-",
+    parse_request=parse_request,
+    render_request=render_request,
+    parse_response=parse_response,
+    render_response=render_response,
+    stream_decoder=StreamDecoder,
+    stream_encoder=_encoder,
+    parse_error=parse_error,
+    render_error=render_error,
+    error_event=error_event,
+    render_usage=render_usage,
+    render_token_count=input_tokens_count,
+    count_tokens_estimate=estimate_request_tokens,
+    with_usage=_with_usage,
+    usage_before_event=_usage_before_event,
+    usage_trailer=no_usage_trailer,
+)

@@ -5,7 +5,6 @@ See ``openai_chat`` for the choices made; this module holds the code.
 
 from __future__ import annotations
 
-import re
 from typing import Any, NoReturn
 
 from omniroute import errors
@@ -448,7 +447,7 @@ def render_request(req: ir.Request) -> dict[str, Any]:
         )
     if req.response_format is not None:
         body["response_format"] = _render_response_format(req.response_format)
-    effort = _effort(req.reasoning) if reasons(req.model) else None
+    effort = _effort(req.reasoning)
     if effort is not None:
         body["reasoning_effort"] = effort
     if req.max_tokens is not None:
@@ -491,17 +490,6 @@ def _render_response_format(rf: ir.ResponseFormat) -> dict[str, Any]:
     if rf.strict is not None:
         spec["strict"] = rf.strict
     return {"type": "json_schema", "json_schema": spec}
-
-
-# OpenAI chat models without reasoning refuse a request that carries
-# ``reasoning_effort`` (400). Thinking asked for by a client of another format
-# (e.g. Claude Code's thinking budget) is therefore not passed to them.
-_NO_REASONING = re.compile(r"chatgpt-4o|gpt-(?:4o|4\.1|4-|4$|3\.5)", re.IGNORECASE)
-
-
-def reasons(model: str) -> bool:
-    """False for the OpenAI chat model families known to have no reasoning."""
-    return _NO_REASONING.match(model.rsplit("/", 1)[-1]) is None
 
 
 def _effort(reasoning: ir.Reasoning | None) -> str | None:

@@ -53,9 +53,11 @@ the renderers take the map out and repeat only the real response fields.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from omniroute.formats import ir
+from omniroute.formats.common import dump_json, estimate_request_tokens
 from omniroute.formats.openai_chat import parse_error, render_error
 from omniroute.formats.openai_responses_request import (
     Conversation,
@@ -72,10 +74,13 @@ from omniroute.formats.openai_responses_response import (
 )
 from omniroute.formats.openai_responses_stream import StreamDecoder, StreamEncoder, error_event
 from omniroute.formats.openai_responses_tools import ToolCollector, answer_echo, tool_map
+from omniroute.formats.sse import SSEEvent, encode_sse
+from omniroute.formats.wire import WireFormat, input_tokens_count, no_usage_trailer
 
 NAME = "openai-responses"
 
 __all__ = [
+    "FORMAT",
     "NAME",
     "StreamDecoder",
     "StreamEncoder",
@@ -144,3 +149,49 @@ def apply_history(req: ir.Request, items: list[dict[str, Any]]) -> None:
             shift = len(history.messages)
             moved = [[pos + shift, item] for pos, item in vendor.get("extra_input", [])]
             vendor["extra_input"] = history.extra + moved
+
+
+def _with_usage(answer: dict[str, Any], usage: ir.Usage) -> dict[str, Any]:
+    return {**answer, "usage": render_usage(usage)}
+
+
+def _usage_before_event(
+    event: SSEEvent, usage: ir.Usage, answer_id: str | None, model: str, include_usage: bool
+) -> bytes | None:
+    """The usage of ``response.completed``, when that event has none."""
+    if event.event != "response.completed":
+        return None
+    try:
+        obj = json.loads(event.data)
+    except ValueError:
+        return None
+    response = obj.get("response") if isinstance(obj, dict) else None
+    if not isinstance(response, dict) or response.get("usage"):
+        return None
+    response["usage"] = render_usage(usage)
+    return encode_sse(dump_json(obj), event.event)
+
+
+def _encoder(model: str, include_usage: bool, echo: dict[str, Any] | None) -> StreamEncoder:
+    return StreamEncoder(model, include_usage=include_usage, echo=echo)
+
+
+FORMAT = WireFormat(
+    name=NAME,
+    answer_id_prefix="resp_",
+    parse_request=parse_request,
+    render_request=render_request,
+    parse_response=parse_response,
+    render_response=render_response,
+    stream_decoder=StreamDecoder,
+    stream_encoder=_encoder,
+    parse_error=parse_error,
+    render_error=render_error,
+    error_event=error_event,
+    render_usage=render_usage,
+    render_token_count=input_tokens_count,
+    count_tokens_estimate=estimate_request_tokens,
+    with_usage=_with_usage,
+    usage_before_event=_usage_before_event,
+    usage_trailer=no_usage_trailer,
+)

@@ -16,7 +16,7 @@ from omniroute.formats.common import (
     parse_data_url,
     stable_id,
 )
-from omniroute.formats.openai_chat_request import reasons, upstream_user
+from omniroute.formats.openai_chat_request import upstream_user
 from omniroute.formats.openai_responses_tools import (
     ToolCollector,
     custom_arguments,
@@ -386,7 +386,7 @@ def render_request(req: ir.Request) -> dict[str, Any]:
     ):
         if value is not None:
             body[key] = value
-    reasoning = _render_reasoning(req.reasoning, vendor) if reasons(req.model) else {}
+    reasoning = _render_reasoning(req.reasoning, vendor)
     if reasoning:
         body["reasoning"] = reasoning
     text = _render_text(req.response_format, vendor)

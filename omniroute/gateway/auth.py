@@ -1,15 +1,13 @@
-"""Client keys (F-01): who may use the client API."""
+"""Client keys: who may use the client API."""
 
 from __future__ import annotations
 
-import hashlib
 import ipaddress
 
 from omniroute.errors import Unauthorized
 from omniroute.http.message import Request
+from omniroute.store import hash_client_key
 from omniroute.store.records import ClientKeyRecord, ConfigSnapshot
-
-KEY_PREFIX = "sk-omni-"
 
 
 def presented_key(request: Request) -> str | None:
@@ -50,7 +48,7 @@ def authenticate(
         )
     # Lookup by SHA-256: the stored hash is the index, so no plaintext
     # comparison takes place and timing reveals nothing about the key.
-    record = snapshot.key_by_hash(hashlib.sha256(key.encode()).hexdigest())
+    record = snapshot.key_by_hash(hash_client_key(key))
     if record is None or record.revoked:
         raise Unauthorized("Invalid API key.")
     return record

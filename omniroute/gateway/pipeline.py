@@ -1,56 +1,52 @@
-"""The way of one request: resolve -> pick -> translate -> send -> relay -> record.
+"""The failover loop: resolve -> pick -> attempt -> record, for any operation.
 
 This is the only place that decides where a request goes. A call resolves
 its model string to targets (provider + model; a combo's targets in its
 strategy's order) and, inside each target, walks the provider's accounts in
-the account strategy's order, skipping accounts on cooldown and targets whose
-circuit is open. A failure before the first byte reached the client moves it
-on (D-03, D-04):
+the account strategy's order, skipping accounts on cooldown, targets whose
+circuit is open and providers that cannot do the operation. What a failure
+before the first byte means is the provider family's call (``classify``):
+rest the account, move to the next account or target, or answer at once.
 
-    429 / rate-limit event     cool the account down (Retry-After or backoff), next account
-    401 / 402 / 403            cool the account down, next account
-    404                        next target (this provider does not have the model)
-    5xx, timeouts, connection  count against the breakers, next account
-    other 4xx                  the request itself is wrong: answer at once, cool nothing
+Attempts are bounded in number and time. After the first byte nothing is
+retried: the client gets an error event in its own dialect and the stream
+ends without its normal terminator (see ``chat``).
 
-Attempts are bounded in number and time (D-08). After the first byte nothing
-is retried: the client gets an error event in its own dialect and the stream
-ends without its normal terminator (see ``exchange``).
+Every request gets exactly one request-log row: written when its answer
+ends, when it is refused, when it fails everywhere, or when its client
+leaves before any answer (499).
 """
 
 from __future__ import annotations
 
-import contextlib
+import asyncio
 import hashlib
-import json
 import logging
 import time
 from collections.abc import Callable
 
 from omniroute import errors
 from omniroute.formats import ir
-from omniroute.gateway.dialects import format_module
-from omniroute.gateway.exchange import Attempt, Call, Exchange, dumps
+from omniroute.gateway.call import Attempt, AttemptEnd, Call, Outcome
+from omniroute.gateway.chat import ChatOperation
+from omniroute.gateway.count_tokens import CountTokensOperation
+from omniroute.gateway.exchange import Exchange
+from omniroute.gateway.operation import OperationHandler
 from omniroute.gateway.registry import ProviderInfo, Registry
 from omniroute.gateway.replay import Shared
 from omniroute.gateway.resilience import Resilience, account_key, combo_key, provider_key
 from omniroute.http.message import Response, StreamResponse
-from omniroute.providers.upstream_request import count_tokens_url, request_headers
+from omniroute.providers.family import Action, Failure
 from omniroute.routing.breaker import BreakerState
-from omniroute.routing.resolve import Target
+from omniroute.routing.model import Target
 from omniroute.routing.retry import RetryBudget
 from omniroute.settings import Settings
 from omniroute.store import Store
 from omniroute.store.records import AccountRecord, RequestLogRow
 from omniroute.upstream import Timeouts, UpstreamClient
 
-__all__ = ["Call", "Pipeline", "dumps"]
-
 log = logging.getLogger("omniroute.pipeline")
 
-_AUTH_FAILURES = frozenset({401, 402, 403})
-DEFAULT_MAX_ATTEMPTS = 10
-DEFAULT_MAX_SECONDS = 300.0
 LIMITER_MAX_WAIT = 30.0  # seconds a request may queue for a rate-limited account
 
 
@@ -63,52 +59,65 @@ class Pipeline:
         store: Store,
         resilience: Resilience,
     ) -> None:
-        self._settings = settings
         self._registry = registry
-        self._upstream = upstream
         self._store = store
         self._res = resilience
-        self._timeouts = Timeouts.from_settings(settings)
-        self._exchange = Exchange(upstream, self._timeouts)
+        self._exchange = Exchange(upstream, Timeouts.from_settings(settings))
+        handlers: tuple[OperationHandler, ...] = (ChatOperation(), CountTokensOperation())
+        self._handlers = {h.operation: h for h in handlers}
 
     async def run(self, call: Call) -> Response | StreamResponse:
+        handler = self._handlers[call.operation]
         try:
             if call.idempotency_key is None:
-                return await self._route(call)
-            # D-09: the same key and body within the TTL share one upstream call.
+                return await self._route(call, handler)
+            # The same key and body within a few seconds share one upstream call.
             digest = hashlib.sha256(call.body_digest().encode()).hexdigest()
             shared: Shared = await self._res.idempotency.run(
                 str(call.client_key_id),
                 f"{call.idempotency_key}:{call.dialect}:{call.model}:{digest}",
-                lambda: self._shared(call),
+                lambda: self._shared(call, handler),
             )
             return shared.response()
+        except errors.UpstreamError as err:
+            answer = handler.unserved(call, err)
+            if answer is None:
+                raise self._refused(call, err)
+            self._record(call, None, answer.status)
+            return answer
         except errors.OmniError as err:
             # Refused before any upstream was tried (unknown model, a request
-            # the translator cannot read...): still one log row, and a line.
+            # the translator cannot read...): still one row, and a line.
+            raise self._refused(call, err)
+        except Exception:
             if not call.recorded:
-                self._record(call, None, err.status, error_kind=err.kind)
-            log.info("request %s: %d %s: %s", call.request_id, err.status, err.kind, err.message)
+                self._record(call, None, 500, error_kind="internal")
             raise
 
-    async def _shared(self, call: Call) -> Shared:
-        return Shared(await self._route(call))
+    def _refused(self, call: Call, err: errors.OmniError) -> errors.OmniError:
+        if not call.recorded:
+            self._record(call, None, err.status, error_kind=err.kind)
+        log.info("request %s: %d %s: %s", call.request_id, err.status, err.kind, err.message)
+        return err
+
+    async def _shared(self, call: Call, handler: OperationHandler) -> Shared:
+        return Shared(await self._route(call, handler))
 
     # -------------------------------------------------------------- routing
 
-    async def _route(self, call: Call) -> Response | StreamResponse:
+    async def _route(self, call: Call, handler: OperationHandler) -> Response | StreamResponse:
         registry = self._registry()
         resolution = registry.resolve(call.model)
-        fallback = registry.setting("fallback") or {}
-        budget = RetryBudget(
-            int(fallback.get("max_attempts", DEFAULT_MAX_ATTEMPTS)),
-            float(fallback.get("max_seconds", DEFAULT_MAX_SECONDS)),
-        )
+        fallback = registry.options.fallback
+        budget = RetryBudget(fallback.max_attempts, fallback.max_seconds)
         failures: list[tuple[Attempt, errors.OmniError]] = []
         skipped: list[tuple[str, float | None]] = []  # why, and when it may work again
         for target in resolution.plan(self._res.strategies.combo_order):
             provider = registry.provider(target.provider)
-            gates = self._gates(target)
+            if not handler.serves(provider):
+                skipped.append((f"{target.ref}: cannot {call.operation.value}", None))
+                continue
+            gates = _gates(target)
             if not self._admit(gates):
                 skipped.append((f"{target.ref}: circuit open", self._reopens_in(gates)))
                 continue
@@ -125,26 +134,27 @@ class Pipeline:
                     provider,
                     account,
                     budget.attempts,
-                    proxy=_proxy(registry, provider, account),
-                    system_prompt=_system_prompt(registry, target),
+                    proxy=registry.proxy_for(provider, account),
+                    system_prompt=registry.system_prompt(target),
+                    listener=lambda a, end: self._ended(call, a, end),
                 )
                 tried_here = True
                 try:
-                    response = await self._try(call, attempt, gates, self._timeouts_within(budget))
+                    response = await self._try(call, handler, attempt, gates, budget)
                 except (errors.UpstreamError, errors.RateLimited) as err:
                     failures.append((attempt, err))
-                    verdict = self._after_failure(attempt, gates, err)
+                    action = self._after_failure(attempt, gates, err)
                     log.info(
                         "request %s: %s account %d failed (%s): %s",
                         call.request_id,
                         provider.name,
                         account.id,
-                        verdict,
+                        action.value,
                         err.message,
                     )
-                    if verdict == "stop":
+                    if action is Action.STOP:
                         raise self._recorded(call, attempt, err)
-                    if verdict == "target":
+                    if action is Action.NEXT_TARGET:
                         break
                     continue
                 self._res.remember_session(call.session_id, account.id)
@@ -170,21 +180,15 @@ class Pipeline:
 
     def _timeouts_within(self, budget: RetryBudget) -> Timeouts:
         """The configured timeouts, cut so one attempt cannot outlive the
-        request's time budget (D-08)."""
+        request's time budget."""
         left = max(0.001, budget.remaining_seconds())
-        t = self._timeouts
+        t = self._exchange.timeouts
         return Timeouts(
             connect=min(t.connect, left),
             first_byte=min(t.first_byte, left),
             idle=t.idle,
             total=t.total,
         )
-
-    def _gates(self, target: Target) -> list[str]:
-        gates = [provider_key(target.provider)]
-        if target.combo is not None:
-            gates.append(combo_key(target.combo, target.step))
-        return gates
 
     def _reopens_in(self, gates: list[str]) -> float | None:
         waits = [
@@ -200,153 +204,115 @@ class Pipeline:
         accounts = list(provider.accounts)
         if call.pinned_account is not None:
             return [a for a in accounts if a.id == call.pinned_account]
-        strategy = str(registry.setting("account_strategy") or "fill-first")
         ordered = self._res.strategies.order(
-            strategy, provider_key(provider.name), accounts, key=lambda a: account_key(a.id)
+            registry.options.account_strategy,
+            provider_key(provider.name),
+            accounts,
+            key=lambda a: account_key(a.id),
         )
         sticky = self._res.sticky_account(call.session_id)
         if sticky is not None:
             ordered.sort(key=lambda a: a.id != sticky)  # stable: the rest keep their order
         return ordered
 
+    # -------------------------------------------------------------- one try
+
     async def _try(
-        self, call: Call, attempt: Attempt, gates: list[str], timeouts: Timeouts
+        self,
+        call: Call,
+        handler: OperationHandler,
+        attempt: Attempt,
+        gates: list[str],
+        budget: RetryBudget,
     ) -> Response | StreamResponse:
         res = self._res
         akey = account_key(attempt.account.id)
-        # Health per account (account strategies) and per target (combo strategies).
-        health_keys = (akey, attempt.target.ref)
-        limits = contextlib.AsyncExitStack()
         try:
-            for key in (gates[0], akey):
-                if key in res.limited:
-                    await limits.enter_async_context(res.limiter.slot(key, LIMITER_MAX_WAIT))
+            await self._hold_slots(attempt, (gates[0], akey))
         except BaseException:
-            await limits.aclose()
+            for key in attempt.slots:
+                res.limiter.release(key)
+            attempt.slots.clear()
             self._release_probes(gates)
             raise
-        started = time.monotonic()
-        for key in health_keys:
+        for key in _health_keys(attempt):
             res.health.record_start(key)
-        open_health = True
-
-        def end_health(ok: bool, latency: float) -> None:
-            nonlocal open_health
-            if open_health:  # a stream ends once: at its last byte, or failing before
-                open_health = False
-                for key in health_keys:
-                    res.health.record_end(key, ok=ok, latency=latency)
-
-        def finish(
-            status: int, usage: ir.Usage | None, kind: str | None, ttfb: float | None
-        ) -> None:
-            # Latency for balancing is the time to the first byte of the answer.
-            end_health(status < 400 or status == 499, ttfb or time.monotonic() - started)
-            self._record(call, attempt, status, usage=usage, error_kind=kind, ttft=ttfb)
-
         try:
-            response, upstream = await self._exchange.run(
-                call, attempt, finish, limits.aclose, timeouts
+            response = await handler.run(
+                self._exchange, call, attempt, self._timeouts_within(budget)
             )
-        except errors.UpstreamError:
-            end_health(False, time.monotonic() - started)
-            await limits.aclose()
+        except errors.UpstreamError as err:
+            attempt.end(AttemptEnd(Outcome.FAILED, err.status, error_kind=err.kind))
             raise
-        except BaseException:  # the client left (or a bug): the upstream said nothing
-            end_health(True, time.monotonic() - started)
-            await limits.aclose()
+        except asyncio.CancelledError:
+            # The client left before the answer began: it gets its row, the
+            # upstream's health is left as it was (nothing was learnt).
+            attempt.end(AttemptEnd(Outcome.ABANDONED, 499, error_kind="client_closed"))
+            self._release_probes(gates)
+            raise
+        except BaseException:
+            attempt.end(AttemptEnd(Outcome.FAILED, 500, error_kind="internal"))
             self._release_probes(gates)
             raise
         for key in gates:
             res.breakers.record_success(key)
         res.cooldowns.success(akey)
-        res.limiter.update_from_headers(akey, upstream.headers)
+        res.limiter.update_from_headers(akey, attempt.upstream_headers)
         return response
+
+    async def _hold_slots(self, attempt: Attempt, keys: tuple[str, ...]) -> None:
+        """A rate-limit slot for each key that has limits (released when the
+        attempt ends)."""
+        res = self._res
+        for key in keys:
+            if key in res.limited:
+                await res.limiter.acquire(key, LIMITER_MAX_WAIT)
+                attempt.slots.append(key)
+
+    def _ended(self, call: Call, attempt: Attempt, end: AttemptEnd) -> None:
+        """An attempt is over: health, rate-limit slots, and the request's
+        row unless the loop goes on."""
+        res = self._res
+        for key in attempt.slots:
+            res.limiter.release(key)
+        attempt.slots.clear()
+        if end.outcome is Outcome.ABANDONED:
+            for key in _health_keys(attempt):
+                res.health.record_abandoned(key)
+        else:
+            # Latency for balancing is the time to the first byte of the answer.
+            ok = end.outcome is Outcome.ANSWERED and (end.status < 400 or end.status == 499)
+            latency = end.ttfb or time.monotonic() - attempt.started
+            for key in _health_keys(attempt):
+                res.health.record_end(key, ok=ok, latency=latency)
+        if end.outcome is not Outcome.FAILED:
+            self._record(
+                call, attempt, end.status, usage=end.usage, error_kind=end.error_kind, ttft=end.ttfb
+            )
 
     def _release_probes(self, gates: list[str]) -> None:
         for key in gates:
             self._res.breakers.release_probe(key)
 
-    def _after_failure(self, attempt: Attempt, gates: list[str], err: errors.OmniError) -> str:
-        """What a failure means for the accounts and for this request:
-        "account" (try the next account), "target" (skip to the next target)
-        or "stop" (answer the client with it)."""
-        res = self._res
-        akey = account_key(attempt.account.id)
+    def _after_failure(self, attempt: Attempt, gates: list[str], err: errors.OmniError) -> Action:
+        """Apply what a failure means to the accounts and breakers; return
+        where the request goes next."""
         if isinstance(err, errors.RateLimited):  # our own limiter: just go elsewhere
-            return "account"
+            return Action.NEXT_ACCOUNT
         status = getattr(err, "upstream_status", None)
-        if status is not None and status < 500:
-            # The upstream answered: it is up, whatever it thought of the request.
+        failure: Failure = attempt.provider.family.classify(status, err.kind)
+        res = self._res
+        if failure.upstream_alive:
             for key in gates:
                 res.breakers.record_success(key)
-        if status == 429 or err.kind == "rate_limit":
-            res.cooldowns.trip(akey, err.retry_after, reason="rate_limit")
-            return "account"
-        if status in _AUTH_FAILURES:
-            res.cooldowns.trip(akey, err.retry_after, reason=f"auth ({status})")
-            return "account"
-        if status == 404:
-            return "target"
-        if status is not None and 400 <= status < 500 and status not in (408, 409):
-            return "stop"  # the request is at fault; no account is (D-04)
-        for key in gates:
-            res.breakers.record_failure(key)
-        return "account"
-
-    # ---------------------------------------------------------- count tokens
-
-    async def count_tokens(self, call: Call) -> int | None:
-        """Ask the first upstream that can count (Anthropic, Gemini) how many
-        input tokens the request has; None when none can, or it failed."""
-        registry = self._registry()
-        for target in registry.resolve(call.model).plan():
-            provider = registry.provider(target.provider)
-            url = count_tokens_url(provider.format, provider.record.base_url, target.model)
-            if url is None or not provider.accounts:
-                continue
-            counted = await self._count_upstream(call, registry, provider, target, url)
-            if counted is not None:
-                return counted
-        return None
-
-    async def _count_upstream(
-        self, call: Call, registry: Registry, provider: ProviderInfo, target: Target, url: str
-    ) -> int | None:
-        fmt, account = provider.format, provider.accounts[0]
-        req = call.ir_request()
-        req.model = target.model
-        body = format_module(fmt).render_request(req)
-        if fmt == "anthropic":
-            body = {k: body[k] for k in ("model", "messages", "system", "tools") if k in body}
-        else:
-            body = {"contents": body.get("contents", [])}
-        headers = request_headers(
-            fmt,
-            account.api_key,
-            stream=False,
-            client_headers=call.client_headers,
-            auth_header=provider.auth_header,
-            extra=provider.headers,
-        )
-        try:
-            resp = await self._upstream.send(
-                "POST",
-                url,
-                headers,
-                dumps(body),
-                proxy=_proxy(registry, provider, account),
-                timeouts=self._timeouts,
+        if failure.cool_account is not None:
+            res.cooldowns.trip(
+                account_key(attempt.account.id), err.retry_after, reason=failure.cool_account
             )
-            async with resp:
-                raw = await resp.read()
-            if resp.status != 200:
-                return None
-            answer = json.loads(raw)
-        except (errors.UpstreamError, ValueError):
-            return None
-        counted = answer.get("input_tokens", answer.get("totalTokens"))
-        return counted if isinstance(counted, int) else None
+        if failure.breaker_failure:
+            for key in gates:
+                res.breakers.record_failure(key)
+        return failure.action
 
     # -------------------------------------------------------------- records
 
@@ -366,8 +332,10 @@ class Pipeline:
         error_kind: str | None = None,
         ttft: float | None = None,
     ) -> None:
-        usage = usage or ir.Usage()
+        if call.recorded:
+            return
         call.recorded = True
+        usage = usage or ir.Usage()
         self._store.log_request(
             RequestLogRow(
                 ts=time.time(),
@@ -389,34 +357,22 @@ class Pipeline:
                 cached_tokens=usage.cached_input_tokens,
                 reasoning_tokens=usage.reasoning_tokens,
                 usage_estimated=usage.estimated,
+                operation=call.operation.value,
             )
         )
 
 
-def _proxy(registry: Registry, provider: ProviderInfo, account: AccountRecord) -> str | None:
-    """The egress proxy: the account's, else the provider's, else the global
-    one (C-07: the most specific wins); "direct" means none at that level."""
-    for value in (
-        account.extra.get("proxy"),
-        provider.record.extra.get("proxy"),
-        registry.setting("proxy"),
-    ):
-        if isinstance(value, str) and value:
-            return None if value == "direct" else value
-    return None
-
-
-def _system_prompt(registry: Registry, target: Target) -> str | None:
-    """D-11: the global system prompt, then the combo's own, before the client's."""
-    parts = []
-    glob = registry.setting("system_prompt")
-    if isinstance(glob, str) and glob.strip():
-        parts.append(glob.strip())
+def _gates(target: Target) -> list[str]:
+    """The breakers a target's requests pass: its provider's, and its combo step's."""
+    gates = [provider_key(target.provider)]
     if target.combo is not None:
-        combo = registry.view.combos.get(target.combo)
-        if combo is not None and combo.system_prompt:
-            parts.append(combo.system_prompt.strip())
-    return "\n\n".join(parts) or None
+        gates.append(combo_key(target.combo, target.step))
+    return gates
+
+
+def _health_keys(attempt: Attempt) -> tuple[str, str]:
+    """Health per account (account strategies) and per target (combo strategies)."""
+    return account_key(attempt.account.id), attempt.target.ref
 
 
 def _final_error(

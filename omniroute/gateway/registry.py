@@ -1,10 +1,11 @@
 """The live configuration the request path reads: one immutable snapshot.
 
 The store is the source of truth; the registry holds the latest
-``ConfigSnapshot`` plus what is derived from it (the routing view, each
-provider's catalog entry and enabled accounts), and is swapped whole when the
-store's config revision moves (a change from the dashboard, the CLI in
-another process, or an import). Readers never lock.
+``ConfigSnapshot`` plus what is derived from it once per change: the typed
+options, the routing view, and for each provider its catalog entry, family,
+options, merged headers and enabled accounts. It is swapped whole when the
+store's config revision moves (a change from the CLI in another process, the
+dashboard, an import). Readers never lock.
 """
 
 from __future__ import annotations
@@ -12,20 +13,16 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from types import MappingProxyType
 
+from omniroute.config.options import Options, ProviderOptions, egress_proxy
+from omniroute.config.routing import catalog_entry, provider_view, view_of
 from omniroute.errors import NotFound
+from omniroute.providers import ProviderFamily, family_for
 from omniroute.providers.catalog import Catalog, CatalogProvider, ModelPrice
-from omniroute.routing.resolve import (
-    Combo,
-    ComboTarget,
-    ProviderView,
-    Resolution,
-    RoutingView,
-    resolve_model,
-)
-from omniroute.routing.resolve import resolve as resolve_model_string
+from omniroute.routing.model import ProviderView, RoutingView, Target
+from omniroute.routing.resolve import Resolution, resolve, resolve_model
 from omniroute.store import ConfigSnapshot, Store
 from omniroute.store.records import AccountRecord, ProviderRecord
 
@@ -34,11 +31,16 @@ log = logging.getLogger("omniroute.registry")
 
 @dataclass(frozen=True, slots=True)
 class ProviderInfo:
-    """One configured provider with what the pipeline needs to call it."""
+    """One configured provider with everything the pipeline needs to call it."""
 
     record: ProviderRecord
     catalog: CatalogProvider | None
+    family: ProviderFamily
+    options: ProviderOptions
     accounts: tuple[AccountRecord, ...]  # enabled ones, priority order
+    account_options: Mapping[int, ProviderOptions]
+    headers: Mapping[str, str]  # the catalog's defaults, then the provider's own
+    view: ProviderView
 
     @property
     def name(self) -> str:
@@ -49,101 +51,76 @@ class ProviderInfo:
         return self.record.format
 
     @property
-    def alias(self) -> str | None:
-        own = self.record.extra.get("alias")
-        if isinstance(own, str) and own:
-            return own
-        return self.catalog.alias if self.catalog else None
-
-    @property
-    def models(self) -> tuple[str, ...]:
-        if self.record.models:
-            return self.record.models
-        return self.catalog.model_ids if self.catalog else ()
-
-    @property
     def auth_header(self) -> str | None:
         return self.catalog.auth_header if self.catalog else None
-
-    @property
-    def headers(self) -> dict[str, str]:
-        merged = dict(self.catalog.headers) if self.catalog else {}
-        own = self.record.extra.get("headers")
-        if isinstance(own, Mapping):
-            merged.update({str(k): str(v) for k, v in own.items()})
-        return merged
 
     def price(self, model: str) -> ModelPrice | None:
         found = self.catalog.model(model) if self.catalog else None
         return found.price if found else None
 
-    def view(self) -> ProviderView:
-        return ProviderView(
-            name=self.name,
-            alias=self.alias,
-            models=self.models,
-            enabled=self.record.enabled,
-            has_account=bool(self.accounts),
-            wildcard=bool(self.catalog and self.catalog.wildcard),
-            tier=self.catalog.tier if self.catalog else "api",
+    @classmethod
+    def build(
+        cls, record: ProviderRecord, snapshot: ConfigSnapshot, catalog: Catalog
+    ) -> ProviderInfo:
+        entry = catalog_entry(record, catalog)
+        options = ProviderOptions.read(record.extra, f"provider {record.name!r}")
+        accounts = tuple(a for a in snapshot.accounts_for(record.id) if a.enabled)
+        headers = dict(entry.headers) if entry else {}
+        headers.update(options.headers)
+        return cls(
+            record=record,
+            catalog=entry,
+            family=family_for(record.format),
+            options=options,
+            accounts=accounts,
+            account_options=MappingProxyType(
+                {a.id: ProviderOptions.read(a.extra, f"account {a.id}") for a in accounts}
+            ),
+            headers=MappingProxyType(headers),
+            view=provider_view(record, entry, bool(accounts)),
         )
-
-
-def routing_view(snapshot: ConfigSnapshot, catalog: Catalog) -> RoutingView:
-    """The configuration as the routing rules see it (also used to validate
-    combos before they are saved)."""
-    return _build(snapshot, catalog)[1]
-
-
-def _build(
-    snapshot: ConfigSnapshot, catalog: Catalog
-) -> tuple[dict[str, ProviderInfo], RoutingView]:
-    providers: dict[str, ProviderInfo] = {}
-    for record in snapshot.providers:
-        entry = record.extra.get("catalog")
-        providers[record.name] = ProviderInfo(
-            record,
-            catalog.get(entry) if isinstance(entry, str) else None,
-            tuple(a for a in snapshot.accounts_for(record.id) if a.enabled),
-        )
-    combos = {
-        c.name: Combo(
-            name=c.name,
-            targets=tuple(ComboTarget(t.ref, t.weight, t.enabled) for t in c.targets),
-            strategy=c.strategy,
-            enabled=c.enabled,
-            system_prompt=c.system_prompt,
-        )
-        for c in snapshot.combos
-    }
-    view = RoutingView(
-        providers=tuple(p.view() for p in providers.values()),
-        combos=combos,
-        aliases=tuple((a.pattern, a.target) for a in snapshot.aliases),
-    )
-    return providers, view
 
 
 @dataclass(frozen=True, slots=True)
 class Registry:
     snapshot: ConfigSnapshot
     catalog: Catalog
+    options: Options
     view: RoutingView
-    _providers: Mapping[str, ProviderInfo]
+    _providers: Mapping[str, ProviderInfo] = field(repr=False)
 
     @classmethod
     def build(cls, snapshot: ConfigSnapshot, catalog: Catalog) -> Registry:
-        providers, view = _build(snapshot, catalog)
-        return cls(snapshot, catalog, view, providers)
+        providers = {p.name: ProviderInfo.build(p, snapshot, catalog) for p in snapshot.providers}
+        view = view_of(tuple(p.view for p in providers.values()), snapshot)
+        options = Options.read(snapshot.settings)
+        return cls(snapshot, catalog, options, view, MappingProxyType(providers))
 
     def provider(self, name: str) -> ProviderInfo:
         return self._providers[name]
 
-    def setting(self, key: str, default: Any = None) -> Any:
-        return self.snapshot.settings.get(key, default)
+    def providers(self) -> tuple[ProviderInfo, ...]:
+        return tuple(self._providers.values())
 
     def resolve(self, model: str) -> Resolution:
-        return resolve_model_string(model, self.view)
+        return resolve(model, self.view)
+
+    def proxy_for(self, provider: ProviderInfo, account: AccountRecord) -> str | None:
+        """The egress proxy of one account (the most specific setting wins)."""
+        return egress_proxy(
+            self.options, provider.options, provider.account_options.get(account.id, _NONE)
+        )
+
+    def system_prompt(self, target: Target) -> str | None:
+        """The global system prompt, then the combo's own, before the client's."""
+        parts = []
+        if self.options.system_prompt:
+            parts.append(self.options.system_prompt)
+        if target.combo is not None:
+            combo = self.view.combos.get(target.combo)
+            if combo is not None and combo.system_prompt:
+                parts.append(combo.system_prompt.strip())
+        return "\n\n".join(parts) or None
 
     def price_of(self, ref: str) -> float | None:
         """Blended USD per 1M tokens of a model string (cost-optimized routing)."""
@@ -159,10 +136,12 @@ class Registry:
         for every provider that can serve (alias as prefix when it has one)."""
         combos = sorted(c.name for c in self.snapshot.combos if c.enabled)
         serving = sorted(
-            (p for p in self._providers.values() if p.record.enabled and p.accounts),
-            key=lambda p: p.name,
+            (p for p in self._providers.values() if p.view.usable), key=lambda p: p.name
         )
-        return combos + [f"{p.alias or p.name}/{m}" for p in serving for m in p.models]
+        return combos + [f"{p.view.alias or p.name}/{m}" for p in serving for m in p.view.models]
+
+
+_NONE = ProviderOptions()
 
 
 class RegistryWatcher:

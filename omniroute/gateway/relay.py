@@ -14,14 +14,12 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
-from types import ModuleType
-from typing import Any
 
 from omniroute.formats import ir
 from omniroute.formats.accumulate import Accumulator
 from omniroute.formats.common import merge_usage
 from omniroute.formats.sse import SSEDecoder, SSEEvent, encode_sse
-from omniroute.gateway import usage_patch
+from omniroute.formats.wire import StreamEncoder, WireFormat
 
 # The events that mean "the model has started answering": once one of these
 # has been sent, the request can no longer move to another upstream.
@@ -59,12 +57,12 @@ class StreamRelay:
 
     def __init__(
         self,
-        upstream_fmt: ModuleType,
-        encoder: Any | None,
+        upstream_fmt: WireFormat,
+        encoder: StreamEncoder | None,
         input_estimate: Callable[[], int],
         answer_id: str | None = None,
         include_usage: bool = False,
-        switch: Callable[[], Any] | None = None,
+        switch: Callable[[], StreamEncoder] | None = None,
     ) -> None:
         """``encoder`` is the client format's StreamEncoder, or None to pass
         the upstream bytes through unchanged. ``input_estimate`` stands in for
@@ -75,7 +73,7 @@ class StreamRelay:
         reasoning, so the bytes can no longer pass unchanged."""
         self._sse = SSEDecoder()
         self._format = upstream_fmt
-        self._decoder = upstream_fmt.StreamDecoder()
+        self._decoder = upstream_fmt.stream_decoder()
         self._encoder = encoder
         self._pending = bytearray()  # pass-through bytes not yet at an event boundary
         self._input_estimate = input_estimate
@@ -156,7 +154,7 @@ class StreamRelay:
         out += self._pass(block, self._sse.feed(block) + self._sse.close())
         self._on_events(self._decoder.close(), out)
         if self._usage_missing() and self.error is None:
-            out += usage_patch.trailer(self._format.NAME, self._completed(None), self.answer.model)
+            out += self._format.usage_trailer(self._completed(None), self.answer.model)
         return self._release(bytes(out), final=True)
 
     def _usage_missing(self) -> bool:
@@ -170,8 +168,7 @@ class StreamRelay:
         replaced: dict[int, bytes] = {}
         for n, event in enumerate(events):
             if self._usage_missing():
-                replacement = usage_patch.before_event(
-                    self._format.NAME,
+                replacement = self._format.usage_before_event(
                     event,
                     self._completed(None),
                     self.answer.id,
@@ -192,10 +189,8 @@ class StreamRelay:
         translating (so its event numbering goes on), else in the shared
         format's own shape."""
         if self._encoder is not None:
-            out: bytes = self._encoder.encode(ir.StreamError(info))
-            return out
-        raw: bytes = self._format.error_event(info)
-        return raw
+            return self._encoder.encode(ir.StreamError(info))
+        return self._format.error_event(info)
 
     def _on_events(self, events: list[ir.Event], out: bytearray) -> None:
         for ev in events:
@@ -210,7 +205,7 @@ class StreamRelay:
             elif isinstance(ev, ir.MessageDelta) and _needs_estimate(
                 ev.usage if ev.usage is not None else self.answer.usage
             ):
-                # B-08: the client always gets usage; estimated where unknown.
+                # the client always gets usage; estimated where unknown.
                 ev = ir.MessageDelta(ev.stop_reason, ev.stop_sequence, self._completed(ev.usage))
             self.answer.feed(ev)
             if self._encoder is not None:

@@ -1,4 +1,4 @@
-"""Sharing one answer between identical requests (D-09 idempotency).
+"""Sharing one answer between identical requests.
 
 A JSON answer is shared as bytes (each caller gets its own Response object).
 A stream is recorded by a pump task that consumes it independently of any

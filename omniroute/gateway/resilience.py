@@ -65,37 +65,30 @@ class Resilience:
 
     def apply(self, registry: Registry) -> None:
         """Take the thresholds and limits of a (new) configuration."""
-        breaker = _numbers(registry.setting("breaker"), ("failure_threshold", "window", "cooldown"))
+        breaker = _given(asdict(registry.options.breaker))
         if breaker:
             try:
                 self.breakers.configure(**breaker)
             except (TypeError, ValueError) as exc:
                 log.warning("ignoring breaker settings: %s", exc)
-        cooldown = _numbers(registry.setting("cooldown"), ("base", "factor", "cap"))
+        cooldown = _given(asdict(registry.options.cooldown))
         if cooldown:
             try:
                 self.cooldowns.configure(**cooldown)
             except ValueError as exc:
                 log.warning("ignoring cooldown settings: %s", exc)
-        limited: set[str] = set()
-        for provider in (registry.provider(p.name) for p in registry.view.providers):
-            limited |= self._set_limits(provider_key(provider.name), provider.record.extra)
-            for account in provider.accounts:
-                limited |= self._set_limits(account_key(account.id), account.extra)
-        for key in self.limited - limited:
+        limits: dict[str, Limits] = {}
+        for provider in registry.providers():
+            if provider.options.limits is not None:
+                limits[provider_key(provider.name)] = provider.options.limits
+            for account_id, options in provider.account_options.items():
+                if options.limits is not None:
+                    limits[account_key(account_id)] = options.limits
+        for key, value in limits.items():
+            self.limiter.set_limits(key, value)
+        for key in self.limited - set(limits):
             self.limiter.set_limits(key, Limits())
-        self.limited = frozenset(limited)
-
-    def _set_limits(self, key: str, extra: Mapping[str, Any]) -> set[str]:
-        raw = extra.get("limits")
-        if not isinstance(raw, Mapping) or not raw:
-            return set()
-        try:
-            self.limiter.set_limits(key, Limits.from_dict(raw))
-        except (TypeError, ValueError) as exc:
-            log.warning("ignoring limits of %s: %s", key, exc)
-            return set()
-        return {key}
+        self.limited = frozenset(limits)
 
     # ------------------------------------------------------- sticky sessions
 
@@ -161,7 +154,6 @@ class Resilience:
         }
 
 
-def _numbers(raw: Any, names: tuple[str, ...]) -> dict[str, Any]:
-    if not isinstance(raw, Mapping):
-        return {}
-    return {n: raw[n] for n in names if isinstance(raw.get(n), int | float)}
+def _given(values: Mapping[str, Any]) -> dict[str, Any]:
+    """The fields a setting gives (None leaves the component's default)."""
+    return {name: value for name, value in values.items() if value is not None}

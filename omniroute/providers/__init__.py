@@ -1,1 +1,40 @@
-"""providers"""
+"""Providers: the built-in catalog (data) and one small object per provider
+family that owns what differs between upstreams.
+
+    catalog     the catalog entries (``catalog.json``), read and checked
+    family      the ProviderFamily protocol, operations, failure meanings
+    openai      OpenAI Chat Completions and compatible servers
+    responses   the OpenAI Responses API
+    anthropic   Anthropic Messages
+    gemini      Gemini generateContent
+"""
+
+from __future__ import annotations
+
+from types import MappingProxyType
+
+from omniroute.providers.anthropic import AnthropicFamily
+from omniroute.providers.family import ProviderFamily
+from omniroute.providers.gemini import GeminiFamily
+from omniroute.providers.openai import OpenAIChatFamily
+from omniroute.providers.responses import ResponsesFamily
+
+_FAMILIES: MappingProxyType[str, ProviderFamily] = MappingProxyType(
+    {
+        "openai": OpenAIChatFamily(),
+        "openai-responses": ResponsesFamily(),
+        "anthropic": AnthropicFamily(),
+        "gemini": GeminiFamily(),
+    }
+)
+
+
+def family_for(wire_format: str) -> ProviderFamily:
+    """The family of upstreams speaking ``wire_format``."""
+    try:
+        return _FAMILIES[wire_format]
+    except KeyError:
+        raise ValueError(f"unknown wire format {wire_format!r}") from None
+
+
+__all__ = ["ProviderFamily", "family_for"]

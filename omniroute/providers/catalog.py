@@ -1,6 +1,6 @@
 """The built-in provider catalog: data in ``catalog.json``, read and checked here.
 
-A provider entry says how to reach one kind of upstream (SPEC C-01, C-03):
+A provider entry says how to reach one kind of upstream:
 
     id           stable identifier, also usable as a model prefix (``openai/gpt-5``)
     alias        short model prefix (``cc/claude-opus-4-6``); unique, and never
@@ -45,14 +45,13 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from omniroute.errors import ConfigError
+from omniroute.formats.wire import WIRE_FORMATS
+from omniroute.routing.model import TIERS
 
-FORMATS = frozenset({"openai", "anthropic", "gemini", "openai-responses"})
 AUTH_KINDS = frozenset({"api_key", "oauth", "none"})
 AUTH_HEADERS = frozenset({"bearer", "x-api-key", "x-goog-api-key"})
 FLOWS = frozenset({"pkce", "device_code"})
 DIALECTS = frozenset({"cloudcode", "kiro"})
-# Listed in fallback preference order; routing ranks providers by this index.
-TIERS = ("subscription", "api", "cheap", "free", "local")
 _LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 
 
@@ -269,7 +268,7 @@ def _opt_positive_int(raw: dict[str, Any], key: str, where: str) -> int | None:
 def _check_provider(p: CatalogProvider) -> None:
     where = f"catalog provider {p.id!r}"
     checks = (
-        (p.format in FORMATS, f"unknown format {p.format!r}"),
+        (p.format in WIRE_FORMATS, f"unknown format {p.format!r}"),
         (p.auth in AUTH_KINDS, f"unknown auth {p.auth!r}"),
         (p.auth_header in AUTH_HEADERS, f"unknown auth_header {p.auth_header!r}"),
         (p.tier in TIERS, f"unknown tier {p.tier!r}"),

@@ -1,4 +1,4 @@
-"""Routing: pure decisions about where a request goes (SPEC D-01 … D-09).
+"""Routing: pure decisions about where a request goes.
 
 No sockets, no database, no wire formats here: time comes from an injected
 clock, randomness from an injected ``random.Random``; the pipeline wires these
@@ -12,7 +12,7 @@ messages and on the health page: never use a credential as a key.
     health        per-key latency EWMA, success ratio, in-flight and total counts
     cooldown      per-account cooldowns; Retry-After and rate-limit header parsing
     breaker       circuit breakers as a transition table, with persistence
-    singleflight  one refresh/probe in flight per key
+    singleflight  one call in flight per key (idempotency, token refresh)
     ratelimit     rpm / min gap / max concurrent with a bounded FIFO queue
     idempotency   Idempotency-Key: one execution shared for a few seconds
     retry         backoff with full jitter and per-request retry budgets

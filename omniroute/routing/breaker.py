@@ -1,4 +1,4 @@
-"""Circuit breakers per provider and per combo target (SPEC D-05).
+"""Circuit breakers per provider and per combo target.
 
 The whole behaviour is the transition table ``TRANSITIONS``:
 

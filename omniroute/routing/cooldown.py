@@ -1,4 +1,4 @@
-"""Per-account cooldowns after rate limits and failures (SPEC D-04).
+"""Per-account cooldowns after rate limits and failures.
 
 An account that answered 429 (or failed in a way worth pausing for) is put on
 cooldown; routing skips it until the cooldown ends while other accounts keep

@@ -1,6 +1,6 @@
 """Health signals per routing key (a combo target, a provider or an account).
 
-The strategies read these numbers (SPEC D-02); the dashboard shows them.
+The strategies read these numbers; the dashboard shows them.
 
     health = Health()
     started = health.record_start("openai/gpt-5")
@@ -73,6 +73,12 @@ class Health:
         stats.in_flight += 1
         stats.total += 1
         return self._clock()
+
+    def record_abandoned(self, key: str) -> None:
+        """A started request that ended with neither success nor failure (its
+        client left before any answer): only the in-flight count changes."""
+        stats = self._get(key)
+        stats.in_flight = max(0, stats.in_flight - 1)
 
     def record_end(
         self, key: str, *, ok: bool, started: float | None = None, latency: float | None = None

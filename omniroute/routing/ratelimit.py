@@ -1,4 +1,4 @@
-"""Per-provider / per-account rate limits with a bounded FIFO queue (SPEC D-07).
+"""Per-provider / per-account rate limits with a bounded FIFO queue.
 
 Three limits per key, each optional:
 
@@ -157,13 +157,20 @@ class RateLimiter:
     @asynccontextmanager
     async def slot(self, key: str, max_wait: float | None = None) -> AsyncIterator[None]:
         """Wait for this key's turn, then hold one slot for the block's duration."""
-        state = self._state(key)
-        await self._acquire(key, state, max_wait)
+        await self.acquire(key, max_wait)
         try:
             yield
         finally:
-            state.active -= 1
-            self._wake_head(state)
+            self.release(key)
+
+    async def acquire(self, key: str, max_wait: float | None = None) -> None:
+        """Wait for this key's turn and take a slot; ``release`` gives it back."""
+        await self._acquire(key, self._state(key), max_wait)
+
+    def release(self, key: str) -> None:
+        state = self._state(key)
+        state.active = max(0, state.active - 1)
+        self._wake_head(state)
 
     async def _acquire(self, key: str, state: _KeyState, max_wait: float | None) -> None:
         now = self._clock()

@@ -1,4 +1,4 @@
-"""Model resolution: from the model string a client sent to targets (SPEC D-01, D-02).
+"""Model resolution: from the model string a client sent to targets.
 
 ``resolve(model, view)`` reads a read-only ``RoutingView`` of the configuration
 and returns a ``Resolution``: the combo that matched (if any) and the ordered
@@ -58,78 +58,23 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from omniroute.errors import BadRequest, NotFound
-from omniroute.providers.catalog import TIERS
+from omniroute.routing.model import (
+    TIERS,
+    Combo,
+    ComboTarget,
+    ProviderView,
+    RoutingView,
+    Target,
+)
 from omniroute.routing.strategies import STRATEGIES
 
-ComboOrder = Callable[["Combo", Sequence["ComboTarget"]], Sequence["ComboTarget"]]
+ComboOrder = Callable[[Combo, Sequence[ComboTarget]], Sequence[ComboTarget]]
 
 _DATE_SUFFIX = re.compile(r"-(?:20\d{2}-?\d{2}-?\d{2})$")
 _VARIANTS = frozenset(
     {"opus", "sonnet", "haiku", "pro", "flash", "lite", "mini", "nano", "max", "codex", "turbo"}
 )
 _MAX_SUGGESTIONS = 5
-
-
-@dataclass(frozen=True, slots=True)
-class ProviderView:
-    name: str
-    alias: str | None
-    models: tuple[str, ...]
-    enabled: bool
-    has_account: bool
-    wildcard: bool = False  # accepts any model id (e.g. openrouter/*)
-    tier: str = "api"  # catalog tier; orders bare-id candidates
-
-    @property
-    def usable(self) -> bool:
-        return self.enabled and self.has_account
-
-
-@dataclass(frozen=True, slots=True)
-class ComboTarget:
-    ref: str  # a model string or a combo name
-    weight: int = 1
-    enabled: bool = True
-
-
-@dataclass(frozen=True, slots=True)
-class Combo:
-    name: str
-    targets: tuple[ComboTarget, ...]
-    strategy: str = "fill-first"
-    enabled: bool = True
-    system_prompt: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class RoutingView:
-    providers: tuple[ProviderView, ...]
-    combos: Mapping[str, Combo] = field(default_factory=dict, hash=False)
-    # (pattern with * wildcards, model string or combo name); first match wins
-    aliases: tuple[tuple[str, str], ...] = ()
-
-    def provider(self, prefix: str) -> ProviderView | None:
-        """The provider a model-string prefix names: by name first, then alias."""
-        wanted = prefix.casefold()
-        for p in self.providers:
-            if p.name.casefold() == wanted:
-                return p
-        for p in self.providers:
-            if p.alias is not None and p.alias.casefold() == wanted:
-                return p
-        return None
-
-
-@dataclass(frozen=True, slots=True)
-class Target:
-    provider: str  # ProviderView.name
-    model: str  # the id to send upstream
-    combo: str | None = None  # the combo that lists this target
-    step: int | None = None  # its index in that combo's targets
-
-    @property
-    def ref(self) -> str:
-        return f"{self.provider}/{self.model}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,4 +1,4 @@
-"""Retry pacing and budgets (SPEC D-08).
+"""Retry pacing and budgets.
 
     delay = backoff_delay(attempt, base=0.5, cap=20.0, rng=rng)   # full jitter
     budget = RetryBudget(max_attempts=4, max_total_seconds=60.0)

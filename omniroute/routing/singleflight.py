@@ -1,7 +1,8 @@
-"""One call in flight per key; concurrent callers share its outcome (SPEC D-06).
+"""One call in flight per key; concurrent callers share its outcome.
 
-Used so that an expired OAuth token is refreshed once, and a half-open breaker
-probed once, however many requests notice at the same moment:
+Used so that identical requests with one Idempotency-Key reach the upstream
+once (``idempotency``), and so that an expired OAuth token is refreshed once
+however many requests notice at the same moment:
 
     flights: SingleFlight[str, Token] = SingleFlight()
     token = await flights.do(account_id, lambda: refresh(account_id))
@@ -9,8 +10,10 @@ probed once, however many requests notice at the same moment:
 The first caller for a key starts ``fn()`` as a task; callers arriving while it
 runs await the same task and get the same result or exception. Once it has
 finished, the next call for that key starts afresh (nothing is cached). A
-caller that is cancelled stops waiting without cancelling the shared work —
-the others still need it.
+caller that is cancelled stops waiting without cancelling the shared work,
+which the others still need; with ``cancel_abandoned=True`` the work is
+cancelled once every caller has gone (nobody is left to receive what it
+would cost).
 """
 
 from __future__ import annotations
@@ -23,23 +26,38 @@ K = TypeVar("K", bound=Hashable)
 T = TypeVar("T")
 
 
-class SingleFlight(Generic[K, T]):
-    __slots__ = ("_calls",)
+class _Flight(Generic[T]):
+    __slots__ = ("task", "waiters")
 
-    def __init__(self) -> None:
-        self._calls: dict[K, asyncio.Task[T]] = {}
+    def __init__(self, task: asyncio.Task[T]) -> None:
+        self.task = task
+        self.waiters = 0
+
+
+class SingleFlight(Generic[K, T]):
+    __slots__ = ("_calls", "_cancel_abandoned")
+
+    def __init__(self, *, cancel_abandoned: bool = False) -> None:
+        self._calls: dict[K, _Flight[T]] = {}
+        self._cancel_abandoned = cancel_abandoned
 
     async def do(self, key: K, fn: Callable[[], Awaitable[T]]) -> T:
-        task = self._calls.get(key)
-        if task is None:
-            task = asyncio.ensure_future(_run(fn))
-            self._calls[key] = task
-            task.add_done_callback(lambda done: self._finished(key, done))
-        # shield: a cancelled caller must not cancel the work others await.
-        return await asyncio.shield(task)
+        flight = self._calls.get(key)
+        if flight is None:
+            flight = self._calls[key] = _Flight(asyncio.ensure_future(_run(fn)))
+            flight.task.add_done_callback(lambda done: self._finished(key, done))
+        flight.waiters += 1
+        try:
+            # shield: one cancelled caller must not cancel the work others await.
+            return await asyncio.shield(flight.task)
+        finally:
+            flight.waiters -= 1
+            if self._cancel_abandoned and flight.waiters == 0 and not flight.task.done():
+                flight.task.cancel()
 
     def _finished(self, key: K, task: asyncio.Task[T]) -> None:
-        if self._calls.get(key) is task:
+        flight = self._calls.get(key)
+        if flight is not None and flight.task is task:
             del self._calls[key]
         if not task.cancelled():
             task.exception()  # mark retrieved: callers may all have gone away

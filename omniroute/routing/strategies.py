@@ -1,4 +1,4 @@
-"""Balancing strategies: order the candidates for one request (SPEC D-02).
+"""Balancing strategies: order the candidates for one request.
 
 Every strategy returns the **full ordered list**: the first item is the pick,
 the rest is the fallback order. The same strategies order combo targets and the
@@ -29,13 +29,11 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, TypeVar
+from typing import TypeVar
 
 from omniroute.errors import ConfigError
 from omniroute.routing.health import Health
-
-if TYPE_CHECKING:
-    from omniroute.routing.resolve import Combo, ComboTarget
+from omniroute.routing.model import Combo, ComboTarget
 
 T = TypeVar("T")
 

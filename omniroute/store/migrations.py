@@ -126,7 +126,7 @@ _RESPONSE_MEMORY = sql(
     "CREATE INDEX response_memory_by_expiry ON response_memory(expires_at)",
 )
 
-# Combos (named, ordered target lists) and user model aliases (SPEC D-01).
+# Combos (named, ordered target lists) and user model aliases.
 # ``targets`` is a JSON list of {ref, weight, enabled}; aliases are tried in
 # ``position`` order, first match wins.
 _ROUTING = sql(
@@ -148,11 +148,18 @@ _ROUTING = sql(
     "CREATE INDEX aliases_by_position ON aliases(position)",
 )
 
+# What a logged request asked of its upstream: chat (generation) or
+# count_tokens today, the other endpoints' operations later.
+_REQUEST_OPERATION = sql(
+    "ALTER TABLE request_log ADD COLUMN operation TEXT NOT NULL DEFAULT 'chat'",
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "config tables", _CONFIG_TABLES),
     Migration(2, "request log", _REQUEST_LOG),
     Migration(3, "response memory", _RESPONSE_MEMORY),
     Migration(4, "routing", _ROUTING),
+    Migration(5, "request operation", _REQUEST_OPERATION),
 )
 
 _STALE_PARTIAL_AGE = 3600.0  # seconds

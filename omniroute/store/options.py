@@ -1,29 +1,23 @@
-"""Per-provider and per-account options (the ``extra`` columns) and the global
-settings the request path reads: checks, merging, and display of secrets.
+"""Changes to the options of providers and accounts (the ``extra`` columns)
+and to global settings: merging and writing.
 
-The keys are listed in ``records.py``.  Every write goes through a check here
-so a running server never meets a value it cannot use; proxy URLs may carry a
-password, so they are only ever shown through ``mask_proxy``.
+What the values mean, and the checks they pass before they get here, are in
+``omniroute.config.options``; this module only keeps the stored JSON whole
+and plain.
 """
 
 from __future__ import annotations
 
 import json
-import re
 import sqlite3
 import time
 from collections.abc import Callable, Mapping
-from types import MappingProxyType
 from typing import Any
 
 from ..errors import BadRequest
-from ..routing.ratelimit import Limits
-from ..routing.strategies import STRATEGIES
 from .crypto import Sealer
-from .proxies import check_proxy
 from .records import AccountRecord, ProviderRecord
 from .repositories import (
-    _PROVIDER_NAME,
     _PROVIDER_SELECT,
     _accounts,
     _check_models,
@@ -31,72 +25,10 @@ from .repositories import (
     bump_revision,
 )
 
-# RFC 9110 section 5.1: a field name is a token.
-_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]{1,128}")
-_MAX_HEADER_VALUE = 8192
 
-
-# -- extra columns -------------------------------------------------------------
-
-
-def _check_limits(value: Any) -> dict[str, Any]:
-    if not isinstance(value, Mapping):
-        raise BadRequest("limits must be an object: {rpm, min_gap, max_concurrent, max_queue}")
-    return Limits.from_dict(value).to_dict()
-
-
-def _check_headers(value: Any) -> dict[str, str]:
-    if not isinstance(value, Mapping):
-        raise BadRequest("headers must be an object of name: value")
-    checked: dict[str, str] = {}
-    for name, text in value.items():
-        if not isinstance(name, str) or not _HEADER_NAME.fullmatch(name):
-            raise BadRequest(f"invalid header name {name!r}")
-        if not isinstance(text, str) or len(text) > _MAX_HEADER_VALUE:
-            raise BadRequest(f"header {name!r}: the value must be text")
-        if any(ch in text for ch in "\r\n\0"):
-            raise BadRequest(f"header {name!r}: the value must not contain line breaks")
-        checked[name] = text
-    return checked
-
-
-def _check_alias(value: Any) -> str:
-    if not isinstance(value, str) or not _PROVIDER_NAME.fullmatch(value):
-        raise BadRequest("a provider alias must be 1-64 letters, digits, '.', '_' or '-'")
-    return value
-
-
-def _check_text(value: Any) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise BadRequest("a catalog id must be a non-empty string")
-    return value.strip()
-
-
-_PROVIDER_KEYS: Mapping[str, Callable[[Any], Any]] = MappingProxyType(
-    {
-        "catalog": _check_text,
-        "proxy": check_proxy,
-        "limits": _check_limits,
-        "headers": _check_headers,
-        "alias": _check_alias,
-    }
-)
-_ACCOUNT_KEYS: Mapping[str, Callable[[Any], Any]] = MappingProxyType(
-    {
-        "proxy": check_proxy,
-        "limits": _check_limits,
-    }
-)
-
-
-def merge_extra(
-    current: Mapping[str, Any],
-    patch: Mapping[str, Any],
-    checks: Mapping[str, Callable[[Any], Any]],
-    what: str,
-) -> dict[str, Any]:
-    """``current`` with ``patch`` applied: a None value removes that key, known
-    keys are checked (and normalised), others must be plain JSON."""
+def merge_extra(current: Mapping[str, Any], patch: Mapping[str, Any], what: str) -> dict[str, Any]:
+    """``current`` with ``patch`` applied: a None value removes that key; the
+    result must be plain JSON."""
     if not isinstance(patch, Mapping):
         raise BadRequest(f"{what}: extra must be an object")
     merged = dict(current)
@@ -106,8 +38,7 @@ def merge_extra(
         if value is None:
             merged.pop(key, None)
             continue
-        check = checks.get(key)
-        merged[key] = check(value) if check is not None else value
+        merged[key] = value
     try:
         json.dumps(merged, allow_nan=False)
     except (TypeError, ValueError):
@@ -133,7 +64,7 @@ def update_provider(
         raise BadRequest(f"provider {name!r}: base_url must start with http:// or https://")
     merged = record.extra
     if extra is not None:
-        merged = merge_extra(record.extra, extra, _PROVIDER_KEYS, f"provider {name!r}")
+        merged = merge_extra(record.extra, extra, f"provider {name!r}")
     conn.execute(
         "UPDATE providers SET base_url = ?, models = ?, extra = ?, updated_at = ? WHERE id = ?",
         (
@@ -165,7 +96,7 @@ def update_account(
         raise BadRequest("an account priority must be a whole number")
     merged = record.extra
     if extra is not None:
-        merged = merge_extra(record.extra, extra, _ACCOUNT_KEYS, f"account {account_id}")
+        merged = merge_extra(record.extra, extra, f"account {account_id}")
     conn.execute(
         "UPDATE accounts SET priority = ?, enabled = ?, extra = ? WHERE id = ?",
         (
@@ -183,83 +114,12 @@ def update_account(
 # -- global settings -----------------------------------------------------------
 
 
-def _number(key: str, name: str, value: Any, *, minimum: float, whole: bool) -> int | float:
-    ok = not isinstance(value, bool) and isinstance(value, int if whole else int | float)
-    if not ok or not value >= minimum:
-        kind = "a whole number" if whole else "a number"
-        raise BadRequest(f"setting {key}.{name} must be {kind} >= {minimum:g}")
-    return int(value) if whole else float(value)
-
-
-def _group(fields: Mapping[str, tuple[float, bool]]) -> Callable[[str, Any], dict[str, Any]]:
-    def check(key: str, value: Any) -> dict[str, Any]:
-        if not isinstance(value, Mapping):
-            raise BadRequest(f"setting {key!r} must be an object with {', '.join(fields)}")
-        unknown = sorted(set(value) - set(fields))
-        if unknown:
-            raise BadRequest(f"setting {key!r}: unknown fields {', '.join(unknown)}")
-        return {
-            name: _number(key, name, v, minimum=fields[name][0], whole=fields[name][1])
-            for name, v in value.items()
-        }
-
-    return check
-
-
-def _proxy_setting(key: str, value: Any) -> str:
-    return check_proxy(value)
-
-
-def _prompt_setting(key: str, value: Any) -> str:
-    if not isinstance(value, str):
-        raise BadRequest("setting 'system_prompt' must be text")
-    return value
-
-
-def _strategy_setting(key: str, value: Any) -> str:
-    if value not in STRATEGIES:
-        raise BadRequest(f"unknown strategy {value!r}; known: {', '.join(STRATEGIES)}")
-    return str(value)
-
-
-def _cooldown_setting(key: str, value: Any) -> dict[str, Any]:
-    checked = _cooldown_fields(key, value)
-    base, cap = checked.get("base", 1.0), checked.get("cap")
-    if cap is not None and cap < base:
-        raise BadRequest(f"setting cooldown.cap ({cap:g}) must not be below cooldown.base")
-    return checked
-
-
-# Per field: (minimum, whole number?).  The running components refuse values
-# below these, so they are refused here, where the user can still be told.
-_cooldown_fields = _group({"base": (0.001, False), "factor": (1, False), "cap": (0.001, False)})
-
-SETTING_CHECKS: Mapping[str, Callable[[str, Any], Any]] = MappingProxyType(
-    {
-        "proxy": _proxy_setting,
-        "system_prompt": _prompt_setting,
-        "account_strategy": _strategy_setting,
-        "breaker": _group(
-            {"failure_threshold": (1, True), "window": (0.001, False), "cooldown": (0, False)}
-        ),
-        "cooldown": _cooldown_setting,
-        "fallback": _group({"max_attempts": (1, True), "max_seconds": (0.001, False)}),
-    }
-)
-
-
-def check_setting(key: str, value: Any) -> Any:
-    """A known setting's value, checked; others pass unchanged.  None is
-    always allowed (it is how a value is cleared)."""
-    check = SETTING_CHECKS.get(key)
-    if value is None or check is None:
-        return value
-    return check(key, value)
-
-
-def merge_setting(conn: sqlite3.Connection, key: str, patch: Mapping[str, Any]) -> Any:
+def merge_setting(
+    conn: sqlite3.Connection, key: str, patch: Mapping[str, Any], check: Callable[[Any], Any]
+) -> Any:
     """Merge ``patch`` into the object stored under ``key`` (None removes a
-    field; an object left empty removes the setting).  Returns the new value."""
+    field; an object left empty removes the setting); ``check`` judges and
+    normalises the merged object.  Returns the new value."""
     if not isinstance(patch, Mapping):
         raise BadRequest(f"setting {key!r}: the change must be an object")
     row = conn.execute("SELECT value FROM settings WHERE key = ?", (key,)).fetchone()
@@ -273,7 +133,7 @@ def merge_setting(conn: sqlite3.Connection, key: str, patch: Mapping[str, Any]) 
     if not merged:
         delete_setting(conn, key)
         return None
-    merged = check_setting(key, merged)
+    merged = check(merged)
     conn.execute(
         "INSERT INTO settings (key, value) VALUES (?, ?) "
         "ON CONFLICT (key) DO UPDATE SET value = excluded.value",

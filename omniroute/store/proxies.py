@@ -1,4 +1,4 @@
-"""Egress proxy values as stored in settings and ``extra`` columns (SPEC C-07).
+"""Egress proxy values as stored in settings and ``extra`` columns.
 
 A value is a proxy URL, ``scheme://[user:password@]host[:port]``, or
 ``direct`` (no proxy at this level, whatever a wider setting says).  The URL

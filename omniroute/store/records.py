@@ -22,7 +22,7 @@ account ``extra``
 
 Global settings (``settings`` table, JSON values):
     ``proxy``             global egress proxy URL
-    ``system_prompt``     global system prompt (D-11)
+    ``system_prompt``     global system prompt
     ``breaker``           {failure_threshold, window, cooldown}
     ``cooldown``          {base, factor, cap}
     ``fallback``          {max_attempts, max_seconds}
@@ -206,3 +206,4 @@ class RequestLogRow:
     cached_tokens: int = 0
     reasoning_tokens: int = 0
     usage_estimated: bool = False
+    operation: str = "chat"

@@ -22,17 +22,17 @@ log = logging.getLogger("omniroute.store")
 _COLUMN_SQL = (
     "ts, request_id, client_key_id, model, resolved_model, provider, account_id, "
     "client_format, upstream_format, stream, status, error_kind, latency_ms, ttft_ms, "
-    "input_tokens, output_tokens, cached_tokens, reasoning_tokens, usage_estimated"
+    "input_tokens, output_tokens, cached_tokens, reasoning_tokens, usage_estimated, operation"
 )
 _COLUMNS = tuple(name.strip() for name in _COLUMN_SQL.split(","))
 _INSERT = (
     "INSERT INTO request_log (" + _COLUMN_SQL + ") "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 _SELECT_RECENT = (
     "SELECT ts, request_id, client_key_id, model, resolved_model, provider, account_id, "
     "client_format, upstream_format, stream, status, error_kind, latency_ms, ttft_ms, "
-    "input_tokens, output_tokens, cached_tokens, reasoning_tokens, usage_estimated "
+    "input_tokens, output_tokens, cached_tokens, reasoning_tokens, usage_estimated, operation "
     "FROM request_log ORDER BY id DESC LIMIT ?"
 )
 
@@ -50,7 +50,7 @@ class RequestLogBuffer:
     )  # fmt: skip
 
     def __init__(self, limit: int, retention: float = 0.0) -> None:
-        """``retention``: seconds a row is kept (G-01); 0 keeps rows forever."""
+        """``retention``: seconds a row is kept; 0 keeps rows forever."""
         self._rows: collections.deque[RequestLogRow] = collections.deque()
         self._limit = max(1, limit)
         self._closed = False
@@ -101,7 +101,7 @@ class RequestLogBuffer:
                 self._dropped_failed += 1
             else:
                 values.append(converted)
-        # F-02: each key's "last used", from the same batch (not a config change).
+        # each key's "last used", from the same batch (not a config change).
         last_used: dict[int, float] = {}
         for row in batch:
             if isinstance(row.client_key_id, int):
@@ -118,7 +118,6 @@ class RequestLogBuffer:
             self._dropped_failed += len(values)
             return 0
         return len(values)
-
 
     def _prune(self, conn: sqlite3.Connection) -> None:
         """Drop rows past the retention period, at most once every ten minutes."""
@@ -137,9 +136,7 @@ class RequestLogBuffer:
 
 
 _PRUNE_EVERY = 600.0  # seconds
-_TOUCH_KEY = (
-    "UPDATE client_keys SET last_used_at = max(coalesce(last_used_at, 0), ?) WHERE id = ?"
-)
+_TOUCH_KEY = "UPDATE client_keys SET last_used_at = max(coalesce(last_used_at, 0), ?) WHERE id = ?"
 
 
 def _values(row: RequestLogRow) -> tuple[Any, ...] | None:
@@ -165,6 +162,7 @@ def _values(row: RequestLogRow) -> tuple[Any, ...] | None:
             int(row.cached_tokens),
             int(row.reasoning_tokens),
             int(bool(row.usage_estimated)),
+            str(row.operation),
         )
     except (AttributeError, TypeError, ValueError, OverflowError):
         return None

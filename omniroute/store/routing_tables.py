@@ -1,29 +1,27 @@
-"""Combos and model aliases: plain functions over a connection (SPEC D-01, D-02).
+"""Combos and model aliases: plain functions over a connection.
 
 Like ``repositories``, each function runs inside the caller's write
-transaction and bumps the config revision.  Combos are validated as a whole
-before anything is written: a change that would leave a cycle, an unknown
-strategy or a target nothing can serve is refused with a ``BadRequest`` that
-names the problem.
+transaction and bumps the config revision. Only the shape of a combo is
+checked here (names, targets, prompt size); whether it routes anywhere,
+makes a cycle or names a known strategy is judged by the ``check`` the
+caller passes, which sees the whole configuration as read in the same
+transaction together with the combo about to be written.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import sqlite3
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 
 from ..errors import BadRequest
-from ..routing.resolve import Combo, ComboTarget, ProviderView, validate_combos
-from ..routing.strategies import STRATEGIES
-from .records import AliasRecord, ComboRecord, ComboTargetRecord
+from .records import AliasRecord, ComboRecord, ComboTargetRecord, ConfigSnapshot
 from .repositories import bump_revision, read_aliases, read_combos
 
-# The providers combo targets are checked against, read in the same
-# transaction as the change (the store builds them from a snapshot).
-ProvidersOf = Callable[[sqlite3.Connection], Sequence[ProviderView]]
+# Judges a combo before it is written: the configuration as it is now and the
+# combo as it would be stored; raises BadRequest to refuse.
+ComboCheck = Callable[[ConfigSnapshot, ComboRecord], None]
 
 _MAX_NAME = 128
 _MAX_PATTERN = 256
@@ -41,20 +39,29 @@ def upsert_combo(
     strategy: str,
     system_prompt: str | None,
     enabled: bool,
-    providers_of: ProvidersOf,
+    snapshot: Callable[[sqlite3.Connection], ConfigSnapshot],
+    check: ComboCheck,
 ) -> ComboRecord:
     """Create combo ``name`` or replace its definition (id and creation time stay)."""
     _check_name(name, "combo name")
     checked = _check_targets(name, targets)
-    if strategy not in STRATEGIES:
-        raise BadRequest(f"unknown strategy {strategy!r}; known: {', '.join(STRATEGIES)}")
+    if not isinstance(strategy, str) or not strategy:
+        raise BadRequest(f"combo {name!r}: a strategy is required")
     if system_prompt is not None:
         if not isinstance(system_prompt, str) or len(system_prompt) > _MAX_PROMPT:
             raise BadRequest(f"a system prompt must be text of at most {_MAX_PROMPT} characters")
         system_prompt = system_prompt.strip() or None
-    combos = {c.name: _as_combo(c) for c in read_combos(conn)}
-    combos[name] = Combo(name, tuple(ComboTarget(*t) for t in checked), strategy, enabled)
-    _validate(combos, name, providers_of(conn))
+    current = read_combos(conn, name)
+    candidate = ComboRecord(
+        id=current[0].id if current else 0,
+        name=name,
+        strategy=strategy,
+        enabled=bool(enabled),
+        system_prompt=system_prompt,
+        targets=tuple(ComboTargetRecord(*t) for t in checked),
+        created_at=current[0].created_at if current else time.time(),
+    )
+    check(snapshot(conn), candidate)
     now = time.time()
     conn.execute(
         """INSERT INTO combos (name, strategy, enabled, system_prompt, targets,
@@ -124,29 +131,6 @@ def _check_targets(name: str, targets: Sequence[ComboTargetRecord]) -> list[tupl
             raise BadRequest(f"combo {name!r}: target {ref!r} needs a whole weight >= 0")
         checked.append((ref.strip(), weight, bool(target.enabled)))
     return checked
-
-
-def _validate(combos: Mapping[str, Combo], changed: str, providers: Sequence[ProviderView]) -> None:
-    """Cycles and strategies over every combo; target refs of the changed one.
-
-    Refs of the other combos are not re-checked against the providers: a
-    provider removed since they were saved must not block every later edit.
-    """
-    validate_combos(combos)
-    combo = combos[changed]
-    direct = tuple(t for t in combo.targets if t.ref not in combos)
-    if direct:
-        validate_combos({changed: dataclasses.replace(combo, targets=direct)}, providers)
-
-
-def _as_combo(record: ComboRecord) -> Combo:
-    return Combo(
-        name=record.name,
-        targets=tuple(ComboTarget(t.ref, t.weight, t.enabled) for t in record.targets),
-        strategy=record.strategy,
-        enabled=record.enabled,
-        system_prompt=record.system_prompt,
-    )
 
 
 def _targets_json(targets: Sequence[tuple[str, int, bool]]) -> str:

@@ -20,8 +20,6 @@ from types import TracebackType
 from typing import Any, TypeVar
 
 from ..errors import BadRequest, ConfigError
-from ..providers.catalog import Catalog
-from ..routing.resolve import ProviderView
 from ..settings import Settings
 from . import options
 from . import repositories as repo
@@ -49,6 +47,7 @@ from .records import (
     RequestLogRow,
 )
 from .request_log import RequestLogBuffer, recent_requests
+from .routing_tables import ComboCheck
 
 T = TypeVar("T")
 
@@ -65,10 +64,8 @@ class Store:
         settings: Settings,
         *,
         migrations: Sequence[Migration] = MIGRATIONS,
-        catalog: Catalog | None = None,
     ) -> None:
         self._settings = settings
-        self._catalog = catalog  # loaded on first need: checking combo targets
         self._data_dir = Path(settings.data_dir)
         self._migrations = tuple(migrations)
         self._logs = RequestLogBuffer(
@@ -258,16 +255,18 @@ class Store:
         return await self.write(lambda conn: repo.revoke_client_key(conn, key_id))
 
     async def set_setting(self, key: str, value: Any) -> None:
-        """Store a setting; the keys the request path reads (records.py) are
-        checked first."""
-        value = options.check_setting(key, value)
+        """Store a setting (plain JSON; None clears it).  What a value must be
+        is checked above the store (``omniroute.config``)."""
         await self.write(lambda conn: repo.set_setting(conn, key, value))
 
-    async def merge_setting(self, key: str, patch: Mapping[str, Any]) -> Any:
+    async def merge_setting(
+        self, key: str, patch: Mapping[str, Any], check: Callable[[Any], Any]
+    ) -> Any:
         """Merge ``patch`` into the object setting ``key`` (None removes a field;
-        nothing left removes the setting).  Returns the new value."""
+        nothing left removes the setting); ``check`` judges the merged value.
+        Returns the new value."""
         patch = dict(patch)
-        return await self.write(lambda conn: options.merge_setting(conn, key, patch))
+        return await self.write(lambda conn: options.merge_setting(conn, key, patch, check))
 
     async def delete_setting(self, key: str) -> bool:
         return await self.write(lambda conn: options.delete_setting(conn, key))
@@ -322,19 +321,13 @@ class Store:
         strategy: str = "fill-first",
         system_prompt: str | None = None,
         enabled: bool = True,
+        check: ComboCheck,
     ) -> ComboRecord:
-        """Create or replace a combo.  Refused (BadRequest) if any combo would
-        then be in a cycle, or a target of this one names nothing known."""
+        """Create or replace a combo.  ``check`` sees the configuration read in
+        the same transaction and the combo as it would be written, and
+        refuses (BadRequest) what must not be saved."""
         sealer = self._require_sealer()
-        catalog = self._catalog_loaded()
         targets = tuple(targets)
-
-        def providers_of(conn: sqlite3.Connection) -> Sequence[ProviderView]:
-            # Imported here: the registry itself imports the store.
-            from ..gateway.registry import routing_view
-
-            return routing_view(repo.read_snapshot(conn, sealer), catalog).providers
-
         return await self.write(
             lambda conn: routing.upsert_combo(
                 conn,
@@ -343,7 +336,8 @@ class Store:
                 strategy=strategy,
                 system_prompt=system_prompt,
                 enabled=enabled,
-                providers_of=providers_of,
+                snapshot=lambda c: repo.read_snapshot(c, sealer),
+                check=check,
             )
         )
 
@@ -361,11 +355,6 @@ class Store:
 
     async def remove_alias(self, pattern: str) -> bool:
         return await self.write(lambda conn: routing.remove_alias(conn, pattern))
-
-    def _catalog_loaded(self) -> Catalog:
-        if self._catalog is None:
-            self._catalog = Catalog.load()
-        return self._catalog
 
     # -- runtime state ---------------------------------------------------------
 

@@ -26,6 +26,7 @@ import pytest
 from google import genai
 from google.genai import types as gtypes
 
+from omniroute.formats.wire import WIRE_FORMATS
 from tests.support.harness import Harness, running_gateway
 from tests.support.mock_upstream import (
     Json,
@@ -48,10 +49,14 @@ from tests.support.mock_upstream import (
 )
 
 CLIENTS = ("openai", "responses", "anthropic", "gemini")
-FORMATS = ("openai", "openai-responses", "anthropic", "gemini")
+FORMATS = WIRE_FORMATS
 # The client dialect that speaks the same wire format as an upstream format.
-SAME_FORMAT = {"openai": "openai", "responses": "openai-responses",
-               "anthropic": "anthropic", "gemini": "gemini"}
+SAME_FORMAT = {
+    "openai": "openai",
+    "responses": "openai-responses",
+    "anthropic": "anthropic",
+    "gemini": "gemini",
+}
 
 PROMPT = "What is the weather in Paris?"
 SYSTEM = "You are a terse weather assistant."
@@ -75,8 +80,10 @@ SIGNATURE = "EqQBCkgIARABGAIiQPvv/790aG91Z2h0LXNpZ25hdHVyZS12MQ=="
 
 # A 2x2 PNG whose standard base64 holds both '+' and '/', so a wrong
 # alphabet (url-safe vs standard) shows up in every upstream shape.
-PNG_B64 = ("iVBORw0KGgoAAAANSUhEUgAAAAIAAAACCAIAAAD91JpzAAAAFklEQVR42mNQbbhtNvENg/uivxGb+QAr"
-           "MQYztXKiagAAAABJRU5ErkJggg==")
+PNG_B64 = (
+    "iVBORw0KGgoAAAANSUhEUgAAAAIAAAACCAIAAAD91JpzAAAAFklEQVR42mNQbbhtNvENg/uivxGb+QAr"
+    "MQYztXKiagAAAABJRU5ErkJggg=="
+)
 PNG = base64.b64decode(PNG_B64)
 IMAGE_URL = "https://example.com/images/cat.png"
 DEFAULT_USAGE = Usage()
@@ -110,16 +117,24 @@ class Upstream:
         return f"{self.prefix}/models/{self.model}:{action}"
 
 
-_MODELS = {"openai": "gpt-mx", "openai-responses": "resp-mx", "anthropic": "claude-mx",
-           "gemini": "gemini-mx"}
-_VERSION_SEGMENT = {"openai": "v1", "openai-responses": "v1", "anthropic": "v1",
-                    "gemini": "v1beta"}
+_MODELS = {
+    "openai": "gpt-mx",
+    "openai-responses": "resp-mx",
+    "anthropic": "claude-mx",
+    "gemini": "gemini-mx",
+}
+_VERSION_SEGMENT = {"openai": "v1", "openai-responses": "v1", "anthropic": "v1", "gemini": "v1beta"}
 
 
 async def add_upstream(env: Env, fmt: str, name: str) -> Upstream:
     """Configure one more provider of format ``fmt`` the way a user would."""
-    up = Upstream(name, fmt, f"/{name}/{_VERSION_SEGMENT[fmt]}", _MODELS[fmt],
-                  f"sk-{name}-upstream-key-0123456789")
+    up = Upstream(
+        name,
+        fmt,
+        f"/{name}/{_VERSION_SEGMENT[fmt]}",
+        _MODELS[fmt],
+        f"sk-{name}-upstream-key-0123456789",
+    )
     await env.gw.add_provider(name, fmt, env.mock.url + up.prefix, up.key, [up.model])
     env.upstreams.setdefault(fmt, up)
     return up
@@ -132,12 +147,18 @@ class Env:
         self.gw = gw
         self.mock = mock
         self.upstreams: dict[str, Upstream] = {}  # the first provider of each format
-        self.openai = openai.AsyncOpenAI(base_url=gw.base_url + "/v1", api_key=gw.client_key,
-                                         max_retries=0, timeout=15)
-        self.anthropic = anthropic.AsyncAnthropic(base_url=gw.base_url, api_key=gw.client_key,
-                                                  max_retries=0, timeout=15)
-        self.genai = genai.Client(api_key=gw.client_key, http_options=gtypes.HttpOptions(
-            base_url=gw.base_url, api_version="v1beta", timeout=15_000))
+        self.openai = openai.AsyncOpenAI(
+            base_url=gw.base_url + "/v1", api_key=gw.client_key, max_retries=0, timeout=15
+        )
+        self.anthropic = anthropic.AsyncAnthropic(
+            base_url=gw.base_url, api_key=gw.client_key, max_retries=0, timeout=15
+        )
+        self.genai = genai.Client(
+            api_key=gw.client_key,
+            http_options=gtypes.HttpOptions(
+                base_url=gw.base_url, api_version="v1beta", timeout=15_000
+            ),
+        )
 
     async def aclose(self) -> None:
         await self.openai.close()
@@ -214,18 +235,24 @@ def _add_encrypted_content(signature: str) -> Callable[[dict[str, Any]], None]:
     return fix
 
 
-def upstream_reply(up: Upstream, stream: bool, *, text: str | None = TEXT,
-                   tool: ToolCall | None = None, thinking: Thinking | None = None,
-                   usage: Usage = DEFAULT_USAGE, with_usage: bool = True,
-                   delay: float = 0.0) -> Reply:
+def upstream_reply(
+    up: Upstream,
+    stream: bool,
+    *,
+    text: str | None = TEXT,
+    tool: ToolCall | None = None,
+    thinking: Thinking | None = None,
+    usage: Usage = DEFAULT_USAGE,
+    with_usage: bool = True,
+    delay: float = 0.0,
+) -> Reply:
     """A realistic answer of ``up``'s format: text (streamed in TEXT_CHUNKS
     when it is TEXT), an optional tool call and optional thinking."""
     chunks = list(TEXT_CHUNKS) if text == TEXT else ([text] if text else [])
     if up.fmt == "openai":
         return _openai_reply(up, stream, text, chunks, tool, thinking, usage, with_usage, delay)
     if up.fmt == "openai-responses":
-        return _responses_reply(up, stream, text, chunks, tool, thinking, usage, with_usage,
-                                delay)
+        return _responses_reply(up, stream, text, chunks, tool, thinking, usage, with_usage, delay)
     if up.fmt == "anthropic":
         if stream:
             return Sse(anthropic_sse(chunks, up.model, tool, thinking, usage), delay=delay)
@@ -248,9 +275,17 @@ def _strip_gemini_usage(event: SseEvent) -> SseEvent:
     return f"data: {json.dumps(obj, separators=(',', ':'))}\r\n\r\n"
 
 
-def _openai_reply(up: Upstream, stream: bool, text: str | None, chunks: list[str],
-                  tool: ToolCall | None, thinking: Thinking | None, usage: Usage,
-                  with_usage: bool, delay: float) -> Reply:
+def _openai_reply(
+    up: Upstream,
+    stream: bool,
+    text: str | None,
+    chunks: list[str],
+    tool: ToolCall | None,
+    thinking: Thinking | None,
+    usage: Usage,
+    with_usage: bool,
+    delay: float,
+) -> Reply:
     # OpenAI-compatible reasoning models (DeepSeek, vLLM, ...) send their
     # reasoning as ``reasoning_content`` beside ``content``.
     if not stream:
@@ -268,9 +303,17 @@ def _openai_reply(up: Upstream, stream: bool, text: str | None, chunks: list[str
     return Sse(events, delay=delay)
 
 
-def _responses_reply(up: Upstream, stream: bool, text: str | None, chunks: list[str],
-                     tool: ToolCall | None, thinking: Thinking | None, usage: Usage,
-                     with_usage: bool, delay: float) -> Reply:
+def _responses_reply(
+    up: Upstream,
+    stream: bool,
+    text: str | None,
+    chunks: list[str],
+    tool: ToolCall | None,
+    thinking: Thinking | None,
+    usage: Usage,
+    with_usage: bool,
+    delay: float,
+) -> Reply:
     summary = thinking[0] if thinking else None
     if stream:
         events = responses_sse(chunks, up.model, tool, summary, usage)
@@ -329,25 +372,41 @@ class Ask:
 
 async def ask(env: Env, client: str, model: str, stream: bool, spec: Ask = Ask()) -> Outcome:
     if client == "openai":
-        return await chat_call(env, model, stream, chat_messages(spec),
-                               tools=[chat_tool()] if spec.tools else None)
+        return await chat_call(
+            env, model, stream, chat_messages(spec), tools=[chat_tool()] if spec.tools else None
+        )
     if client == "responses":
-        return await responses_call(env, model, stream, responses_input(spec.prompt),
-                                    instructions=spec.system,
-                                    tools=[responses_tool()] if spec.tools else None)
+        return await responses_call(
+            env,
+            model,
+            stream,
+            responses_input(spec.prompt),
+            instructions=spec.system,
+            tools=[responses_tool()] if spec.tools else None,
+        )
     if client == "anthropic":
         extra: dict[str, Any] = {"tools": [anthropic_tool()]} if spec.tools else {}
         if spec.system:
             extra["system"] = spec.system
-        return await anthropic_call(env, model, stream,
-                                    [{"role": "user", "content": spec.prompt}],
-                                    max_tokens=spec.max_tokens, **extra)
+        return await anthropic_call(
+            env,
+            model,
+            stream,
+            [{"role": "user", "content": spec.prompt}],
+            max_tokens=spec.max_tokens,
+            **extra,
+        )
     config = gtypes.GenerateContentConfig(
         system_instruction=spec.system,
         tools=[gemini_tool()] if spec.tools else None,
     )
-    return await gemini_call(env, model, stream, [gtypes.Content(
-        role="user", parts=[gtypes.Part(text=spec.prompt)])], config)
+    return await gemini_call(
+        env,
+        model,
+        stream,
+        [gtypes.Content(role="user", parts=[gtypes.Part(text=spec.prompt)])],
+        config,
+    )
 
 
 def chat_messages(spec: Ask) -> list[dict[str, Any]]:
@@ -360,18 +419,26 @@ def chat_messages(spec: Ask) -> list[dict[str, Any]]:
 
 def responses_input(prompt: str) -> list[dict[str, Any]]:
     # The item-list form Codex CLI sends.
-    return [{"type": "message", "role": "user",
-             "content": [{"type": "input_text", "text": prompt}]}]
+    return [
+        {"type": "message", "role": "user", "content": [{"type": "input_text", "text": prompt}]}
+    ]
 
 
 def chat_tool() -> dict[str, Any]:
-    return {"type": "function", "function": {"name": TOOL_NAME, "description": TOOL_DESCRIPTION,
-                                             "parameters": TOOL_SCHEMA}}
+    return {
+        "type": "function",
+        "function": {"name": TOOL_NAME, "description": TOOL_DESCRIPTION, "parameters": TOOL_SCHEMA},
+    }
 
 
 def responses_tool() -> dict[str, Any]:
-    return {"type": "function", "name": TOOL_NAME, "description": TOOL_DESCRIPTION,
-            "parameters": TOOL_SCHEMA, "strict": False}
+    return {
+        "type": "function",
+        "name": TOOL_NAME,
+        "description": TOOL_DESCRIPTION,
+        "parameters": TOOL_SCHEMA,
+        "strict": False,
+    }
 
 
 def anthropic_tool() -> dict[str, Any]:
@@ -379,8 +446,13 @@ def anthropic_tool() -> dict[str, Any]:
 
 
 def gemini_tool() -> gtypes.Tool:
-    return gtypes.Tool(function_declarations=[gtypes.FunctionDeclaration(
-        name=TOOL_NAME, description=TOOL_DESCRIPTION, parameters_json_schema=TOOL_SCHEMA)])
+    return gtypes.Tool(
+        function_declarations=[
+            gtypes.FunctionDeclaration(
+                name=TOOL_NAME, description=TOOL_DESCRIPTION, parameters_json_schema=TOOL_SCHEMA
+            )
+        ]
+    )
 
 
 def _extra(obj: Any, name: str) -> Any:
@@ -394,16 +466,21 @@ def _extra(obj: Any, name: str) -> Any:
 # -- OpenAI Chat Completions
 
 
-async def chat_call(env: Env, model: str, stream: bool, messages: list[dict[str, Any]],
-                    **kw: Any) -> Outcome:
+async def chat_call(
+    env: Env, model: str, stream: bool, messages: list[dict[str, Any]], **kw: Any
+) -> Outcome:
     kw = {k: v for k, v in kw.items() if v is not None}
     # Loosely typed on purpose: messages and options are plain dicts here.
     create: Any = env.openai.chat.completions.create
     if not stream:
         resp = await create(model=model, messages=messages, **kw)
         msg = resp.choices[0].message
-        out = Outcome(text=msg.content or "", reasoning=_extra(msg, "reasoning_content") or "",
-                      finish=resp.choices[0].finish_reason, raw=resp)
+        out = Outcome(
+            text=msg.content or "",
+            reasoning=_extra(msg, "reasoning_content") or "",
+            finish=resp.choices[0].finish_reason,
+            raw=resp,
+        )
         for tc in msg.tool_calls or []:
             out.calls.append(Call(tc.id, tc.function.name, json.loads(tc.function.arguments)))
         out.usage = resp.usage.model_dump() if resp.usage else {}
@@ -431,8 +508,7 @@ async def chat_call(env: Env, model: str, stream: bool, messages: list[dict[str,
                     slot[2] += tc.function.arguments
             if choice.finish_reason:
                 out.finish = choice.finish_reason
-    out.calls = [Call(i, n, json.loads(a or "{}")) for i, n, a in
-                 (calls[k] for k in sorted(calls))]
+    out.calls = [Call(i, n, json.loads(a or "{}")) for i, n, a in (calls[k] for k in sorted(calls))]
     return out
 
 
@@ -478,15 +554,30 @@ def _responses_outcome(resp: Any) -> Outcome:
 # -- Anthropic Messages
 
 
-async def anthropic_call(env: Env, model: str, stream: bool, messages: list[dict[str, Any]],
-                         *, max_tokens: int = 512, **kw: Any) -> Outcome:
+async def anthropic_call(
+    env: Env,
+    model: str,
+    stream: bool,
+    messages: list[dict[str, Any]],
+    *,
+    max_tokens: int = 512,
+    **kw: Any,
+) -> Outcome:
     if not stream:
-        msg = await env.anthropic.messages.create(model=model, messages=messages,  # type: ignore[arg-type]
-                                                  max_tokens=max_tokens, **kw)
+        msg = await env.anthropic.messages.create(
+            model=model,
+            messages=messages,  # type: ignore[arg-type]
+            max_tokens=max_tokens,
+            **kw,
+        )
         return _anthropic_outcome(msg)
     types: list[str] = []
-    async with env.anthropic.messages.stream(model=model, messages=messages,  # type: ignore[arg-type]
-                                             max_tokens=max_tokens, **kw) as events:
+    async with env.anthropic.messages.stream(
+        model=model,
+        messages=messages,  # type: ignore[arg-type]
+        max_tokens=max_tokens,
+        **kw,
+    ) as events:
         async for event in events:
             types.append(event.type)
         msg = await events.get_final_message()
@@ -513,17 +604,24 @@ def _anthropic_outcome(msg: Any) -> Outcome:
 # -- Gemini
 
 
-async def gemini_call(env: Env, model: str, stream: bool, contents: Any,
-                      config: gtypes.GenerateContentConfig | None = None) -> Outcome:
+async def gemini_call(
+    env: Env,
+    model: str,
+    stream: bool,
+    contents: Any,
+    config: gtypes.GenerateContentConfig | None = None,
+) -> Outcome:
     if not stream:
-        resp = await env.genai.aio.models.generate_content(model=model, contents=contents,
-                                                           config=config)
+        resp = await env.genai.aio.models.generate_content(
+            model=model, contents=contents, config=config
+        )
         out = Outcome(raw=resp)
         _gemini_collect(resp, out)
         return out
     out = Outcome()
     async for chunk in await env.genai.aio.models.generate_content_stream(
-            model=model, contents=contents, config=config):
+        model=model, contents=contents, config=config
+    ):
         out.events.append("chunk")
         out.raw = chunk
         _gemini_collect(chunk, out)
@@ -573,16 +671,25 @@ def content_text(content: Any) -> str:
         return content_text(content.get("parts") or content.get("content") or content.get("text"))
     if isinstance(content, list):
         return "".join(
-            part if isinstance(part, str)
-            else str(part.get("text", "")) if isinstance(part, Mapping) and not part.get("thought")
+            part
+            if isinstance(part, str)
+            else str(part.get("text", ""))
+            if isinstance(part, Mapping) and not part.get("thought")
             else ""
-            for part in content)
+            for part in content
+        )
     return ""
 
 
-def check_upstream_request(up: Upstream, req: RecordedRequest, stream: bool, *,
-                           prompt: str = PROMPT, system: str | None = SYSTEM,
-                           tools: bool = False) -> dict[str, Any]:
+def check_upstream_request(
+    up: Upstream,
+    req: RecordedRequest,
+    stream: bool,
+    *,
+    prompt: str = PROMPT,
+    system: str | None = SYSTEM,
+    tools: bool = False,
+) -> dict[str, Any]:
     """Assert ``req`` is a valid ``up.fmt`` request carrying the neutral request."""
     body: dict[str, Any] = req.json()
     assert req.method == "POST"
@@ -619,7 +726,7 @@ def _credential(up: Upstream, req: RecordedRequest) -> str | None:
     if up.fmt == "gemini":
         return req.headers.get("x-goog-api-key") or req.query.get("key")
     auth = req.headers.get("authorization", "")
-    return auth[len("Bearer "):] if auth.startswith("Bearer ") else None
+    return auth[len("Bearer ") :] if auth.startswith("Bearer ") else None
 
 
 def _last_turn(fmt: str, body: dict[str, Any]) -> tuple[str, str]:
@@ -647,8 +754,14 @@ def _system_text(fmt: str, body: dict[str, Any]) -> str | None:
     if fmt == "openai-responses" and body.get("instructions"):
         return str(body["instructions"])
     turns = body["messages"] if fmt == "openai" else body["input"]
-    return next((content_text(t["content"]) for t in turns if isinstance(t, dict)
-                 and t.get("role") in ("system", "developer")), None)
+    return next(
+        (
+            content_text(t["content"])
+            for t in turns
+            if isinstance(t, dict) and t.get("role") in ("system", "developer")
+        ),
+        None,
+    )
 
 
 def _declared_tools(fmt: str, body: dict[str, Any]) -> list[tuple[str, Any]]:
@@ -663,8 +776,13 @@ def _declared_tools(fmt: str, body: dict[str, Any]) -> list[tuple[str, Any]]:
         return [(t["name"], t.get("input_schema")) for t in tools]
     decls = [d for t in tools for d in t.get("functionDeclarations", [])]
     # The Gemini SDK sends parameters_json_schema in snake_case; both are accepted.
-    return [(d["name"], d.get("parametersJsonSchema") or d.get("parameters_json_schema")
-             or d.get("parameters")) for d in decls]
+    return [
+        (
+            d["name"],
+            d.get("parametersJsonSchema") or d.get("parameters_json_schema") or d.get("parameters"),
+        )
+        for d in decls
+    ]
 
 
 def same_schema(got: Any, want: Any) -> bool:
@@ -681,7 +799,9 @@ def same_schema(got: Any, want: Any) -> bool:
                 return False
         return True
     if isinstance(want, list):
-        return isinstance(got, list) and len(got) == len(want) and all(
-            same_schema(g, w) for g, w in zip(got, want, strict=True))
+        return (
+            isinstance(got, list)
+            and len(got) == len(want)
+            and all(same_schema(g, w) for g, w in zip(got, want, strict=True))
+        )
     return bool(got == want)
-

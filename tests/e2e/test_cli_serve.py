@@ -205,8 +205,18 @@ async def test_status_command_reads_the_running_server(tmp_path: Path) -> None:
     assert stopped.returncode == 1 and "no gateway is running" in stopped.stderr
     env = {k: v for k, v in os.environ.items() if not k.startswith("OMNIROUTE_")}
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "omniroute", "serve", "--port", "0", "--data-dir", str(data),
-        stderr=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, cwd=REPO, env=env,
+        sys.executable,
+        "-m",
+        "omniroute",
+        "serve",
+        "--port",
+        "0",
+        "--data-dir",
+        str(data),
+        stderr=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        cwd=REPO,
+        env=env,
     )
     seen: list[str] = []
     try:

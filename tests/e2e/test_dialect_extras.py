@@ -28,8 +28,11 @@ async def test_responses_compact_summarises_with_any_upstream(
     mock.route("POST", "/v1/messages", Json(anthropic_json("We built a landing page.", "c1")))
     history = [
         {"role": "user", "content": "Create a landing page for a dog cafe."},
-        {"type": "message", "role": "assistant",
-         "content": [{"type": "output_text", "text": "Here is the page...", "annotations": []}]},
+        {
+            "type": "message",
+            "role": "assistant",
+            "content": [{"type": "output_text", "text": "Here is the page...", "annotations": []}],
+        },
     ]
     async with httpx.AsyncClient(base_url=gw.base_url) as http:
         resp = await http.post(

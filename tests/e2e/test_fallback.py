@@ -1,6 +1,6 @@
 """Fault injection through the real gateway: every failure before the first
 byte moves the request on (next account, then next target), nothing is
-retried after it (SPEC D-03, D-04, D-07, D-08). Circuit breakers are in
+retried after it. Circuit breakers are in
 ``test_fallback_breaker.py``, other formats' error events in
 ``test_fallback_more.py``.
 
@@ -377,7 +377,7 @@ async def test_client_error_is_returned_at_once_and_cools_nothing(
 
 async def test_fallback_budget_bounds_attempts(gw: Harness, mock: MockUpstream) -> None:
     await gw.add_provider("p", "openai", mock.url + "/p/v1", "sk-fallback-account-c-012345")
-    await gw.gateway.store.set_setting("fallback", {"max_attempts": 2, "max_seconds": 30})
+    await gw.config.set_setting("fallback", {"max_attempts": 2, "max_seconds": 30})
     await gw.reload()
     mock.route("POST", CHAT, Status(500, b"{}"))
     resp = await chat(gw)
@@ -390,7 +390,7 @@ async def test_fallback_budget_bounds_attempts(gw: Harness, mock: MockUpstream) 
 
 async def test_both_accounts_then_the_next_combo_target(gw: Harness, mock: MockUpstream) -> None:
     await gw.add_provider("q", "openai", mock.url + "/q/v1", "sk-q-provider-key-0123456789", ["n"])
-    await gw.gateway.store.upsert_combo(
+    await gw.config.upsert_combo(
         "chain",
         [ComboTargetRecord("p/m", 1, True), ComboTargetRecord("q/n", 1, True)],
         strategy="fill-first",
@@ -424,7 +424,7 @@ async def test_fallback_across_formats(tmp_path: Path, stream: bool) -> None:
         await gw.add_provider(
             "oai", "openai", mock.url + "/oai/v1", "sk-oai-upstream-0123456789", ["gpt-x"]
         )
-        await gw.gateway.store.upsert_combo(
+        await gw.config.upsert_combo(
             "mixed",
             [ComboTargetRecord("ant/claude-x", 1, True), ComboTargetRecord("oai/gpt-x", 1, True)],
             strategy="fill-first",
@@ -576,7 +576,7 @@ async def test_model_missing_upstream_moves_to_next_target(gw: Harness, mock: Mo
     # A 404 means this provider lacks the model: its other accounts would
     # say the same, so the request moves straight to the next target.
     await gw.add_provider("q", "openai", mock.url + "/q/v1", "sk-q-provider-key-0123456789", ["m"])
-    await gw.gateway.store.upsert_combo(
+    await gw.config.upsert_combo(
         "chain",
         [ComboTargetRecord("p/m", 1, True), ComboTargetRecord("q/m", 1, True)],
         strategy="fill-first",
@@ -596,11 +596,11 @@ async def test_model_missing_upstream_moves_to_next_target(gw: Harness, mock: Mo
 
 
 async def test_busy_account_passes_the_request_to_the_next(gw: Harness, mock: MockUpstream) -> None:
-    """Per-account limits (D-07): one stream at a time per account and no
+    """Per-account limits: one stream at a time per account and no
     queue, so a second concurrent stream goes to B and a third is refused by
     the gateway itself, without calling anyone."""
     for account in account_ids(gw, "p"):
-        await gw.gateway.store.update_account(
+        await gw.config.update_account(
             account, extra={"limits": {"max_concurrent": 1, "max_queue": 0}}
         )
     await gw.reload()

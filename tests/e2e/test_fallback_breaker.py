@@ -1,4 +1,4 @@
-"""Circuit breakers through the real gateway (SPEC D-05): a target opens
+"""Circuit breakers through the real gateway: a target opens
 after N failures, is skipped without a call while open, lets exactly one
 probe through after its cooldown, and shows its state in ``/api/status``.
 A probe whose outcome never arrives (its client left, or the upstream
@@ -46,7 +46,7 @@ gw = base.gw
 
 
 async def set_breaker(gw: Harness, threshold: int, cooldown: float) -> None:
-    await gw.gateway.store.set_setting(
+    await gw.config.set_setting(
         "breaker", {"failure_threshold": threshold, "window": 60, "cooldown": cooldown}
     )
     await gw.reload()
@@ -62,7 +62,7 @@ async def _two_target_combo(gw: Harness, mock: MockUpstream, name: str = "duo") 
     await gw.add_provider(
         "good", "openai", mock.url + "/good/v1", "sk-good-provider-012345678", ["m"]
     )
-    await gw.gateway.store.upsert_combo(
+    await gw.config.upsert_combo(
         name,
         [ComboTargetRecord("bad/m", 1, True), ComboTargetRecord("good/m", 1, True)],
         strategy="fill-first",

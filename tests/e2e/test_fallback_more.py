@@ -1,7 +1,7 @@
 """More fault injection through the real gateway: error events of the Gemini
 and Responses formats, backoff without a hint, sticky sessions meeting a
 cooldown, the time budget of one request, and a failure shared by
-idempotent duplicates (SPEC D-03, D-04, D-08, D-09, A-10).
+idempotent duplicates.
 """
 
 from __future__ import annotations
@@ -145,7 +145,7 @@ async def test_responses_error_event_first_falls_over(gw: Harness, mock: MockUps
 async def test_rate_limit_without_hint_backs_off_exponentially(
     gw: Harness, mock: MockUpstream
 ) -> None:
-    await gw.gateway.store.set_setting("cooldown", {"base": 0.2, "factor": 2, "cap": 5})
+    await gw.config.set_setting("cooldown", {"base": 0.2, "factor": 2, "cap": 5})
     await two_accounts(gw, mock, "openai", "/p/v1", "m")
     limited = Status(429, json.dumps(openai_error("slow down", "rate_limit_error")).encode())
     mock.route(
@@ -229,7 +229,7 @@ async def test_time_budget_bounds_a_request_with_hanging_upstreams(
     with every account hanging and a first-byte timeout far longer than the
     budget, the client hears a timeout soon after the budget is spent."""
     await two_accounts(gw, mock, "openai", "/p/v1", "m")
-    await gw.gateway.store.set_setting("fallback", {"max_attempts": 5, "max_seconds": 1.0})
+    await gw.config.set_setting("fallback", {"max_attempts": 5, "max_seconds": 1.0})
     await gw.reload()
     mock.route("POST", "/p/v1/chat/completions", Hang())
     started = time.monotonic()

@@ -1,5 +1,5 @@
 """The 4-tier story (subscription -> API key -> cheap -> free) configured
-only through the ``omniroute`` command, against a running gateway (D-03).
+only through the ``omniroute`` command, against a running gateway.
 
 Each tier is a provider of a different wire format on one loopback mock;
 the first three fail in three different ways, the free one answers.

@@ -1,4 +1,4 @@
-"""The translation matrix (B-01, B-03): every official SDK against every
+"""The translation matrix: every official SDK against every
 upstream wire format, JSON and streamed, plain text and one tool call.
 
 In each case the mock upstream answers in its own format; the client's SDK
@@ -33,10 +33,18 @@ from tests.e2e.conftest import (
 pytestmark = [pytest.mark.anyio, pytest.mark.e2e]
 
 # The finish signal each SDK reports for a plain answer and for a tool call.
-TEXT_FINISH = {"openai": "stop", "responses": "completed", "anthropic": "end_turn",
-               "gemini": "STOP"}
-TOOL_FINISH = {"openai": "tool_calls", "responses": "completed", "anthropic": "tool_use",
-               "gemini": "STOP"}
+TEXT_FINISH = {
+    "openai": "stop",
+    "responses": "completed",
+    "anthropic": "end_turn",
+    "gemini": "STOP",
+}
+TOOL_FINISH = {
+    "openai": "tool_calls",
+    "responses": "completed",
+    "anthropic": "tool_use",
+    "gemini": "STOP",
+}
 # Anthropic's tool_use ids must match this (Messages API reference).
 TOOL_ID = re.compile(r"^[A-Za-z0-9_-]+$")
 
@@ -91,8 +99,10 @@ def _check_stream_shape(client: str, events: list[str], pieces: bool) -> None:
         assert events[0] == "message_start" and events[-1] == "message_stop"
         assert "message_delta" in events
     elif client == "responses":
-        assert events[:2] == ["response.created", "response.in_progress"] or \
-            events[0] == "response.created"
+        assert (
+            events[:2] == ["response.created", "response.in_progress"]
+            or events[0] == "response.created"
+        )
         assert events[-1] == "response.completed"
         assert "response.output_item.done" in events
     elif pieces:  # the text came in three pieces: it must not arrive as one block

@@ -1,4 +1,4 @@
-"""Egress proxies through the real gateway (SPEC C-07): global, per provider
+"""Egress proxies through the real gateway: global, per provider
 and per account, the most specific wins; ``direct`` at a level means no
 proxy even when a wider level has one.
 
@@ -16,6 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from omniroute.config import ConfigEditor
 from tests.support.harness import Harness, running_gateway
 from tests.support.mock_upstream import Json, MockUpstream, Sse, openai_chat_json, openai_chat_sse
 from tests.support.proxies import HttpConnectProxy, Socks5Proxy
@@ -96,11 +97,11 @@ async def configure(
 ) -> None:
     store = gw.gateway.store
     if glob is not None:
-        await store.set_setting("proxy", glob)
+        await ConfigEditor(store).set_setting("proxy", glob)
     if provider is not None:
-        await store.update_provider("p", extra={"proxy": provider})
+        await ConfigEditor(store).update_provider("p", extra={"proxy": provider})
     for account_id, url in (account or {}).items():
-        await store.update_account(account_id, extra={"proxy": url})
+        await ConfigEditor(store).update_account(account_id, extra={"proxy": url})
     await gw.reload()
 
 

@@ -1,6 +1,6 @@
 """Routing through the real gateway: strategies, idempotency, model
 resolution, system prompts and the headers that tell what served a request
-(SPEC D-01, D-02, D-09, D-11, A-05, A-10).
+.
 
 Each upstream provider is served by one loopback mock under its own path
 prefix (``/<name>/...``), so where a request went is read from the mock's
@@ -87,7 +87,7 @@ async def combo(
         ComboTargetRecord(r, 1, True) if isinstance(r, str) else ComboTargetRecord(r[0], r[1], True)
         for r in refs
     ]
-    await gw.gateway.store.upsert_combo(
+    await gw.config.upsert_combo(
         name, targets, strategy=strategy, system_prompt=system_prompt, enabled=True
     )
     await gw.reload()
@@ -245,7 +245,7 @@ async def test_p2c_prefers_the_faster_target(gw: Harness, mock: MockUpstream) ->
 async def test_p2c_prefers_the_healthy_target(gw: Harness, mock: MockUpstream) -> None:
     # A high breaker threshold keeps the sick target in play: only the
     # strategy's health score can steer traffic away from it.
-    await gw.gateway.store.set_setting(
+    await gw.config.set_setting(
         "breaker", {"failure_threshold": 1000, "window": 60, "cooldown": 30}
     )
     await add_openai(gw, mock, "sick", reply=Status(500, b"{}"))
@@ -263,7 +263,7 @@ async def test_cost_optimized_uses_catalog_prices(gw: Harness, mock: MockUpstrea
     # A provider bound to the built-in "openai" catalog entry takes its list
     # prices: gpt-5-nano < gpt-5-mini < gpt-5 (USD per 1M tokens).
     await add_openai(gw, mock, "openai", models=("gpt-5", "gpt-5-mini", "gpt-5-nano"))
-    await gw.gateway.store.update_provider("openai", extra={"catalog": "openai"})
+    await gw.config.update_provider("openai", extra={"catalog": "openai"})
     await combo(
         gw,
         "thrifty",
@@ -292,7 +292,7 @@ async def test_account_round_robin_and_sticky_and_pinned(gw: Harness, mock: Mock
     for key in keys:
         await gw.add_provider("acct", "openai", f"{mock.url}/acct/v1", key, ["m"])
     mock.route("POST", "/acct/v1/chat/completions", answer_of("acct"))
-    await gw.gateway.store.set_setting("account_strategy", "round-robin")
+    await gw.config.set_setting("account_strategy", "round-robin")
     await gw.reload()
     await many(gw, "acct/m", 30)
     used = Counter(r.headers["authorization"] for r in mock.requests)
@@ -518,7 +518,7 @@ async def test_global_and_combo_system_prompts_reach_every_format(
     gw: Harness, mock: MockUpstream
 ) -> None:
     await _three_families(gw, mock)
-    await gw.gateway.store.set_setting("system_prompt", GLOBAL)
+    await gw.config.set_setting("system_prompt", GLOBAL)
     for ref in ("oai/gpt-5", "ant/claude-haiku-4-5", "gem/gemini-2.5-flash"):
         await combo(gw, "sp-" + ref.split("/")[0], [ref], system_prompt=COMBO)
     for name in ("oai", "ant", "gem"):

@@ -1,6 +1,6 @@
 """Combo shapes through the real gateway: nested combos, disabled targets and
 providers, zero weights, and breaker state that survives a restart
-(SPEC D-02, D-05, E-05).
+.
 """
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ async def combo(
     targets: Sequence[ComboTargetRecord],
     strategy: str = "fill-first",
 ) -> None:
-    await gw.gateway.store.upsert_combo(name, list(targets), strategy=strategy)
+    await gw.config.upsert_combo(name, list(targets), strategy=strategy)
     await gw.reload()
 
 
@@ -102,7 +102,7 @@ async def test_combo_cycle_is_refused(gw: Harness, mock: MockUpstream) -> None:
     await combo(gw, "one", [t("a/m")])
     await combo(gw, "two", [t("one")])
     with pytest.raises(BadRequest, match="cycle"):
-        await gw.gateway.store.upsert_combo("one", [t("two")])
+        await gw.config.upsert_combo("one", [t("two")])
     assert text(await ask(gw, "two")) == "from a"  # the saved configuration still works
 
 
@@ -142,7 +142,7 @@ async def test_open_breaker_survives_a_restart(tmp_path: Path) -> None:
         async with running_gateway(tmp_path, upstream_first_byte_timeout=5.0) as gw:
             await providers(gw, mock, "bad", "good")
             mock.route("POST", "/bad/v1/chat/completions", bad)
-            await gw.gateway.store.set_setting(
+            await gw.config.set_setting(
                 "breaker", {"failure_threshold": 2, "window": 60, "cooldown": 60}
             )
             await combo(gw, "pair", [t("bad/m"), t("good/m")])

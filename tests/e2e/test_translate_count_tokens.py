@@ -1,4 +1,4 @@
-"""Token counting endpoints (A-02, A-04): ``POST /v1/messages/count_tokens``
+"""Token counting endpoints: ``POST /v1/messages/count_tokens``
 and Gemini ``:countTokens`` return numbers for every upstream format: the
 upstream's own count where the Anthropic upstream has one, an estimate
 otherwise (which must at least grow with the prompt)."""
@@ -23,7 +23,8 @@ def anyio_backend() -> str:
 
 async def _anthropic_count(env: Env, model: str, text: str) -> int:
     result = await env.anthropic.messages.count_tokens(
-        model=model, messages=[{"role": "user", "content": text}])
+        model=model, messages=[{"role": "user", "content": text}]
+    )
     return result.input_tokens
 
 

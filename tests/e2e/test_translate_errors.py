@@ -1,4 +1,4 @@
-"""Errors in the caller's dialect (A-09, D-03), whatever the upstream format.
+"""Errors in the caller's dialect, whatever the upstream format.
 
 An upstream 429 (with Retry-After) or 400, in the upstream's own error
 shape, must reach each SDK as its own exception type with the right status;
@@ -74,8 +74,9 @@ def _upstream_error(fmt: str, status: int) -> Json:
             return Json(anthropic_error(RATE_MESSAGE, "rate_limit_error"), 429, headers)
         if fmt == "gemini":
             body = gemini_error(429, RATE_MESSAGE, "RESOURCE_EXHAUSTED")
-            body["error"]["details"] = [{"@type": "type.googleapis.com/google.rpc.RetryInfo",
-                                         "retryDelay": "7s"}]
+            body["error"]["details"] = [
+                {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "7s"}
+            ]
             return Json(body, 429, headers)
         return Json(openai_error(RATE_MESSAGE, "requests", "rate_limit_exceeded"), 429, headers)
     if fmt == "anthropic":
@@ -86,10 +87,14 @@ def _upstream_error(fmt: str, status: int) -> Json:
 
 
 EXPECTED = {
-    ("openai", 429): openai.RateLimitError, ("openai", 400): openai.BadRequestError,
-    ("responses", 429): openai.RateLimitError, ("responses", 400): openai.BadRequestError,
-    ("anthropic", 429): anthropic.RateLimitError, ("anthropic", 400): anthropic.BadRequestError,
-    ("gemini", 429): gerrors.ClientError, ("gemini", 400): gerrors.ClientError,
+    ("openai", 429): openai.RateLimitError,
+    ("openai", 400): openai.BadRequestError,
+    ("responses", 429): openai.RateLimitError,
+    ("responses", 400): openai.BadRequestError,
+    ("anthropic", 429): anthropic.RateLimitError,
+    ("anthropic", 400): anthropic.BadRequestError,
+    ("gemini", 429): gerrors.ClientError,
+    ("gemini", 400): gerrors.ClientError,
 }
 GEMINI_STATUS = {429: "RESOURCE_EXHAUSTED", 400: "INVALID_ARGUMENT"}
 ANTHROPIC_TYPE = {429: "rate_limit_error", 400: "invalid_request_error"}
@@ -168,16 +173,23 @@ async def _raw_stream(env: Env, client: str, up: Upstream) -> httpx.Response:
     key = env.gw.client_key
     if client == "openai":
         path, headers = "/v1/chat/completions", {"authorization": f"Bearer {key}"}
-        body: dict[str, Any] = {"model": up.model_string, "stream": True,
-                                "messages": [{"role": "user", "content": PROMPT}]}
+        body: dict[str, Any] = {
+            "model": up.model_string,
+            "stream": True,
+            "messages": [{"role": "user", "content": PROMPT}],
+        }
     elif client == "responses":
         path, headers = "/v1/responses", {"authorization": f"Bearer {key}"}
         body = {"model": up.model_string, "stream": True, "input": PROMPT}
     elif client == "anthropic":
         path = "/v1/messages"
         headers = {"x-api-key": key, "anthropic-version": "2023-06-01"}
-        body = {"model": up.model_string, "stream": True, "max_tokens": 256,
-                "messages": [{"role": "user", "content": PROMPT}]}
+        body = {
+            "model": up.model_string,
+            "stream": True,
+            "max_tokens": 256,
+            "messages": [{"role": "user", "content": PROMPT}],
+        }
     else:
         path = f"/v1beta/models/{up.model_string}:streamGenerateContent?alt=sse"
         headers = {"x-goog-api-key": key}
@@ -193,8 +205,9 @@ def _check_error_tail(client: str, events: list[tuple[str | None, str]]) -> None
         assert "[DONE]" not in datas
         chunks = [json.loads(d) for d in datas]
         assert "error" in chunks[-1] and chunks[-1]["error"]["message"]
-        assert not any(c.get("choices") and c["choices"][0].get("finish_reason")
-                       for c in chunks[:-1])
+        assert not any(
+            c.get("choices") and c["choices"][0].get("finish_reason") for c in chunks[:-1]
+        )
     elif client == "responses":
         assert "response.completed" not in names_
         name, data = events[-1]
@@ -213,8 +226,9 @@ def _check_error_tail(client: str, events: list[tuple[str | None, str]]) -> None
         last = chunks[-1]
         assert list(last) == ["error"]  # the SDK checks that the chunk starts with "error"
         assert last["error"]["code"] >= 400 and last["error"]["message"]
-        assert not any(c.get("candidates") and c["candidates"][0].get("finishReason")
-                       for c in chunks[:-1])
+        assert not any(
+            c.get("candidates") and c["candidates"][0].get("finishReason") for c in chunks[:-1]
+        )
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
@@ -236,13 +250,14 @@ async def _sdk_sees_failure(env: Env, client: str, up: Upstream) -> None:
     """And each SDK surfaces it rather than ending quietly."""
     if client == "responses":
         # The SDK yields response.failed as an event; it does not raise.
-        events = await env.openai.responses.create(model=up.model_string, input=PROMPT,
-                                                   stream=True)
+        events = await env.openai.responses.create(model=up.model_string, input=PROMPT, stream=True)
         kinds = [event.type async for event in events]
         assert kinds[-1] == "response.failed" and "response.completed" not in kinds
         return
-    expected: type[BaseException] = {"openai": openai.APIError,
-                                      "anthropic": anthropic.APIError,
-                                      "gemini": gerrors.APIError}[client]
+    expected: type[BaseException] = {
+        "openai": openai.APIError,
+        "anthropic": anthropic.APIError,
+        "gemini": gerrors.APIError,
+    }[client]
     with pytest.raises(expected):
         await ask(env, client, up.model_string, True, Ask(system=None))

@@ -1,4 +1,4 @@
-"""Images (B-09): a base64 image and an image URL, sent in each client's own
+"""Images: a base64 image and an image URL, sent in each client's own
 shape, reach each upstream in that upstream's own shape.
 
 Shapes, from each API reference: OpenAI Chat ``image_url`` parts (a data URL
@@ -60,20 +60,25 @@ async def _send(env: Env, client: str, up: Upstream) -> str:
             {"type": "input_image", "image_url": DATA_URL, "detail": "auto"},
             {"type": "input_image", "image_url": IMAGE_URL, "detail": "auto"},
         ]
-        out = await responses_call(env, model, False,
-                                   [{"type": "message", "role": "user", "content": content}])
+        out = await responses_call(
+            env, model, False, [{"type": "message", "role": "user", "content": content}]
+        )
     elif client == "anthropic":
         content = [
             {"type": "text", "text": QUESTION},
-            {"type": "image", "source": {"type": "base64", "media_type": "image/png",
-                                         "data": PNG_B64}},
+            {
+                "type": "image",
+                "source": {"type": "base64", "media_type": "image/png", "data": PNG_B64},
+            },
             {"type": "image", "source": {"type": "url", "url": IMAGE_URL}},
         ]
         out = await anthropic_call(env, model, False, [{"role": "user", "content": content}])
     else:
-        parts = [gtypes.Part(text=QUESTION),
-                 gtypes.Part.from_bytes(data=PNG, mime_type="image/png"),
-                 gtypes.Part.from_uri(file_uri=IMAGE_URL, mime_type="image/png")]
+        parts = [
+            gtypes.Part(text=QUESTION),
+            gtypes.Part.from_bytes(data=PNG, mime_type="image/png"),
+            gtypes.Part.from_uri(file_uri=IMAGE_URL, mime_type="image/png"),
+        ]
         out = await gemini_call(env, model, False, [gtypes.Content(role="user", parts=parts)])
     return out.text
 

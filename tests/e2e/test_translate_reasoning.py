@@ -1,4 +1,4 @@
-"""Reasoning across formats (B-04): thinking blocks, their signatures,
+"""Reasoning across formats: thinking blocks, their signatures,
 Gemini thought parts, ``reasoning_content`` and ``<think>`` tags."""
 
 from __future__ import annotations
@@ -44,9 +44,14 @@ async def test_anthropic_thinking_and_signature_reach_anthropic_client_unchanged
 ) -> None:
     up = env.upstreams["anthropic"]
     env.serve(up, stream, upstream_reply(up, stream, thinking=(THOUGHT, SIGNATURE)))
-    out = await anthropic_call(env, up.model_string, stream,
-                               [{"role": "user", "content": PROMPT}],
-                               max_tokens=2048, thinking=THINKING_ON)
+    out = await anthropic_call(
+        env,
+        up.model_string,
+        stream,
+        [{"role": "user", "content": PROMPT}],
+        max_tokens=2048,
+        thinking=THINKING_ON,
+    )
     assert _block_types(out) == ["thinking", "text"]
     assert out.reasoning == THOUGHT
     assert out.signatures == [SIGNATURE]
@@ -61,8 +66,14 @@ async def test_anthropic_thinking_becomes_reasoning_content_for_chat_client(
 ) -> None:
     up = env.upstreams["anthropic"]
     env.serve(up, stream, upstream_reply(up, stream, thinking=(THOUGHT, SIGNATURE)))
-    out = await chat_call(env, up.model_string, stream, [{"role": "user", "content": PROMPT}],
-                          reasoning_effort="medium", max_completion_tokens=4096)
+    out = await chat_call(
+        env,
+        up.model_string,
+        stream,
+        [{"role": "user", "content": PROMPT}],
+        reasoning_effort="medium",
+        max_completion_tokens=4096,
+    )
     assert out.reasoning == THOUGHT
     assert out.text == TEXT  # the thinking is not mixed into the answer
     sent = check_upstream_request(up, env.last_request(up), stream, system=None)
@@ -80,9 +91,14 @@ async def test_gemini_thought_parts_become_anthropic_thinking_blocks(
 ) -> None:
     up = env.upstreams["gemini"]
     env.serve(up, stream, upstream_reply(up, stream, thinking=(THOUGHT, SIGNATURE)))
-    out = await anthropic_call(env, up.model_string, stream,
-                               [{"role": "user", "content": PROMPT}],
-                               max_tokens=2048, thinking=THINKING_ON)
+    out = await anthropic_call(
+        env,
+        up.model_string,
+        stream,
+        [{"role": "user", "content": PROMPT}],
+        max_tokens=2048,
+        thinking=THINKING_ON,
+    )
     assert _block_types(out)[0] == "thinking"
     assert "text" in _block_types(out)
     assert out.reasoning == THOUGHT
@@ -99,8 +115,7 @@ async def test_gemini_thought_parts_become_anthropic_thinking_blocks(
 THINK_REASONING = "I should add 2 and 2."
 THINK_ANSWER = "The answer is 4."
 THINK_CONTENT = f"<think>\n{THINK_REASONING}\n</think>\n\n{THINK_ANSWER}"
-THINK_CHUNKS = ["<think>", "\nI should add ", "2 and 2.\n", "</think>", "\n\nThe answer",
-                " is 4."]
+THINK_CHUNKS = ["<think>", "\nI should add ", "2 and 2.\n", "</think>", "\n\nThe answer", " is 4."]
 
 
 def _think_reply(env: Env, stream: bool) -> Reply:
@@ -141,17 +156,24 @@ async def test_openai_reasoning_content_reaches_other_dialects(
     env.serve(up, stream, upstream_reply(up, stream, thinking=(THOUGHT, "")))
     messages = [{"role": "user", "content": PROMPT}]
     if client == "anthropic":
-        out = await anthropic_call(env, up.model_string, stream, messages,
-                                   max_tokens=2048, thinking=THINKING_ON)
+        out = await anthropic_call(
+            env, up.model_string, stream, messages, max_tokens=2048, thinking=THINKING_ON
+        )
         assert _block_types(out) == ["thinking", "text"]
     elif client == "responses":
-        out = await responses_call(env, up.model_string, stream, responses_input(PROMPT),
-                                   reasoning={"effort": "medium", "summary": "auto"})
+        out = await responses_call(
+            env,
+            up.model_string,
+            stream,
+            responses_input(PROMPT),
+            reasoning={"effort": "medium", "summary": "auto"},
+        )
         kinds = [item.type for item in out.raw.output]
         assert kinds == ["reasoning", "message"]
     else:
         config = gtypes.GenerateContentConfig(
-            thinking_config=gtypes.ThinkingConfig(include_thoughts=True, thinking_budget=1024))
+            thinking_config=gtypes.ThinkingConfig(include_thoughts=True, thinking_budget=1024)
+        )
         out = await gemini_call(env, up.model_string, stream, PROMPT, config)
     assert out.reasoning == THOUGHT
     assert out.text == TEXT

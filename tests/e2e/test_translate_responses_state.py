@@ -1,4 +1,4 @@
-"""``previous_response_id`` kept by the gateway (A-03) when the upstream is
+"""``previous_response_id`` kept by the gateway when the upstream is
 not a Responses upstream and so keeps no conversation state itself.
 
 Turn 2 sends only its new input plus ``previous_response_id``; the upstream
@@ -46,10 +46,15 @@ def _turns(up: Upstream, body: dict[str, Any]) -> list[tuple[str, str]]:
     """(role, text) of each conversational turn the upstream received,
     system/developer instructions left out; roles as user/assistant."""
     if up.fmt == "gemini":
-        return [("assistant" if c["role"] == "model" else c["role"], content_text(c["parts"]))
-                for c in body["contents"]]
-    return [(m["role"], content_text(m["content"])) for m in body["messages"]
-            if m["role"] not in ("system", "developer")]
+        return [
+            ("assistant" if c["role"] == "model" else c["role"], content_text(c["parts"]))
+            for c in body["contents"]
+        ]
+    return [
+        (m["role"], content_text(m["content"]))
+        for m in body["messages"]
+        if m["role"] not in ("system", "developer")
+    ]
 
 
 def _system_text(up: Upstream, body: dict[str, Any]) -> str:
@@ -57,8 +62,9 @@ def _system_text(up: Upstream, body: dict[str, Any]) -> str:
         return content_text((body.get("systemInstruction") or {}).get("parts"))
     if up.fmt == "anthropic":
         return content_text(body.get("system"))
-    return " ".join(content_text(m["content"]) for m in body["messages"]
-                    if m["role"] in ("system", "developer"))
+    return " ".join(
+        content_text(m["content"]) for m in body["messages"] if m["role"] in ("system", "developer")
+    )
 
 
 @pytest.mark.parametrize("stream", MODES)
@@ -73,16 +79,23 @@ async def test_previous_response_id_rebuilds_the_conversation(
     first_id = first.raw.id
 
     env.serve(up, stream, upstream_reply(up, stream, text=A2))
-    second = await responses_call(env, up.model_string, stream, Q2,
-                                  previous_response_id=first_id)
+    second = await responses_call(env, up.model_string, stream, Q2, previous_response_id=first_id)
     assert second.text == A2
     assert _turns(up, env.last_request(up).json()) == [
-        ("user", Q1), ("assistant", A1), ("user", Q2)]
+        ("user", Q1),
+        ("assistant", A1),
+        ("user", Q2),
+    ]
 
     env.serve(up, stream, upstream_reply(up, stream, text=A3))
     await responses_call(env, up.model_string, stream, Q3, previous_response_id=second.raw.id)
     assert _turns(up, env.last_request(up).json()) == [
-        ("user", Q1), ("assistant", A1), ("user", Q2), ("assistant", A2), ("user", Q3)]
+        ("user", Q1),
+        ("assistant", A1),
+        ("user", Q2),
+        ("assistant", A2),
+        ("user", Q3),
+    ]
 
 
 @pytest.mark.parametrize("fmt", STATELESS)
@@ -96,27 +109,38 @@ async def test_each_response_has_its_own_id_and_branches_keep_their_history(
     env.serve(up, False, upstream_reply(up, False, text=A1))
     first = await responses_call(env, up.model_string, False, Q1)
     env.serve(up, False, upstream_reply(up, False, text=A2))
-    second = await responses_call(env, up.model_string, False, Q2,
-                                  previous_response_id=first.raw.id)
+    second = await responses_call(
+        env, up.model_string, False, Q2, previous_response_id=first.raw.id
+    )
     assert second.raw.id != first.raw.id
     assert second.raw.previous_response_id == first.raw.id  # echoed, as the API does
 
     env.serve(up, False, upstream_reply(up, False, text=A3))
     await responses_call(env, up.model_string, False, Q3, previous_response_id=first.raw.id)
     assert _turns(up, env.last_request(up).json()) == [
-        ("user", Q1), ("assistant", A1), ("user", Q3)]
+        ("user", Q1),
+        ("assistant", A1),
+        ("user", Q3),
+    ]
 
 
 @pytest.mark.parametrize("fmt", STATELESS)
 async def test_previous_instructions_are_not_carried_over(env: Env, fmt: str) -> None:
     up = env.upstreams[fmt]
     env.serve(up, False, upstream_reply(up, False, text=A1))
-    first = await responses_call(env, up.model_string, False, Q1,
-                                 instructions="Answer like a pirate.")
+    first = await responses_call(
+        env, up.model_string, False, Q1, instructions="Answer like a pirate."
+    )
     assert "pirate" in _system_text(up, env.last_request(up).json())
     env.serve(up, False, upstream_reply(up, False, text=A2))
-    await responses_call(env, up.model_string, False, Q2, previous_response_id=first.raw.id,
-                         instructions="Answer plainly.")
+    await responses_call(
+        env,
+        up.model_string,
+        False,
+        Q2,
+        previous_response_id=first.raw.id,
+        instructions="Answer plainly.",
+    )
     body = env.last_request(up).json()
     assert "pirate" not in _system_text(up, body)
     assert "plainly" in _system_text(up, body)
@@ -129,16 +153,21 @@ async def test_function_call_output_after_previous_response_id(
 ) -> None:
     up = env.upstreams[fmt]
     env.serve(up, stream, upstream_reply(up, stream, text=None, tool=TOOL_CALL))
-    first = await responses_call(env, up.model_string, stream, "Weather in Paris?",
-                                 tools=[responses_tool()])
+    first = await responses_call(
+        env, up.model_string, stream, "Weather in Paris?", tools=[responses_tool()]
+    )
     (call,) = first.calls
     assert (call.name, call.args) == (TOOL_NAME, TOOL_ARGS)
 
     env.serve(up, stream, upstream_reply(up, stream, text="Sunny, 22."))
     second = await responses_call(
-        env, up.model_string, stream,
+        env,
+        up.model_string,
+        stream,
         [{"type": "function_call_output", "call_id": call.id, "output": RESULT}],
-        previous_response_id=first.raw.id, tools=[responses_tool()])
+        previous_response_id=first.raw.id,
+        tools=[responses_tool()],
+    )
     assert second.text == "Sunny, 22."
 
     body = env.last_request(up).json()
@@ -169,8 +198,9 @@ async def test_unknown_previous_response_id_is_an_openai_error(env: Env) -> None
     up = env.upstreams["openai"]
     before = len(env.requests_to(up))
     with pytest.raises(openai.APIStatusError) as caught:
-        await env.openai.responses.create(model=up.model_string, input=Q2,
-                                          previous_response_id="resp_does_not_exist")
+        await env.openai.responses.create(
+            model=up.model_string, input=Q2, previous_response_id="resp_does_not_exist"
+        )
     assert caught.value.status_code in (400, 404)
     assert "resp_does_not_exist" in caught.value.response.json()["error"]["message"]
     assert len(env.requests_to(up)) == before  # refused before any upstream call

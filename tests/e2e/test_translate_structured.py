@@ -1,4 +1,4 @@
-"""Structured output (B-06): JSON-schema answers requested in one dialect
+"""Structured output: JSON-schema answers requested in one dialect
 and served by an upstream of another.
 
 Gemini gets ``responseMimeType: application/json`` plus the schema, either
@@ -46,8 +46,15 @@ SCHEMA: dict[str, Any] = {
 ANSWER = {"name": "Ada Lovelace", "age": 36, "tags": ["math", "computing"]}
 ANSWER_TEXT = json.dumps(ANSWER)
 # Keywords of JSON Schema that Gemini's responseSchema (OpenAPI 3 subset) lacks.
-NOT_IN_GEMINI_SCHEMA = {"$schema", "additionalProperties", "$ref", "$defs", "definitions",
-                        "$id", "strict"}
+NOT_IN_GEMINI_SCHEMA = {
+    "$schema",
+    "additionalProperties",
+    "$ref",
+    "$defs",
+    "definitions",
+    "$id",
+    "strict",
+}
 
 
 @pytest.fixture(scope="module")
@@ -91,9 +98,16 @@ def _expected_without_unsupported() -> dict[str, Any]:
 async def test_chat_json_schema_to_gemini(env: Env) -> None:
     up = env.upstreams["gemini"]
     env.serve(up, False, Json(gemini_json(ANSWER_TEXT, up.model)))
-    out = await chat_call(env, up.model_string, False, [{"role": "user", "content": PROMPT}],
-                          response_format={"type": "json_schema", "json_schema": {
-                              "name": "person", "strict": True, "schema": SCHEMA}})
+    out = await chat_call(
+        env,
+        up.model_string,
+        False,
+        [{"role": "user", "content": PROMPT}],
+        response_format={
+            "type": "json_schema",
+            "json_schema": {"name": "person", "strict": True, "schema": SCHEMA},
+        },
+    )
     assert json.loads(out.text) == ANSWER
     schema = _gemini_schema(up, env.last_request(up).json())
     assert same_schema(schema, _expected_without_unsupported())
@@ -102,9 +116,13 @@ async def test_chat_json_schema_to_gemini(env: Env) -> None:
 async def test_chat_json_object_to_gemini(env: Env) -> None:
     up = env.upstreams["gemini"]
     env.serve(up, False, Json(gemini_json(ANSWER_TEXT, up.model)))
-    out = await chat_call(env, up.model_string, False,
-                          [{"role": "user", "content": PROMPT + " Reply in JSON."}],
-                          response_format={"type": "json_object"})
+    out = await chat_call(
+        env,
+        up.model_string,
+        False,
+        [{"role": "user", "content": PROMPT + " Reply in JSON."}],
+        response_format={"type": "json_object"},
+    )
     assert json.loads(out.text) == ANSWER
     config = env.last_request(up).json()["generationConfig"]
     assert config["responseMimeType"] == "application/json"
@@ -127,8 +145,10 @@ async def test_sdk_parse_with_nested_pydantic_model_through_gemini(env: Env) -> 
     book = {"title": "Notes", "author": {"name": "Ada", "born": 1815}}
     env.serve(up, False, Json(gemini_json(json.dumps(book), up.model)))
     resp = await env.openai.chat.completions.parse(
-        model=up.model_string, messages=[{"role": "user", "content": "A book, please."}],
-        response_format=Book)
+        model=up.model_string,
+        messages=[{"role": "user", "content": "A book, please."}],
+        response_format=Book,
+    )
     parsed = resp.choices[0].message.parsed
     assert parsed == Book.model_validate(book)
     schema = _gemini_schema(up, env.last_request(up).json())
@@ -140,9 +160,15 @@ async def test_sdk_parse_with_nested_pydantic_model_through_gemini(env: Env) -> 
 async def test_responses_text_format_to_gemini(env: Env) -> None:
     up = env.upstreams["gemini"]
     env.serve(up, False, Json(gemini_json(ANSWER_TEXT, up.model)))
-    out = await responses_call(env, up.model_string, False, responses_input(PROMPT),
-                               text={"format": {"type": "json_schema", "name": "person",
-                                                "strict": True, "schema": SCHEMA}})
+    out = await responses_call(
+        env,
+        up.model_string,
+        False,
+        responses_input(PROMPT),
+        text={
+            "format": {"type": "json_schema", "name": "person", "strict": True, "schema": SCHEMA}
+        },
+    )
     assert json.loads(out.text) == ANSWER
     schema = _gemini_schema(up, env.last_request(up).json())
     assert same_schema(schema, _expected_without_unsupported())
@@ -151,11 +177,16 @@ async def test_responses_text_format_to_gemini(env: Env) -> None:
 async def test_chat_json_schema_to_anthropic_becomes_an_instruction(env: Env) -> None:
     up = env.upstreams["anthropic"]
     env.serve(up, False, Json(anthropic_json(ANSWER_TEXT, up.model)))
-    out = await chat_call(env, up.model_string, False,
-                          [{"role": "system", "content": "Be precise."},
-                           {"role": "user", "content": PROMPT}],
-                          response_format={"type": "json_schema", "json_schema": {
-                              "name": "person", "strict": True, "schema": SCHEMA}})
+    out = await chat_call(
+        env,
+        up.model_string,
+        False,
+        [{"role": "system", "content": "Be precise."}, {"role": "user", "content": PROMPT}],
+        response_format={
+            "type": "json_schema",
+            "json_schema": {"name": "person", "strict": True, "schema": SCHEMA},
+        },
+    )
     assert json.loads(out.text) == ANSWER
     body = env.last_request(up).json()
     assert "response_format" not in body  # not an Anthropic field
@@ -172,8 +203,9 @@ async def test_gemini_response_json_schema_to_openai(env: Env) -> None:
     up = env.upstreams["openai"]
     env.serve(up, False, Json(openai_chat_json(ANSWER_TEXT, up.model)))
     plain = _expected_without_unsupported()
-    config = gtypes.GenerateContentConfig(response_mime_type="application/json",
-                                          response_json_schema=plain)
+    config = gtypes.GenerateContentConfig(
+        response_mime_type="application/json", response_json_schema=plain
+    )
     out = await gemini_call(env, up.model_string, False, PROMPT, config)
     assert json.loads(out.text) == ANSWER
     fmt = env.last_request(up).json()["response_format"]

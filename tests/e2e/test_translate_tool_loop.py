@@ -1,4 +1,4 @@
-"""Multi-turn tool loops through translating paths (B-03, B-04).
+"""Multi-turn tool loops through translating paths.
 
 Turn 1: the upstream answers with (thinking and) a tool call. Turn 2: the
 client sends back, as its SDK's users do, the assistant content it got plus
@@ -61,8 +61,10 @@ def _anthropic_history(out: Outcome, call_id: str) -> list[dict[str, Any]]:
     return [
         {"role": "user", "content": PROMPT},
         {"role": "assistant", "content": assistant},
-        {"role": "user", "content": [
-            {"type": "tool_result", "tool_use_id": call_id, "content": RESULT}]},
+        {
+            "role": "user",
+            "content": [{"type": "tool_result", "tool_use_id": call_id, "content": RESULT}],
+        },
     ]
 
 
@@ -70,29 +72,51 @@ async def _anthropic_thinking_tool_loop(env: Env, up: Upstream, stream: bool) ->
     """Both turns from an Anthropic client with thinking on: the upstream
     answers turn 1 with thinking (signed) and TOOL_CALL, turn 2 with FINAL.
     Returns turn 1 as the client got it."""
-    env.serve(up, stream, upstream_reply(up, stream, text=None, tool=TOOL_CALL,
-                                         thinking=(THOUGHT, SIGNATURE)))
+    env.serve(
+        up,
+        stream,
+        upstream_reply(up, stream, text=None, tool=TOOL_CALL, thinking=(THOUGHT, SIGNATURE)),
+    )
     tools = [anthropic_tool()]
-    first = await anthropic_call(env, up.model_string, stream,
-                                 [{"role": "user", "content": PROMPT}],
-                                 max_tokens=4096, thinking=THINKING_ON, tools=tools)
+    first = await anthropic_call(
+        env,
+        up.model_string,
+        stream,
+        [{"role": "user", "content": PROMPT}],
+        max_tokens=4096,
+        thinking=THINKING_ON,
+        tools=tools,
+    )
     assert first.reasoning == THOUGHT
     (call,) = first.calls
     assert call.id  # what the tool_result must name
 
     env.serve(up, stream, upstream_reply(up, stream, text=FINAL))
-    second = await anthropic_call(env, up.model_string, stream,
-                                  _anthropic_history(first, call.id),
-                                  max_tokens=4096, thinking=THINKING_ON, tools=tools)
+    second = await anthropic_call(
+        env,
+        up.model_string,
+        stream,
+        _anthropic_history(first, call.id),
+        max_tokens=4096,
+        thinking=THINKING_ON,
+        tools=tools,
+    )
     assert second.text == FINAL
     return first
 
 
 def _gemini_result_turn(call: Call) -> gtypes.Content:
     """The tool's result as a Gemini client sends it for ``call``."""
-    return gtypes.Content(role="user", parts=[gtypes.Part(
-        function_response=gtypes.FunctionResponse(id=call.id, name=TOOL_NAME,
-                                                  response={"result": RESULT}))])
+    return gtypes.Content(
+        role="user",
+        parts=[
+            gtypes.Part(
+                function_response=gtypes.FunctionResponse(
+                    id=call.id, name=TOOL_NAME, response={"result": RESULT}
+                )
+            )
+        ],
+    )
 
 
 async def _gemini_thinking_tool_loop(
@@ -102,11 +126,13 @@ async def _gemini_thinking_tool_loop(
     turn 1 with thinking (``signature``) and ``tool``, turn 2 with FINAL; the
     client appends the model's parts as received, then the result (as
     Gemini clients do). Returns the call the client got."""
-    env.serve(up, stream, upstream_reply(up, stream, text=None, tool=tool,
-                                         thinking=(THOUGHT, signature)))
+    env.serve(
+        up, stream, upstream_reply(up, stream, text=None, tool=tool, thinking=(THOUGHT, signature))
+    )
     config = gtypes.GenerateContentConfig(
         tools=[gemini_tool()],
-        thinking_config=gtypes.ThinkingConfig(include_thoughts=True, thinking_budget=2048))
+        thinking_config=gtypes.ThinkingConfig(include_thoughts=True, thinking_budget=2048),
+    )
     user = gtypes.Content(role="user", parts=[gtypes.Part(text=PROMPT)])
     first = await gemini_call(env, up.model_string, stream, [user], config)
     assert first.reasoning == THOUGHT
@@ -115,8 +141,9 @@ async def _gemini_thinking_tool_loop(
 
     env.serve(up, stream, upstream_reply(up, stream, text=FINAL))
     model_turn = gtypes.Content(role="model", parts=first.parts)
-    second = await gemini_call(env, up.model_string, stream,
-                               [user, model_turn, _gemini_result_turn(call)], config)
+    second = await gemini_call(
+        env, up.model_string, stream, [user, model_turn, _gemini_result_turn(call)], config
+    )
     assert second.text == FINAL
     return call
 
@@ -182,8 +209,14 @@ async def test_responses_upstream_is_asked_for_encrypted_reasoning(env: Env) -> 
     Responses upstream returns no reasoning state the client could send back."""
     up = env.upstreams["openai-responses"]
     env.serve(up, False, upstream_reply(up, False, thinking=(THOUGHT, SIGNATURE)))
-    await anthropic_call(env, up.model_string, False, [{"role": "user", "content": PROMPT}],
-                         max_tokens=4096, thinking=THINKING_ON)
+    await anthropic_call(
+        env,
+        up.model_string,
+        False,
+        [{"role": "user", "content": PROMPT}],
+        max_tokens=4096,
+        thinking=THINKING_ON,
+    )
     sent = env.last_request(up).json()
     assert "reasoning.encrypted_content" in (sent.get("include") or [])
     assert sent.get("store") is False
@@ -203,9 +236,17 @@ async def test_chat_client_anthropic_upstream_pairs_tool_ids(env: Env, stream: b
 
     env.serve(up, stream, upstream_reply(up, stream, text=FINAL))
     messages += [
-        {"role": "assistant", "content": None, "tool_calls": [
-            {"id": call.id, "type": "function",
-             "function": {"name": call.name, "arguments": json.dumps(call.args)}}]},
+        {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [
+                {
+                    "id": call.id,
+                    "type": "function",
+                    "function": {"name": call.name, "arguments": json.dumps(call.args)},
+                }
+            ],
+        },
         {"role": "tool", "tool_call_id": call.id, "content": RESULT},
     ]
     second = await chat_call(env, up.model_string, stream, messages, tools=[chat_tool()])
@@ -227,25 +268,31 @@ async def test_chat_client_anthropic_upstream_pairs_tool_ids(env: Env, stream: b
 
 
 @pytest.mark.parametrize("stream", MODES)
-async def test_responses_client_anthropic_upstream_pairs_call_ids(
-    env: Env, stream: bool
-) -> None:
+async def test_responses_client_anthropic_upstream_pairs_call_ids(env: Env, stream: bool) -> None:
     """Codex style: no server state, the whole item list sent each turn."""
     up = env.upstreams["anthropic"]
     env.serve(up, stream, upstream_reply(up, stream, text=None, tool=ANTHROPIC_CALL))
     items: list[dict[str, Any]] = responses_input(PROMPT)
-    first = await responses_call(env, up.model_string, stream, items, tools=[responses_tool()],
-                                 store=False)
+    first = await responses_call(
+        env, up.model_string, stream, items, tools=[responses_tool()], store=False
+    )
     (call,) = first.calls
     assert call.id == ANTHROPIC_CALL[0]
 
     env.serve(up, stream, upstream_reply(up, stream, text=FINAL))
     (fc,) = [i for i in first.raw.output if i.type == "function_call"]
-    items += [{"type": "function_call", "call_id": fc.call_id, "name": fc.name,
-               "arguments": fc.arguments},
-              {"type": "function_call_output", "call_id": fc.call_id, "output": RESULT}]
-    second = await responses_call(env, up.model_string, stream, items,
-                                  tools=[responses_tool()], store=False)
+    items += [
+        {
+            "type": "function_call",
+            "call_id": fc.call_id,
+            "name": fc.name,
+            "arguments": fc.arguments,
+        },
+        {"type": "function_call_output", "call_id": fc.call_id, "output": RESULT},
+    ]
+    second = await responses_call(
+        env, up.model_string, stream, items, tools=[responses_tool()], store=False
+    )
     assert second.text == FINAL
 
     sent = env.last_request(up).json()["messages"]
@@ -273,10 +320,17 @@ async def test_gemini_client_openai_upstream_keeps_ids_paired(env: Env, stream: 
     assert (call.name, call.args) == (TOOL_NAME, TOOL_ARGS)
 
     env.serve(up, stream, upstream_reply(up, stream, text=FINAL))
-    model_turn = gtypes.Content(role="model", parts=[gtypes.Part(
-        function_call=gtypes.FunctionCall(id=call.id, name=call.name, args=call.args))])
-    second = await gemini_call(env, up.model_string, stream,
-                               [user, model_turn, _gemini_result_turn(call)], config)
+    model_turn = gtypes.Content(
+        role="model",
+        parts=[
+            gtypes.Part(
+                function_call=gtypes.FunctionCall(id=call.id, name=call.name, args=call.args)
+            )
+        ],
+    )
+    second = await gemini_call(
+        env, up.model_string, stream, [user, model_turn, _gemini_result_turn(call)], config
+    )
     assert second.text == FINAL
 
     sent = env.last_request(up).json()["messages"]

@@ -1,4 +1,4 @@
-"""Usage (B-08): each client sees the upstream's token counts in its own
+"""Usage: each client sees the upstream's token counts in its own
 fields, and still gets numbers (estimated) when the upstream sends none.
 
 Field meanings, per API reference: OpenAI ``prompt_tokens`` include cached
@@ -40,20 +40,31 @@ def _dig(usage: dict[str, Any], *path: str) -> Any:
 def _expected(client: str, fmt: str) -> dict[tuple[str, ...], int]:
     reasoning = USAGE.reasoning if fmt in HAS_REASONING else None
     if client == "openai":
-        out = {("prompt_tokens",): 120, ("completion_tokens",): 45, ("total_tokens",): 165,
-               ("prompt_tokens_details", "cached_tokens"): 30}
+        out = {
+            ("prompt_tokens",): 120,
+            ("completion_tokens",): 45,
+            ("total_tokens",): 165,
+            ("prompt_tokens_details", "cached_tokens"): 30,
+        }
         if reasoning:
             out[("completion_tokens_details", "reasoning_tokens")] = reasoning
     elif client == "responses":
-        out = {("input_tokens",): 120, ("output_tokens",): 45, ("total_tokens",): 165,
-               ("input_tokens_details", "cached_tokens"): 30}
+        out = {
+            ("input_tokens",): 120,
+            ("output_tokens",): 45,
+            ("total_tokens",): 165,
+            ("input_tokens_details", "cached_tokens"): 30,
+        }
         if reasoning:
             out[("output_tokens_details", "reasoning_tokens")] = reasoning
     elif client == "anthropic":
         out = {("input_tokens",): 90, ("cache_read_input_tokens",): 30, ("output_tokens",): 45}
     else:
-        out = {("prompt_token_count",): 120, ("total_token_count",): 165,
-               ("cached_content_token_count",): 30}
+        out = {
+            ("prompt_token_count",): 120,
+            ("total_token_count",): 165,
+            ("cached_content_token_count",): 30,
+        }
         if reasoning:
             out[("thoughts_token_count",)] = reasoning
             out[("candidates_token_count",)] = 45 - reasoning

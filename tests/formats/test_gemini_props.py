@@ -167,12 +167,21 @@ def normalised_args(msgs: list[ir.Message]) -> list[ir.Message]:
                 isinstance(p, ir.ToolResultPart)
                 and not p.is_error
                 and p.content[0].text.startswith("{")
+                and _is_json(p.content[0].text)
             ):
                 text = json.dumps(json.loads(p.content[0].text), sort_keys=True)
                 p = ir.ToolResultPart(p.call_id, [ir.TextPart(text)], p.is_error, p.name)
             parts.append(p)
         out.append(ir.Message(msg.role, parts))
     return out
+
+
+def _is_json(text: str) -> bool:
+    try:
+        json.loads(text)
+    except ValueError:
+        return False
+    return True
 
 
 @SETTINGS

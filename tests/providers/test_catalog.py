@@ -9,15 +9,17 @@ from urllib.parse import urlsplit
 import pytest
 
 from omniroute.errors import ConfigError
-from omniroute.providers.catalog import FORMATS, TIERS, Catalog
+from omniroute.formats.wire import WIRE_FORMATS
+from omniroute.providers.catalog import Catalog
+from omniroute.routing.model import TIERS
 
 REQUIRED_IDS = {
-    # SPEC C-01: API-key and local providers
+    # API-key and local providers
     "openai", "anthropic", "gemini", "openrouter", "deepseek", "groq", "xai", "mistral",
     "nvidia", "together", "fireworks", "cerebras", "perplexity", "cohere", "siliconflow",
     "huggingface", "dashscope", "moonshot", "zhipu", "minimax", "friendli", "nebius",
     "deepinfra", "sambanova", "ollama", "lmstudio", "vllm", "llamacpp",
-    # SPEC C-03: OAuth providers
+    # OAuth providers
     "claude", "codex", "gemini-cli", "antigravity", "github", "qwen", "iflow", "kiro",
     "kimi-coding", "kilocode", "cline",
 }  # fmt: skip
@@ -47,7 +49,7 @@ def test_shipped_catalog_ids_and_aliases_are_unique(catalog: Catalog) -> None:
 
 def test_shipped_catalog_fields_are_known_values(catalog: Catalog) -> None:
     for p in catalog.all():
-        assert p.format in FORMATS, p.id
+        assert p.format in WIRE_FORMATS, p.id
         assert p.tier in TIERS, p.id
         assert p.auth in {"api_key", "oauth", "none"}, p.id
         assert (p.flow is not None) == (p.auth == "oauth"), p.id

@@ -254,8 +254,14 @@ def test_a_released_probe_lets_the_next_request_probe_at_once() -> None:
     from omniroute.routing.breaker import Breakers, BreakerState, CircuitBreaker
 
     now = [0.0]
-    b = CircuitBreaker(failure_threshold=1, window=10, cooldown=5, probe_timeout=100,
-                       clock=lambda: now[0], wall=lambda: 0.0)
+    b = CircuitBreaker(
+        failure_threshold=1,
+        window=10,
+        cooldown=5,
+        probe_timeout=100,
+        clock=lambda: now[0],
+        wall=lambda: 0.0,
+    )
     b.record_failure()
     now[0] = 6.0
     assert b.allow() is True and b.allow() is False  # one probe only

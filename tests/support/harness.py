@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from omniroute.app import Gateway
+from omniroute.config import ConfigEditor
 from omniroute.settings import Settings
 
 REPO = Path(__file__).resolve().parents[2]
@@ -49,6 +50,11 @@ class Harness:
     @property
     def settings(self) -> Settings:
         return self.gateway.settings
+
+    @property
+    def config(self) -> ConfigEditor:
+        """Configuration changes, checked the way the CLI checks them."""
+        return ConfigEditor(self.gateway.store, self.gateway.catalog)
 
     async def add_provider(
         self, name: str, fmt: str, base_url: str, api_key: str, models: Sequence[str] = ()

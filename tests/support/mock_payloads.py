@@ -60,35 +60,59 @@ def openai_usage(usage: Usage) -> dict[str, Any]:
     }
 
 
-def openai_chat_json(text: str | None, model: str, tool_call: ToolCall | None = None,
-                     usage: Usage = Usage(), id: str = "chatcmpl-mock") -> dict[str, Any]:
-    message: dict[str, Any] = {"role": "assistant", "content": text, "refusal": None,
-                               "annotations": []}
+def openai_chat_json(
+    text: str | None,
+    model: str,
+    tool_call: ToolCall | None = None,
+    usage: Usage = Usage(),
+    id: str = "chatcmpl-mock",
+) -> dict[str, Any]:
+    message: dict[str, Any] = {
+        "role": "assistant",
+        "content": text,
+        "refusal": None,
+        "annotations": [],
+    }
     if tool_call is not None:
         call_id, name, arguments = tool_call
-        message["tool_calls"] = [{"id": call_id, "type": "function",
-                                  "function": {"name": name, "arguments": arguments}}]
+        message["tool_calls"] = [
+            {"id": call_id, "type": "function", "function": {"name": name, "arguments": arguments}}
+        ]
     return {
         "id": id,
         "object": "chat.completion",
         "created": CREATED,
         "model": model,
-        "choices": [{"index": 0, "message": message, "logprobs": None,
-                     "finish_reason": "tool_calls" if tool_call else "stop"}],
+        "choices": [
+            {
+                "index": 0,
+                "message": message,
+                "logprobs": None,
+                "finish_reason": "tool_calls" if tool_call else "stop",
+            }
+        ],
         "usage": openai_usage(usage),
         "service_tier": "default",
         "system_fingerprint": "fp_mock",
     }
 
 
-def openai_chat_sse(text_chunks: Sequence[str], model: str, tool_call: ToolCall | None = None,
-                    include_usage: bool = True, usage: Usage = Usage(),
-                    id: str = "chatcmpl-mock") -> list[SseEvent]:
+def openai_chat_sse(
+    text_chunks: Sequence[str],
+    model: str,
+    tool_call: ToolCall | None = None,
+    include_usage: bool = True,
+    usage: Usage = Usage(),
+    id: str = "chatcmpl-mock",
+) -> list[SseEvent]:
     """Chunks, then the usage chunk (empty choices) when asked, then ``[DONE]``."""
 
     def chunk(delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
         body: dict[str, Any] = {
-            "id": id, "object": "chat.completion.chunk", "created": CREATED, "model": model,
+            "id": id,
+            "object": "chat.completion.chunk",
+            "created": CREATED,
+            "model": model,
             "system_fingerprint": "fp_mock",
             "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}],
         }
@@ -100,10 +124,24 @@ def openai_chat_sse(text_chunks: Sequence[str], model: str, tool_call: ToolCall 
     events += [chunk({"content": piece}) for piece in text_chunks]
     if tool_call is not None:
         call_id, name, arguments = tool_call
-        events.append(chunk({"tool_calls": [{"index": 0, "id": call_id, "type": "function",
-                                             "function": {"name": name, "arguments": ""}}]}))
-        events += [chunk({"tool_calls": [{"index": 0, "function": {"arguments": piece}}]})
-                   for piece in _halves(arguments)]
+        events.append(
+            chunk(
+                {
+                    "tool_calls": [
+                        {
+                            "index": 0,
+                            "id": call_id,
+                            "type": "function",
+                            "function": {"name": name, "arguments": ""},
+                        }
+                    ]
+                }
+            )
+        )
+        events += [
+            chunk({"tool_calls": [{"index": 0, "function": {"arguments": piece}}]})
+            for piece in _halves(arguments)
+        ]
     events.append(chunk({}, "tool_calls" if tool_call else "stop"))
     if include_usage:
         last = chunk({})
@@ -113,8 +151,12 @@ def openai_chat_sse(text_chunks: Sequence[str], model: str, tool_call: ToolCall 
     return events
 
 
-def openai_error(message: str, type: str = "invalid_request_error", code: str | None = None,
-                 param: str | None = None) -> dict[str, Any]:
+def openai_error(
+    message: str,
+    type: str = "invalid_request_error",
+    code: str | None = None,
+    param: str | None = None,
+) -> dict[str, Any]:
     return {"error": {"message": message, "type": type, "param": param, "code": code}}
 
 
@@ -131,8 +173,9 @@ def anthropic_usage(usage: Usage, output: int | None = None) -> dict[str, Any]:
     }
 
 
-def _anthropic_blocks(text: str | None, tool_call: ToolCall | None,
-                      thinking: Thinking | None) -> list[dict[str, Any]]:
+def _anthropic_blocks(
+    text: str | None, tool_call: ToolCall | None, thinking: Thinking | None
+) -> list[dict[str, Any]]:
     blocks: list[dict[str, Any]] = []
     if thinking is not None:
         blocks.append({"type": "thinking", "thinking": thinking[0], "signature": thinking[1]})
@@ -140,14 +183,20 @@ def _anthropic_blocks(text: str | None, tool_call: ToolCall | None,
         blocks.append({"type": "text", "text": text})
     if tool_call is not None:
         call_id, name, arguments = tool_call
-        blocks.append({"type": "tool_use", "id": call_id, "name": name,
-                       "input": json.loads(arguments)})
+        blocks.append(
+            {"type": "tool_use", "id": call_id, "name": name, "input": json.loads(arguments)}
+        )
     return blocks
 
 
-def anthropic_json(text: str | None, model: str, tool_call: ToolCall | None = None,
-                   thinking: Thinking | None = None, usage: Usage = Usage(),
-                   id: str = "msg_mock") -> dict[str, Any]:
+def anthropic_json(
+    text: str | None,
+    model: str,
+    tool_call: ToolCall | None = None,
+    thinking: Thinking | None = None,
+    usage: Usage = Usage(),
+    id: str = "msg_mock",
+) -> dict[str, Any]:
     return {
         "id": id,
         "type": "message",
@@ -160,9 +209,14 @@ def anthropic_json(text: str | None, model: str, tool_call: ToolCall | None = No
     }
 
 
-def anthropic_sse(text_chunks: Sequence[str], model: str, tool_call: ToolCall | None = None,
-                  thinking: Thinking | None = None, usage: Usage = Usage(),
-                  id: str = "msg_mock") -> list[SseEvent]:
+def anthropic_sse(
+    text_chunks: Sequence[str],
+    model: str,
+    tool_call: ToolCall | None = None,
+    thinking: Thinking | None = None,
+    usage: Usage = Usage(),
+    id: str = "msg_mock",
+) -> list[SseEvent]:
     """The full event sequence: message_start, ping, one block per kind, message_delta, stop."""
     start = anthropic_json(None, model, usage=usage, id=id)
     start.update(content=[], stop_reason=None, usage=anthropic_usage(usage, output=1))
@@ -172,39 +226,68 @@ def anthropic_sse(text_chunks: Sequence[str], model: str, tool_call: ToolCall | 
     ]
     blocks: list[tuple[dict[str, Any], list[dict[str, Any]]]] = []
     if thinking is not None:
-        blocks.append(({"type": "thinking", "thinking": ""},
-                       [{"type": "thinking_delta", "thinking": piece}
-                        for piece in _halves(thinking[0])]
-                       + [{"type": "signature_delta", "signature": thinking[1]}]))
+        blocks.append(
+            (
+                {"type": "thinking", "thinking": ""},
+                [{"type": "thinking_delta", "thinking": piece} for piece in _halves(thinking[0])]
+                + [{"type": "signature_delta", "signature": thinking[1]}],
+            )
+        )
     if text_chunks:
-        blocks.append(({"type": "text", "text": ""},
-                       [{"type": "text_delta", "text": piece} for piece in text_chunks]))
+        blocks.append(
+            (
+                {"type": "text", "text": ""},
+                [{"type": "text_delta", "text": piece} for piece in text_chunks],
+            )
+        )
     if tool_call is not None:
         call_id, name, arguments = tool_call
-        blocks.append(({"type": "tool_use", "id": call_id, "name": name, "input": {}},
-                       [{"type": "input_json_delta", "partial_json": piece}
-                        for piece in ["", *_halves(arguments)]]))
+        blocks.append(
+            (
+                {"type": "tool_use", "id": call_id, "name": name, "input": {}},
+                [
+                    {"type": "input_json_delta", "partial_json": piece}
+                    for piece in ["", *_halves(arguments)]
+                ],
+            )
+        )
     for index, (block, deltas) in enumerate(blocks):
         events += _anthropic_block_events(index, block, deltas)
-    events.append(_named_event("message_delta", {
-        "type": "message_delta",
-        "delta": {"stop_reason": "tool_use" if tool_call else "end_turn", "stop_sequence": None},
-        "usage": {"output_tokens": usage.output},
-    }))
+    events.append(
+        _named_event(
+            "message_delta",
+            {
+                "type": "message_delta",
+                "delta": {
+                    "stop_reason": "tool_use" if tool_call else "end_turn",
+                    "stop_sequence": None,
+                },
+                "usage": {"output_tokens": usage.output},
+            },
+        )
+    )
     events.append(_named_event("message_stop", {"type": "message_stop"}))
     return events
 
 
-def _anthropic_block_events(index: int, block: dict[str, Any],
-                            deltas: list[dict[str, Any]]) -> list[SseEvent]:
-    events: list[SseEvent] = [_named_event(
-        "content_block_start", {"type": "content_block_start", "index": index,
-                                "content_block": block})]
-    events += [_named_event("content_block_delta",
-                            {"type": "content_block_delta", "index": index, "delta": delta})
-               for delta in deltas]
-    events.append(_named_event("content_block_stop",
-                               {"type": "content_block_stop", "index": index}))
+def _anthropic_block_events(
+    index: int, block: dict[str, Any], deltas: list[dict[str, Any]]
+) -> list[SseEvent]:
+    events: list[SseEvent] = [
+        _named_event(
+            "content_block_start",
+            {"type": "content_block_start", "index": index, "content_block": block},
+        )
+    ]
+    events += [
+        _named_event(
+            "content_block_delta", {"type": "content_block_delta", "index": index, "delta": delta}
+        )
+        for delta in deltas
+    ]
+    events.append(
+        _named_event("content_block_stop", {"type": "content_block_stop", "index": index})
+    )
     return events
 
 
@@ -233,8 +316,9 @@ def gemini_usage(usage: Usage) -> dict[str, Any]:
     return meta
 
 
-def _gemini_parts(text: str | None, tool_call: ToolCall | None,
-                  thinking: Thinking | None) -> list[dict[str, Any]]:
+def _gemini_parts(
+    text: str | None, tool_call: ToolCall | None, thinking: Thinking | None
+) -> list[dict[str, Any]]:
     parts: list[dict[str, Any]] = []
     if text:
         parts.append({"text": text})
@@ -249,23 +333,39 @@ def _gemini_parts(text: str | None, tool_call: ToolCall | None,
     return parts
 
 
-def _gemini_response(parts: list[dict[str, Any]], model: str, finish: str | None,
-                     usage_meta: dict[str, Any]) -> dict[str, Any]:
+def _gemini_response(
+    parts: list[dict[str, Any]], model: str, finish: str | None, usage_meta: dict[str, Any]
+) -> dict[str, Any]:
     candidate: dict[str, Any] = {"content": {"parts": parts, "role": "model"}, "index": 0}
     if finish is not None:
         candidate["finishReason"] = finish
-    return {"candidates": [candidate], "usageMetadata": usage_meta, "modelVersion": model,
-            "responseId": "mock-response-id"}
+    return {
+        "candidates": [candidate],
+        "usageMetadata": usage_meta,
+        "modelVersion": model,
+        "responseId": "mock-response-id",
+    }
 
 
-def gemini_json(text: str | None, model: str, tool_call: ToolCall | None = None,
-                thinking: Thinking | None = None, usage: Usage = Usage()) -> dict[str, Any]:
-    return _gemini_response(_gemini_parts(text, tool_call, thinking), model, "STOP",
-                            gemini_usage(usage))
+def gemini_json(
+    text: str | None,
+    model: str,
+    tool_call: ToolCall | None = None,
+    thinking: Thinking | None = None,
+    usage: Usage = Usage(),
+) -> dict[str, Any]:
+    return _gemini_response(
+        _gemini_parts(text, tool_call, thinking), model, "STOP", gemini_usage(usage)
+    )
 
 
-def gemini_sse(text_chunks: Sequence[str], model: str, tool_call: ToolCall | None = None,
-               thinking: Thinking | None = None, usage: Usage = Usage()) -> list[SseEvent]:
+def gemini_sse(
+    text_chunks: Sequence[str],
+    model: str,
+    tool_call: ToolCall | None = None,
+    thinking: Thinking | None = None,
+    usage: Usage = Usage(),
+) -> list[SseEvent]:
     """Each event a whole GenerateContentResponse; the last one has finishReason and usage.
 
     No ``[DONE]``: the stream simply ends. Lines end with CRLF, which the SSE
@@ -283,8 +383,9 @@ def gemini_sse(text_chunks: Sequence[str], model: str, tool_call: ToolCall | Non
     events: list[SseEvent] = []
     for index, parts in enumerate(pieces):
         last = index == len(pieces) - 1
-        body = _gemini_response(parts, model, "STOP" if last else None,
-                                gemini_usage(usage) if last else running)
+        body = _gemini_response(
+            parts, model, "STOP" if last else None, gemini_usage(usage) if last else running
+        )
         events.append(f"data: {json.dumps(body, separators=(',', ':'))}\r\n\r\n")
     return events
 
@@ -307,40 +408,69 @@ def responses_usage(usage: Usage) -> dict[str, Any]:
     }
 
 
-def _responses_object(model: str, id: str, status: str, output: list[dict[str, Any]],
-                      usage: Usage | None) -> dict[str, Any]:
+def _responses_object(
+    model: str, id: str, status: str, output: list[dict[str, Any]], usage: Usage | None
+) -> dict[str, Any]:
     return {
-        "id": id, "object": "response", "created_at": CREATED, "status": status,
-        "error": None, "incomplete_details": None, "instructions": None,
-        "max_output_tokens": None, "model": model, "output": output,
-        "parallel_tool_calls": True, "previous_response_id": None,
-        "reasoning": {"effort": None, "summary": None}, "store": True,
-        "temperature": 1.0, "text": {"format": {"type": "text"}}, "tool_choice": "auto",
-        "tools": [], "top_p": 1.0, "truncation": "disabled",
+        "id": id,
+        "object": "response",
+        "created_at": CREATED,
+        "status": status,
+        "error": None,
+        "incomplete_details": None,
+        "instructions": None,
+        "max_output_tokens": None,
+        "model": model,
+        "output": output,
+        "parallel_tool_calls": True,
+        "previous_response_id": None,
+        "reasoning": {"effort": None, "summary": None},
+        "store": True,
+        "temperature": 1.0,
+        "text": {"format": {"type": "text"}},
+        "tool_choice": "auto",
+        "tools": [],
+        "top_p": 1.0,
+        "truncation": "disabled",
         "usage": None if usage is None else responses_usage(usage),
-        "user": None, "metadata": {},
+        "user": None,
+        "metadata": {},
     }
 
 
 def _responses_reasoning_item(summary: str, done: bool) -> dict[str, Any]:
-    return {"id": "rs_mock", "type": "reasoning",
-            "summary": [{"type": "summary_text", "text": summary}] if done else []}
+    return {
+        "id": "rs_mock",
+        "type": "reasoning",
+        "summary": [{"type": "summary_text", "text": summary}] if done else [],
+    }
 
 
 def _responses_message_item(text: str, done: bool) -> dict[str, Any]:
     content = [{"type": "output_text", "text": text, "annotations": [], "logprobs": []}]
-    return {"id": "msg_mock", "type": "message", "role": "assistant",
-            "status": "completed" if done else "in_progress", "content": content if done else []}
+    return {
+        "id": "msg_mock",
+        "type": "message",
+        "role": "assistant",
+        "status": "completed" if done else "in_progress",
+        "content": content if done else [],
+    }
 
 
 def _responses_call_item(tool_call: ToolCall, done: bool) -> dict[str, Any]:
-    return {"id": "fc_mock", "type": "function_call", "call_id": tool_call[0],
-            "name": tool_call[1], "arguments": tool_call[2] if done else "",
-            "status": "completed" if done else "in_progress"}
+    return {
+        "id": "fc_mock",
+        "type": "function_call",
+        "call_id": tool_call[0],
+        "name": tool_call[1],
+        "arguments": tool_call[2] if done else "",
+        "status": "completed" if done else "in_progress",
+    }
 
 
-def _responses_output(text: str | None, tool_call: ToolCall | None,
-                      reasoning: str | None) -> list[dict[str, Any]]:
+def _responses_output(
+    text: str | None, tool_call: ToolCall | None, reasoning: str | None
+) -> list[dict[str, Any]]:
     output: list[dict[str, Any]] = []
     if reasoning is not None:
         output.append(_responses_reasoning_item(reasoning, True))
@@ -351,12 +481,18 @@ def _responses_output(text: str | None, tool_call: ToolCall | None,
     return output
 
 
-def responses_json(text: str | None, model: str, tool_call: ToolCall | None = None,
-                   reasoning: str | None = None, usage: Usage = Usage(),
-                   id: str = "resp_mock") -> dict[str, Any]:
+def responses_json(
+    text: str | None,
+    model: str,
+    tool_call: ToolCall | None = None,
+    reasoning: str | None = None,
+    usage: Usage = Usage(),
+    id: str = "resp_mock",
+) -> dict[str, Any]:
     """``reasoning`` is the summary text of one reasoning item."""
-    return _responses_object(model, id, "completed",
-                             _responses_output(text, tool_call, reasoning), usage)
+    return _responses_object(
+        model, id, "completed", _responses_output(text, tool_call, reasoning), usage
+    )
 
 
 class _Numbered:
@@ -369,18 +505,23 @@ class _Numbered:
         self._next = 0
 
     def add(self, type: str, **fields: Any) -> None:
-        self.events.append(_named_event(type, {"type": type, "sequence_number": self._next,
-                                               **fields}))
+        self.events.append(
+            _named_event(type, {"type": type, "sequence_number": self._next, **fields})
+        )
         self._next += 1
 
 
-def responses_sse(text_chunks: Sequence[str], model: str, tool_call: ToolCall | None = None,
-                  reasoning: str | None = None, usage: Usage = Usage(),
-                  id: str = "resp_mock") -> list[SseEvent]:
+def responses_sse(
+    text_chunks: Sequence[str],
+    model: str,
+    tool_call: ToolCall | None = None,
+    reasoning: str | None = None,
+    usage: Usage = Usage(),
+    id: str = "resp_mock",
+) -> list[SseEvent]:
     out = _Numbered()
     out.add("response.created", response=_responses_object(model, id, "in_progress", [], None))
-    out.add("response.in_progress",
-            response=_responses_object(model, id, "in_progress", [], None))
+    out.add("response.in_progress", response=_responses_object(model, id, "in_progress", [], None))
     index = 0
     if reasoning is not None:
         _responses_reasoning_events(out, index, reasoning)
@@ -397,48 +538,79 @@ def responses_sse(text_chunks: Sequence[str], model: str, tool_call: ToolCall | 
 
 def _responses_reasoning_events(out: _Numbered, index: int, summary: str) -> None:
     where = {"item_id": "rs_mock", "output_index": index, "summary_index": 0}
-    out.add("response.output_item.added", output_index=index,
-            item=_responses_reasoning_item(summary, False))
-    out.add("response.reasoning_summary_part.added", **where,
-            part={"type": "summary_text", "text": ""})
+    out.add(
+        "response.output_item.added",
+        output_index=index,
+        item=_responses_reasoning_item(summary, False),
+    )
+    out.add(
+        "response.reasoning_summary_part.added", **where, part={"type": "summary_text", "text": ""}
+    )
     for piece in _halves(summary):
         out.add("response.reasoning_summary_text.delta", **where, delta=piece)
     out.add("response.reasoning_summary_text.done", **where, text=summary)
-    out.add("response.reasoning_summary_part.done", **where,
-            part={"type": "summary_text", "text": summary})
-    out.add("response.output_item.done", output_index=index,
-            item=_responses_reasoning_item(summary, True))
+    out.add(
+        "response.reasoning_summary_part.done",
+        **where,
+        part={"type": "summary_text", "text": summary},
+    )
+    out.add(
+        "response.output_item.done",
+        output_index=index,
+        item=_responses_reasoning_item(summary, True),
+    )
 
 
 def _responses_text_events(out: _Numbered, index: int, chunks: Sequence[str]) -> None:
     text = "".join(chunks)
     where = {"item_id": "msg_mock", "output_index": index, "content_index": 0}
-    out.add("response.output_item.added", output_index=index,
-            item=_responses_message_item(text, False))
-    out.add("response.content_part.added", **where,
-            part={"type": "output_text", "text": "", "annotations": [], "logprobs": []})
+    out.add(
+        "response.output_item.added", output_index=index, item=_responses_message_item(text, False)
+    )
+    out.add(
+        "response.content_part.added",
+        **where,
+        part={"type": "output_text", "text": "", "annotations": [], "logprobs": []},
+    )
     for piece in chunks:
         out.add("response.output_text.delta", **where, delta=piece, logprobs=[])
     out.add("response.output_text.done", **where, text=text, logprobs=[])
-    out.add("response.content_part.done", **where,
-            part={"type": "output_text", "text": text, "annotations": [], "logprobs": []})
-    out.add("response.output_item.done", output_index=index,
-            item=_responses_message_item(text, True))
+    out.add(
+        "response.content_part.done",
+        **where,
+        part={"type": "output_text", "text": text, "annotations": [], "logprobs": []},
+    )
+    out.add(
+        "response.output_item.done", output_index=index, item=_responses_message_item(text, True)
+    )
 
 
 def _responses_call_events(out: _Numbered, index: int, tool_call: ToolCall) -> None:
     where = {"item_id": "fc_mock", "output_index": index}
-    out.add("response.output_item.added", output_index=index,
-            item=_responses_call_item(tool_call, False))
+    out.add(
+        "response.output_item.added",
+        output_index=index,
+        item=_responses_call_item(tool_call, False),
+    )
     for piece in _halves(tool_call[2]):
         out.add("response.function_call_arguments.delta", **where, delta=piece)
     out.add("response.function_call_arguments.done", **where, arguments=tool_call[2])
-    out.add("response.output_item.done", output_index=index,
-            item=_responses_call_item(tool_call, True))
+    out.add(
+        "response.output_item.done", output_index=index, item=_responses_call_item(tool_call, True)
+    )
 
 
-def responses_error_event(message: str, code: str = "server_error",
-                          sequence_number: int = 0) -> str:
+def responses_error_event(
+    message: str, code: str = "server_error", sequence_number: int = 0
+) -> str:
     """A stream-level ``error`` event (ResponseErrorEvent in the API reference)."""
-    return _named_event("error", {"type": "error", "code": code, "message": message,
-                                  "param": None, "sequence_number": sequence_number})
+    return _named_event(
+        "error",
+        {
+            "type": "error",
+            "code": code,
+            "message": message,
+            "param": None,
+            "sequence_number": sequence_number,
+        },
+    )

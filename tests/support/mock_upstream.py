@@ -282,14 +282,16 @@ class MockUpstream:
 
     def _pick(self, request: RecordedRequest) -> Reply:
         for queue in reversed(self._queues):
-            if queue.replies and _matches(queue.method, queue.pattern, request.method,
-                                          request.path):
+            if queue.replies and _matches(
+                queue.method, queue.pattern, request.method, request.path
+            ):
                 return queue.replies.popleft()
         for route in reversed(self._routes):
             if route.matches(request.method, request.path):
                 return self._resolve(route.source, request)
-        return Json({"error": f"mock upstream: no route for {request.method} {request.path}"},
-                    status=404)
+        return Json(
+            {"error": f"mock upstream: no route for {request.method} {request.path}"}, status=404
+        )
 
     def _resolve(self, source: ReplySource, request: RecordedRequest) -> Reply:
         if not callable(source):
@@ -338,8 +340,13 @@ class MockUpstream:
                 return
             conn.start_next_cycle()
 
-    async def _answer(self, conn: h11.Connection, reader: asyncio.StreamReader,
-                      writer: asyncio.StreamWriter, reply: Reply) -> bool:
+    async def _answer(
+        self,
+        conn: h11.Connection,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        reply: Reply,
+    ) -> bool:
         """Send ``reply`` while watching for the client leaving; False = close."""
         sending = asyncio.ensure_future(self._send(conn, writer, reply))
         watching = asyncio.ensure_future(_watch_for_eof(conn, reader))
@@ -358,8 +365,7 @@ class MockUpstream:
                 task.cancel()
             await asyncio.gather(sending, watching, return_exceptions=True)
 
-    async def _send(self, conn: h11.Connection, writer: asyncio.StreamWriter,
-                    reply: Reply) -> bool:
+    async def _send(self, conn: h11.Connection, writer: asyncio.StreamWriter, reply: Reply) -> bool:
         match reply:
             case Json(obj, status, headers):
                 body = json.dumps(obj, separators=(",", ":")).encode()
@@ -381,8 +387,9 @@ class MockUpstream:
                 return False
         return True
 
-    async def _send_sse(self, conn: h11.Connection, writer: asyncio.StreamWriter,
-                        reply: Sse) -> bool:
+    async def _send_sse(
+        self, conn: h11.Connection, writer: asyncio.StreamWriter, reply: Sse
+    ) -> bool:
         head = _headers("text/event-stream", reply.headers, {"cache-control": "no-cache"})
         await _write(conn, writer, h11.Response(status_code=200, headers=head))
         for index, event in enumerate(reply.events):
@@ -404,8 +411,9 @@ class MockUpstream:
 # ---------------------------------------------------------------------------
 
 
-async def _read_request(conn: h11.Connection, reader: asyncio.StreamReader,
-                        writer: asyncio.StreamWriter) -> RecordedRequest | None:
+async def _read_request(
+    conn: h11.Connection, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+) -> RecordedRequest | None:
     head: h11.Request | None = None
     body = bytearray()
     while True:
@@ -452,15 +460,22 @@ async def _watch_for_eof(conn: h11.Connection, reader: asyncio.StreamReader) -> 
         conn.receive_data(data)
 
 
-def _headers(content_type: str, given: Mapping[str, str] | None,
-             defaults: Mapping[str, str] | None = None) -> list[tuple[str, str]]:
+def _headers(
+    content_type: str, given: Mapping[str, str] | None, defaults: Mapping[str, str] | None = None
+) -> list[tuple[str, str]]:
     merged = {"content-type": content_type, **(defaults or {})}
     merged.update({k.lower(): v for k, v in (given or {}).items()})
     return list(merged.items())
 
 
-async def _send_whole(conn: h11.Connection, writer: asyncio.StreamWriter, status: int,
-                      body: bytes, content_type: str, given: Mapping[str, str] | None) -> None:
+async def _send_whole(
+    conn: h11.Connection,
+    writer: asyncio.StreamWriter,
+    status: int,
+    body: bytes,
+    content_type: str,
+    given: Mapping[str, str] | None,
+) -> None:
     head = _headers(content_type, given)
     if not any(name == "content-length" for name, _ in head):
         head.append(("content-length", str(len(body))))

@@ -62,6 +62,7 @@ def gemini_client(up: MockUpstream) -> genai.Client:
 OPENAI_USER: list[ChatCompletionMessageParam] = [{"role": "user", "content": "hi"}]
 CLAUDE_USER: list[MessageParam] = [{"role": "user", "content": "hi"}]
 
+
 def parts_of(reply: genai_types.GenerateContentResponse) -> list[genai_types.Part]:
     assert reply.candidates and reply.candidates[0].content
     return list(reply.candidates[0].content.parts or [])
@@ -89,12 +90,17 @@ async def test_openai_chat_sse_accumulates(up: MockUpstream) -> None:
     up.route("POST", "/v1/chat/completions", Sse(events))
     async with openai_client(up) as client:
         stream = await client.chat.completions.create(
-            model="gpt-x", messages=OPENAI_USER, stream=True,
-            stream_options={"include_usage": True})
+            model="gpt-x", messages=OPENAI_USER, stream=True, stream_options={"include_usage": True}
+        )
         chunks = [chunk async for chunk in stream]
     text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
-    args = "".join(tc.function.arguments or "" for c in chunks if c.choices
-                   for tc in c.choices[0].delta.tool_calls or [] if tc.function)
+    args = "".join(
+        tc.function.arguments or ""
+        for c in chunks
+        if c.choices
+        for tc in c.choices[0].delta.tool_calls or []
+        if tc.function
+    )
     assert text == "Hello"
     assert json.loads(args) == {"city": "Lisbon", "unit": "c"}
     assert [c.choices[0].finish_reason for c in chunks if c.choices][-1] == "tool_calls"
@@ -108,8 +114,9 @@ async def test_openai_chat_sse_without_usage(up: MockUpstream) -> None:
     assert all("usage" not in e for e in events if isinstance(e, dict))
     up.route("POST", "/v1/chat/completions", Sse(events))
     async with openai_client(up) as client:
-        stream = await client.chat.completions.create(model="gpt-x", messages=OPENAI_USER,
-                                                      stream=True)
+        stream = await client.chat.completions.create(
+            model="gpt-x", messages=OPENAI_USER, stream=True
+        )
         chunks = [chunk async for chunk in stream]
     assert chunks[-1].choices[0].finish_reason == "stop"
 
@@ -144,8 +151,10 @@ async def test_anthropic_json_with_thinking_and_tool(up: MockUpstream) -> None:
 async def test_anthropic_sse_full_sequence(up: MockUpstream) -> None:
     events = anthropic_sse(["Hel", "lo"], "claude-x", CALL, ("Hmm, ok.", "sig-xyz"), USAGE)
     up.route("POST", "/v1/messages", Sse(events))
-    async with anthropic_client(up) as client, client.messages.stream(
-            model="claude-x", max_tokens=100, messages=CLAUDE_USER) as stream:
+    async with (
+        anthropic_client(up) as client,
+        client.messages.stream(model="claude-x", max_tokens=100, messages=CLAUDE_USER) as stream,
+    ):
         final = await stream.get_final_message()
     thinking, text, tool = final.content
     assert thinking.type == "thinking" and thinking.thinking == "Hmm, ok."
@@ -160,19 +169,26 @@ async def test_anthropic_sse_full_sequence(up: MockUpstream) -> None:
 
 
 async def test_anthropic_error_body_and_stream_error(up: MockUpstream) -> None:
-    up.enqueue("POST", "/v1/messages", Json(anthropic_error("Overloaded", "overloaded_error"),
-                                            status=529))
-    up.route("POST", "/v1/messages", Sse([*anthropic_sse([], "claude-x")[:2],
-                                          anthropic_error_event("Overloaded")]))
+    up.enqueue(
+        "POST", "/v1/messages", Json(anthropic_error("Overloaded", "overloaded_error"), status=529)
+    )
+    up.route(
+        "POST",
+        "/v1/messages",
+        Sse([*anthropic_sse([], "claude-x")[:2], anthropic_error_event("Overloaded")]),
+    )
     async with anthropic_client(up) as client:
         with pytest.raises(anthropic.APIStatusError) as caught:
             await client.messages.create(model="claude-x", max_tokens=1, messages=CLAUDE_USER)
         assert caught.value.status_code == 529
-        assert caught.value.body == {"type": "error", "error": {"type": "overloaded_error",
-                                                                 "message": "Overloaded"}}
+        assert caught.value.body == {
+            "type": "error",
+            "error": {"type": "overloaded_error", "message": "Overloaded"},
+        }
         with pytest.raises(anthropic.APIStatusError, match="Overloaded"):
-            async with client.messages.stream(model="claude-x", max_tokens=1,
-                                              messages=CLAUDE_USER) as stream:
+            async with client.messages.stream(
+                model="claude-x", max_tokens=1, messages=CLAUDE_USER
+            ) as stream:
                 await stream.get_final_message()
 
 
@@ -198,8 +214,9 @@ async def test_gemini_sse_stream(up: MockUpstream) -> None:
     events = gemini_sse(["Hel", "lo"], "gemini-x", CALL, ("Plan.", "c2ln"), USAGE)
     assert all(isinstance(e, str) and e.endswith("\r\n\r\n") for e in events)
     up.route("POST", "/v1beta/models/gemini-x:streamGenerateContent", Sse(events))
-    stream = await gemini_client(up).aio.models.generate_content_stream(model="gemini-x",
-                                                                         contents="hi")
+    stream = await gemini_client(up).aio.models.generate_content_stream(
+        model="gemini-x", contents="hi"
+    )
     chunks = [chunk async for chunk in stream]
     assert up.requests[0].query.get("alt") == "sse"
     parts = [p for c in chunks for p in parts_of(c)]
@@ -237,8 +254,10 @@ async def test_responses_json(up: MockUpstream) -> None:
 async def test_responses_sse_numbered_and_accumulating(up: MockUpstream) -> None:
     events = responses_sse(["Hel", "lo"], "gpt-x", CALL, "Thought briefly.", USAGE)
     up.route("POST", "/v1/responses", Sse(events))
-    async with openai_client(up) as client, client.responses.stream(
-            model="gpt-x", input="hi") as stream:
+    async with (
+        openai_client(up) as client,
+        client.responses.stream(model="gpt-x", input="hi") as stream,
+    ):
         seen = [event async for event in stream]
         final = await stream.get_final_response()
     assert [e.sequence_number for e in seen] == list(range(len(events)))

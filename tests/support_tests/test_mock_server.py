@@ -31,10 +31,14 @@ def client(up: MockUpstream, timeout: float = 5.0) -> httpx.AsyncClient:
 
 async def test_json_reply_and_recorded_request() -> None:
     async with MockUpstream() as up, client(up) as http:
-        up.route("POST", "/v1/chat/completions", Json({"ok": True}, status=201,
-                                                      headers={"X-Extra": "1"}))
-        resp = await http.post("/v1/chat/completions?alt=sse&key=k", json={"model": "m"},
-                               headers={"Authorization": "Bearer sk-x", "X-Multi": "a"})
+        up.route(
+            "POST", "/v1/chat/completions", Json({"ok": True}, status=201, headers={"X-Extra": "1"})
+        )
+        resp = await http.post(
+            "/v1/chat/completions?alt=sse&key=k",
+            json={"model": "m"},
+            headers={"Authorization": "Bearer sk-x", "X-Multi": "a"},
+        )
         assert resp.status_code == 201
         assert resp.json() == {"ok": True}
         assert resp.headers["content-type"] == "application/json"
@@ -236,8 +240,9 @@ async def test_expect_100_continue_is_honoured() -> None:
     async with MockUpstream() as up:
         up.route("PUT", "/u", Json({"ok": 1}))
         reader, writer = await asyncio.open_connection("127.0.0.1", up.port)
-        writer.write(b"PUT /u HTTP/1.1\r\nhost: x\r\ncontent-length: 2\r\n"
-                     b"expect: 100-continue\r\n\r\n")
+        writer.write(
+            b"PUT /u HTTP/1.1\r\nhost: x\r\ncontent-length: 2\r\nexpect: 100-continue\r\n\r\n"
+        )
         interim = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 2.0)
         assert interim.startswith(b"HTTP/1.1 100 ")
         writer.write(b"{}")

@@ -1,4 +1,5 @@
-"""Migration 4 (combos, aliases) and the routing configuration methods."""
+"""Migration 4 (combos, aliases) and configuration changes through the editor:
+what is checked before it reaches the store."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import re
 
 import pytest
 
+from omniroute.config import ConfigEditor
 from omniroute.errors import BadRequest
 from omniroute.settings import Settings
 from omniroute.store import (
@@ -15,8 +17,7 @@ from omniroute.store import (
     check_proxy,
     mask_proxy,
 )
-
-from .helpers import raw_query
+from tests.store.helpers import raw_query
 
 pytestmark = pytest.mark.anyio
 
@@ -61,7 +62,7 @@ async def test_upgrade_from_version_3_keeps_data_and_backs_up(settings: Settings
 
     async with Store(settings) as store:
         result = store.migration_result
-        assert result is not None and result.applied == (4,)
+        assert result is not None and result.applied == (4, 5)
         assert result.backup is not None
         assert re.fullmatch(r"omniroute-\d{8}T\d{6}Z-v3\.db", result.backup.name)
         snap = await store.snapshot()
@@ -69,7 +70,7 @@ async def test_upgrade_from_version_3_keeps_data_and_backs_up(settings: Settings
         assert snap.accounts[0].api_key == "acme-secret-key-000001"
         assert snap.settings["theme"] == "dark"
         # The new tables work at once.
-        combo = await store.upsert_combo("c", [T("acme/m1")])
+        combo = await ConfigEditor(store).upsert_combo("c", [T("acme/m1")])
         assert (await store.snapshot()).combo("c") == combo
     assert raw_query(db_path, "SELECT id FROM response_memory") == [("r1",)]
     assert raw_query(result.backup, "SELECT name FROM providers") == [("acme",)]
@@ -84,7 +85,7 @@ async def test_upsert_combo_creates_then_replaces(settings: Settings) -> None:
     async with Store(settings) as store:
         await _providers(store)
         before = await store.revision()
-        made = await store.upsert_combo(
+        made = await ConfigEditor(store).upsert_combo(
             "fast",
             [T("acme/m1", 3), T("b1", 1, enabled=False)],
             strategy="weighted",
@@ -95,11 +96,11 @@ async def test_upsert_combo_creates_then_replaces(settings: Settings) -> None:
         assert made.system_prompt == "Be brief."
         assert made.targets == (T("acme/m1", 3, True), T("b1", 1, False))
 
-        replaced = await store.upsert_combo("fast", [T("m2")], enabled=False)
+        replaced = await ConfigEditor(store).upsert_combo("fast", [T("m2")], enabled=False)
         assert replaced.id == made.id and replaced.created_at == made.created_at
         assert replaced.strategy == "fill-first" and not replaced.enabled
         assert replaced.system_prompt is None and replaced.targets == (T("m2"),)
-        await store.upsert_combo("alpha", [T("fast")])
+        await ConfigEditor(store).upsert_combo("alpha", [T("fast")])
         snap = await store.snapshot()
     assert [c.name for c in snap.combos] == ["alpha", "fast"]
     assert snap.combo("fast") == replaced and snap.combo("nope") is None
@@ -125,7 +126,7 @@ async def test_invalid_combos_are_refused(
         await _providers(store)
         before = await store.revision()
         with pytest.raises(BadRequest, match=re.escape(message)):
-            await store.upsert_combo("bad", targets, strategy=strategy)
+            await ConfigEditor(store).upsert_combo("bad", targets, strategy=strategy)
         assert await store.revision() == before
         assert (await store.snapshot()).combos == ()
 
@@ -133,10 +134,10 @@ async def test_invalid_combos_are_refused(
 async def test_cycle_through_nested_combos_is_refused(settings: Settings) -> None:
     async with Store(settings) as store:
         await _providers(store)
-        await store.upsert_combo("a", [T("acme/m1")])
-        await store.upsert_combo("b", [T("a"), T("b1")])
+        await ConfigEditor(store).upsert_combo("a", [T("acme/m1")])
+        await ConfigEditor(store).upsert_combo("b", [T("a"), T("b1")])
         with pytest.raises(BadRequest, match="cycle a → b → a"):
-            await store.upsert_combo("a", [T("b")])
+            await ConfigEditor(store).upsert_combo("a", [T("b")])
         snap = await store.snapshot()
     combo_a = snap.combo("a")
     assert combo_a is not None and combo_a.targets == (T("acme/m1"),)  # unchanged
@@ -145,20 +146,20 @@ async def test_cycle_through_nested_combos_is_refused(settings: Settings) -> Non
 async def test_removed_provider_does_not_block_other_combos(settings: Settings) -> None:
     async with Store(settings) as store:
         await _providers(store)
-        await store.upsert_combo("old", [T("beta/b1")])
+        await ConfigEditor(store).upsert_combo("old", [T("beta/b1")])
         assert await store.delete_provider("beta")
         # 'old' now names a provider that is gone; other edits still work,
         # while 'old' itself is checked when it is next saved.
-        await store.upsert_combo("new", [T("acme/m1")])
+        await ConfigEditor(store).upsert_combo("new", [T("acme/m1")])
         with pytest.raises(BadRequest, match="unknown target 'beta/b1'"):
-            await store.upsert_combo("old", [T("beta/b1")])
+            await ConfigEditor(store).upsert_combo("old", [T("beta/b1")])
 
 
 async def test_delete_and_toggle_combos(settings: Settings) -> None:
     async with Store(settings) as store:
         await _providers(store)
-        await store.upsert_combo("inner", [T("acme/m1")])
-        await store.upsert_combo("outer", [T("inner")])
+        await ConfigEditor(store).upsert_combo("inner", [T("acme/m1")])
+        await ConfigEditor(store).upsert_combo("outer", [T("inner")])
         await store.add_alias("claude-*", "inner")
         with pytest.raises(BadRequest, match="target of combo 'outer'"):
             await store.delete_combo("inner")
@@ -171,7 +172,7 @@ async def test_delete_and_toggle_combos(settings: Settings) -> None:
         assert not await store.delete_combo("inner")
         assert await store.revision() == before + 1
 
-        await store.upsert_combo("c", [T("m1")])
+        await ConfigEditor(store).upsert_combo("c", [T("m1")])
         await store.set_combo_enabled("c", False)
         combo = (await store.snapshot()).combo("c")
         assert combo is not None and not combo.enabled
@@ -229,7 +230,7 @@ async def test_update_provider_merges_extra(settings: Settings) -> None:
         await _providers(store)
         before = await store.revision()
         proxy = f"socks5://user:{PROXY_PASSWORD}@127.0.0.1:1080"
-        updated = await store.update_provider(
+        updated = await ConfigEditor(store).update_provider(
             "acme",
             extra={
                 "proxy": proxy,
@@ -248,13 +249,13 @@ async def test_update_provider_merges_extra(settings: Settings) -> None:
         }
         assert updated.models == ("m1", "m2") and updated.base_url == "https://acme.test/v1"
         # Merge: untouched keys stay; None removes one.
-        again = await store.update_provider(
+        again = await ConfigEditor(store).update_provider(
             "acme", base_url="https://acme2.test/v1/", models=["m9"], extra={"proxy": None}
         )
         assert "proxy" not in again.extra
         assert again.extra["headers"] == {"X-Team": "blue"} and again.extra["alias"] == "ac"
         assert again.base_url == "https://acme2.test/v1" and again.models == ("m9",)
-        direct = await store.update_provider("acme", extra={"proxy": "direct"})
+        direct = await ConfigEditor(store).update_provider("acme", extra={"proxy": "direct"})
         assert direct.extra["proxy"] == "direct"
         assert (await store.snapshot()).provider("acme") == direct
     # The proxy password never shows in a repr.
@@ -281,7 +282,7 @@ async def test_update_provider_refuses_bad_extra(
         await _providers(store)
         before = await store.revision()
         with pytest.raises(BadRequest, match=re.escape(message)) as info:
-            await store.update_provider("acme", extra=extra)
+            await ConfigEditor(store).update_provider("acme", extra=extra)
         assert PROXY_PASSWORD not in str(info.value)
         assert await store.revision() == before
 
@@ -290,18 +291,18 @@ async def test_update_provider_unknown_or_bad_fields(settings: Settings) -> None
     async with Store(settings) as store:
         await _providers(store)
         with pytest.raises(BadRequest, match="unknown provider 'ghost'"):
-            await store.update_provider("ghost", base_url="https://x.test")
+            await ConfigEditor(store).update_provider("ghost", base_url="https://x.test")
         with pytest.raises(BadRequest, match="base_url"):
-            await store.update_provider("acme", base_url="ftp://x.test")
+            await ConfigEditor(store).update_provider("acme", base_url="ftp://x.test")
         with pytest.raises(BadRequest, match="not one string"):
-            await store.update_provider("acme", models="m1")
+            await ConfigEditor(store).update_provider("acme", models="m1")
 
 
 async def test_update_account_merges_extra(settings: Settings) -> None:
     async with Store(settings) as store:
         await _providers(store)
         account = (await store.snapshot()).accounts[0]
-        changed = await store.update_account(
+        changed = await ConfigEditor(store).update_account(
             account.id,
             priority=7,
             enabled=False,
@@ -311,15 +312,15 @@ async def test_update_account_merges_extra(settings: Settings) -> None:
         assert changed.api_key == account.api_key  # the sealed key is untouched
         assert changed.extra["proxy"] == "http://127.0.0.1:3128"
         assert changed.extra["limits"]["max_concurrent"] == 2
-        kept = await store.update_account(account.id, extra={"limits": None})
+        kept = await ConfigEditor(store).update_account(account.id, extra={"limits": None})
         assert kept.extra == {"proxy": "http://127.0.0.1:3128"}
         assert (kept.priority, kept.enabled) == (7, False)
-        again = await store.update_account(account.id, enabled=True)
+        again = await ConfigEditor(store).update_account(account.id, enabled=True)
         assert again.enabled and again.extra == kept.extra
         with pytest.raises(BadRequest, match="unknown account id 999"):
-            await store.update_account(999, priority=1)
+            await ConfigEditor(store).update_account(999, priority=1)
         with pytest.raises(BadRequest, match="must start with one of"):
-            await store.update_account(account.id, extra={"proxy": "gopher://h"})
+            await ConfigEditor(store).update_account(account.id, extra={"proxy": "gopher://h"})
 
 
 # -- settings ----------------------------------------------------------------------
@@ -327,9 +328,9 @@ async def test_update_account_merges_extra(settings: Settings) -> None:
 
 async def test_known_settings_are_checked(settings: Settings) -> None:
     async with Store(settings) as store:
-        await store.set_setting("account_strategy", "round-robin")
-        await store.set_setting("proxy", "socks5h://127.0.0.1:9050")
-        await store.set_setting("breaker", {"failure_threshold": 3, "window": 30})
+        await ConfigEditor(store).set_setting("account_strategy", "round-robin")
+        await ConfigEditor(store).set_setting("proxy", "socks5h://127.0.0.1:9050")
+        await ConfigEditor(store).set_setting("breaker", {"failure_threshold": 3, "window": 30})
         for key, value, message in [
             ("account_strategy", "sideways", "unknown strategy"),
             ("proxy", "telnet://h", "must start with one of"),
@@ -340,7 +341,7 @@ async def test_known_settings_are_checked(settings: Settings) -> None:
             ("system_prompt", 42, "must be text"),
         ]:
             with pytest.raises(BadRequest, match=message):
-                await store.set_setting(key, value)
+                await ConfigEditor(store).set_setting(key, value)
         snap = await store.snapshot()
     assert snap.settings["account_strategy"] == "round-robin"
     assert snap.settings["breaker"] == {"failure_threshold": 3, "window": 30.0}
@@ -349,21 +350,23 @@ async def test_known_settings_are_checked(settings: Settings) -> None:
 async def test_merge_and_delete_settings(settings: Settings) -> None:
     async with Store(settings) as store:
         r0 = await store.revision()
-        assert await store.merge_setting("breaker", {"failure_threshold": 4}) == {
+        assert await ConfigEditor(store).merge_setting("breaker", {"failure_threshold": 4}) == {
             "failure_threshold": 4
         }
-        assert await store.merge_setting("breaker", {"window": 10}) == {
+        assert await ConfigEditor(store).merge_setting("breaker", {"window": 10}) == {
             "failure_threshold": 4,
             "window": 10.0,
         }
-        assert await store.merge_setting("breaker", {"failure_threshold": None}) == {"window": 10.0}
+        assert await ConfigEditor(store).merge_setting("breaker", {"failure_threshold": None}) == {
+            "window": 10.0
+        }
         with pytest.raises(BadRequest, match="window must be a number"):
-            await store.merge_setting("breaker", {"window": -1})
-        assert await store.merge_setting("breaker", {"window": None}) is None
+            await ConfigEditor(store).merge_setting("breaker", {"window": -1})
+        assert await ConfigEditor(store).merge_setting("breaker", {"window": None}) is None
         assert "breaker" not in (await store.snapshot()).settings
-        await store.set_setting("system_prompt", "hi")
-        assert await store.delete_setting("system_prompt")
-        assert not await store.delete_setting("system_prompt")
+        await ConfigEditor(store).set_setting("system_prompt", "hi")
+        assert await ConfigEditor(store).delete_setting("system_prompt")
+        assert not await ConfigEditor(store).delete_setting("system_prompt")
         assert await store.revision() == r0 + 6
 
 
@@ -395,7 +398,7 @@ async def test_list_client_keys_and_snapshot_repr(settings: Settings) -> None:
         second, _ = await store.create_client_key(None)
         assert await store.revoke_client_key(first.id)
         keys = await store.list_client_keys()
-        await store.set_setting("proxy", f"socks5://u:{PROXY_PASSWORD}@h:1")
+        await ConfigEditor(store).set_setting("proxy", f"socks5://u:{PROXY_PASSWORD}@h:1")
         snap = await store.snapshot()
     assert [(k.id, k.revoked) for k in keys] == [(first.id, True), (second.id, False)]
     assert PROXY_PASSWORD not in repr(snap)

@@ -1,11 +1,16 @@
-"""Thinking from another format reaches only OpenAI models that can reason."""
+"""Thinking from another format reaches only OpenAI models that can reason:
+the OpenAI families know which models refuse it and take it out before the
+request is rendered."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
-from omniroute.formats import anthropic, openai_chat
-from omniroute.formats.openai_chat_request import reasons
+from omniroute.formats import anthropic, ir, openai_chat, openai_responses
+from omniroute.providers import family_for
+from omniroute.providers.openai import reasons
 
 
 @pytest.mark.parametrize(
@@ -40,19 +45,15 @@ def test_claude_code_thinking_is_not_sent_to_a_model_without_reasoning() -> None
             "messages": [{"role": "user", "content": "hi"}],
         }
     )
-    req.model = "gpt-4o-mini"
-    body = openai_chat.render_request(req)
+    body = openai_chat.render_request(_for("openai", req, "gpt-4o-mini"))
     assert "reasoning_effort" not in body
     assert body["max_tokens"] == 32000
-    req.model = "gpt-5"
-    body = openai_chat.render_request(req)
+    body = openai_chat.render_request(_for("openai", req, "gpt-5"))
     assert body["reasoning_effort"] == "high"
     assert body["max_completion_tokens"] == 32000
 
 
 def test_a_responses_upstream_without_reasoning_gets_none_either() -> None:
-    from omniroute.formats import openai_responses
-
     req = anthropic.parse_request(
         {
             "model": "claude-x",
@@ -61,8 +62,27 @@ def test_a_responses_upstream_without_reasoning_gets_none_either() -> None:
             "messages": [{"role": "user", "content": "hi"}],
         }
     )
-    req.model = "gpt-4.1-mini"
-    body = openai_responses.render_request(req)
+    body = openai_responses.render_request(_for("openai-responses", req, "gpt-4.1-mini"))
     assert "reasoning" not in body and "reasoning.encrypted_content" not in body.get("include", [])
-    req.model = "o4-mini"
-    assert openai_responses.render_request(req)["reasoning"]["effort"] == "minimal"
+    body = openai_responses.render_request(_for("openai-responses", req, "o4-mini"))
+    assert body["reasoning"]["effort"] == "minimal"
+
+
+def test_the_formats_themselves_do_not_judge_models() -> None:
+    """Rendering is model-agnostic: what a model accepts is the family's call."""
+    req = anthropic.parse_request(
+        {
+            "model": "claude-x",
+            "max_tokens": 1024,
+            "thinking": {"type": "enabled", "budget_tokens": 2048},
+            "messages": [{"role": "user", "content": "hi"}],
+        }
+    )
+    req.model = "gpt-4o-mini"
+    assert openai_chat.render_request(req)["reasoning_effort"] == "low"
+    assert family_for("anthropic").prepare(req).reasoning is not None
+
+
+def _for(wire: str, req: ir.Request, model: str) -> ir.Request:
+    copy = dataclasses.replace(req, model=model)
+    return family_for(wire).prepare(copy)

@@ -1,0 +1,298 @@
+"""Runtime options: what the database holds besides providers, accounts,
+combos and keys, as one typed view with defaults, and the check every value
+passes before it is written.
+
+Global settings (``settings`` table, JSON values):
+
+    proxy             global egress proxy URL, or ``direct``
+    system_prompt     text put before every request's own system text
+    account_strategy  how accounts inside a provider are ordered (default
+                      ``fill-first``; any balancing strategy)
+    breaker           {failure_threshold, window, cooldown}
+    cooldown          {base, factor, cap}
+    fallback          {max_attempts, max_seconds}: the budget of one request
+
+Per provider (the ``extra`` column): ``catalog`` (the catalog id it was added
+from), ``proxy``, ``limits`` ({rpm, min_gap, max_concurrent, max_queue}),
+``headers`` ({name: value} sent upstream), ``alias`` (a custom provider's own
+model prefix). Per account: ``proxy`` and ``limits``. Other keys are kept as
+given (they must be plain JSON).
+
+A proxy URL may carry a password: checks never repeat a value in an error.
+Reading is lenient (a value stored by another version that no longer passes
+is ignored with a warning, so the gateway still starts); writing is strict.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+from omniroute.errors import BadRequest
+from omniroute.routing.ratelimit import Limits
+from omniroute.routing.strategies import STRATEGIES
+from omniroute.store.proxies import DIRECT, check_proxy
+
+log = logging.getLogger("omniroute.config")
+
+# RFC 9110 section 5.1: a field name is a token.
+_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]{1,128}")
+_MAX_HEADER_VALUE = 8192
+_ALIAS = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+_MAX_PROMPT = 100_000
+
+DEFAULT_MAX_ATTEMPTS = 10
+DEFAULT_MAX_SECONDS = 300.0
+
+
+# -- the typed view ----------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class BreakerOptions:
+    """None leaves the breaker's own default in place."""
+
+    failure_threshold: int | None = None
+    window: float | None = None
+    cooldown: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CooldownOptions:
+    base: float | None = None
+    factor: float | None = None
+    cap: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FallbackOptions:
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS
+    max_seconds: float = DEFAULT_MAX_SECONDS
+
+
+@dataclass(frozen=True, slots=True)
+class Options:
+    """The global settings the running gateway reads."""
+
+    proxy: str | None = field(default=None, repr=False)  # may hold a password
+    system_prompt: str | None = None
+    account_strategy: str = "fill-first"
+    breaker: BreakerOptions = BreakerOptions()
+    cooldown: CooldownOptions = CooldownOptions()
+    fallback: FallbackOptions = FallbackOptions()
+
+    @classmethod
+    def read(cls, settings: Mapping[str, Any]) -> Options:
+        values: dict[str, Any] = {}
+        for key, value in settings.items():
+            check = SETTING_CHECKS.get(key)
+            if check is None or value is None:
+                continue
+            try:
+                checked = check(key, value)
+            except BadRequest as exc:
+                log.warning("ignoring stored setting %r: %s", key, exc.message)
+                continue
+            values[key] = _TYPED.get(key, _same)(checked)
+        return cls(**values)
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderOptions:
+    """A provider's or an account's options (accounts have proxy and limits only)."""
+
+    catalog: str | None = None
+    proxy: str | None = field(default=None, repr=False)
+    limits: Limits | None = None
+    headers: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    alias: str | None = None
+
+    @classmethod
+    def read(cls, extra: Mapping[str, Any], what: str = "provider") -> ProviderOptions:
+        values: dict[str, Any] = {}
+        for key, check in PROVIDER_CHECKS.items():
+            value = extra.get(key)
+            if value is None:
+                continue
+            try:
+                checked = check(value)
+            except BadRequest as exc:
+                log.warning("ignoring stored option %r of %s: %s", key, what, exc.message)
+                continue
+            if key == "limits":
+                checked = Limits.from_dict(checked)
+            elif key == "headers":
+                checked = MappingProxyType(dict(checked))
+            values[key] = checked
+        return cls(**values)
+
+
+def egress_proxy(
+    options: Options, provider: ProviderOptions, account: ProviderOptions
+) -> str | None:
+    """The proxy a call goes through: the account's, else the provider's, else
+    the global one (the most specific wins); ``direct`` at any level means none."""
+    for value in (account.proxy, provider.proxy, options.proxy):
+        if value:
+            return None if value == DIRECT else value
+    return None
+
+
+# -- checks --------------------------------------------------------------------------
+
+
+def check_setting(key: str, value: Any) -> Any:
+    """A known setting's value, checked and normalised; others pass unchanged.
+    None is always allowed (it is how a value is cleared)."""
+    check = SETTING_CHECKS.get(key)
+    if value is None or check is None:
+        return value
+    return check(key, value)
+
+
+def check_extra(patch: Mapping[str, Any], *, account: bool, what: str) -> dict[str, Any]:
+    """A change to a provider's (or an account's) options, checked: known
+    keys are normalised, None (remove the key) passes."""
+    if not isinstance(patch, Mapping):
+        raise BadRequest(f"{what}: options must be an object")
+    checks = ACCOUNT_CHECKS if account else PROVIDER_CHECKS
+    checked: dict[str, Any] = {}
+    for key, value in patch.items():
+        check = checks.get(key) if isinstance(key, str) else None
+        checked[key] = value if value is None or check is None else check(value)
+    return checked
+
+
+def check_limits(value: Any) -> dict[str, Any]:
+    if not isinstance(value, Mapping):
+        raise BadRequest("limits must be an object: {rpm, min_gap, max_concurrent, max_queue}")
+    return Limits.from_dict(value).to_dict()
+
+
+def check_strategy(value: Any) -> str:
+    if value not in STRATEGIES:
+        raise BadRequest(f"unknown strategy {value!r}; known: {', '.join(STRATEGIES)}")
+    return str(value)
+
+
+def _check_headers(value: Any) -> dict[str, str]:
+    if not isinstance(value, Mapping):
+        raise BadRequest("headers must be an object of name: value")
+    checked: dict[str, str] = {}
+    for name, text in value.items():
+        if not isinstance(name, str) or not _HEADER_NAME.fullmatch(name):
+            raise BadRequest(f"invalid header name {name!r}")
+        if not isinstance(text, str) or len(text) > _MAX_HEADER_VALUE:
+            raise BadRequest(f"header {name!r}: the value must be text")
+        if any(ch in text for ch in "\r\n\0"):
+            raise BadRequest(f"header {name!r}: the value must not contain line breaks")
+        checked[name] = text
+    return checked
+
+
+def _check_alias(value: Any) -> str:
+    if not isinstance(value, str) or not _ALIAS.fullmatch(value):
+        raise BadRequest("a provider alias must be 1-64 letters, digits, '.', '_' or '-'")
+    return value
+
+
+def _check_catalog_id(value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise BadRequest("a catalog id must be a non-empty string")
+    return value.strip()
+
+
+PROVIDER_CHECKS: Mapping[str, Callable[[Any], Any]] = MappingProxyType(
+    {
+        "catalog": _check_catalog_id,
+        "proxy": check_proxy,
+        "limits": check_limits,
+        "headers": _check_headers,
+        "alias": _check_alias,
+    }
+)
+ACCOUNT_CHECKS: Mapping[str, Callable[[Any], Any]] = MappingProxyType(
+    {"proxy": check_proxy, "limits": check_limits}
+)
+
+
+def _number(key: str, name: str, value: Any, *, minimum: float, whole: bool) -> int | float:
+    ok = not isinstance(value, bool) and isinstance(value, int if whole else int | float)
+    if not ok or not value >= minimum:
+        kind = "a whole number" if whole else "a number"
+        raise BadRequest(f"setting {key}.{name} must be {kind} >= {minimum:g}")
+    return int(value) if whole else float(value)
+
+
+def _group(fields: Mapping[str, tuple[float, bool]]) -> Callable[[str, Any], dict[str, Any]]:
+    """A check for an object setting: per field (minimum, whole number?)."""
+
+    def check(key: str, value: Any) -> dict[str, Any]:
+        if not isinstance(value, Mapping):
+            raise BadRequest(f"setting {key!r} must be an object with {', '.join(fields)}")
+        unknown = sorted(set(value) - set(fields))
+        if unknown:
+            raise BadRequest(f"setting {key!r}: unknown fields {', '.join(unknown)}")
+        return {
+            name: _number(key, name, v, minimum=fields[name][0], whole=fields[name][1])
+            for name, v in value.items()
+        }
+
+    return check
+
+
+# The running components refuse values below these minimums, so they are
+# refused here, where the user can still be told.
+_cooldown_fields = _group({"base": (0.001, False), "factor": (1, False), "cap": (0.001, False)})
+
+
+def _cooldown_setting(key: str, value: Any) -> dict[str, Any]:
+    checked = _cooldown_fields(key, value)
+    base, cap = checked.get("base", 1.0), checked.get("cap")
+    if cap is not None and cap < base:
+        raise BadRequest(f"setting cooldown.cap ({cap:g}) must not be below cooldown.base")
+    return checked
+
+
+def _prompt_setting(key: str, value: Any) -> str:
+    if not isinstance(value, str) or len(value) > _MAX_PROMPT:
+        raise BadRequest(
+            f"setting 'system_prompt' must be text of at most {_MAX_PROMPT} characters"
+        )
+    return value
+
+
+SETTING_CHECKS: Mapping[str, Callable[[str, Any], Any]] = MappingProxyType(
+    {
+        "proxy": lambda key, value: check_proxy(value),
+        "system_prompt": _prompt_setting,
+        "account_strategy": lambda key, value: check_strategy(value),
+        "breaker": _group(
+            {"failure_threshold": (1, True), "window": (0.001, False), "cooldown": (0, False)}
+        ),
+        "cooldown": _cooldown_setting,
+        "fallback": _group({"max_attempts": (1, True), "max_seconds": (0.001, False)}),
+    }
+)
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+def _prompt(value: str) -> str | None:
+    return value.strip() or None
+
+
+_TYPED: Mapping[str, Callable[[Any], Any]] = MappingProxyType(
+    {
+        "system_prompt": _prompt,
+        "breaker": lambda v: BreakerOptions(**v),
+        "cooldown": lambda v: CooldownOptions(**v),
+        "fallback": lambda v: FallbackOptions(**v),
+    }
+)

@@ -1,0 +1,225 @@
+"""The chat operation: one attempt at a generation, JSON or streamed.
+
+The JSON lane reads the whole answer; the stream lane reads until the model
+starts answering (so an error before the first token can still fail over)
+and then hands the rest to the client as it comes. When the client's format
+is the upstream's, the body passes through with only the model changed and
+the stream bytes pass through unchanged; otherwise both go through the IR.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+from omniroute import errors
+from omniroute.formats import ir
+from omniroute.formats.common import dump_json, estimate_request_tokens, tokens_for_chars
+from omniroute.formats.wire import StreamEncoder, WireFormat, wire_format
+from omniroute.gateway.call import Attempt, AttemptEnd, Call, Outcome
+from omniroute.gateway.exchange import Exchange, scrub
+from omniroute.gateway.registry import ProviderInfo
+from omniroute.gateway.relay import StreamRelay
+from omniroute.http.message import GuardedStream, Response, StreamResponse
+from omniroute.providers.family import Operation
+from omniroute.upstream import Timeouts, UpstreamResponse
+
+log = logging.getLogger("omniroute.pipeline")
+
+
+def dumps(obj: Any) -> bytes:
+    return dump_json(obj).encode()
+
+
+class ChatOperation:
+    operation = Operation.CHAT
+
+    def serves(self, provider: ProviderInfo) -> bool:
+        return Operation.CHAT in provider.family.operations
+
+    def unserved(self, call: Call, error: errors.OmniError) -> Response | None:
+        return None  # nothing stands in for an answer
+
+    async def run(
+        self, exchange: Exchange, call: Call, attempt: Attempt, timeouts: Timeouts
+    ) -> Response | StreamResponse:
+        upstream = wire_format(attempt.upstream_format)
+        passthrough = (
+            attempt.upstream_format == call.dialect
+            and not call.translate_only
+            and attempt.system_prompt is None
+        )
+        body = _upstream_body(call, attempt, passthrough, upstream)
+        resp = await exchange.open(call, attempt, body, stream=call.stream, timeouts=timeouts)
+        if call.stream:
+            try:
+                return await _open_stream(call, attempt, resp, upstream, passthrough)
+            except BaseException:
+                await resp.aclose()
+                raise
+        raw = await exchange.read(resp)
+        return _json_answer(call, attempt, raw, upstream, passthrough)
+
+
+def _upstream_body(call: Call, attempt: Attempt, passthrough: bool, upstream: WireFormat) -> bytes:
+    family = attempt.provider.family
+    if passthrough:
+        return dumps(family.passthrough_body(call.body, attempt.target.model))
+    req = dataclasses.replace(call.ir_request(), model=attempt.target.model)
+    if attempt.system_prompt:
+        req.system = [ir.TextPart(attempt.system_prompt), *req.system]
+    return dumps(upstream.render_request(family.prepare(req)))
+
+
+def _json_answer(
+    call: Call, attempt: Attempt, raw: bytes, upstream: WireFormat, passthrough: bool
+) -> Response:
+    try:
+        parsed = upstream.parse_response(json.loads(raw))
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+        raise errors.UpstreamProtocolError(
+            f"{attempt.provider.name} sent an answer that is not valid "
+            f"{attempt.upstream_format} JSON ({type(exc).__name__})."
+        )
+    if parsed.usage.input_tokens == 0 or parsed.usage.output_tokens == 0:
+        parsed.usage = _completed_usage(call, parsed)  # never silently zero
+    if passthrough and _has_think_tags(raw, parsed):
+        passthrough = False  # the client must get the <think> text as reasoning
+    if passthrough:
+        out = raw
+        if parsed.usage.estimated:
+            out = dumps(upstream.with_usage(json.loads(raw), parsed.usage))
+    else:
+        parsed.id = call.new_answer_id()
+        if call.echo:
+            parsed.vendor.setdefault(call.dialect, {})["echo"] = call.echo
+        out = dumps(call.wire.render_response(parsed))
+    attempt.end(AttemptEnd(Outcome.ANSWERED, 200, parsed.usage))
+    headers = attempt.headers()
+    headers.append(("x-omniroute-tokens-in", str(parsed.usage.input_tokens)))
+    headers.append(("x-omniroute-tokens-out", str(parsed.usage.output_tokens)))
+    headers.append(("x-omniroute-latency-ms", str(round((time.monotonic() - call.started) * 1000))))
+    return Response(200, out, headers, content_type="application/json")
+
+
+def _encoder_factory(call: Call, attempt: Attempt) -> Callable[[], StreamEncoder]:
+    """Makes the client format's stream encoder for this call."""
+    wire, model = call.wire, attempt.target.model
+
+    def make() -> StreamEncoder:
+        return wire.stream_encoder(model, call.include_usage, call.echo)
+
+    return make
+
+
+async def _open_stream(
+    call: Call, attempt: Attempt, resp: UpstreamResponse, upstream: WireFormat, passthrough: bool
+) -> StreamResponse:
+    make_encoder = _encoder_factory(call, attempt)
+    relay = StreamRelay(
+        upstream,
+        None if passthrough else make_encoder(),
+        lambda: _input_estimate(call),
+        None if passthrough else call.new_answer_id(),
+        include_usage=call.include_usage,
+        switch=make_encoder if passthrough else None,
+    )
+    chunks = resp.iter_raw()
+    head = bytearray()
+    ended = False
+    async for chunk in chunks:
+        head += relay.feed(chunk)
+        if relay.error is not None and not relay.started:
+            raise errors.UpstreamStreamError(
+                scrub(relay.error.message, attempt),
+                status=errors.client_status_for_upstream(relay.error.status),
+                kind=relay.error.kind,
+                retry_after=relay.error.retry_after,
+            )
+        if relay.started:
+            break
+    else:
+        ended = True
+        head += relay.close()
+    ttfb = time.monotonic() - call.started
+    end = _StreamEnd()
+
+    async def cleanup() -> None:
+        try:
+            await resp.aclose()
+        finally:
+            attempt.end(AttemptEnd(Outcome.ANSWERED, end.status, relay.usage, end.kind, ttfb))
+
+    rest = _stream_rest(call, chunks, relay, bytes(head), ended, end)
+    return StreamResponse(GuardedStream(rest, cleanup), headers=attempt.headers())
+
+
+class _StreamEnd:
+    """How a relayed stream ended, filled in as it goes."""
+
+    __slots__ = ("status", "kind")
+
+    def __init__(self) -> None:
+        # Until the stream completes, assume the client left (nginx's 499).
+        self.status = 499
+        self.kind: str | None = "client_closed"
+
+
+async def _stream_rest(
+    call: Call,
+    chunks: AsyncIterator[bytes],
+    relay: StreamRelay,
+    head: bytes,
+    ended: bool,
+    end: _StreamEnd,
+) -> AsyncIterator[bytes]:
+    if head:
+        yield head
+    status, kind = 200, None
+    if not ended:
+        try:
+            async for chunk in chunks:
+                out = relay.feed(chunk)
+                if out:
+                    yield out
+            tail = relay.close()
+            if tail:
+                yield tail
+        except errors.UpstreamError as err:
+            status, kind = err.status, err.kind
+            log.warning("request %s: upstream stream broke: %s", call.request_id, err.message)
+            info = ir.ErrorInfo(
+                err.status, err.kind, "The upstream stream was interrupted: " + err.message
+            )
+            yield relay.error_bytes(info)
+    if relay.error is not None:
+        status, kind = relay.error.status, relay.error.kind
+    end.status, end.kind = status, kind
+
+
+def _has_think_tags(raw: bytes, answer: ir.Response) -> bool:
+    return b"<think>" in raw and any(isinstance(p, ir.ThinkingPart) for p in answer.parts)
+
+
+def _input_estimate(call: Call) -> int:
+    try:
+        return estimate_request_tokens(call.ir_request())
+    except errors.OmniError:
+        return 0
+
+
+def _completed_usage(call: Call, answer: ir.Response) -> ir.Usage:
+    """The answer's usage with what the upstream left out estimated."""
+    usage = answer.usage
+    if usage.output_tokens == 0:
+        chars = 0
+        for part in answer.parts:
+            chars += len(part.arguments) if isinstance(part, ir.ToolCallPart) else len(part.text)
+        usage = dataclasses.replace(usage, output_tokens=tokens_for_chars(chars))
+    if usage.input_tokens == 0:
+        usage = dataclasses.replace(usage, input_tokens=_input_estimate(call))
+    return dataclasses.replace(usage, estimated=True)

@@ -1,0 +1,59 @@
+"""Gemini ``generateContent`` (``{base}/models/{model}:…``;
+docs: ai.google.dev/api/generate-content). The model is part of the URL."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import quote
+
+from omniroute.providers.family import (
+    PROBE_TEXT,
+    BaseFamily,
+    ModelPage,
+    Operation,
+    listing_object,
+)
+
+
+class GeminiFamily(BaseFamily):
+    wire = "gemini"
+    operations = frozenset({Operation.CHAT, Operation.COUNT_TOKENS})
+    default_auth_header = "x-goog-api-key"
+
+    def url(self, operation: Operation, base_url: str, model: str, *, stream: bool) -> str | None:
+        where = f"{base_url.rstrip('/')}/models/{quote(model, safe='/-._~')}"
+        if operation is Operation.CHAT:
+            return where + (":streamGenerateContent?alt=sse" if stream else ":generateContent")
+        if operation is Operation.COUNT_TOKENS:
+            return where + ":countTokens"
+        return None
+
+    def passthrough_body(self, body: dict[str, Any], model: str) -> dict[str, Any]:
+        return body  # the URL names the model
+
+    def count_body(self, rendered: dict[str, Any]) -> dict[str, Any]:
+        return {"contents": rendered.get("contents", [])}
+
+    def first_models_query(self) -> Mapping[str, str]:
+        return {"pageSize": "1000"}
+
+    def parse_models(self, body: bytes) -> ModelPage:
+        """``{"models": [{"name": "models/…"}], "nextPageToken"}``; only models
+        that generate content (ai.google.dev/api/models#method:-models.list)."""
+        data = listing_object(body)
+        ids = tuple(
+            str(m["name"]).removeprefix("models/")
+            for m in data.get("models") or []
+            if isinstance(m, dict)
+            and isinstance(m.get("name"), str)
+            and "generateContent" in m.get("supportedGenerationMethods", ["generateContent"])
+        )
+        token = data.get("nextPageToken")
+        return ModelPage(ids, {"pageSize": "1000", "pageToken": token} if token else {})
+
+    def probe_body(self, model: str) -> dict[str, Any]:
+        return {
+            "contents": [{"role": "user", "parts": [{"text": PROBE_TEXT}]}],
+            "generationConfig": {"maxOutputTokens": 1},
+        }
