@@ -9,14 +9,14 @@ import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-from omniroute.errors import BadRequest, NotFound
+from omniroute.errors import BadRequest, NotFound, OmniError
 from omniroute.formats.sse import SSEDecoder
 from omniroute.gateway.auth import authenticate
 from omniroute.gateway.call import Call
 from omniroute.gateway.conversations import ConversationMemory
 from omniroute.gateway.pipeline import Pipeline
 from omniroute.gateway.registry import Registry
-from omniroute.http.message import GuardedStream, Request, Response, StreamResponse
+from omniroute.http.message import GuardedStream, Handler, Request, Response, StreamResponse
 from omniroute.http.routing import Router
 from omniroute.providers.family import Operation
 from omniroute.settings import Settings
@@ -75,6 +75,10 @@ def read_json(request: Request) -> dict[str, Any]:
     return body
 
 
+def _key_id(key: object) -> int | None:
+    return key.id if isinstance(key, ClientKeyRecord) else None
+
+
 def _model_of(body: dict[str, Any]) -> str:
     model = body.get("model")
     if not isinstance(model, str) or not model:
@@ -98,27 +102,52 @@ class ClientApi:
         self._started = started
 
     def install(self, router: Router) -> None:
-        router.add("POST", "/v1/chat/completions", self.chat_completions)
-        router.add("POST", "/v1/messages", self.messages)
-        router.add("POST", "/v1/messages/count_tokens", self.count_tokens)
-        router.add("POST", "/v1/responses", self.responses)
-        router.add("POST", "/v1/responses/compact", self.responses_compact)
+        logged = self._logged
+        router.add("POST", "/v1/chat/completions", logged("openai", self.chat_completions))
+        router.add("POST", "/v1/messages", logged("anthropic", self.messages))
+        router.add("POST", "/v1/messages/count_tokens", logged("anthropic", self.count_tokens))
+        router.add("POST", "/v1/responses", logged("openai-responses", self.responses))
+        router.add(
+            "POST", "/v1/responses/compact", logged("openai-responses", self.responses_compact)
+        )
         router.add("GET", "/v1/models", self.models)
         router.add("GET", "/v1beta/models", self.gemini_models)
         router.add("GET", "/v1beta/models/{name:path}", self.gemini_model)
         # google-genai calls /v1beta by default and /v1 when asked; Gemini CLI /v1beta.
-        router.add("POST", "/v1beta/models/{target:path}", self.gemini)
-        router.add("POST", "/v1/models/{target:path}", self.gemini)
+        router.add("POST", "/v1beta/models/{target:path}", logged("gemini", self.gemini))
+        router.add("POST", "/v1/models/{target:path}", logged("gemini", self.gemini))
         router.add("GET", "/health", self.health)
+
+    def _logged(self, dialect: str, handler: Handler) -> Handler:
+        """A model endpoint whose refusals get a request-log row too: once a
+        call is made the pipeline writes its row; before that (no key, bad
+        JSON, no model) this does."""
+
+        async def handle(request: Request) -> Response | StreamResponse:
+            try:
+                return await handler(request)
+            except OmniError as err:
+                if "call" not in request.state:
+                    self._pipeline.record_refused(
+                        str(request.state["request_id"]),
+                        dialect,
+                        err,
+                        client_key_id=_key_id(request.state.get("client_key")),
+                    )
+                raise
+
+        return handle
 
     # ------------------------------------------------------------- helpers
 
     def _key(self, request: Request) -> ClientKeyRecord | None:
-        return authenticate(
+        key = authenticate(
             request,
             self._registry().snapshot,
             require_on_loopback=self._settings.require_key_on_loopback,
         )
+        request.state["client_key"] = key
+        return key
 
     def _call(
         self,
@@ -131,7 +160,7 @@ class ClientApi:
         include_usage: bool = False,
         operation: Operation = Operation.CHAT,
     ) -> Call:
-        return Call(
+        call = request.state["call"] = Call(
             request_id=str(request.state["request_id"]),
             client_key_id=key.id if key else None,
             dialect=dialect,
@@ -142,6 +171,7 @@ class ClientApi:
             client_headers=dict(request.headers.items()),
             operation=operation,
         )
+        return call
 
     # -------------------------------------------------------------- OpenAI
 

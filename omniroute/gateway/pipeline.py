@@ -79,12 +79,6 @@ class Pipeline:
                 lambda: self._shared(call, handler),
             )
             return shared.response()
-        except errors.UpstreamError as err:
-            answer = handler.unserved(call, err)
-            if answer is None:
-                raise self._refused(call, err)
-            self._record(call, None, answer.status)
-            return answer
         except errors.OmniError as err:
             # Refused before any upstream was tried (unknown model, a request
             # the translator cannot read...): still one row, and a line.
@@ -93,6 +87,24 @@ class Pipeline:
             if not call.recorded:
                 self._record(call, None, 500, error_kind="internal")
             raise
+
+    def record_refused(
+        self, request_id: str, dialect: str, err: errors.OmniError, *, client_key_id: int | None
+    ) -> None:
+        """The row of a request refused before it became a call (no key,
+        unreadable JSON, no model)."""
+        self._store.log_request(
+            RequestLogRow(
+                ts=time.time(),
+                request_id=request_id,
+                model="",
+                status=err.status,
+                latency_ms=0.0,
+                client_key_id=client_key_id,
+                client_format=dialect,
+                error_kind=err.kind,
+            )
+        )
 
     def _refused(self, call: Call, err: errors.OmniError) -> errors.OmniError:
         if not call.recorded:
@@ -153,7 +165,7 @@ class Pipeline:
                         err.message,
                     )
                     if action is Action.STOP:
-                        raise self._recorded(call, attempt, err)
+                        return self._give_up(call, handler, attempt, err)
                     if action is Action.NEXT_TARGET:
                         break
                     continue
@@ -164,7 +176,22 @@ class Pipeline:
             if budget.exhausted():
                 break
         final = _final_error(call, failures, skipped)
-        raise self._recorded(call, failures[-1][0] if failures else None, final)
+        return self._give_up(call, handler, failures[-1][0] if failures else None, final)
+
+    def _give_up(
+        self,
+        call: Call,
+        handler: OperationHandler,
+        attempt: Attempt | None,
+        err: errors.OmniError,
+    ) -> Response:
+        """No upstream answered: the operation's stand-in answer if it has
+        one (a token estimate), else the error."""
+        answer = handler.unserved(call, err)
+        if answer is None:
+            raise self._recorded(call, attempt, err)
+        self._record(call, None, answer.status)
+        return answer
 
     def _admit(self, gates: list[str]) -> bool:
         """Every breaker on the way lets the request through; a probe slot
