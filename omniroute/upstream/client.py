@@ -1,7 +1,8 @@
 """The upstream HTTP/1.1 client used on every proxied request.
 
-h11 frames the messages, asyncio transports carry them, and a keep-alive pool
-per (scheme, host, port, proxy) saves the TCP and TLS handshakes. Four
+``http11`` frames the messages, asyncio transports carry them, and a
+keep-alive pool per (scheme, host, port, proxy) saves the TCP and TLS
+handshakes. Four
 separate limits bound an exchange: connect (TCP + proxy tunnel + TLS), first
 byte (sending the request until the response head), idle (between two body
 reads) and total (everything, body included).
@@ -13,13 +14,14 @@ Error text names ``scheme://host:port/path`` only: never the query string
 from __future__ import annotations
 
 import asyncio
+import re
 import socket
 import ssl
 from collections.abc import Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-import h11
+import h11  # only for the error a bad header block raises
 
 from omniroute.errors import (
     UpstreamConnectError,
@@ -29,6 +31,7 @@ from omniroute.errors import (
 )
 from omniroute.http import wire_headers
 from omniroute.settings import Settings
+from omniroute.upstream.http11 import Head, ProtocolError, ResponseParser, request_head
 from omniroute.upstream.pool import Connection, Pool, PoolKey, Wire, open_connection
 from omniroute.upstream.proxy import ProxyRoute
 from omniroute.upstream.response import UpstreamResponse
@@ -43,6 +46,13 @@ _DROPPED = frozenset(
 # (RFC 9110 section 8.6: other methods should omit it when there is no body).
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 _MAX_CACHED_ROUTES = 256
+# RFC 9110 section 9.1 (a token) and RFC 9112 section 3.2 (origin-form:
+# visible ASCII, no spaces).
+_METHOD = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_TARGET = re.compile(r"/[\x21-\x7e]*")
+# Response heads larger than this are refused (some upstreams send long
+# header sets, so well above the usual 16 KiB).
+_MAX_HEAD_BYTES = 64 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,7 +184,7 @@ class UpstreamClient:
     async def _exchange(
         self,
         conn: Connection,
-        request: h11.Request,
+        request: bytes,
         body: bytes,
         target: _Target,
         tm: Timeouts,
@@ -183,23 +193,21 @@ class UpstreamClient:
     ) -> UpstreamResponse:
         first_byte_end = asyncio.get_running_loop().time() + tm.first_byte
         phase = "first_byte" if first_byte_end < deadline else "total"
-        h, wire = conn.h11, conn.wire
+        wire = conn.wire
+        parser = ResponseParser(max_head=_MAX_HEAD_BYTES, head_request=request.startswith(b"HEAD "))
         received = False
         timer = asyncio.timeout_at(min(first_byte_end, deadline))
         try:
             async with timer:
-                _write_request(wire, h, request, body)
+                _write_request(wire, request, body)
                 await wire.drain()
                 while True:
-                    event = h.next_event()
-                    if event is h11.NEED_DATA:
-                        data = await wire.read()
-                        received = received or bool(data)
-                        h.receive_data(data)
-                    elif type(event) is h11.Response:
+                    event = parser.next_event()
+                    if type(event) is Head:
                         break
-                    elif type(event) is not h11.InformationalResponse:
-                        raise h11.RemoteProtocolError("no response before the connection closed")
+                    data = await wire.read()
+                    received = received or bool(data)
+                    parser.feed(data)
         except TimeoutError as exc:
             self._pool.discard(conn)
             if timer.expired():
@@ -208,15 +216,15 @@ class UpstreamClient:
                     f"no response from {target.label} within {limit:g} s", phase=phase
                 ) from None
             raise _exchange_error(exc, target, reused and not received) from None
-        except (OSError, h11.RemoteProtocolError) as exc:
+        except (OSError, ProtocolError) as exc:
             self._pool.discard(conn)
             raise _exchange_error(exc, target, reused and not received) from None
         except BaseException:
             self._pool.discard(conn)  # cancelled: the socket goes now
             raise
-        assert isinstance(event, h11.Response)
         return UpstreamResponse(
             event,
+            parser,
             conn,
             self._pool,
             target.label,
@@ -227,19 +235,12 @@ class UpstreamClient:
         )
 
 
-def _write_request(wire: Wire, h: h11.Connection, request: h11.Request, body: bytes) -> None:
-    head = h.send(request)
+def _write_request(wire: Wire, head: bytes, body: bytes) -> None:
     if len(body) <= _SMALL_BODY:
-        if body:
-            head += h.send(h11.Data(data=body))
-        h.send(h11.EndOfMessage())
-        wire.write(head)
+        wire.write(head + body)  # one write, one packet for most requests
         return
     wire.write(head)
-    # Large bodies are handed to the transport as they are, not copied.
-    for piece in h.send_with_data_passthrough(h11.Data(data=body)) or ():
-        wire.write(piece)
-    h.send(h11.EndOfMessage())
+    wire.write(body)  # large bodies go to the transport as they are, not copied
 
 
 def _exchange_error(exc: BaseException, target: _Target, stale: bool) -> Exception:
@@ -248,7 +249,7 @@ def _exchange_error(exc: BaseException, target: _Target, stale: bool) -> Excepti
     if isinstance(exc, OSError):
         what = "the connection was reset"
     else:
-        # h11's own text may quote upstream bytes, so only the kind is named.
+        # The parser's text says only what was wrong, never the bytes.
         what = "the connection closed early or the response head was malformed"
     return UpstreamProtocolError(f"no valid response from {target.label}: {what}")
 
@@ -306,7 +307,8 @@ def _parse_url(url: str) -> _Target:
 
 def _build_request(
     method: str, target: _Target, headers: Sequence[tuple[str, str]], body: bytes
-) -> h11.Request:
+) -> bytes:
+    """The request line and headers, checked in one pass."""
     dropped: frozenset[str] | set[str] = _DROPPED
     for name, value in headers:
         if name.lower() == "connection":  # headers it names are hop-by-hop too
@@ -328,15 +330,10 @@ def _build_request(
         if body or method.upper() in _BODY_METHODS:
             out.append((b"Content-Length", str(len(body)).encode("ascii")))
         wire_headers.check(out)
-        # Checked just above in one pass; h11 still checks method and target.
-        return h11.Request(
-            method=method.encode("ascii"),
-            target=target.target.encode("ascii"),
-            headers=out,
-            http_version=b"1.1",
-            _parsed=True,
-        )
-    except (h11.LocalProtocolError, UnicodeError, ValueError, TypeError):
+        if not _METHOD.fullmatch(method) or not _TARGET.fullmatch(target.target):
+            raise ValueError("method or target")
+        return request_head(method, target.target, out)
+    except (UnicodeError, ValueError, TypeError, h11.LocalProtocolError):
         # The underlying text quotes the offending value, which may be a secret.
         raise UpstreamProtocolError(
             f"the request to {target.label} has an invalid method, path or header"

@@ -1,7 +1,8 @@
 """Keep-alive connections to upstreams and the pool that holds them.
 
-A connection is an asyncio transport, a small protocol object (``Wire``) that
-buffers what arrives, and an h11 client state machine. ``Wire`` is used rather
+A connection is an asyncio transport and a small protocol object (``Wire``)
+that buffers what arrives; each exchange on it reads its response with a
+fresh ``http11.ResponseParser``. ``Wire`` is used rather
 than asyncio's StreamReader so that an idle pooled connection can be judged
 exactly: any byte or EOF that arrived while it sat idle means the server has
 given up on it (servers may send a 408 before closing an idle connection), and
@@ -19,8 +20,6 @@ import socket
 import ssl
 import time
 
-import h11
-
 from omniroute.upstream.proxy import ProxyRoute
 
 PoolKey = tuple[str, str, int, str]
@@ -28,9 +27,6 @@ PoolKey = tuple[str, str, int, str]
 # Reading pauses once this much is buffered and unread (flow control: a slow
 # consumer must not make us hold an unbounded response in memory).
 _READ_HIGH_WATER = 256 * 1024
-# h11 refuses a response head larger than this (its default is 16 KiB; some
-# upstreams send long header sets).
-_MAX_HEAD_BYTES = 64 * 1024
 
 
 class Wire(asyncio.Protocol):
@@ -170,11 +166,10 @@ class Connection:
     """One upstream connection, owned either by the pool (idle) or by one
     request at a time."""
 
-    __slots__ = ("wire", "h11", "key", "idle_since", "checked_out")
+    __slots__ = ("wire", "key", "idle_since", "checked_out")
 
     def __init__(self, wire: Wire, key: PoolKey) -> None:
         self.wire = wire
-        self.h11 = h11.Connection(h11.CLIENT, max_incomplete_event_size=_MAX_HEAD_BYTES)
         self.key = key
         self.idle_since = 0.0
         self.checked_out = True

@@ -1,6 +1,6 @@
 """An upstream response whose head has arrived and whose body is read on demand.
 
-The body is handed over as it arrives: each read returns everything h11 can
+The body is handed over as it arrives: each read returns everything the parser can
 parse out of what the socket delivered, without waiting for more, so SSE
 events from a model flow through one by one. Once the body ends cleanly the
 connection goes straight back to the pool; on any error, timeout or
@@ -13,9 +13,8 @@ from __future__ import annotations
 import asyncio
 from types import TracebackType
 
-import h11
-
 from omniroute.errors import UpstreamError, UpstreamProtocolError, UpstreamTimeout
+from omniroute.upstream.http11 import END, NEED_DATA, Head, ProtocolError, ResponseParser
 from omniroute.upstream.pool import Connection, Pool
 
 
@@ -24,6 +23,7 @@ class UpstreamResponse:
         "status",
         "reason",
         "headers",
+        "_parser",
         "_conn",
         "_pool",
         "_label",
@@ -36,7 +36,8 @@ class UpstreamResponse:
 
     def __init__(
         self,
-        event: h11.Response,
+        head: Head,
+        parser: ResponseParser,
         conn: Connection,
         pool: Pool,
         label: str,
@@ -46,11 +47,10 @@ class UpstreamResponse:
         total: float,
         max_bytes: int,
     ) -> None:
-        self.status: int = event.status_code
-        self.reason: str = event.reason.decode("latin-1")
-        self.headers: list[tuple[str, str]] = [
-            (name.decode("latin-1"), value.decode("latin-1")) for name, value in event.headers
-        ]
+        self.status: int = head.status
+        self.reason: str = head.reason
+        self.headers: list[tuple[str, str]] = head.headers
+        self._parser = parser
         self._conn: Connection | None = conn
         self._pool = pool
         self._label = label
@@ -97,22 +97,20 @@ class UpstreamResponse:
         conn = self._conn
         if conn is None:
             return
-        h = conn.h11
+        parser = self._parser
         try:
             # Consume what is already here without waiting: a short body that
             # arrived with the head still lets the connection be reused.
             while True:
-                event = h.next_event()
-                if event is h11.NEED_DATA:
+                event = parser.next_event()
+                if event is NEED_DATA:
                     if not conn.wire.ready():
                         break
-                    h.receive_data(conn.wire.read_nowait())
-                elif type(event) is h11.EndOfMessage:
+                    parser.feed(conn.wire.read_nowait())
+                elif event is END:
                     self._finish(conn)
                     return
-                elif type(event) is not h11.Data:
-                    break
-        except (OSError, h11.RemoteProtocolError):
+        except (OSError, ProtocolError):
             pass
         self._abort()
 
@@ -137,41 +135,39 @@ class UpstreamResponse:
             if self._done:
                 return None
             raise UpstreamProtocolError(f"the response from {self._label} is already closed")
-        h, wire = conn.h11, conn.wire
+        parser, wire = self._parser, conn.wire
         parts: list[bytes] = []
         timer: asyncio.Timeout | None = None
         total_phase = False
         try:
             while True:
-                event = h.next_event()
-                if event is h11.NEED_DATA:
+                event = parser.next_event()
+                if event is NEED_DATA:
                     if parts:
                         break
                     now = asyncio.get_running_loop().time()
                     if now >= self._deadline:  # also when data never stops coming
                         raise self._timed_out(True)
                     if wire.ready():
-                        h.receive_data(wire.read_nowait())
+                        parser.feed(wire.read_nowait())
                         continue
                     idle_end = now + self._idle
                     total_phase = idle_end >= self._deadline
                     timer = asyncio.timeout_at(min(idle_end, self._deadline))
                     async with timer:
-                        h.receive_data(await wire.read())
-                elif type(event) is h11.Data:
-                    if event.data:
-                        parts.append(event.data)
-                elif type(event) is h11.EndOfMessage:
+                        parser.feed(await wire.read())
+                elif event is END:
                     self._finish(conn)
                     break
                 else:
-                    raise h11.RemoteProtocolError("unexpected event in the body")
+                    assert isinstance(event, bytes)
+                    parts.append(event)
         except TimeoutError as exc:
             self._abort()
             if timer is not None and timer.expired():
                 raise self._timed_out(total_phase) from None
             raise self._broken(exc) from None
-        except (OSError, h11.RemoteProtocolError) as exc:
+        except (OSError, ProtocolError) as exc:
             self._abort()
             raise self._broken(exc) from None
         except BaseException:
@@ -179,18 +175,15 @@ class UpstreamResponse:
             raise
         if not parts:
             return None
-        return bytes(parts[0]) if len(parts) == 1 else b"".join(parts)
+        return parts[0] if len(parts) == 1 else b"".join(parts)
 
     def _finish(self, conn: Connection) -> None:
-        """The body ended: pool the connection if h11 says it can be reused."""
+        """The body ended: pool the connection if it can carry another request."""
         self._conn = None
         self._done = True
-        h = conn.h11
-        extra, closed = h.trailing_data
         # Bytes beyond the end of this response were never asked for (a
         # server may send a 408 before closing): such a connection is done.
-        if h.our_state is h11.DONE and h.their_state is h11.DONE and not extra and not closed:
-            h.start_next_cycle()
+        if self._parser.reusable and not conn.wire.ready():
             self._pool.release(conn)
         else:
             self._pool.discard(conn)
@@ -213,7 +206,7 @@ class UpstreamResponse:
         )
 
     def _broken(self, exc: BaseException) -> UpstreamProtocolError:
-        # h11's own text may quote upstream bytes, so only the kind is named.
+        # Only the kind of failure is named, never the bytes.
         if isinstance(exc, OSError):
             what = "the connection was reset"
         else:
