@@ -69,7 +69,13 @@ from omniroute.formats.anthropic_response import (
     render_usage,
 )
 from omniroute.formats.anthropic_stream import StreamDecoder, StreamEncoder
-from omniroute.formats.wire import WireFormat, input_tokens_count, no_usage_event, no_usage_trailer
+from omniroute.formats.wire import (
+    WireFormat,
+    input_tokens_count,
+    no_usage_event,
+    no_usage_trailer,
+    usage_field,
+)
 
 __all__ = [
     "DEFAULT_MAX_TOKENS",
@@ -114,6 +120,7 @@ FORMAT = WireFormat(
     render_error=render_error,
     error_event=error_event,
     render_usage=render_usage,
+    answer_usage=usage_field("usage", parse_usage),
     render_token_count=input_tokens_count,
     count_tokens_estimate=count_tokens_estimate,
     with_usage=_with_usage,

@@ -72,6 +72,7 @@ from typing import Any
 
 from omniroute.formats import ir
 from omniroute.formats.common import dump_json
+from omniroute.formats.gemini_parts import get_field
 from omniroute.formats.gemini_request import (
     parse_count_tokens_request,
     parse_request,
@@ -83,6 +84,7 @@ from omniroute.formats.gemini_response import (
     model_list_entry,
     parse_error,
     parse_response,
+    parse_usage,
     render_count_tokens,
     render_error,
     render_response,
@@ -114,6 +116,10 @@ __all__ = [
 ]
 
 
+def _answer_usage(answer: Any) -> ir.Usage | None:
+    return parse_usage(get_field(answer, "usageMetadata")) if isinstance(answer, dict) else None
+
+
 def _with_usage(answer: dict[str, Any], usage: ir.Usage) -> dict[str, Any]:
     return {**answer, "usageMetadata": render_usage(usage)}
 
@@ -140,6 +146,7 @@ FORMAT = WireFormat(
     render_error=render_error,
     error_event=error_event,
     render_usage=render_usage,
+    answer_usage=_answer_usage,
     render_token_count=render_count_tokens,
     count_tokens_estimate=count_tokens_estimate,
     with_usage=_with_usage,

@@ -49,7 +49,7 @@ from omniroute.formats.openai_chat_response import (
 )
 from omniroute.formats.openai_chat_stream import StreamDecoder, StreamEncoder
 from omniroute.formats.sse import SSEEvent, encode_sse
-from omniroute.formats.wire import WireFormat, input_tokens_count, no_usage_trailer
+from omniroute.formats.wire import WireFormat, input_tokens_count, no_usage_trailer, usage_field
 
 __all__ = [
     "FORMAT",
@@ -108,6 +108,7 @@ FORMAT = WireFormat(
     render_error=render_error,
     error_event=error_event,
     render_usage=render_usage,
+    answer_usage=usage_field("usage", parse_usage),
     render_token_count=input_tokens_count,
     count_tokens_estimate=estimate_request_tokens,
     with_usage=_with_usage,

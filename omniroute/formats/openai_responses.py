@@ -69,13 +69,14 @@ from omniroute.formats.openai_responses_request import (
 from omniroute.formats.openai_responses_response import (
     output_items,
     parse_response,
+    parse_usage,
     render_response,
     render_usage,
 )
 from omniroute.formats.openai_responses_stream import StreamDecoder, StreamEncoder, error_event
 from omniroute.formats.openai_responses_tools import ToolCollector, answer_echo, tool_map
 from omniroute.formats.sse import SSEEvent, encode_sse
-from omniroute.formats.wire import WireFormat, input_tokens_count, no_usage_trailer
+from omniroute.formats.wire import WireFormat, input_tokens_count, no_usage_trailer, usage_field
 
 NAME = "openai-responses"
 
@@ -189,6 +190,7 @@ FORMAT = WireFormat(
     render_error=render_error,
     error_event=error_event,
     render_usage=render_usage,
+    answer_usage=usage_field("usage", parse_usage),
     render_token_count=input_tokens_count,
     count_tokens_estimate=estimate_request_tokens,
     with_usage=_with_usage,

@@ -77,6 +77,9 @@ class WireFormat:
     render_error: Callable[[ir.ErrorInfo], dict[str, Any]]
     error_event: Callable[[ir.ErrorInfo], bytes]
     render_usage: Callable[[ir.Usage], dict[str, Any]]
+    # The usage a whole JSON answer reports (None when it has none), read
+    # without parsing the rest: enough for an answer passed through as is.
+    answer_usage: Callable[[Any], ir.Usage | None]
     count_tokens_estimate: Callable[[ir.Request], int]
     # The body of a token-count answer (Anthropic count_tokens, Gemini countTokens).
     render_token_count: Callable[[int], dict[str, Any]]
@@ -97,6 +100,17 @@ def wire_format(name: str) -> WireFormat:
         raise ValueError(f"unknown wire format {name!r}") from None
     fmt: WireFormat = importlib.import_module(module).FORMAT
     return fmt
+
+
+def usage_field(
+    name: str, parse: Callable[[Any], ir.Usage | None]
+) -> Callable[[Any], ir.Usage | None]:
+    """``answer_usage`` for a format that keeps usage in one top-level field."""
+
+    def read(answer: Any) -> ir.Usage | None:
+        return parse(answer.get(name)) if isinstance(answer, dict) else None
+
+    return read
 
 
 def no_usage_event(

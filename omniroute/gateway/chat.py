@@ -79,12 +79,18 @@ def _json_answer(
     call: Call, attempt: Attempt, raw: bytes, upstream: WireFormat, passthrough: bool
 ) -> Response:
     try:
-        parsed = upstream.parse_response(json.loads(raw))
+        answer = json.loads(raw)
+    except ValueError:
+        raise _not_json(attempt, "ValueError") from None
+    if passthrough and b"<think>" not in raw:
+        usage = _reported_usage(upstream, answer)
+        if usage is not None:
+            # The common case: the upstream's own bytes, nothing to add.
+            return _answered(call, attempt, raw, usage)
+    try:
+        parsed = upstream.parse_response(answer)
     except (ValueError, TypeError, KeyError, AttributeError) as exc:
-        raise errors.UpstreamProtocolError(
-            f"{attempt.provider.name} sent an answer that is not valid "
-            f"{attempt.upstream_format} JSON ({type(exc).__name__})."
-        )
+        raise _not_json(attempt, type(exc).__name__) from None
     if parsed.usage.input_tokens == 0 or parsed.usage.output_tokens == 0:
         parsed.usage = _completed_usage(call, parsed)  # never silently zero
     if passthrough and _has_think_tags(raw, parsed):
@@ -92,18 +98,40 @@ def _json_answer(
     if passthrough:
         out = raw
         if parsed.usage.estimated:
-            out = dumps(upstream.with_usage(json.loads(raw), parsed.usage))
+            out = dumps(upstream.with_usage(answer, parsed.usage))
     else:
         parsed.id = call.new_answer_id()
         if call.echo:
             parsed.vendor.setdefault(call.dialect, {})["echo"] = call.echo
         out = dumps(call.wire.render_response(parsed))
-    attempt.end(AttemptEnd(Outcome.ANSWERED, 200, parsed.usage))
+    return _answered(call, attempt, out, parsed.usage)
+
+
+def _reported_usage(upstream: WireFormat, answer: Any) -> ir.Usage | None:
+    """The answer's own usage when it is complete (both counts given)."""
+    try:
+        usage = upstream.answer_usage(answer)
+    except (ValueError, TypeError):
+        return None
+    if usage is None or not usage.input_tokens or not usage.output_tokens:
+        return None
+    return usage
+
+
+def _answered(call: Call, attempt: Attempt, body: bytes, usage: ir.Usage) -> Response:
+    attempt.end(AttemptEnd(Outcome.ANSWERED, 200, usage))
     headers = attempt.headers()
-    headers.append(("x-omniroute-tokens-in", str(parsed.usage.input_tokens)))
-    headers.append(("x-omniroute-tokens-out", str(parsed.usage.output_tokens)))
+    headers.append(("x-omniroute-tokens-in", str(usage.input_tokens)))
+    headers.append(("x-omniroute-tokens-out", str(usage.output_tokens)))
     headers.append(("x-omniroute-latency-ms", str(round((time.monotonic() - call.started) * 1000))))
-    return Response(200, out, headers, content_type="application/json")
+    return Response(200, body, headers, content_type="application/json")
+
+
+def _not_json(attempt: Attempt, why: str) -> errors.UpstreamProtocolError:
+    return errors.UpstreamProtocolError(
+        f"{attempt.provider.name} sent an answer that is not valid "
+        f"{attempt.upstream_format} JSON ({why})."
+    )
 
 
 def _encoder_factory(call: Call, attempt: Attempt) -> Callable[[], StreamEncoder]:
