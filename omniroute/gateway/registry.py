@@ -81,6 +81,9 @@ class ProviderInfo:
         )
 
 
+_RESOLVED_KEPT = 1024  # model strings whose resolution is remembered per configuration
+
+
 @dataclass(frozen=True, slots=True)
 class Registry:
     snapshot: ConfigSnapshot
@@ -88,6 +91,9 @@ class Registry:
     options: Options
     view: RoutingView
     _providers: Mapping[str, ProviderInfo] = field(repr=False)
+    # Resolutions depend only on this configuration, so each model string is
+    # resolved once per configuration rather than once per request.
+    _resolved: dict[str, Resolution] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
     def build(cls, snapshot: ConfigSnapshot, catalog: Catalog) -> Registry:
@@ -103,7 +109,13 @@ class Registry:
         return tuple(self._providers.values())
 
     def resolve(self, model: str) -> Resolution:
-        return resolve(model, self.view)
+        found = self._resolved.get(model)
+        if found is None:
+            found = resolve(model, self.view)
+            if len(self._resolved) >= _RESOLVED_KEPT:
+                self._resolved.clear()
+            self._resolved[model] = found
+        return found
 
     def proxy_for(self, provider: ProviderInfo, account: AccountRecord) -> str | None:
         """The egress proxy of one account (the most specific setting wins)."""

@@ -88,7 +88,7 @@ class _StaleConnection(Exception):
 
 
 class UpstreamClient:
-    __slots__ = ("_settings", "_timeouts", "_pool", "_ssl", "_routes")
+    __slots__ = ("_settings", "_timeouts", "_pool", "_ssl", "_routes", "_targets")
 
     def __init__(self, settings: Settings, *, ssl_context: ssl.SSLContext | None = None) -> None:
         self._settings = settings
@@ -96,6 +96,7 @@ class UpstreamClient:
         self._pool = Pool(settings.upstream_pool_max_idle, settings.upstream_pool_idle_ttl)
         self._ssl = ssl_context  # created on first https use when not given
         self._routes: dict[str, ProxyRoute] = {}
+        self._targets: dict[str, _Target] = {}  # parsed URLs: a few per provider
 
     async def send(
         self,
@@ -108,7 +109,12 @@ class UpstreamClient:
         timeouts: Timeouts | None = None,
     ) -> UpstreamResponse:
         """Send one request; return once the response head has arrived."""
-        target = _parse_url(url)
+        target = self._targets.get(url)
+        if target is None:
+            target = _parse_url(url)
+            if len(self._targets) >= _MAX_CACHED_ROUTES:
+                self._targets.clear()
+            self._targets[url] = target
         request = _build_request(method, target, headers, body)
         route = self._route(proxy) if proxy else None
         tm = timeouts or self._timeouts
