@@ -1,8 +1,10 @@
-"""Assemble a whole ``ir.Response`` from a stream of IR events.
+"""Whole answers and streams of IR events, one made from the other.
 
-Used where the gateway needs the complete answer of a streamed exchange:
-to remember a Responses conversation for ``previous_response_id``, and to
-estimate usage when the upstream reports none.
+``Accumulator`` assembles a whole ``ir.Response`` from a stream: where the
+gateway needs the complete answer of a streamed exchange (usage estimates,
+a Responses conversation to remember). ``events_of`` goes the other way: the
+stream a whole answer could have been, for an upstream that answered a
+streamed request with plain JSON.
 """
 
 from __future__ import annotations
@@ -74,3 +76,30 @@ def _new_part(ev: ir.BlockStart) -> ir.TextPart | ir.ThinkingPart | ir.ToolCallP
     if ev.kind == "thinking":
         return ir.ThinkingPart(redacted=ev.redacted, id=ev.id)
     return ir.TextPart("")
+
+
+def events_of(resp: ir.Response) -> list[ir.Event]:
+    """The answer as a stream: start, one block per part, the stop reason and
+    usage, stop."""
+    events: list[ir.Event] = [ir.MessageStart(resp.id, resp.model)]
+    for index, part in enumerate(resp.parts):
+        if isinstance(part, ir.ToolCallPart):
+            events.append(ir.BlockStart(index, "tool_call", id=part.id, name=part.name))
+            if part.arguments:
+                events.append(ir.ToolArgsDelta(index, part.arguments))
+            if part.signature:
+                events.append(ir.SignatureDelta(index, part.signature))
+        elif isinstance(part, ir.ThinkingPart):
+            events.append(ir.BlockStart(index, "thinking", id=part.id, redacted=part.redacted))
+            if part.text:
+                events.append(ir.ThinkingDelta(index, part.text))
+            if part.signature:
+                events.append(ir.SignatureDelta(index, part.signature))
+        else:
+            events.append(ir.BlockStart(index, "text"))
+            if part.text:
+                events.append(ir.TextDelta(index, part.text))
+        events.append(ir.BlockStop(index))
+    events.append(ir.MessageDelta(resp.stop_reason, resp.stop_sequence, resp.usage))
+    events.append(ir.MessageStop())
+    return events

@@ -35,10 +35,11 @@ class StreamDecoder:
     their deltas; the remaining blocks are renumbered 0, 1, 2...
     """
 
-    __slots__ = ("_done", "_index", "_next", "_open", "_started", "_usage")
+    __slots__ = ("_done", "_index", "_next", "_open", "_started", "_usage", "complete")
 
     def __init__(self) -> None:
         self._started = self._done = False
+        self.complete = False  # message_stop arrived: the stream ended as it should
         self._index: dict[int, int | None] = {}  # wire index -> IR index (None: skipped)
         self._next = 0
         self._open: list[int] = []
@@ -72,6 +73,7 @@ class StreamDecoder:
         if kind == "message_delta":
             return self._message_delta(obj)
         if kind == "message_stop":
+            self.complete = True
             return self._end()
         return []  # ping and event types added later
 

@@ -54,6 +54,11 @@ class StreamDecoder:
         "_ended",
     )
 
+    @property
+    def complete(self) -> bool:
+        """A finishReason arrived: Gemini streams have no other end marker."""
+        return self._finish is not None
+
     def __init__(self) -> None:
         self._id: str | None = None  # set by the first chunk (MessageStart sent)
         self._open: int | None = None

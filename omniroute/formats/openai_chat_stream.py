@@ -38,11 +38,12 @@ class StreamDecoder:
 
     __slots__ = (
         "_done", "_finished", "_next", "_open", "_pending", "_split", "_started", "_text",
-        "_think", "_tools", "_usage",
+        "_think", "_tools", "_usage", "complete",
     )  # fmt: skip
 
     def __init__(self) -> None:
         self._started = self._finished = self._done = False
+        self.complete = False  # ``[DONE]`` arrived: the stream ended as it should
         self._next = 0
         self._text: int | None = None
         self._think: int | None = None
@@ -56,6 +57,7 @@ class StreamDecoder:
         if self._done:
             return []
         if data.strip() == "[DONE]":
+            self.complete = True
             return self._end()
         try:
             obj = json.loads(data)

@@ -283,11 +283,13 @@ class StreamDecoder:
 
     __slots__ = (
         "_started", "_ended", "_open", "_next", "_streamed", "_saw_call", "_summaries", "_custom",
+        "complete",
     )  # fmt: skip
 
     def __init__(self) -> None:
         self._started = False
         self._ended = False
+        self.complete = False  # response.completed (or .incomplete) arrived
         self._open: dict[tuple[Any, ...], int] = {}  # item key -> IR block index
         self._next = 0
         self._streamed: set[tuple[Any, ...]] = set()  # keys that got deltas
@@ -315,6 +317,7 @@ class StreamDecoder:
         resp = _dict(obj.get("response"))
         self._start(resp, out)
         if kind in ("response.completed", "response.incomplete"):
+            self.complete = True
             self._end(resp, out)
         else:
             self._item_event(kind, obj, out)

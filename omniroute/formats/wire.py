@@ -45,6 +45,13 @@ _MODULES = {
 class StreamDecoder(Protocol):
     """Upstream SSE events of one stream -> IR events."""
 
+    @property
+    def complete(self) -> bool:
+        """The format's own end event arrived ([DONE], message_stop,
+        response.completed, a Gemini finishReason); a stream that stops
+        before it was cut short."""
+        ...
+
     def feed(self, event: str | None, data: str) -> list[ir.Event]: ...
 
     def close(self) -> list[ir.Event]:

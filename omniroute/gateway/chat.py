@@ -18,6 +18,7 @@ from typing import Any
 
 from omniroute import errors
 from omniroute.formats import ir
+from omniroute.formats.accumulate import events_of
 from omniroute.formats.common import dump_json, estimate_request_tokens, tokens_for_chars
 from omniroute.formats.wire import StreamEncoder, WireFormat, wire_format
 from omniroute.gateway.call import Attempt, AttemptEnd, Call, Outcome
@@ -55,13 +56,15 @@ class ChatOperation:
         )
         body = _upstream_body(call, attempt, passthrough, upstream)
         resp = await exchange.open(call, attempt, body, stream=call.stream, timeouts=timeouts)
-        if call.stream:
+        if call.stream and _is_event_stream(resp):
             try:
                 return await _open_stream(call, attempt, resp, upstream, passthrough)
             except BaseException:
                 await resp.aclose()
                 raise
         raw = await exchange.read(resp)
+        if call.stream:  # asked for a stream, answered with one JSON body
+            return _json_as_stream(call, attempt, raw, upstream)
         return _json_answer(call, attempt, raw, upstream, passthrough)
 
 
@@ -105,6 +108,35 @@ def _json_answer(
             parsed.vendor.setdefault(call.dialect, {})["echo"] = call.echo
         out = dumps(call.wire.render_response(parsed))
     return _answered(call, attempt, out, parsed.usage)
+
+
+def _json_as_stream(
+    call: Call, attempt: Attempt, raw: bytes, upstream: WireFormat
+) -> StreamResponse:
+    """Some upstreams answer a streamed request with one JSON body: the
+    client still gets a stream, in its own dialect, of that whole answer."""
+    try:
+        parsed = upstream.parse_response(json.loads(raw))
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+        raise _not_json(attempt, type(exc).__name__) from None
+    if parsed.usage.input_tokens == 0 or parsed.usage.output_tokens == 0:
+        parsed.usage = _completed_usage(call, parsed)
+    parsed.id = call.new_answer_id()
+    encoder = _encoder_factory(call, attempt)()
+    body = b"".join(encoder.encode(ev) for ev in events_of(parsed))
+    attempt.end(
+        AttemptEnd(Outcome.ANSWERED, 200, parsed.usage, ttfb=time.monotonic() - call.started)
+    )
+    return StreamResponse(_once(body), headers=attempt.headers())
+
+
+async def _once(body: bytes) -> AsyncIterator[bytes]:
+    yield body
+
+
+def _is_event_stream(resp: UpstreamResponse) -> bool:
+    kind = resp.header("content-type") or "text/event-stream"
+    return not kind.split(";", 1)[0].strip().lower().endswith("json")
 
 
 def _reported_usage(upstream: WireFormat, answer: Any) -> ir.Usage | None:
@@ -161,18 +193,20 @@ async def _open_stream(
     ended = False
     async for chunk in chunks:
         head += relay.feed(chunk)
-        if relay.error is not None and not relay.started:
-            raise errors.UpstreamStreamError(
-                scrub(relay.error.message, attempt),
-                status=errors.client_status_for_upstream(relay.error.status),
-                kind=relay.error.kind,
-                retry_after=relay.error.retry_after,
-            )
-        if relay.started:
+        if relay.started or relay.error is not None:
             break
     else:
         ended = True
         head += relay.close()
+    if relay.error is not None and not relay.started:
+        # An error before the first token, or a stream that ended with none:
+        # nothing reached the client, so the request can go elsewhere.
+        raise errors.UpstreamStreamError(
+            scrub(relay.error.message, attempt),
+            status=errors.client_status_for_upstream(relay.error.status),
+            kind=relay.error.kind,
+            retry_after=relay.error.retry_after,
+        )
     ttfb = time.monotonic() - call.started
     end = _StreamEnd()
 
@@ -226,6 +260,9 @@ async def _stream_rest(
             yield relay.error_bytes(info)
     if relay.error is not None:
         status, kind = relay.error.status, relay.error.kind
+        if relay.truncated:
+            kind = "truncated"
+            log.warning("request %s: the upstream stream was cut short", call.request_id)
     end.status, end.kind = status, kind
 
 

@@ -26,6 +26,11 @@ from omniroute.formats.wire import StreamEncoder, WireFormat
 _CONTENT_EVENTS = (ir.BlockStart, ir.TextDelta, ir.ThinkingDelta, ir.ToolArgsDelta)
 
 
+_CUT_SHORT = ir.ErrorInfo(
+    502, "api_error", "The upstream stream ended before it was complete (cut short)."
+)
+
+
 def _last_event_boundary(buf: bytearray) -> int:
     """Index just past the last complete SSE event in ``buf`` (0 if none)."""
     best = 0
@@ -52,7 +57,7 @@ class StreamRelay:
         "answer",
         "started",
         "error",
-        "finished",
+        "truncated",
     )
 
     def __init__(
@@ -85,13 +90,17 @@ class StreamRelay:
         self._held_events: list[ir.Event] = []
         self.answer = Accumulator()  # the whole answer, assembled as it flows
         self.started = False  # a content event has been seen
-        self.error: ir.ErrorInfo | None = None  # an upstream error event
-        self.finished = False  # the upstream said the message is complete
+        self.error: ir.ErrorInfo | None = None  # an upstream error event, or the cut
+        self.truncated = False  # the upstream stopped before its format's end event
 
     @property
     def usage(self) -> ir.Usage:
-        """The upstream's figures, or an estimate (marked so) when it gave none."""
-        return self.answer.usage or self._estimated_usage()
+        """The upstream's figures, with what it left out (all of it, or the
+        output of a stream cut short) estimated and marked so."""
+        usage = self.answer.usage
+        if usage is None or _needs_estimate(usage):
+            return self._completed(None)
+        return usage
 
     def _estimated_usage(self) -> ir.Usage:
         return ir.Usage(
@@ -142,20 +151,33 @@ class StreamRelay:
         return held
 
     def close(self) -> bytes:
-        """The upstream ended its body: flush what is left."""
+        """The upstream ended its body: flush what is left. A stream that
+        ended without its format's end event was cut short: the client gets
+        an error event instead of a made-up normal ending."""
         out = bytearray()
         if self._encoder is not None:
             for event in self._sse.close():
                 self._on_events(self._decoder.feed(event.event, event.data), out)
-            self._on_events(self._decoder.close(), out)
+            if self._cut_short():
+                self._on_events([ir.StreamError(_CUT_SHORT)], out)
+            else:
+                self._on_events(self._decoder.close(), out)
             return bytes(out)
         block = bytes(self._pending)
         self._pending.clear()
         out += self._pass(block, self._sse.feed(block) + self._sse.close())
-        self._on_events(self._decoder.close(), out)
-        if self._usage_missing() and self.error is None:
-            out += self._format.usage_trailer(self._completed(None), self.answer.model)
+        if self._cut_short():
+            self.error = _CUT_SHORT
+            out += self._format.error_event(_CUT_SHORT)
+        else:
+            self._on_events(self._decoder.close(), out)
+            if self._usage_missing() and self.error is None:
+                out += self._format.usage_trailer(self._completed(None), self.answer.model)
         return self._release(bytes(out), final=True)
+
+    def _cut_short(self) -> bool:
+        self.truncated = self.error is None and not self._decoder.complete
+        return self.truncated
 
     def _usage_missing(self) -> bool:
         """The upstream has reported no (complete) usage so far."""
@@ -198,8 +220,6 @@ class StreamRelay:
                 self.started = True
             elif isinstance(ev, ir.StreamError):
                 self.error = ev.error
-            elif isinstance(ev, ir.MessageStop):
-                self.finished = True
             elif isinstance(ev, ir.MessageStart) and self._answer_id is not None:
                 ev = ir.MessageStart(self._answer_id, ev.model, ev.usage)
             elif isinstance(ev, ir.MessageDelta) and _needs_estimate(

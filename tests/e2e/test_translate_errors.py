@@ -246,6 +246,27 @@ async def test_midstream_death_ends_with_dialect_error_event(
     await _sdk_sees_failure(env, client, up)
 
 
+@pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.parametrize("client", CLIENTS)
+async def test_a_stream_that_just_stops_is_not_passed_off_as_complete(
+    env: Env, names: itertools.count[int], client: str, fmt: str
+) -> None:
+    """The upstream's body ends cleanly but without its format's end event:
+    the client gets an error event, not an invented normal ending, and the
+    row says the stream was cut short."""
+    up = await _fresh(env, fmt, names)
+    env.serve(up, True, Sse(_truncated(up), delay=0.02, end="close"))
+    resp = await _raw_stream(env, client, up)
+    assert resp.status_code == 200
+    assert PARTIAL in resp.text
+    _check_error_tail(client, _sse_events(resp.text))
+    await env.gw.gateway.store.flush_logs()
+    (row, *_) = await env.gw.gateway.store.recent_requests(1)
+    assert (row.status, row.error_kind, row.stream) == (502, "truncated", True)
+    assert row.output_tokens > 0  # the partial answer's usage (estimated)
+    await _sdk_sees_failure(env, client, up)
+
+
 async def _sdk_sees_failure(env: Env, client: str, up: Upstream) -> None:
     """And each SDK surfaces it rather than ending quietly."""
     if client == "responses":
