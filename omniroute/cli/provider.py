@@ -108,27 +108,32 @@ async def cmd_add(args: argparse.Namespace, settings: Settings) -> int:
         existing = snap.provider(name)
         if not api_key and (entry is None or entry.auth != "none"):
             raise errors.BadRequest("--api-key is required")
+        provider_extra: dict[str, Any] | None = None
         if existing is not None:
-            provider = await _update_existing(store, existing, args.format, base_url, models)
+            given = args.format is not None or base_url is not None or models is not None
+            shape = (
+                (args.format or existing.format, base_url or existing.base_url, models)
+                if given
+                else None
+            )
         elif entry is not None:
-            provider = await store.upsert_provider(
-                entry.id, args.format or entry.format, base_url or entry.base_url, models
-            )
-            provider = await ConfigEditor(store).update_provider(
-                entry.id, extra={"catalog": entry.id}
-            )
+            shape = (args.format or entry.format, base_url or entry.base_url, models)
+            provider_extra = {"catalog": entry.id}
         else:
             if args.format is None or base_url is None:
                 raise errors.BadRequest(
                     f"{args.name!r} is not in the catalog (see `omniroute provider catalog`): "
                     "a custom provider needs --format and --base-url"
                 )
-            provider = await store.upsert_provider(args.name, args.format, base_url, models)
-        account = await store.add_account(
-            provider.id, api_key or KEYLESS_ACCOUNT_KEY, priority=args.priority
+            shape = (args.format, base_url, models)
+        provider, account = await ConfigEditor(store).add_account(
+            name,
+            api_key or KEYLESS_ACCOUNT_KEY,
+            provider=shape,
+            provider_extra=provider_extra,
+            priority=args.priority,
+            account_extra=None if proxy is None else {"proxy": proxy},
         )
-        if proxy is not None:
-            await ConfigEditor(store).update_account(account.id, extra={"proxy": proxy})
         count = len((await store.snapshot()).accounts_for(provider.id))
         print(
             f"provider {provider.name} ({provider.format}, {provider.base_url}): "
@@ -137,21 +142,6 @@ async def cmd_add(args: argparse.Namespace, settings: Settings) -> int:
         return 0
 
     return await with_store(settings, run)
-
-
-async def _update_existing(
-    store: Store,
-    existing: ProviderRecord,
-    fmt: str | None,
-    base_url: str | None,
-    models: list[str] | None,
-) -> ProviderRecord:
-    """Another account for a provider we have: only what was given changes."""
-    if fmt is None and base_url is None and models is None:
-        return existing
-    return await store.upsert_provider(
-        existing.name, fmt or existing.format, base_url or existing.base_url, models
-    )
 
 
 # -- catalog and list ----------------------------------------------------------

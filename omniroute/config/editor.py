@@ -44,6 +44,33 @@ class ConfigEditor:
 
     # -- providers and accounts
 
+    async def add_account(
+        self,
+        name: str,
+        api_key: str,
+        *,
+        provider: tuple[str, str, Sequence[str] | None] | None = None,
+        provider_extra: Mapping[str, Any] | None = None,
+        priority: int | None = None,
+        account_extra: Mapping[str, Any] | None = None,
+    ) -> tuple[ProviderRecord, AccountRecord]:
+        """Add an account to provider ``name``, creating or changing the
+        provider first when ``provider`` (format, base_url, models) is given;
+        one transaction."""
+        what = f"provider {name!r}"
+        return await self.store.add_provider_account(
+            name,
+            api_key,
+            provider=provider,
+            provider_extra=None
+            if provider_extra is None
+            else check_extra(provider_extra, account=False, what=what),
+            priority=priority,
+            account_extra=None
+            if account_extra is None
+            else check_extra(account_extra, account=True, what=f"the new account of {what}"),
+        )
+
     async def update_provider(
         self,
         name: str,

@@ -144,6 +144,11 @@ def upsert_provider(
     return _provider(row)
 
 
+def read_provider(conn: sqlite3.Connection, name: str) -> ProviderRecord | None:
+    row = conn.execute(f"{_PROVIDER_SELECT} WHERE name = ?", (name,)).fetchone()
+    return None if row is None else _provider(row)
+
+
 def _check_provider(name: str, format: str, base_url: str) -> None:
     if not isinstance(name, str) or not _PROVIDER_NAME.fullmatch(name):
         raise BadRequest(

@@ -236,6 +236,46 @@ class Store:
             )
         )
 
+    async def add_provider_account(
+        self,
+        name: str,
+        api_key: str,
+        *,
+        provider: tuple[str, str, Sequence[str] | None] | None = None,
+        provider_extra: Mapping[str, Any] | None = None,
+        priority: int | None = None,
+        account_extra: Mapping[str, Any] | None = None,
+    ) -> tuple[ProviderRecord, AccountRecord]:
+        """One transaction: create or change provider ``name`` (``provider`` is
+        (format, base_url, models); None leaves an existing one as it is),
+        merge ``provider_extra`` into its options, and add an account with
+        its own options. A crash leaves all of it or none of it."""
+        sealer = self._require_sealer()
+        models = provider[2] if provider is not None else None
+        if models is not None and not isinstance(models, str):
+            models = tuple(models)
+        p_extra = None if provider_extra is None else dict(provider_extra)
+        a_extra = None if account_extra is None else dict(account_extra)
+
+        def work(conn: sqlite3.Connection) -> tuple[ProviderRecord, AccountRecord]:
+            if provider is not None:
+                repo.upsert_provider(conn, name, provider[0], provider[1], models)
+            if p_extra:
+                options.update_provider(conn, name, base_url=None, models=None, extra=p_extra)
+            record = repo.read_provider(conn, name)
+            if record is None:
+                raise BadRequest(f"unknown provider {name!r}")
+            account = repo.add_account(
+                conn, sealer, record.id, api_key, priority=priority, enabled=True, label=None
+            )
+            if a_extra:
+                account = options.update_account(
+                    conn, sealer, account.id, priority=None, enabled=None, extra=a_extra
+                )
+            return record, account
+
+        return await self.write(work)
+
     async def set_provider_enabled(self, name: str, enabled: bool) -> None:
         await self.write(lambda conn: repo.set_provider_enabled(conn, name, enabled))
 
