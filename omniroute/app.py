@@ -24,6 +24,7 @@ from omniroute.http.static import StaticFiles
 from omniroute.providers.catalog import Catalog
 from omniroute.settings import Settings
 from omniroute.store import Store
+from omniroute.store.lock import DataDirLock
 from omniroute.upstream import UpstreamClient
 
 log = logging.getLogger("omniroute")
@@ -56,6 +57,7 @@ class Gateway:
             settings, self.registry, self.upstream, self.store, self.resilience
         )
         self.admin = AdminAccess(settings.data_dir)
+        self._lock = DataDirLock(settings.data_dir)
         self.router = Router()
         self.memory = ConversationMemory(self.store, settings.responses_memory_ttl)
         client_api = ClientApi(settings, self.registry, self.pipeline, self.memory, self.started)
@@ -76,7 +78,12 @@ class Gateway:
         self.resilience.apply(registry)
 
     async def start(self) -> tuple[str, int]:
-        await self.store.open()
+        self._lock.acquire()
+        try:
+            await self.store.open()
+        except BaseException:
+            self._lock.release()
+            raise
         try:
             await self._watcher.load()
             await self.resilience.restore(self.store)
@@ -87,9 +94,12 @@ class Gateway:
             await self._watcher.stop()
             await self.resilience.stop_saving(self.store)
             await self.store.close()
+            self._lock.release()
             raise
         host, port = self.address
-        self.admin.publish(f"http://{'127.0.0.1' if host in ('0.0.0.0', '') else host}:{port}")
+        url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '') else host}:{port}"
+        self.admin.publish(url)
+        self._lock.publish(url)
         return self.address
 
     async def stop(self) -> None:
@@ -100,6 +110,7 @@ class Gateway:
         await self.memory.drain()
         await self.upstream.aclose()
         await self.store.close()
+        self._lock.release()
 
     def describe(self) -> dict[str, Any]:
         """Everything the detailed health view shows besides the basics."""
@@ -145,6 +156,12 @@ class Gateway:
 
 async def serve(settings: Settings) -> None:
     """Run until SIGINT/SIGTERM, then shut down gracefully."""
+    # Signals are caught before the server says it listens: a SIGTERM sent as
+    # soon as that line appears still gets a graceful stop.
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
     gateway = Gateway(settings)
     host, port = await gateway.start()
     log.info("OmniRoute listening on http://%s:%d (data in %s)", host, port, settings.data_dir)
@@ -153,10 +170,6 @@ async def serve(settings: Settings) -> None:
         log.info("no provider yet: add one with `omniroute provider add` (see --help)")
     if not any(not k.revoked for k in snapshot.client_keys):
         log.info("no client key yet: create one with `omniroute key create`")
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
     try:
         await stop.wait()
         log.info("shutting down")
