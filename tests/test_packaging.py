@@ -29,3 +29,11 @@ def test_runtime_dependencies_are_exactly_the_allowed_ones() -> None:
 
 def test_the_dashboard_files_are_found() -> None:
     assert (web_root() / "index.html").is_file()
+
+
+def test_the_license_is_an_spdx_expression() -> None:
+    # setuptools stops building projects whose license is a table after 2027-02-18.
+    pyproject = tomllib.loads((REPO / "pyproject.toml").read_text())
+    assert pyproject["project"]["license"] == "MIT"
+    requires = pyproject["build-system"]["requires"]
+    assert "setuptools>=77" in requires  # the first to read an SPDX expression
