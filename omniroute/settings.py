@@ -60,6 +60,14 @@ class Settings:
     # security
     require_key_on_loopback: bool = True
 
+    def __post_init__(self) -> None:
+        # Checked here, not at bind time, so a bad OMNIROUTE_PORT is one clear
+        # line instead of an OverflowError from deep inside asyncio.
+        if isinstance(self.port, bool) or not isinstance(self.port, int):
+            raise ValueError(f"port must be a whole number, got {self.port!r}")
+        if not 0 <= self.port <= 65535:
+            raise ValueError(f"port must be from 0 to 65535 (0: any free port), got {self.port}")
+
     @classmethod
     def load(
         cls, overrides: Mapping[str, Any] | None = None, env: Mapping[str, str] | None = None

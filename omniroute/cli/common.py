@@ -3,37 +3,124 @@
 from __future__ import annotations
 
 import argparse
-from collections.abc import Awaitable, Callable, Coroutine, Mapping
+import math
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from types import MappingProxyType
-from typing import Any
+from typing import Any, NoReturn
 
-from omniroute import errors
+from omniroute.routing.ratelimit import Limits
 from omniroute.settings import Settings
 from omniroute.store import Store, check_proxy
 
 Command = Callable[[argparse.Namespace, Settings], Coroutine[Any, Any, int]]
 
 NONE_WORDS = frozenset({"none", "null", "off", "unset"})
-# Rate-limit options shared by `provider set` and `account set`: flag -> (field, type).
-LIMIT_FLAGS: Mapping[str, tuple[str, type]] = MappingProxyType(
+# What an option that takes "a number or none" gives for "none".
+CLEAR = "none"
+# Whole numbers the CLI accepts are kept far inside SQLite's 64-bit integers.
+MAX_WHOLE = 1_000_000_000
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse with the CLI's error shape: one line on stderr, exit status 2,
+    named after the (sub)command that could not read its arguments."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: {message} (see `{self.prog} --help`)\n")
+
+    def parse_known_args(  # type: ignore[override]
+        self, args: Sequence[str] | None = None, namespace: Any = None
+    ) -> tuple[Any, list[str]]:
+        # A subcommand's parser is run with parse_known_args, and what it does
+        # not know would otherwise be reported by the top-level parser, with
+        # the top-level usage; refusing it here names the subcommand.
+        parsed, extras = super().parse_known_args(args, namespace)
+        if extras:
+            self.error(f"unrecognized arguments: {' '.join(extras)}")
+        return parsed, extras
+
+
+def whole(low: int, high: int = MAX_WHOLE, *, none: bool = False) -> Callable[[str], Any]:
+    """An argparse type: a whole number in [low, high] (or ``none``)."""
+
+    def parse(text: str) -> int | str:
+        if none and is_none(text):
+            return CLEAR
+        try:
+            value = int(text)
+        except ValueError:
+            value = None
+        if value is None or not low <= value <= high:
+            also = " or 'none'" if none else ""
+            raise argparse.ArgumentTypeError(
+                f"needs a whole number from {low} to {high}{also}, got {text!r}"
+            )
+        return value
+
+    parse.__name__ = "whole number"  # argparse names the type in some errors
+    return parse
+
+
+def number(low: float, high: float, *, none: bool = False) -> Callable[[str], Any]:
+    """An argparse type: a finite number in [low, high] (or ``none``)."""
+
+    def parse(text: str) -> float | str:
+        if none and is_none(text):
+            return CLEAR
+        try:
+            value = float(text)
+        except ValueError:
+            value = math.nan
+        if not (math.isfinite(value) and low <= value <= high):
+            also = " or 'none'" if none else ""
+            raise argparse.ArgumentTypeError(
+                f"needs a number from {_plain(low)} to {_plain(high)}{also}, got {text!r}"
+            )
+        return value
+
+    parse.__name__ = "number"
+    return parse
+
+
+def _plain(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else f"{value:g}"
+
+
+def port_number(text: str) -> int:
+    """0-65535; 0 lets the system pick a free port."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(
+            f"a port is a whole number from 0 to 65535 (0: any free port), got {text!r}"
+        )
+    return value
+
+
+ID = whole(1, 2**63 - 1)
+PRIORITY = whole(-MAX_WHOLE, MAX_WHOLE)
+
+# Rate-limit options shared by `provider set` and `account set`:
+# flag -> (field, argparse type). The bounds are the rate limiter's own.
+LIMIT_FLAGS: Mapping[str, tuple[str, Callable[[str], Any]]] = MappingProxyType(
     {
-        "--rpm": ("rpm", int),
-        "--min-gap": ("min_gap", float),
-        "--max-concurrent": ("max_concurrent", int),
-        "--max-queue": ("max_queue", int),
+        "--rpm": ("rpm", whole(1, none=True)),
+        "--min-gap": ("min_gap", number(0, 3600, none=True)),
+        "--max-concurrent": ("max_concurrent", whole(1, none=True)),
+        "--max-queue": ("max_queue", whole(0, none=True)),
     }
 )
 _LIMIT_HELP: Mapping[str, str] = MappingProxyType(
     {
         "rpm": "requests per minute (none: no limit)",
-        "min_gap": "seconds between two request starts (none: no gap)",
+        "min_gap": "seconds between two request starts, 0-3600 (none: no gap)",
         "max_concurrent": "requests in progress at once (none: no limit)",
         "max_queue": "requests allowed to wait for a slot (default 64)",
     }
 )
-_DEFAULT_LIMITS: Mapping[str, Any] = MappingProxyType(
-    {"rpm": None, "min_gap": None, "max_concurrent": None, "max_queue": 64}
-)
+_DEFAULT_LIMITS: Mapping[str, Any] = MappingProxyType(Limits().to_dict())
 
 
 def common(parser: argparse.ArgumentParser) -> None:
@@ -102,16 +189,18 @@ def add_proxy_option(parser: argparse.ArgumentParser, what: str) -> None:
 
 
 def add_limit_options(parser: argparse.ArgumentParser) -> None:
-    for flag, (name, _kind) in LIMIT_FLAGS.items():
-        parser.add_argument(flag, dest=f"limit_{name}", metavar="N", help=_LIMIT_HELP[name])
+    for flag, (name, kind) in LIMIT_FLAGS.items():
+        parser.add_argument(
+            flag, dest=f"limit_{name}", metavar="N", type=kind, help=_LIMIT_HELP[name]
+        )
 
 
 def limits_patch(args: argparse.Namespace, current: Any) -> tuple[bool, dict[str, Any] | None]:
     """(given?, new limits) from the limit options merged into ``current``;
     None when nothing but defaults is left (the key is then removed)."""
     given = {
-        name: (flag, kind, getattr(args, f"limit_{name}"))
-        for flag, (name, kind) in LIMIT_FLAGS.items()
+        name: getattr(args, f"limit_{name}")
+        for name, _kind in LIMIT_FLAGS.values()
         if getattr(args, f"limit_{name}") is not None
     }
     if not given:
@@ -119,14 +208,8 @@ def limits_patch(args: argparse.Namespace, current: Any) -> tuple[bool, dict[str
     merged = dict(_DEFAULT_LIMITS)
     if isinstance(current, Mapping):
         merged.update(current)
-    for name, (flag, kind, text) in given.items():
-        if is_none(text):
-            merged[name] = _DEFAULT_LIMITS[name]
-            continue
-        try:
-            merged[name] = kind(text)
-        except ValueError:
-            raise errors.BadRequest(f"{flag} needs a number or 'none', got {text!r}") from None
+    for name, value in given.items():
+        merged[name] = _DEFAULT_LIMITS[name] if value == CLEAR else value
     return True, (None if merged == dict(_DEFAULT_LIMITS) else merged)
 
 

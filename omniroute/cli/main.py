@@ -29,7 +29,16 @@ from typing import Any
 from omniroute import __version__, errors
 from omniroute.cli import provider as cli_provider
 from omniroute.cli import routing as cli_routing
-from omniroute.cli.common import Command, command, common, group, with_store
+from omniroute.cli.common import (
+    ID,
+    Command,
+    Parser,
+    command,
+    common,
+    group,
+    port_number,
+    with_store,
+)
 from omniroute.settings import DEFAULT_PORT, Settings
 from omniroute.store import Store
 
@@ -57,7 +66,10 @@ def _serve_options(parser: argparse.ArgumentParser) -> None:
         "--host", default=argparse.SUPPRESS, help="address to bind (default 127.0.0.1)"
     )
     parser.add_argument(
-        "--port", type=int, default=argparse.SUPPRESS, help=f"port (default {DEFAULT_PORT})"
+        "--port",
+        type=port_number,
+        default=argparse.SUPPRESS,
+        help=f"port, 0-65535 (default {DEFAULT_PORT}; 0: any free port)",
     )
     parser.add_argument(
         "--no-open",
@@ -68,7 +80,7 @@ def _serve_options(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="omniroute",
         description="Self-hosted AI gateway: one endpoint for OpenAI, Anthropic, Gemini clients.",
         epilog=_OVERVIEW,
@@ -90,7 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
     kcreate.add_argument("--name", help="a label for the key")
     command(ksub, "list", "list client keys (prefixes only)", cmd_key_list)
     krevoke = command(ksub, "revoke", "revoke a client key", cmd_key_revoke)
-    krevoke.add_argument("id", type=int, help="the key id from `key list`")
+    krevoke.add_argument("id", type=ID, help="the key id from `key list`")
     return parser
 
 
@@ -179,30 +191,31 @@ def _date(ts: float) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    run: Command = getattr(args, "run", cmd_serve)
     try:
+        args = build_parser().parse_args(argv)  # usage errors exit 2 from here
+        run: Command = getattr(args, "run", cmd_serve)
         settings = settings_from(args)
         return asyncio.run(run(args, settings))
     except KeyboardInterrupt:
         return 130
-    except errors.OmniError as err:
-        print(f"omniroute: {err.message}", file=sys.stderr)
-        return 2
-    except ValueError as err:
-        print(f"omniroute: {err}", file=sys.stderr)
-        return 2
     except BrokenPipeError:  # the reader went away (`… | head`): nothing to say
         return 1
+    except errors.OmniError as err:
+        return _fail(err.message)
+    except ValueError as err:
+        return _fail(str(err))
     except OSError as err:
-        print(
-            f"omniroute: {err.strerror or err}: {err.filename or ''}".rstrip(": "), file=sys.stderr
-        )
-        return 2
+        return _fail(f"{err.strerror or err}: {err.filename or ''}".rstrip(": "))
     except sqlite3.Error as err:
-        print(f"omniroute: database error: {err}", file=sys.stderr)
-        return 2
+        return _fail(f"database error: {err}")
+    except Exception as err:  # a bug: still one line, never a traceback
+        return _fail(f"unexpected error: {err.__class__.__name__}: {err}")
+
+
+def _fail(message: str) -> int:
+    """Every error is one line on stderr and exit status 2."""
+    print(f"omniroute: {' '.join(message.split())}", file=sys.stderr)
+    return 2

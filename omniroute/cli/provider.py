@@ -9,6 +9,8 @@ from urllib.parse import urlsplit
 
 from omniroute import errors
 from omniroute.cli.common import (
+    ID,
+    PRIORITY,
     add_limit_options,
     add_proxy_option,
     command,
@@ -42,7 +44,7 @@ def register(sub: Any) -> None:
     add.add_argument("--base-url", help="API base URL including its version, e.g. https://host/v1")
     add.add_argument("--api-key", help="the account's API key (stored encrypted)")
     add.add_argument("--models", help="comma-separated model ids this provider serves")
-    add.add_argument("--priority", type=int, help="account priority (lower is tried first)")
+    add.add_argument("--priority", type=PRIORITY, help="account priority (lower is tried first)")
     add_proxy_option(add, "this account")
 
     catalog = command(psub, "catalog", "list the built-in provider catalog", cmd_catalog)
@@ -72,8 +74,8 @@ def register(sub: Any) -> None:
 
     asub = group(sub, "account", "change one account (ids from `provider list`)")
     aset = command(asub, "set", "change an account's priority, state, proxy or limits", cmd_account)
-    aset.add_argument("id", type=int, help="the account id")
-    aset.add_argument("--priority", type=int, help="lower is tried first")
+    aset.add_argument("id", type=ID, help="the account id")
+    aset.add_argument("--priority", type=PRIORITY, help="lower is tried first")
     state = aset.add_mutually_exclusive_group()
     state.add_argument("--enable", dest="enabled", action="store_const", const=True)
     state.add_argument("--disable", dest="enabled", action="store_const", const=False)

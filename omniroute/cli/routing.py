@@ -9,7 +9,17 @@ from types import MappingProxyType
 from typing import Any
 
 from omniroute import errors
-from omniroute.cli.common import command, group, is_none, split_list, with_store
+from omniroute.cli.common import (
+    CLEAR,
+    MAX_WHOLE,
+    command,
+    group,
+    is_none,
+    number,
+    split_list,
+    whole,
+    with_store,
+)
 from omniroute.config import ConfigEditor
 from omniroute.routing.strategies import STRATEGIES
 from omniroute.settings import Settings
@@ -32,6 +42,44 @@ CONFIG_KEYS: Mapping[str, tuple[str, str | None, type]] = MappingProxyType(
     }
 )
 _PROMPT_SHOWN = 60
+_MAX_WEIGHT = 1_000_000
+# Parse-time checks of a `config set` value by its type; the setting's own
+# check (minimums, relations between fields) runs when it is written.
+_VALUE_TYPES: Mapping[type, Any] = MappingProxyType(
+    {int: whole(0, none=True), float: number(0, MAX_WHOLE, none=True)}
+)
+
+
+class _ConfigValue(argparse.Action):
+    """Reads VALUE by the type of the KEY before it."""
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,
+        option_string: str | None = None,
+    ) -> None:
+        text = str(values)
+        _setting, _field, kind = CONFIG_KEYS[namespace.key]
+        parse = _VALUE_TYPES.get(kind)
+        if parse is None:
+            setattr(namespace, self.dest, CLEAR if is_none(text) else text)
+            return
+        try:
+            setattr(namespace, self.dest, parse(text))
+        except argparse.ArgumentTypeError as exc:
+            parser.error(f"argument VALUE: {namespace.key} {exc}")
+
+
+def _weights(text: str) -> list[int]:
+    parse = whole(0, _MAX_WEIGHT)
+    try:
+        return [parse(item) for item in split_list(text)]
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(
+            f"needs whole numbers from 0 to {_MAX_WEIGHT}, e.g. 3,1; got {text!r}"
+        ) from None
 
 
 def register(sub: Any) -> None:
@@ -42,7 +90,9 @@ def register(sub: Any) -> None:
         "targets", nargs="+", metavar="TARGET", help="model strings or other combos' names"
     )
     add.add_argument("--strategy", default="fill-first", help=f"one of: {', '.join(STRATEGIES)}")
-    add.add_argument("--weights", help="comma-separated whole weights, one per target")
+    add.add_argument(
+        "--weights", type=_weights, help="comma-separated whole weights, one per target"
+    )
     add.add_argument("--system-prompt", help="text put before the client's system prompt")
     command(csub, "list", "list combos", cmd_combo_list)
     for action in ("remove", "enable", "disable"):
@@ -62,7 +112,7 @@ def register(sub: Any) -> None:
     cset.add_argument(
         "key", choices=sorted(CONFIG_KEYS), metavar="KEY", help=", ".join(CONFIG_KEYS)
     )
-    cset.add_argument("value")
+    cset.add_argument("value", action=_ConfigValue, help="'none' restores the default")
     command(gsub, "show", "show the global settings", cmd_config_show)
 
 
@@ -70,16 +120,11 @@ def register(sub: Any) -> None:
 
 
 async def cmd_combo_add(args: argparse.Namespace, settings: Settings) -> int:
-    weights = [1] * len(args.targets)
-    if args.weights is not None:
-        try:
-            weights = [int(w) for w in split_list(args.weights)]
-        except ValueError:
-            raise errors.BadRequest("--weights must be whole numbers, e.g. 3,1") from None
-        if len(weights) != len(args.targets):
-            raise errors.BadRequest(
-                f"--weights has {len(weights)} value(s) for {len(args.targets)} target(s)"
-            )
+    weights: list[int] = [1] * len(args.targets) if args.weights is None else args.weights
+    if len(weights) != len(args.targets):
+        raise errors.BadRequest(
+            f"--weights has {len(weights)} value(s) for {len(args.targets)} target(s)"
+        )
     targets = [ComboTargetRecord(t, w) for t, w in zip(args.targets, weights, strict=True)]
 
     async def run(store: Store) -> int:
@@ -147,8 +192,8 @@ async def cmd_alias_list(args: argparse.Namespace, settings: Settings) -> int:
         aliases = (await store.snapshot()).aliases
         if not aliases:
             print("no aliases yet: add one with `omniroute alias add PATTERN TARGET`")
-        for number, a in enumerate(aliases, start=1):
-            print(f"{number}. {a.pattern} -> {a.target}")
+        for position, a in enumerate(aliases, start=1):
+            print(f"{position}. {a.pattern} -> {a.target}")
         return 0
 
     return await with_store(settings, run)
@@ -168,13 +213,8 @@ async def cmd_alias_remove(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def cmd_config_set(args: argparse.Namespace, settings: Settings) -> int:
-    setting, field, kind = CONFIG_KEYS[args.key]
-    value: Any = None
-    if not is_none(args.value):
-        try:
-            value = kind(args.value)
-        except ValueError:
-            raise errors.BadRequest(f"{args.key} needs a number, got {args.value!r}") from None
+    setting, field, _kind = CONFIG_KEYS[args.key]
+    value: Any = None if args.value == CLEAR else args.value
 
     async def run(store: Store) -> int:
         editor = ConfigEditor(store)

@@ -36,6 +36,7 @@ class Cli:
         self.seen += [done.stdout, done.stderr]
         assert done.returncode == 2, (done.stdout, done.stderr)
         assert "Traceback" not in done.stderr
+        assert len(done.stderr.splitlines()) == 1, done.stderr
         return done.stderr
 
     def assert_no_secrets(self, *secrets: str) -> None:
@@ -151,7 +152,7 @@ def test_provider_set_enable_disable_remove(cli: Cli) -> None:
 
     bad_proxy = cli.fails("provider", "set", "deepseek", "--proxy", f"ftp://u:{PROXY_PASSWORD}@h")
     assert "proxy URL must start with one of" in bad_proxy
-    assert "needs a number" in cli.fails("provider", "set", "deepseek", "--rpm", "lots")
+    assert "needs a whole number" in cli.fails("provider", "set", "deepseek", "--rpm", "lots")
     assert "unknown provider" in cli.fails("provider", "set", "ghost", "--rpm", "1")
     assert "nothing to change" in cli.fails("provider", "set", "deepseek")
 
