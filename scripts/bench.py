@@ -211,7 +211,7 @@ class Bench:
         started = time.perf_counter()
         self.gateway = self.children.spawn(
             [sys.executable, "-m", "omniroute", "serve", "--host", "127.0.0.1", "--port",
-             str(self.gateway_port), "--data-dir", str(self.data_dir), "--no-open"],
+             str(self.gateway_port), "--data-dir", str(self.data_dir)],
             stdout=log, stderr=subprocess.STDOUT, env=_clean_env())
         log.close()
         deadline = started + 30

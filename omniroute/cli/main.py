@@ -71,12 +71,6 @@ def _serve_options(parser: argparse.ArgumentParser) -> None:
         default=argparse.SUPPRESS,
         help=f"port, 0-65535 (default {DEFAULT_PORT}; 0: any free port)",
     )
-    parser.add_argument(
-        "--no-open",
-        action="store_true",
-        default=argparse.SUPPRESS,
-        help="do not open the dashboard in a browser (never opened headless)",
-    )
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -139,3 +139,11 @@ def test_an_unknown_option_is_reported_by_its_subcommand(tmp_path: Path) -> None
 def test_usage_errors_are_one_line(tmp_path: Path, args: list[str], prog: str, words: str) -> None:
     refused = _one_line_refusal(run_cli(*args, data_dir=tmp_path / "d", check=False))
     assert refused.startswith(f"{prog}: ") and words in refused
+
+
+def test_serve_has_no_dashboard_option_yet(tmp_path: Path) -> None:
+    # The dashboard is not opened by anything yet, so no option pretends to stop it.
+    for args in (["--help"], ["serve", "--help"]):
+        assert "--no-open" not in run_cli(*args, data_dir=tmp_path / "d").stdout
+    refused = _one_line_refusal(run_cli("serve", "--no-open", data_dir=tmp_path, check=False))
+    assert "unrecognized arguments: --no-open" in refused
