@@ -1,6 +1,11 @@
 """``omniroute provider discover NAME``: ask the upstream which models it
-serves and store them; without a model list, check the account with the
-smallest possible generation instead.
+serves and add them to the provider's model list (``--replace``: make the
+list exactly the upstream's); without a model list, check the account with
+the smallest possible generation instead.
+
+Merging is the default because a hand-given list often names models an
+upstream does not list (aliases, private deployments) and losing them
+silently would break routing that worked.
 
 Where the listing lives and how its pages read is the provider family's
 business (``omniroute.providers``); this module only drives the pages and
@@ -28,7 +33,7 @@ MAX_PAGES = 20
 _NO_LISTING = frozenset({404, 405, 501})
 
 
-async def discover(store: Store, settings: Settings, name: str) -> int:
+async def discover(store: Store, settings: Settings, name: str, *, replace: bool = False) -> int:
     snap = await store.snapshot()
     provider = snap.provider(name)
     if provider is None:
@@ -52,7 +57,7 @@ async def discover(store: Store, settings: Settings, name: str) -> int:
     async with ColdClient(settings, proxy) as http:
         listing = await _list_models(http, family, provider, headers, account.api_key)
         if listing is not None:
-            return await _store_listing(store, provider, listing)
+            return await _store_listing(store, provider, listing, replace=replace)
         known = provider.models or (entry.model_ids if entry else ())
         return await _probe(http, family, provider, headers, known, account.api_key)
 
@@ -94,15 +99,34 @@ async def _list_models(
     return found
 
 
-async def _store_listing(store: Store, provider: ProviderRecord, ids: list[str]) -> int:
+async def _store_listing(
+    store: Store, provider: ProviderRecord, ids: list[str], *, replace: bool
+) -> int:
     if not ids:
         raise errors.BadRequest(
             f"provider {provider.name!r}: the upstream listed no models; nothing was changed"
         )
-    await ConfigEditor(store).update_provider(provider.name, models=ids)
-    print(f"provider {provider.name}: {len(ids)} model(s) found and stored")
-    for model in ids:
-        print(f"  {model}")
+    old = list(provider.models)
+    listed = set(ids)
+    added = [m for m in ids if m not in old]
+    if replace:
+        new, removed = list(ids), [m for m in old if m not in listed]
+    else:
+        new, removed = old + added, []
+    unchanged = len(old) - len(removed)
+    if new != old:
+        await ConfigEditor(store).update_provider(provider.name, models=new)
+    print(
+        f"provider {provider.name}: the upstream lists {len(ids)} model(s); "
+        f"{len(added)} added, {len(removed)} removed, {unchanged} unchanged"
+    )
+    for model in added:
+        print(f"  + {model}")
+    for model in removed:
+        print(f"  - {model}")
+    unlisted = sum(m not in listed for m in old) if not replace else 0
+    if unlisted:
+        print(f"  ({unlisted} model(s) the upstream does not list were kept; --replace drops them)")
     return 0
 
 

@@ -51,7 +51,7 @@ commands:
   provider list                      providers and accounts, secrets masked
   provider enable|disable|remove NAME
   provider set NAME [options]        base URL, models, proxy, rate limits, headers
-  provider discover NAME             fetch and store the upstream's model list
+  provider discover NAME [--replace] add the models the upstream lists
   account set ID [options]           priority, on/off, proxy, rate limits
   combo add NAME TARGET... [options] | combo list | combo remove|enable|disable NAME
   alias add PATTERN TARGET | alias list | alias remove PATTERN

@@ -68,9 +68,17 @@ def register(sub: Any) -> None:
         help="extra request header (repeatable; 'K=' removes it)",
     )
     discover = command(
-        psub, "discover", "fetch the provider's model list from its API", cmd_discover
+        psub,
+        "discover",
+        "add the models the provider's API lists to its model list",
+        cmd_discover,
     )
     discover.add_argument("name")
+    discover.add_argument(
+        "--replace",
+        action="store_true",
+        help="make the model list exactly what the API lists (models it does not list go)",
+    )
 
     asub = group(sub, "account", "change one account (ids from `provider list`)")
     aset = command(asub, "set", "change an account's priority, state, proxy or limits", cmd_account)
@@ -317,4 +325,6 @@ async def cmd_account(args: argparse.Namespace, settings: Settings) -> int:
 async def cmd_discover(args: argparse.Namespace, settings: Settings) -> int:
     from omniroute.cli.discover import discover  # httpx is only needed here
 
-    return await with_store(settings, lambda store: discover(store, settings, args.name))
+    return await with_store(
+        settings, lambda store: discover(store, settings, args.name, replace=args.replace)
+    )

@@ -38,7 +38,7 @@ def _models_line(data: Path) -> str:
     return next(line.strip() for line in listing.splitlines() if "models:" in line)
 
 
-async def test_openai_listing_is_stored(tmp_path: Path) -> None:
+async def test_openai_listing_is_merged_into_the_given_models(tmp_path: Path) -> None:
     data = tmp_path / "d"
     async with MockUpstream() as mock:
         mock.route(
@@ -46,14 +46,43 @@ async def test_openai_listing_is_stored(tmp_path: Path) -> None:
             "/v1/models",
             Json({"object": "list", "data": [{"id": "m-a"}, {"id": "m-b"}, {"id": "m-a"}]}),
         )
-        _add(data, "openai", mock.url + "/v1", "--models", "old")
+        _add(data, "openai", mock.url + "/v1", "--models", "mine,m-b")
         code, out, err = await cli_async(data, "provider", "discover", "up")
-    assert code == 0, err
-    assert "provider up: 2 model(s) found and stored" in out
-    assert _models_line(data) == "models: m-a, m-b"
-    (request,) = mock.requests
-    assert request.headers["authorization"] == f"Bearer {KEY}"
+        assert code == 0, err
+        # The hand-given models stay, in their order; the new ones follow.
+        assert _models_line(data) == "models: mine, m-b, m-a"
+        lines = out.splitlines()
+        assert (
+            lines[0]
+            == "provider up: the upstream lists 2 model(s); 1 added, 0 removed, 2 unchanged"
+        )
+        assert lines[1] == "  + m-a"
+        assert "1 model(s) the upstream does not list were kept" in lines[2]
+        (request,) = mock.requests
+        assert request.headers["authorization"] == f"Bearer {KEY}"
+
+        # Nothing new: nothing changes, and it says so.
+        code, out, err = await cli_async(data, "provider", "discover", "up")
+        assert code == 0, err
+        assert "0 added, 0 removed, 3 unchanged" in out and "  + " not in out
+        assert _models_line(data) == "models: mine, m-b, m-a"
     assert KEY not in out + err
+
+
+async def test_replace_makes_the_list_the_upstreams(tmp_path: Path) -> None:
+    data = tmp_path / "d"
+    async with MockUpstream() as mock:
+        mock.route("GET", "/v1/models", Json({"data": [{"id": "m-a"}, {"id": "m-new"}]}))
+        _add(data, "openai", mock.url + "/v1", "--models", "mine,m-a,gone")
+        code, out, err = await cli_async(data, "provider", "discover", "up", "--replace")
+    assert code == 0, err
+    assert _models_line(data) == "models: m-a, m-new"
+    assert out.splitlines() == [
+        "provider up: the upstream lists 2 model(s); 1 added, 2 removed, 1 unchanged",
+        "  + m-new",
+        "  - mine",
+        "  - gone",
+    ]
 
 
 async def test_anthropic_listing_follows_pages(tmp_path: Path) -> None:
