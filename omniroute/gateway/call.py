@@ -22,6 +22,7 @@ from omniroute.formats import ir
 from omniroute.formats.common import new_id
 from omniroute.formats.wire import WireFormat, wire_format
 from omniroute.gateway.registry import ProviderInfo
+from omniroute.gateway.secrets import Scrubber
 from omniroute.providers.family import Operation
 from omniroute.routing.model import Target
 from omniroute.store.records import AccountRecord
@@ -79,7 +80,8 @@ class Call:
         self.idempotency_key = client_headers.get("idempotency-key") or None
         self.session_id = client_headers.get("x-session-id") or None
         pinned = client_headers.get("x-omniroute-pin-account", "")
-        self.pinned_account = int(pinned) if pinned.isdigit() else None
+        # isdecimal() alone admits other scripts' digits, which int() may refuse.
+        self.pinned_account = int(pinned) if pinned.isascii() and pinned.isdigit() else None
         # Request fields a translated Responses answer repeats (previous_response_id).
         self.echo: dict[str, Any] | None = None
         self.recorded = False  # its request-log row was written
@@ -135,6 +137,7 @@ class Attempt:
         "ended",
         "upstream_headers",
         "slots",
+        "scrubber",
         "_listener",
     )
 
@@ -147,6 +150,7 @@ class Attempt:
         *,
         proxy: str | None = None,
         system_prompt: str | None = None,
+        scrubber: Scrubber | None = None,
         listener: Callable[[Attempt, AttemptEnd], None] | None = None,
     ) -> None:
         self.target = target
@@ -159,6 +163,8 @@ class Attempt:
         self.ended: AttemptEnd | None = None
         self.upstream_headers: list[tuple[str, str]] = []  # once its answer began
         self.slots: list[str] = []  # rate-limit slots it holds until it ends
+        # The account's secrets, kept out of every error relayed to the client.
+        self.scrubber = scrubber or provider.scrubbers.get(account.id) or Scrubber(())
         self._listener = listener
 
     @property

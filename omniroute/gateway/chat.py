@@ -22,7 +22,7 @@ from omniroute.formats.accumulate import events_of
 from omniroute.formats.common import dump_json, estimate_request_tokens, tokens_for_chars
 from omniroute.formats.wire import StreamEncoder, WireFormat, wire_format
 from omniroute.gateway.call import Attempt, AttemptEnd, Call, Outcome
-from omniroute.gateway.exchange import Exchange, scrub
+from omniroute.gateway.exchange import Exchange, public, scrub
 from omniroute.gateway.registry import ProviderInfo
 from omniroute.gateway.relay import StreamRelay
 from omniroute.http.message import GuardedStream, Response, StreamResponse
@@ -59,10 +59,13 @@ class ChatOperation:
         if call.stream and _is_event_stream(resp):
             try:
                 return await _open_stream(call, attempt, resp, upstream, passthrough)
+            except errors.UpstreamError as err:
+                await resp.aclose()
+                raise public(call, attempt, err) from None
             except BaseException:
                 await resp.aclose()
                 raise
-        raw = await exchange.read(resp)
+        raw = await exchange.read(call, attempt, resp)
         if call.stream:  # asked for a stream, answered with one JSON body
             return _json_as_stream(call, attempt, raw, upstream)
         return _json_answer(call, attempt, raw, upstream, passthrough)
@@ -187,6 +190,7 @@ async def _open_stream(
         None if passthrough else call.new_answer_id(),
         include_usage=call.include_usage,
         switch=make_encoder if passthrough else None,
+        scrubber=attempt.scrubber,
     )
     chunks = resp.iter_raw()
     head = bytearray()
@@ -216,7 +220,7 @@ async def _open_stream(
         finally:
             attempt.end(AttemptEnd(Outcome.ANSWERED, end.status, relay.usage, end.kind, ttfb))
 
-    rest = _stream_rest(call, chunks, relay, bytes(head), ended, end)
+    rest = _stream_rest(call, attempt, chunks, relay, bytes(head), ended, end)
     return StreamResponse(GuardedStream(rest, cleanup), headers=attempt.headers())
 
 
@@ -233,6 +237,7 @@ class _StreamEnd:
 
 async def _stream_rest(
     call: Call,
+    attempt: Attempt,
     chunks: AsyncIterator[bytes],
     relay: StreamRelay,
     head: bytes,
@@ -252,10 +257,10 @@ async def _stream_rest(
             if tail:
                 yield tail
         except errors.UpstreamError as err:
-            status, kind = err.status, err.kind
-            log.warning("request %s: upstream stream broke: %s", call.request_id, err.message)
+            told = public(call, attempt, err)
+            status, kind = told.status, told.kind
             info = ir.ErrorInfo(
-                err.status, err.kind, "The upstream stream was interrupted: " + err.message
+                told.status, told.kind, "The upstream stream was interrupted: " + told.message
             )
             yield relay.error_bytes(info)
     if relay.error is not None:

@@ -39,9 +39,8 @@ class CountTokensOperation:
         req = dataclasses.replace(call.ir_request(), model=attempt.target.model, stream=False)
         rendered = wire_format(attempt.upstream_format).render_request(family.prepare(req))
         body = dumps(family.count_body(rendered))
-        raw = await exchange.read(
-            await exchange.open(call, attempt, body, stream=False, timeouts=timeouts)
-        )
+        resp = await exchange.open(call, attempt, body, stream=False, timeouts=timeouts)
+        raw = await exchange.read(call, attempt, resp)
         try:
             answer = json.loads(raw)
             counted = answer.get("input_tokens", answer.get("totalTokens"))

@@ -7,9 +7,15 @@ head arrived; a status >= 400 comes back as ``UpstreamStatusError`` with the
 upstream's own message (read in its wire format) and no secret of the
 account in it. What to send and what to make of the answer is up to the
 operation (``chat``, ``count_tokens``).
+
+A transport failure (no connection, a timeout, a broken answer) names
+internal addresses: upstream and proxy URLs. The client hears the provider
+and the request id (``public``); the details go to the server log.
 """
 
 from __future__ import annotations
+
+import logging
 
 from omniroute import errors
 from omniroute.formats.wire import wire_format
@@ -18,6 +24,8 @@ from omniroute.routing.cooldown import parse_retry_after
 from omniroute.upstream import Timeouts, UpstreamClient, UpstreamResponse
 
 _ERROR_BODY_CAP = 64 * 1024
+
+log = logging.getLogger("omniroute.pipeline")
 
 
 class Exchange:
@@ -43,9 +51,12 @@ class Exchange:
             extra=provider.headers,
             client_headers=call.client_headers,
         )
-        resp = await self._upstream.send(
-            "POST", url, headers, body, proxy=attempt.proxy, timeouts=timeouts
-        )
+        try:
+            resp = await self._upstream.send(
+                "POST", url, headers, body, proxy=attempt.proxy, timeouts=timeouts
+            )
+        except errors.UpstreamError as err:
+            raise public(call, attempt, err) from None
         attempt.upstream_headers = resp.headers
         if resp.status >= 400:
             try:
@@ -55,10 +66,12 @@ class Exchange:
         return resp
 
     @staticmethod
-    async def read(resp: UpstreamResponse) -> bytes:
+    async def read(call: Call, attempt: Attempt, resp: UpstreamResponse) -> bytes:
         """The whole body; the connection goes back to the pool (or closes)."""
         try:
             return await resp.read()
+        except errors.UpstreamError as err:
+            raise public(call, attempt, err) from None
         finally:
             await resp.aclose()
 
@@ -82,7 +95,38 @@ async def _status_error(resp: UpstreamResponse, attempt: Attempt) -> errors.Upst
 
 def scrub(message: str, attempt: Attempt) -> str:
     """Upstream messages sometimes quote the credential they refused."""
-    key = attempt.account.api_key
-    if key and key in message:
-        message = message.replace(key, "***")
-    return message
+    return attempt.scrubber.text(message)
+
+
+_TIMEOUT_PHRASES = {
+    "connect": "could not connect to the upstream in time",
+    "first_byte": "the upstream did not answer in time",
+    "idle": "the upstream stopped sending in the middle of its answer",
+    "total": "the upstream took longer than allowed",
+}
+
+
+def public(call: Call, attempt: Attempt, err: errors.UpstreamError) -> errors.UpstreamError:
+    """What a client may hear of a transport failure; the detail is logged.
+    An upstream's own answer (a status or an error event) passes as it is:
+    its message was scrubbed already and helps the client."""
+    if isinstance(err, errors.UpstreamStatusError | errors.UpstreamStreamError):
+        return err
+    log.warning(
+        "request %s: %s account %d: %s",
+        call.request_id,
+        attempt.provider.name,
+        attempt.account.id,
+        attempt.scrubber.text(err.message),
+    )
+    where = f"{attempt.provider.name}: "
+    # Whether a proxy was on the way helps the operator; which one stays in the log.
+    tail = f"{' (through its proxy)' if attempt.proxy else ''} (request {call.request_id})"
+    if isinstance(err, errors.UpstreamTimeout):
+        phrase = _TIMEOUT_PHRASES.get(err.phase, "the upstream timed out")
+        return errors.UpstreamTimeout(where + phrase + tail, phase=err.phase)
+    if isinstance(err, errors.UpstreamConnectError):
+        return errors.UpstreamConnectError(where + "could not connect to the upstream" + tail)
+    return errors.UpstreamProtocolError(
+        where + "the upstream's answer was malformed or cut off" + tail
+    )

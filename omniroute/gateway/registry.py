@@ -19,6 +19,7 @@ from types import MappingProxyType
 from omniroute.config.options import Options, ProviderOptions, egress_proxy
 from omniroute.config.routing import catalog_entry, provider_view, view_of
 from omniroute.errors import NotFound
+from omniroute.gateway.secrets import Scrubber, proxy_secrets
 from omniroute.providers import ProviderFamily, family_for
 from omniroute.providers.catalog import Catalog, CatalogProvider, ModelPrice
 from omniroute.routing.model import ProviderView, RoutingView, Target
@@ -39,6 +40,8 @@ class ProviderInfo:
     options: ProviderOptions
     accounts: tuple[AccountRecord, ...]  # enabled ones, priority order
     account_options: Mapping[int, ProviderOptions]
+    proxies: Mapping[int, str | None]  # each account's egress proxy (None: direct)
+    scrubbers: Mapping[int, Scrubber]  # each account's secrets, to keep out of errors
     headers: Mapping[str, str]  # the catalog's defaults, then the provider's own
     view: ProviderView
 
@@ -60,22 +63,30 @@ class ProviderInfo:
 
     @classmethod
     def build(
-        cls, record: ProviderRecord, snapshot: ConfigSnapshot, catalog: Catalog
+        cls, record: ProviderRecord, snapshot: ConfigSnapshot, catalog: Catalog, options: Options
     ) -> ProviderInfo:
         entry = catalog_entry(record, catalog)
-        options = ProviderOptions.read(record.extra, f"provider {record.name!r}")
+        own = ProviderOptions.read(record.extra, f"provider {record.name!r}")
         accounts = tuple(a for a in snapshot.accounts_for(record.id) if a.enabled)
         headers = dict(entry.headers) if entry else {}
-        headers.update(options.headers)
+        headers.update(own.headers)
+        account_options = {a.id: ProviderOptions.read(a.extra, f"account {a.id}") for a in accounts}
+        proxies: dict[int, str | None] = {}
+        scrubbers: dict[int, Scrubber] = {}
+        for account in accounts:
+            proxy = proxies[account.id] = egress_proxy(options, own, account_options[account.id])
+            scrubbers[account.id] = Scrubber(
+                (account.api_key, *proxy_secrets(proxy), *own.headers.values())
+            )
         return cls(
             record=record,
             catalog=entry,
             family=family_for(record.format),
-            options=options,
+            options=own,
             accounts=accounts,
-            account_options=MappingProxyType(
-                {a.id: ProviderOptions.read(a.extra, f"account {a.id}") for a in accounts}
-            ),
+            account_options=MappingProxyType(account_options),
+            proxies=MappingProxyType(proxies),
+            scrubbers=MappingProxyType(scrubbers),
             headers=MappingProxyType(headers),
             view=provider_view(record, entry, bool(accounts)),
         )
@@ -97,9 +108,11 @@ class Registry:
 
     @classmethod
     def build(cls, snapshot: ConfigSnapshot, catalog: Catalog) -> Registry:
-        providers = {p.name: ProviderInfo.build(p, snapshot, catalog) for p in snapshot.providers}
-        view = view_of(tuple(p.view for p in providers.values()), snapshot)
         options = Options.read(snapshot.settings)
+        providers = {
+            p.name: ProviderInfo.build(p, snapshot, catalog, options) for p in snapshot.providers
+        }
+        view = view_of(tuple(p.view for p in providers.values()), snapshot)
         return cls(snapshot, catalog, options, view, MappingProxyType(providers))
 
     def provider(self, name: str) -> ProviderInfo:
@@ -119,9 +132,10 @@ class Registry:
 
     def proxy_for(self, provider: ProviderInfo, account: AccountRecord) -> str | None:
         """The egress proxy of one account (the most specific setting wins)."""
-        return egress_proxy(
-            self.options, provider.options, provider.account_options.get(account.id, _NONE)
-        )
+        if account.id in provider.proxies:
+            return provider.proxies[account.id]
+        mine = ProviderOptions.read(account.extra, f"account {account.id}")
+        return egress_proxy(self.options, provider.options, mine)
 
     def system_prompt(self, target: Target) -> str | None:
         """The global system prompt, then the combo's own, before the client's."""
@@ -151,9 +165,6 @@ class Registry:
             (p for p in self._providers.values() if p.view.usable), key=lambda p: p.name
         )
         return combos + [f"{p.view.alias or p.name}/{m}" for p in serving for m in p.view.models]
-
-
-_NONE = ProviderOptions()
 
 
 class RegistryWatcher:

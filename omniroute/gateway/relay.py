@@ -20,6 +20,7 @@ from omniroute.formats.accumulate import Accumulator
 from omniroute.formats.common import merge_usage
 from omniroute.formats.sse import SSEDecoder, SSEEvent, encode_sse
 from omniroute.formats.wire import StreamEncoder, WireFormat
+from omniroute.gateway.secrets import Scrubber
 
 # The events that mean "the model has started answering": once one of these
 # has been sent, the request can no longer move to another upstream.
@@ -58,6 +59,7 @@ class StreamRelay:
         "started",
         "error",
         "truncated",
+        "_scrubber",
     )
 
     def __init__(
@@ -68,6 +70,7 @@ class StreamRelay:
         answer_id: str | None = None,
         include_usage: bool = False,
         switch: Callable[[], StreamEncoder] | None = None,
+        scrubber: Scrubber | None = None,
     ) -> None:
         """``encoder`` is the client format's StreamEncoder, or None to pass
         the upstream bytes through unchanged. ``input_estimate`` stands in for
@@ -92,6 +95,7 @@ class StreamRelay:
         self.started = False  # a content event has been seen
         self.error: ir.ErrorInfo | None = None  # an upstream error event, or the cut
         self.truncated = False  # the upstream stopped before its format's end event
+        self._scrubber = scrubber or Scrubber(())  # the account's secrets, kept out of errors
 
     @property
     def usage(self) -> ir.Usage:
@@ -186,10 +190,16 @@ class StreamRelay:
 
     def _pass(self, block: bytes, events: list[SSEEvent]) -> bytes:
         """Pass-through: the block unchanged, unless usage must be added at
-        one of its events; then the block's events are written anew."""
+        one of its events or an error event quotes a secret; then the
+        block's events are written anew."""
         replaced: dict[int, bytes] = {}
         for n, event in enumerate(events):
-            if self._usage_missing():
+            decoded = self._decoder.feed(event.event, event.data)
+            if self._scrubber and any(isinstance(ev, ir.StreamError) for ev in decoded):
+                clean = self._scrubber.text(event.data)
+                if clean != event.data:
+                    replaced[n] = encode_sse(clean, event.event)
+            elif self._usage_missing():
                 replacement = self._format.usage_before_event(
                     event,
                     self._completed(None),
@@ -199,7 +209,7 @@ class StreamRelay:
                 )
                 if replacement is not None:
                     replaced[n] = replacement
-            self._on_events(self._decoder.feed(event.event, event.data), bytearray())
+            self._on_events(decoded, bytearray())
         if not replaced:
             return block
         return b"".join(
@@ -219,6 +229,10 @@ class StreamRelay:
             if isinstance(ev, _CONTENT_EVENTS):
                 self.started = True
             elif isinstance(ev, ir.StreamError):
+                if self._scrubber:
+                    ev = ir.StreamError(
+                        dataclasses.replace(ev.error, message=self._scrubber.text(ev.error.message))
+                    )
                 self.error = ev.error
             elif isinstance(ev, ir.MessageStart) and self._answer_id is not None:
                 ev = ir.MessageStart(self._answer_id, ev.model, ev.usage)

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import anthropic
+import httpx
 import openai
 import pytest
 from google import genai
@@ -126,14 +127,14 @@ _MODELS = {
 _VERSION_SEGMENT = {"openai": "v1", "openai-responses": "v1", "anthropic": "v1", "gemini": "v1beta"}
 
 
-async def add_upstream(env: Env, fmt: str, name: str) -> Upstream:
+async def add_upstream(env: Env, fmt: str, name: str, key: str | None = None) -> Upstream:
     """Configure one more provider of format ``fmt`` the way a user would."""
     up = Upstream(
         name,
         fmt,
         f"/{name}/{_VERSION_SEGMENT[fmt]}",
         _MODELS[fmt],
-        f"sk-{name}-upstream-key-0123456789",
+        key or f"sk-{name}-upstream-key-0123456789",
     )
     await env.gw.add_provider(name, fmt, env.mock.url + up.prefix, up.key, [up.model])
     env.upstreams.setdefault(fmt, up)
@@ -805,3 +806,68 @@ def same_schema(got: Any, want: Any) -> bool:
             and all(same_schema(g, w) for g, w in zip(got, want, strict=True))
         )
     return bool(got == want)
+
+
+# -- raw streams -------------------------------------------------------------------
+
+PARTIAL = TEXT_CHUNKS[0]
+
+
+def cut_stream(up: Upstream) -> list[SseEvent]:
+    """The upstream's stream cut after the first text pieces: no finish, no end."""
+    chunks = list(TEXT_CHUNKS)
+    if up.fmt == "openai":
+        events = openai_chat_sse(chunks, up.model)[:3]  # role chunk + two text chunks
+    elif up.fmt == "openai-responses":
+        events = responses_sse(chunks, up.model)[:6]  # up to the second text delta
+    elif up.fmt == "anthropic":
+        events = anthropic_sse(chunks, up.model)[:5]  # start, ping, block start, 2 deltas
+    else:
+        events = gemini_sse(chunks, up.model)[:2]  # two chunks, no finishReason
+    # Trailing padding (an empty line: no event), so that a reset swallowing
+    # the last unread bytes loses nothing that matters.
+    return [*events, "\n"]
+
+
+def sse_events(raw: str) -> list[tuple[str | None, str]]:
+    """(event name, data) pairs of an SSE body (only what the tests need)."""
+    out: list[tuple[str | None, str]] = []
+    for block in raw.replace("\r\n", "\n").split("\n\n"):
+        name, data = None, []
+        for line in block.split("\n"):
+            if line.startswith("event:"):
+                name = line[6:].strip()
+            elif line.startswith("data:"):
+                data.append(line[5:].lstrip(" "))
+        if data:
+            out.append((name, "\n".join(data)))
+    return out
+
+
+async def raw_stream(env: Env, client: str, up: Upstream) -> httpx.Response:
+    key = env.gw.client_key
+    if client == "openai":
+        path, headers = "/v1/chat/completions", {"authorization": f"Bearer {key}"}
+        body: dict[str, Any] = {
+            "model": up.model_string,
+            "stream": True,
+            "messages": [{"role": "user", "content": PROMPT}],
+        }
+    elif client == "responses":
+        path, headers = "/v1/responses", {"authorization": f"Bearer {key}"}
+        body = {"model": up.model_string, "stream": True, "input": PROMPT}
+    elif client == "anthropic":
+        path = "/v1/messages"
+        headers = {"x-api-key": key, "anthropic-version": "2023-06-01"}
+        body = {
+            "model": up.model_string,
+            "stream": True,
+            "max_tokens": 256,
+            "messages": [{"role": "user", "content": PROMPT}],
+        }
+    else:
+        path = f"/v1beta/models/{up.model_string}:streamGenerateContent?alt=sse"
+        headers = {"x-goog-api-key": key}
+        body = {"contents": [{"role": "user", "parts": [{"text": PROMPT}]}]}
+    async with httpx.AsyncClient(base_url=env.gw.base_url, timeout=15) as http:
+        return await http.post(path, json=body, headers=headers)

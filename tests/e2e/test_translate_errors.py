@@ -17,7 +17,6 @@ import json
 from typing import Any
 
 import anthropic
-import httpx
 import openai
 import pytest
 from google.genai import errors as gerrors
@@ -25,25 +24,23 @@ from google.genai import errors as gerrors
 from tests.e2e.conftest import (
     CLIENTS,
     FORMATS,
+    PARTIAL,
     PROMPT,
-    TEXT_CHUNKS,
     Ask,
     Env,
     Upstream,
     add_upstream,
     ask,
+    cut_stream,
+    raw_stream,
+    sse_events,
 )
 from tests.support.mock_upstream import (
     Json,
     Sse,
-    SseEvent,
     anthropic_error,
-    anthropic_sse,
     gemini_error,
-    gemini_sse,
-    openai_chat_sse,
     openai_error,
-    responses_sse,
 )
 
 pytestmark = [pytest.mark.anyio, pytest.mark.e2e]
@@ -135,68 +132,6 @@ async def test_upstream_status_becomes_sdk_error(
 
 # ----------------------------------------------------------- mid-stream death
 
-PARTIAL = TEXT_CHUNKS[0]
-
-
-def _truncated(up: Upstream) -> list[SseEvent]:
-    """The upstream's stream cut after the first text pieces: no finish, no end."""
-    chunks = list(TEXT_CHUNKS)
-    if up.fmt == "openai":
-        events = openai_chat_sse(chunks, up.model)[:3]  # role chunk + two text chunks
-    elif up.fmt == "openai-responses":
-        events = responses_sse(chunks, up.model)[:6]  # up to the second text delta
-    elif up.fmt == "anthropic":
-        events = anthropic_sse(chunks, up.model)[:5]  # start, ping, block start, 2 deltas
-    else:
-        events = gemini_sse(chunks, up.model)[:2]  # two chunks, no finishReason
-    # Trailing padding (an empty line: no event), so that a reset swallowing
-    # the last unread bytes loses nothing that matters.
-    return [*events, "\n"]
-
-
-def _sse_events(raw: str) -> list[tuple[str | None, str]]:
-    """(event name, data) pairs of an SSE body (only what the tests need)."""
-    out: list[tuple[str | None, str]] = []
-    for block in raw.replace("\r\n", "\n").split("\n\n"):
-        name, data = None, []
-        for line in block.split("\n"):
-            if line.startswith("event:"):
-                name = line[6:].strip()
-            elif line.startswith("data:"):
-                data.append(line[5:].lstrip(" "))
-        if data:
-            out.append((name, "\n".join(data)))
-    return out
-
-
-async def _raw_stream(env: Env, client: str, up: Upstream) -> httpx.Response:
-    key = env.gw.client_key
-    if client == "openai":
-        path, headers = "/v1/chat/completions", {"authorization": f"Bearer {key}"}
-        body: dict[str, Any] = {
-            "model": up.model_string,
-            "stream": True,
-            "messages": [{"role": "user", "content": PROMPT}],
-        }
-    elif client == "responses":
-        path, headers = "/v1/responses", {"authorization": f"Bearer {key}"}
-        body = {"model": up.model_string, "stream": True, "input": PROMPT}
-    elif client == "anthropic":
-        path = "/v1/messages"
-        headers = {"x-api-key": key, "anthropic-version": "2023-06-01"}
-        body = {
-            "model": up.model_string,
-            "stream": True,
-            "max_tokens": 256,
-            "messages": [{"role": "user", "content": PROMPT}],
-        }
-    else:
-        path = f"/v1beta/models/{up.model_string}:streamGenerateContent?alt=sse"
-        headers = {"x-goog-api-key": key}
-        body = {"contents": [{"role": "user", "parts": [{"text": PROMPT}]}]}
-    async with httpx.AsyncClient(base_url=env.gw.base_url, timeout=15) as http:
-        return await http.post(path, json=body, headers=headers)
-
 
 def _check_error_tail(client: str, events: list[tuple[str | None, str]]) -> None:
     datas = [data for _, data in events]
@@ -237,12 +172,12 @@ async def test_midstream_death_ends_with_dialect_error_event(
     env: Env, names: itertools.count[int], client: str, fmt: str
 ) -> None:
     up = await _fresh(env, fmt, names)
-    env.serve(up, True, Sse(_truncated(up), delay=0.02, end="reset"))
-    resp = await _raw_stream(env, client, up)
+    env.serve(up, True, Sse(cut_stream(up), delay=0.02, end="reset"))
+    resp = await raw_stream(env, client, up)
     assert resp.status_code == 200  # the first bytes were out before the upstream died
     assert resp.headers["content-type"].startswith("text/event-stream")
     assert PARTIAL in resp.text
-    _check_error_tail(client, _sse_events(resp.text))
+    _check_error_tail(client, sse_events(resp.text))
     await _sdk_sees_failure(env, client, up)
 
 
@@ -255,11 +190,11 @@ async def test_a_stream_that_just_stops_is_not_passed_off_as_complete(
     the client gets an error event, not an invented normal ending, and the
     row says the stream was cut short."""
     up = await _fresh(env, fmt, names)
-    env.serve(up, True, Sse(_truncated(up), delay=0.02, end="close"))
-    resp = await _raw_stream(env, client, up)
+    env.serve(up, True, Sse(cut_stream(up), delay=0.02, end="close"))
+    resp = await raw_stream(env, client, up)
     assert resp.status_code == 200
     assert PARTIAL in resp.text
-    _check_error_tail(client, _sse_events(resp.text))
+    _check_error_tail(client, sse_events(resp.text))
     await env.gw.gateway.store.flush_logs()
     (row, *_) = await env.gw.gateway.store.recent_requests(1)
     assert (row.status, row.error_kind, row.stream) == (502, "truncated", True)
