@@ -35,6 +35,8 @@ class StreamDecoder:
     their deltas; the remaining blocks are renumbered 0, 1, 2...
     """
 
+    content_moved = False  # the content is always passed on as it came
+
     __slots__ = ("_done", "_index", "_next", "_open", "_started", "_usage", "complete")
 
     def __init__(self) -> None:

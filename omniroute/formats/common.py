@@ -180,6 +180,11 @@ class ThinkSplitter:
         self._state: Literal["start", "think", "after", "text"] = "start"
         self._buf = ""
 
+    @property
+    def found(self) -> bool:
+        """A ``<think>`` tag opened the content."""
+        return self._state in ("think", "after")
+
     def feed(self, text: str) -> list[tuple[ThinkKind, str]]:
         out: list[tuple[ThinkKind, str]] = []
         if self._state == "text":

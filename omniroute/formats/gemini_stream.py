@@ -39,6 +39,8 @@ class StreamDecoder:
     tool block; finishReason and usageMetadata (cumulative) -> MessageDelta;
     ``close()`` -> MessageStop."""
 
+    content_moved = False  # the content is always passed on as it came
+
     __slots__ = (
         "_id",
         "_open",

@@ -90,6 +90,13 @@ class StreamDecoder:
     def close(self) -> list[ir.Event]:
         return [] if self._done or not self._started else self._end()
 
+    @property
+    def content_moved(self) -> bool:
+        """Reasoning came inside the content, in ``<think>`` tags, and was
+        moved out of it: the upstream's own bytes no longer say what the
+        events say."""
+        return self._split.found
+
     # -- internals
 
     def _end(self) -> list[ir.Event]:

@@ -281,6 +281,8 @@ class StreamDecoder:
     custom_tool_call is a tool_call block whose arguments are
     ``{"input": <its input>}``, streamed as the input comes."""
 
+    content_moved = False  # the content is always passed on as it came
+
     __slots__ = (
         "_started", "_ended", "_open", "_next", "_streamed", "_saw_call", "_summaries", "_custom",
         "complete",

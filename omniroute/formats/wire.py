@@ -52,6 +52,13 @@ class StreamDecoder(Protocol):
         before it was cut short."""
         ...
 
+    @property
+    def content_moved(self) -> bool:
+        """Part of the content was turned into something else (``<think>``
+        tags into reasoning), so passing the upstream's bytes on unchanged
+        would tell the client something else than the events."""
+        ...
+
     def feed(self, event: str | None, data: str) -> list[ir.Event]: ...
 
     def close(self) -> list[ir.Event]:

@@ -149,10 +149,17 @@ class StreamRelay:
             return b""
         held, self._held = bytes(self._held), None
         events, self._held_events = self._held_events, []
-        if self._switch is not None and b"<think>" in held:
-            self._encoder = self._switch()
-            return b"".join(self._encoder.encode(ev) for ev in events)
-        return held
+        if self._switch is None or not self._decoder.content_moved:
+            return held
+        encoder = self._encoder = self._switch()
+        out = bytearray(b"".join(encoder.encode(ev) for ev in events))
+        # The start of an event not complete yet was kept back for the
+        # pass-through lane: from now on it is decoded like the rest.
+        rest = bytes(self._pending)
+        self._pending.clear()
+        for event in self._sse.feed(rest):
+            self._on_events(self._decoder.feed(event.event, event.data), out)
+        return bytes(out)
 
     def close(self) -> bytes:
         """The upstream ended its body: flush what is left. A stream that
