@@ -21,6 +21,7 @@ from omniroute.cli.common import (
     with_store,
 )
 from omniroute.config import ConfigEditor
+from omniroute.config.options import SETTING_DEFAULTS
 from omniroute.routing.strategies import STRATEGIES
 from omniroute.settings import Settings
 from omniroute.store import ComboTargetRecord, Store, mask_proxy
@@ -224,7 +225,7 @@ async def cmd_config_set(args: argparse.Namespace, settings: Settings) -> int:
             await editor.delete_setting(setting)
         else:
             await editor.set_setting(setting, value)
-        shown = "default" if value is None else _shown(args.key, value)
+        shown = _default(args.key) if value is None else _shown(args.key, value)
         print(f"{args.key} = {shown}")
         return 0
 
@@ -238,11 +239,20 @@ async def cmd_config_show(args: argparse.Namespace, settings: Settings) -> int:
             stored = snap.settings.get(setting)
             if field is not None:
                 stored = stored.get(field) if isinstance(stored, dict) else None
-            shown = "(default)" if stored is None else _shown(key, stored)
+            shown = _default(key) if stored is None else _shown(key, stored)
             print(f"{key} = {shown}")
         return 0
 
     return await with_store(settings, run)
+
+
+def _default(key: str) -> str:
+    """``5 (default)``: the value the gateway uses while the key is not set."""
+    setting, field, _kind = CONFIG_KEYS[key]
+    value = SETTING_DEFAULTS[setting]
+    if field is not None:
+        value = value[field]
+    return f"{'none' if value is None else _shown(key, value)} (default)"
 
 
 def _shown(key: str, value: Any) -> str:

@@ -33,6 +33,8 @@ from types import MappingProxyType
 from typing import Any
 
 from omniroute.errors import BadRequest
+from omniroute.routing import breaker as _breaker
+from omniroute.routing import cooldown as _cooldown
 from omniroute.routing.ratelimit import Limits
 from omniroute.routing.strategies import STRATEGIES
 from omniroute.store.proxies import DIRECT, check_proxy
@@ -47,6 +49,34 @@ _MAX_PROMPT = 100_000
 
 DEFAULT_MAX_ATTEMPTS = 10
 DEFAULT_MAX_SECONDS = 300.0
+DEFAULT_ACCOUNT_STRATEGY = "fill-first"
+
+# What each global setting is while it is not stored: the running components'
+# own defaults (None: no proxy, no system prompt). ``config show`` prints these.
+SETTING_DEFAULTS: Mapping[str, Any] = MappingProxyType(
+    {
+        "proxy": None,
+        "system_prompt": None,
+        "account_strategy": DEFAULT_ACCOUNT_STRATEGY,
+        "breaker": MappingProxyType(
+            {
+                "failure_threshold": _breaker.DEFAULT_FAILURE_THRESHOLD,
+                "window": _breaker.DEFAULT_WINDOW,
+                "cooldown": _breaker.DEFAULT_COOLDOWN,
+            }
+        ),
+        "cooldown": MappingProxyType(
+            {
+                "base": _cooldown.DEFAULT_BASE,
+                "factor": _cooldown.DEFAULT_FACTOR,
+                "cap": _cooldown.DEFAULT_CAP,
+            }
+        ),
+        "fallback": MappingProxyType(
+            {"max_attempts": DEFAULT_MAX_ATTEMPTS, "max_seconds": DEFAULT_MAX_SECONDS}
+        ),
+    }
+)
 
 
 # -- the typed view ----------------------------------------------------------------
@@ -80,7 +110,7 @@ class Options:
 
     proxy: str | None = field(default=None, repr=False)  # may hold a password
     system_prompt: str | None = None
-    account_strategy: str = "fill-first"
+    account_strategy: str = DEFAULT_ACCOUNT_STRATEGY
     breaker: BreakerOptions = BreakerOptions()
     cooldown: CooldownOptions = CooldownOptions()
     fallback: FallbackOptions = FallbackOptions()
@@ -252,7 +282,7 @@ _cooldown_fields = _group({"base": (0.001, False), "factor": (1, False), "cap": 
 
 def _cooldown_setting(key: str, value: Any) -> dict[str, Any]:
     checked = _cooldown_fields(key, value)
-    base, cap = checked.get("base", 1.0), checked.get("cap")
+    base, cap = checked.get("base", _cooldown.DEFAULT_BASE), checked.get("cap")
     if cap is not None and cap < base:
         raise BadRequest(f"setting cooldown.cap ({cap:g}) must not be below cooldown.base")
     return checked

@@ -38,6 +38,11 @@ from typing import Any
 
 from omniroute.errors import ConfigError
 
+# The thresholds a breaker has when the configuration does not set them.
+DEFAULT_FAILURE_THRESHOLD = 5
+DEFAULT_WINDOW = 60.0  # seconds in which the failures must happen
+DEFAULT_COOLDOWN = 30.0  # seconds open before a probe is let through
+
 
 class BreakerState(Enum):
     CLOSED = "closed"
@@ -98,9 +103,9 @@ class CircuitBreaker:
     def __init__(
         self,
         *,
-        failure_threshold: int = 5,
-        window: float = 60.0,
-        cooldown: float = 30.0,
+        failure_threshold: int = DEFAULT_FAILURE_THRESHOLD,
+        window: float = DEFAULT_WINDOW,
+        cooldown: float = DEFAULT_COOLDOWN,
         probe_timeout: float = 120.0,
         clock: Callable[[], float] = time.monotonic,
         wall: Callable[[], float] = time.time,
@@ -239,9 +244,9 @@ class Breakers:
     def __init__(
         self,
         *,
-        failure_threshold: int = 5,
-        window: float = 60.0,
-        cooldown: float = 30.0,
+        failure_threshold: int = DEFAULT_FAILURE_THRESHOLD,
+        window: float = DEFAULT_WINDOW,
+        cooldown: float = DEFAULT_COOLDOWN,
         probe_timeout: float = 120.0,
         clock: Callable[[], float] = time.monotonic,
         wall: Callable[[], float] = time.time,

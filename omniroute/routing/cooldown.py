@@ -40,6 +40,12 @@ from omniroute.routing.retry import exponential_delay
 
 Headers = Mapping[str, str] | Iterable[tuple[str, str]]
 
+# The backoff when the configuration does not set it: seconds for the first
+# strike, growth per further strike, and the longest cooldown.
+DEFAULT_BASE = 1.0
+DEFAULT_FACTOR = 2.0
+DEFAULT_CAP = 300.0
+
 _DURATION = re.compile(r"(?:\d+(?:\.\d*)?|\.\d+)(?:h|ms|m|s|us|µs|ns)")
 _DURATION_FULL = re.compile(r"(?:(?:\d+(?:\.\d*)?|\.\d+)(?:h|ms|m|s|us|µs|ns))+")
 _UNIT_SECONDS = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 1e-3, "us": 1e-6, "µs": 1e-6, "ns": 1e-9}
@@ -183,9 +189,9 @@ class Cooldowns:
     def __init__(
         self,
         *,
-        base: float = 1.0,
-        factor: float = 2.0,
-        cap: float = 300.0,
+        base: float = DEFAULT_BASE,
+        factor: float = DEFAULT_FACTOR,
+        cap: float = DEFAULT_CAP,
         jitter: float = 0.2,
         max_hint: float = 86_400.0,
         clock: Callable[[], float] = time.monotonic,

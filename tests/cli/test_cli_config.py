@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 import subprocess
 import sys
@@ -9,7 +10,11 @@ from pathlib import Path
 
 import pytest
 
+from omniroute.config.options import FallbackOptions, Options
+from omniroute.gateway.resilience import Resilience
 from omniroute.providers.catalog import Catalog
+from omniroute.routing.breaker import CircuitBreaker
+from omniroute.routing.cooldown import Cooldowns
 from tests.support.harness import REPO, run_cli
 
 DEEPSEEK_KEY = "sk-deepseek-cli-secret-000111222"
@@ -251,9 +256,38 @@ def test_aliases(cli: Cli) -> None:
     assert cli.ok("alias", "list").splitlines() == ["1. claude-* -> groq/*"]
 
 
+def _signature_default(component: type, name: str) -> object:
+    return inspect.signature(component).parameters[name].default
+
+
+def test_config_show_prints_the_defaults_the_gateway_uses(cli: Cli) -> None:
+    # Read from the components themselves: what a running gateway would use.
+    fallback, options = FallbackOptions(), Options()
+    expected = [
+        "proxy = none (default)",
+        "system-prompt = none (default)",
+        f"account-strategy = {options.account_strategy} (default)",
+        "breaker.failure-threshold = "
+        f"{_signature_default(CircuitBreaker, 'failure_threshold')} (default)",
+        f"breaker.window = {_signature_default(CircuitBreaker, 'window')} (default)",
+        f"breaker.cooldown = {_signature_default(CircuitBreaker, 'cooldown')} (default)",
+        f"cooldown.base = {_signature_default(Cooldowns, 'base')} (default)",
+        f"cooldown.factor = {_signature_default(Cooldowns, 'factor')} (default)",
+        f"cooldown.cap = {_signature_default(Cooldowns, 'cap')} (default)",
+        f"fallback.max-attempts = {fallback.max_attempts} (default)",
+        f"fallback.max-seconds = {fallback.max_seconds} (default)",
+    ]
+    assert cli.ok("config", "show").splitlines() == expected
+    # The gateway's own breakers start from the same values.
+    breaker = Resilience().breakers.get("provider:x")
+    assert breaker.failure_threshold == _signature_default(CircuitBreaker, "failure_threshold")
+    assert breaker.cooldown == _signature_default(CircuitBreaker, "cooldown")
+    assert cli.ok("config", "set", "cooldown.cap", "none").strip() == expected[8]
+
+
 def test_config_set_and_show(cli: Cli) -> None:
     shown = cli.ok("config", "show")
-    assert "proxy = (default)" in shown and "fallback.max-attempts = (default)" in shown
+    assert "proxy = none (default)" in shown
     assert "proxy = socks5h://u:***@127.0.0.1:9050" in cli.ok(
         "config", "set", "proxy", f"socks5h://u:{PROXY_PASSWORD}@127.0.0.1:9050"
     )
@@ -272,17 +306,17 @@ def test_config_set_and_show(cli: Cli) -> None:
         "account-strategy = round-robin",
         "breaker.failure-threshold = 3",
         "breaker.window = 30.0",
-        "breaker.cooldown = (default)",
+        "breaker.cooldown = 30.0 (default)",
         "cooldown.base = 2.0",
         "cooldown.cap = 120.0",
         "fallback.max-attempts = 4",
         "fallback.max-seconds = 90.0",
     ):
         assert line in shown.splitlines()
-    assert "= default" in cli.ok("config", "set", "proxy", "none")
+    assert "proxy = none (default)" in cli.ok("config", "set", "proxy", "none")
     cli.ok("config", "set", "breaker.window", "none")
     shown = cli.ok("config", "show")
-    assert "proxy = (default)" in shown and "breaker.window = (default)" in shown
+    assert "proxy = none (default)" in shown and "breaker.window = 60.0 (default)" in shown
     assert "breaker.failure-threshold = 3" in shown
 
     assert "whole number >= 1" in cli.fails("config", "set", "breaker.failure-threshold", "0")
