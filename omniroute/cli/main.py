@@ -29,6 +29,7 @@ from typing import Any
 from omniroute import __version__, errors
 from omniroute.cli import provider as cli_provider
 from omniroute.cli import routing as cli_routing
+from omniroute.cli import status as cli_status
 from omniroute.cli.common import (
     ID,
     Command,
@@ -45,7 +46,7 @@ from omniroute.store import Store
 _OVERVIEW = """\
 commands:
   serve                              run the gateway (the default)
-  status                             detailed health of the running gateway
+  status [--json]                    health of the running gateway: uptime, memory, breakers…
   provider add NAME --api-key KEY    add a catalog provider (or custom: --format, --base-url)
   provider catalog [--json]          the built-in providers
   provider list                      providers and accounts, secrets masked
@@ -87,7 +88,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     serve = command(sub, "serve", "run the gateway (the default)", cmd_serve)
     _serve_options(serve)
-    command(sub, "status", "detailed health of the running gateway", cmd_status)
+    status = command(sub, "status", "health of the running gateway", cli_status.cmd_status)
+    status.add_argument(
+        "--json", action="store_true", help="everything, as the gateway's /api/status answers"
+    )
     cli_provider.register(sub)
     cli_routing.register(sub)
 
@@ -112,33 +116,6 @@ async def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     from omniroute.app import serve
 
     await serve(settings)
-    return 0
-
-
-async def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
-    """Ask the running server (found through its admin file) for its status."""
-    import json
-    import urllib.request
-
-    from omniroute.api.status import read_admin_file
-
-    admin = read_admin_file(settings.data_dir)
-    if admin is None:
-        print(f"omniroute: no gateway is running for {settings.data_dir}", file=sys.stderr)
-        return 1
-    url = str(admin.get("url", ""))
-    if not url.startswith("http://"):
-        print("omniroute: the admin file is damaged; restart the gateway", file=sys.stderr)
-        return 1
-    headers = {"Authorization": f"Bearer {admin.get('token', '')}"}
-    request = urllib.request.Request(url + "/api/status", headers=headers)  # noqa: S310
-    try:
-        with urllib.request.urlopen(request, timeout=10) as answer:  # noqa: S310 (http only)
-            status = json.load(answer)
-    except OSError as exc:
-        print(f"omniroute: the gateway did not answer ({exc.__class__.__name__})", file=sys.stderr)
-        return 1
-    print(json.dumps(status, indent=2))
     return 0
 
 

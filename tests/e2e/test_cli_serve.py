@@ -202,7 +202,7 @@ async def test_serve_proxies_and_shuts_down_gracefully(tmp_path: Path) -> None:
 async def test_status_command_reads_the_running_server(tmp_path: Path) -> None:
     data = tmp_path / "d"
     stopped = run_cli("status", data_dir=data, check=False)
-    assert stopped.returncode == 1 and "no gateway is running" in stopped.stderr
+    assert stopped.returncode == 2 and "no gateway is running" in stopped.stderr
     env = {k: v for k, v in os.environ.items() if not k.startswith("OMNIROUTE_")}
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
@@ -223,7 +223,7 @@ async def test_status_command_reads_the_running_server(tmp_path: Path) -> None:
         port = await _read_port(proc, seen)
         # The admin file is private to the data dir's owner.
         assert (data / "admin.json").stat().st_mode & 0o777 == 0o600
-        status = await asyncio.to_thread(run_cli, "status", data_dir=data)
+        status = await asyncio.to_thread(run_cli, "status", "--json", data_dir=data)
         report = json.loads(status.stdout)
         assert report["status"] == "ok" and report["memory_rss_mb"] > 0
         assert {"breakers", "cooldowns", "limiters", "health", "upstream_pool"} <= set(report)
