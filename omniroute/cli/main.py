@@ -48,7 +48,7 @@ commands:
   serve                              run the gateway (the default)
   status [--json]                    health of the running gateway: uptime, memory, breakers…
   provider add NAME --api-key KEY    add a catalog provider (or custom: --format, --base-url)
-  provider catalog [--json]          the built-in providers
+  provider catalog [NAME] [--json]   the built-in providers, models, prices
   provider list                      providers and accounts, secrets masked
   provider enable|disable|remove NAME
   provider set NAME [options]        base URL, models, proxy, rate limits, headers

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 from typing import Any
 from urllib.parse import urlsplit
@@ -25,7 +26,7 @@ from omniroute.cli.common import (
 )
 from omniroute.config import ConfigEditor
 from omniroute.formats.wire import WIRE_FORMATS
-from omniroute.providers.catalog import Catalog, CatalogProvider
+from omniroute.providers.catalog import Catalog, CatalogProvider, ModelPrice
 from omniroute.settings import Settings
 from omniroute.store import ConfigSnapshot, ProviderRecord, Store, mask_proxy
 
@@ -47,8 +48,11 @@ def register(sub: Any) -> None:
     add.add_argument("--priority", type=PRIORITY, help="account priority (lower is tried first)")
     add_proxy_option(add, "this account")
 
-    catalog = command(psub, "catalog", "list the built-in provider catalog", cmd_catalog)
-    catalog.add_argument("--json", action="store_true", help="machine-readable output")
+    catalog = command(
+        psub, "catalog", "the built-in providers and their models' prices", cmd_catalog
+    )
+    catalog.add_argument("name", nargs="?", help="show only this provider (id or alias)")
+    catalog.add_argument("--json", action="store_true", help="everything, machine-readable")
     command(psub, "list", "list providers and accounts (secrets masked)", cmd_list)
     for action, verb in (("enable", "enable"), ("disable", "disable"), ("remove", "remove")):
         p = command(psub, action, f"{verb} a provider", cmd_toggle_or_remove)
@@ -157,19 +161,84 @@ async def cmd_add(args: argparse.Namespace, settings: Settings) -> int:
 # -- catalog and list ----------------------------------------------------------
 
 
+_CATALOG_LEGEND = (
+    "ctx: context window, out: longest answer, in tokens; "
+    "price: USD per 1M tokens, input/output (cached input)"
+)
+
+
 async def cmd_catalog(args: argparse.Namespace, settings: Settings) -> int:
-    entries = Catalog.load().all()
+    catalog = Catalog.load()
+    entries = catalog.all()
+    if args.name is not None:
+        entry = catalog.get(args.name)
+        if entry is None:
+            raise errors.BadRequest(
+                f"{args.name!r} is not in the catalog (see `omniroute provider catalog`)"
+            )
+        entries = (entry,)
     if args.json:
         print(json.dumps([_catalog_json(p) for p in entries], indent=2))
         return 0
+    header = ("ID", "ALIAS", "TIER", "FORMAT", "AUTH", "BASE URL", "MODELS")
     rows = [
         (p.id, p.alias, p.tier, p.format, p.auth, p.base_url, str(len(p.models))) for p in entries
     ]
-    header = ("ID", "ALIAS", "TIER", "FORMAT", "AUTH", "BASE URL", "MODELS")
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-    for row in (header, *rows):
+    print(_CATALOG_LEGEND)
+    for row, entry in zip([header, *rows], [None, *entries], strict=True):
         print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+        if entry is not None:
+            for line in _model_lines(entry):
+                print(line)
     return 0
+
+
+def _model_lines(entry: CatalogProvider) -> list[str]:
+    """One compact line per model: id, context, max output, price."""
+    rows = [
+        (
+            m.id,
+            f"ctx {_tokens(m.context)}",
+            f"out {_tokens(m.max_output)}",
+            _price(m.price),
+        )
+        for m in entry.models
+    ]
+    if entry.wildcard:
+        rows.append(("(any other model id)", "", "", ""))
+    if not rows:
+        return ["    (no fixed model list: name the models with --models)"]
+    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    return [
+        "    " + "  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip()
+        for r in rows
+    ]
+
+
+def _tokens(count: int | None) -> str:
+    """``128K`` for 128000 and for 131072 (vendors quote both so), ``1M``,
+    ``400K``; the largest unit that divides the count, else three digits."""
+    if count is None:
+        return "?"
+    for unit, size in (("M", 1_000_000), ("M", 1 << 20), ("K", 1_000), ("K", 1 << 10)):
+        if count >= size and count % size == 0:
+            return f"{count // size}{unit}"
+    for unit, size in (("M", 1_000_000), ("K", 1_000)):
+        if count >= size:
+            return f"{count / size:.3g}{unit}"
+    return str(count)
+
+
+def _price(price: ModelPrice | None) -> str:
+    if price is None:
+        return "price ?"
+    if price.input == 0 and price.output == 0:
+        return "free"
+    text = f"${price.input:g}/${price.output:g}"
+    if price.cached_input is not None:
+        text += f" (${price.cached_input:g})"
+    return text
 
 
 def _catalog_json(p: CatalogProvider) -> dict[str, Any]:
@@ -179,10 +248,15 @@ def _catalog_json(p: CatalogProvider) -> dict[str, Any]:
         "name": p.name,
         "tier": p.tier,
         "format": p.format,
+        "dialect": p.dialect,
         "auth": p.auth,
+        "flow": p.flow,
+        "auth_header": p.auth_header,
         "base_url": p.base_url,
-        "models": len(p.models),
+        "headers": dict(p.headers),
         "wildcard": p.wildcard,
+        "docs": p.docs,
+        "models": [dataclasses.asdict(m) for m in p.models],
     }
 
 

@@ -103,18 +103,55 @@ def test_custom_provider_add_still_needs_format_and_url(cli: Cli) -> None:
     cli.assert_no_secrets(CUSTOM_KEY, PROXY_PASSWORD)
 
 
-def test_catalog_listing(cli: Cli) -> None:
+def test_catalog_listing_shows_each_models_context_and_price(cli: Cli) -> None:
     catalog = Catalog.load()
-    table = cli.ok("provider", "catalog").splitlines()
-    assert table[0].split() == ["ID", "ALIAS", "TIER", "FORMAT", "AUTH", "BASE", "URL", "MODELS"]
-    assert len(table) == len(catalog) + 1
+    lines = cli.ok("provider", "catalog").splitlines()
+    assert "USD per 1M tokens" in lines[0]
+    assert lines[1].split() == ["ID", "ALIAS", "TIER", "FORMAT", "AUTH", "BASE", "URL", "MODELS"]
+    provider_rows = [line for line in lines[2:] if not line.startswith("    ")]
+    assert len(provider_rows) == len(catalog)
+    every_model = sum(len(p.models) for p in catalog.all())
+    assert len(lines) - 2 - len(provider_rows) >= every_model
+    # DeepSeek's block: one line per model with its context and its prices.
+    entry = catalog.get("deepseek")
+    assert entry is not None and entry.models
+    start = next(i for i, line in enumerate(lines) if line.startswith("deepseek "))
+    block = lines[start + 1 : start + 1 + len(entry.models)]
+    for model, line in zip(entry.models, block, strict=True):
+        assert model.price is not None and model.context is not None
+        words = line.split()
+        assert words[0] == model.id
+        assert words[1] == "ctx" and words[2][-1] in "KM"
+        shown = float(words[2][:-1]) * (1e3 if words[2][-1] == "K" else 1e6)
+        assert abs(shown - model.context) / model.context < 0.05  # 128K for 131072 too
+        assert f"${model.price.input:g}/${model.price.output:g}" in line
+    free = catalog.get("ollama")
+    assert free is not None
+    only = cli.ok("provider", "catalog", "ollama").splitlines()
+    assert len(only) == 3 + len(free.models) and only[2].startswith("ollama ")
+    assert all(line.rstrip().endswith("free") for line in only[3:])
+    assert "(no fixed model list" in cli.ok("provider", "catalog", "vllm")
+    assert "not in the catalog" in cli.fails("provider", "catalog", "nope")
+
+
+def test_catalog_json_is_complete(cli: Cli) -> None:
+    catalog = Catalog.load()
     rows = json.loads(cli.ok("provider", "catalog", "--json"))
     assert len(rows) == len(catalog) >= 36
     groq = next(r for r in rows if r["id"] == "groq")
     entry = catalog.get("groq")
     assert entry is not None
     assert groq["alias"] == entry.alias and groq["base_url"] == entry.base_url
-    assert groq["models"] == len(entry.models)
+    assert groq["auth_header"] == entry.auth_header and groq["docs"] == entry.docs
+    assert [m["id"] for m in groq["models"]] == list(entry.model_ids)
+    first = entry.models[0]
+    assert first.price is not None
+    assert groq["models"][0]["context"] == first.context
+    assert groq["models"][0]["max_output"] == first.max_output
+    assert groq["models"][0]["price"]["input"] == first.price.input
+    assert groq["models"][0]["price"]["output"] == first.price.output
+    (one,) = json.loads(cli.ok("provider", "catalog", entry.alias, "--json"))
+    assert one == groq
 
 
 def test_provider_set_enable_disable_remove(cli: Cli) -> None:
