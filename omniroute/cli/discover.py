@@ -22,6 +22,7 @@ from omniroute import errors
 from omniroute.config import ConfigEditor
 from omniroute.config.options import Options, ProviderOptions, egress_proxy
 from omniroute.config.routing import catalog_entry
+from omniroute.gateway.secrets import Scrubber, proxy_secrets
 from omniroute.providers import ProviderFamily, family_for
 from omniroute.providers.catalog import Catalog
 from omniroute.providers.family import Operation
@@ -54,12 +55,14 @@ async def discover(store: Store, settings: Settings, name: str, *, replace: bool
     proxy = egress_proxy(
         Options.read(snap.settings), options, ProviderOptions.read(account.extra, "account")
     )
+    # An upstream's or a proxy's error body may quote what it was sent.
+    scrub = Scrubber((account.api_key, *proxy_secrets(proxy), *options.headers.values()))
     async with ColdClient(settings, proxy) as http:
-        listing = await _list_models(http, family, provider, headers, account.api_key)
+        listing = await _list_models(http, family, provider, headers, scrub)
         if listing is not None:
             return await _store_listing(store, provider, listing, replace=replace)
         known = provider.models or (entry.model_ids if entry else ())
-        return await _probe(http, family, provider, headers, known, account.api_key)
+        return await _probe(http, family, provider, headers, known, scrub)
 
 
 def _first_account(snap: ConfigSnapshot, provider: ProviderRecord) -> AccountRecord:
@@ -77,7 +80,7 @@ async def _list_models(
     family: ProviderFamily,
     provider: ProviderRecord,
     headers: list[tuple[str, str]],
-    secret: str,
+    scrub: Scrubber,
 ) -> list[str] | None:
     """The upstream's model ids, or None when it has no listing endpoint."""
     url = family.models_url(provider.base_url)
@@ -89,7 +92,7 @@ async def _list_models(
             return None
         if not 200 <= status < 300:
             raise errors.BadRequest(
-                f"GET {origin_path(url)} answered HTTP {status}{_detail(body, secret)}"
+                f"GET {origin_path(url)} answered HTTP {status}{_detail(body, scrub)}"
             )
         page = family.parse_models(body)
         found.extend(i for i in page.ids if i not in found)
@@ -136,7 +139,7 @@ async def _probe(
     provider: ProviderRecord,
     headers: list[tuple[str, str]],
     known: tuple[str, ...],
-    secret: str,
+    scrub: Scrubber,
 ) -> int:
     """No listing endpoint: one minimal generation proves the URL and key work."""
     if not known:
@@ -152,7 +155,7 @@ async def _probe(
     if not 200 <= status < 300:
         raise errors.BadRequest(
             f"provider {provider.name!r} has no /models endpoint, and a test call to "
-            f"{model!r} answered HTTP {status}{_detail(answer, secret)}"
+            f"{model!r} answered HTTP {status}{_detail(answer, scrub)}"
         )
     print(
         f"provider {provider.name}: no /models endpoint; a test call to {model} worked "
@@ -165,10 +168,9 @@ def _with_query(url: str, query: Mapping[str, str]) -> str:
     return f"{url}?{urlencode(query)}" if query else url
 
 
-def _detail(body: bytes, secret: str) -> str:
+def _detail(body: bytes, scrub: Scrubber) -> str:
     """A short, key-free excerpt of an upstream error body."""
     text = body[:300].decode("utf-8", "replace").strip()
-    if secret:
-        text = text.replace(secret, "***")
+    text = scrub.text(text)
     text = " ".join(text.split())[:200]
     return f": {text}" if text else ""

@@ -8,6 +8,7 @@ account's ``Scrubber`` first.
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Iterable
 from urllib.parse import unquote, urlsplit
@@ -47,7 +48,8 @@ class Scrubber:
 
 
 def proxy_secrets(url: str | None) -> tuple[str, ...]:
-    """The credentials a proxy URL carries (user name and password)."""
+    """The credentials a proxy URL carries: user name, password, and the
+    Basic credentials an HTTP proxy is sent (which it may echo back)."""
     if not url:
         return ()
     try:
@@ -55,4 +57,8 @@ def proxy_secrets(url: str | None) -> tuple[str, ...]:
         user, password = parts.username, parts.password
     except ValueError:
         return ()
-    return tuple(unquote(s) for s in (user, password) if s)
+    found = tuple(unquote(s) for s in (user, password) if s)
+    if user is not None and password is not None:
+        pair = f"{unquote(user)}:{unquote(password)}".encode()
+        found += (base64.b64encode(pair).decode("ascii"),)
+    return found

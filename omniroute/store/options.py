@@ -24,6 +24,7 @@ from .repositories import (
     _provider,
     bump_revision,
 )
+from .sealed_options import seal_extra
 
 
 def merge_extra(current: Mapping[str, Any], patch: Mapping[str, Any], what: str) -> dict[str, Any]:
@@ -48,6 +49,7 @@ def merge_extra(current: Mapping[str, Any], patch: Mapping[str, Any], what: str)
 
 def update_provider(
     conn: sqlite3.Connection,
+    sealer: Sealer,
     name: str,
     *,
     base_url: str | None,
@@ -57,7 +59,7 @@ def update_provider(
     row = conn.execute(f"{_PROVIDER_SELECT} WHERE name = ?", (name,)).fetchone()
     if row is None:
         raise BadRequest(f"unknown provider {name!r}")
-    record = _provider(row)
+    record = _provider(row, sealer)
     if base_url is not None and (
         not isinstance(base_url, str) or not base_url.startswith(("http://", "https://"))
     ):
@@ -70,13 +72,14 @@ def update_provider(
         (
             record.base_url if base_url is None else base_url.rstrip("/"),
             json.dumps(list(record.models) if models is None else _check_models(models)),
-            json.dumps(dict(merged)),
+            json.dumps(seal_extra(sealer, "providers", record.id, merged)),
             time.time(),
             record.id,
         ),
     )
     bump_revision(conn)
-    return _provider(conn.execute(f"{_PROVIDER_SELECT} WHERE id = ?", (record.id,)).fetchone())
+    row = conn.execute(f"{_PROVIDER_SELECT} WHERE id = ?", (record.id,)).fetchone()
+    return _provider(row, sealer)
 
 
 def update_account(
@@ -102,7 +105,7 @@ def update_account(
         (
             record.priority if priority is None else priority,
             int(record.enabled if enabled is None else bool(enabled)),
-            json.dumps(dict(merged)),
+            json.dumps(seal_extra(sealer, "accounts", account_id, merged)),
             account_id,
         ),
     )

@@ -30,6 +30,7 @@ from .records import (
     ConfigSnapshot,
     ProviderRecord,
 )
+from .sealed_options import open_extra, open_setting, seal_setting
 
 CLIENT_KEY_PREFIX = "sk-omni-"
 CLIENT_KEY_DISPLAY_CHARS = 12
@@ -121,6 +122,7 @@ def check_canary(sealer: Sealer, stored: str) -> None:
 
 def upsert_provider(
     conn: sqlite3.Connection,
+    sealer: Sealer,
     name: str,
     format: str,
     base_url: str,
@@ -141,12 +143,12 @@ def upsert_provider(
     )
     bump_revision(conn)
     row = conn.execute(f"{_PROVIDER_SELECT} WHERE name = ?", (name,)).fetchone()
-    return _provider(row)
+    return _provider(row, sealer)
 
 
-def read_provider(conn: sqlite3.Connection, name: str) -> ProviderRecord | None:
+def read_provider(conn: sqlite3.Connection, sealer: Sealer, name: str) -> ProviderRecord | None:
     row = conn.execute(f"{_PROVIDER_SELECT} WHERE name = ?", (name,)).fetchone()
-    return None if row is None else _provider(row)
+    return None if row is None else _provider(row, sealer)
 
 
 def _check_provider(name: str, format: str, base_url: str) -> None:
@@ -274,11 +276,11 @@ def revoke_client_key(conn: sqlite3.Connection, key_id: int) -> bool:
 # -- settings ------------------------------------------------------------------
 
 
-def set_setting(conn: sqlite3.Connection, key: str, value: Any) -> None:
+def set_setting(conn: sqlite3.Connection, sealer: Sealer, key: str, value: Any) -> None:
     if not isinstance(key, str) or not _SETTING_KEY.fullmatch(key):
         raise BadRequest("a setting key must be 1-128 letters, digits, '.', '_', ':' or '-'")
     try:
-        encoded = json.dumps(value, allow_nan=False)
+        encoded = json.dumps(seal_setting(sealer, key, value), allow_nan=False)
     except (TypeError, ValueError):
         raise BadRequest(f"setting {key!r}: the value cannot be stored as JSON") from None
     conn.execute(
@@ -294,11 +296,13 @@ def set_setting(conn: sqlite3.Connection, key: str, value: Any) -> None:
 
 def read_snapshot(conn: sqlite3.Connection, sealer: Sealer) -> ConfigSnapshot:
     """All configuration as of one moment (call inside one read transaction)."""
-    providers = tuple(_provider(row) for row in conn.execute(f"{_PROVIDER_SELECT} ORDER BY id"))
+    providers = tuple(
+        _provider(row, sealer) for row in conn.execute(f"{_PROVIDER_SELECT} ORDER BY id")
+    )
     accounts = _accounts(conn, sealer, "ORDER BY provider_id, priority, id", ())
     keys = read_client_keys(conn)
     settings = {
-        str(key): _json(value, f"setting {key!r}")
+        str(key): open_setting(sealer, str(key), _json(value, f"setting {key!r}"))
         for key, value in conn.execute("SELECT key, value FROM settings ORDER BY key")
     }
     return ConfigSnapshot(
@@ -339,7 +343,7 @@ _KEY_SELECT = (
 )
 
 
-def _provider(row: Sequence[Any]) -> ProviderRecord:
+def _provider(row: Sequence[Any], sealer: Sealer) -> ProviderRecord:
     id_, name, format_, base_url, models, enabled, extra, created_at = row
     model_list = _json(models, f"provider {name!r} models")
     if not isinstance(model_list, list):
@@ -351,7 +355,9 @@ def _provider(row: Sequence[Any]) -> ProviderRecord:
         base_url=str(base_url),
         models=tuple(str(m) for m in model_list),
         enabled=bool(enabled),
-        extra=_mapping(extra, f"provider {name!r} extra"),
+        extra=open_extra(
+            sealer, "providers", int(id_), _mapping(extra, f"provider {name!r} extra")
+        ),
         created_at=float(created_at),
     )
 
@@ -370,7 +376,9 @@ def _accounts(
                 api_key=sealer.unseal(str(sealed), account_aad(int(id_))),
                 priority=int(priority),
                 enabled=bool(enabled),
-                extra=_mapping(extra, f"account {id_} extra"),
+                extra=open_extra(
+                    sealer, "accounts", int(id_), _mapping(extra, f"account {id_} extra")
+                ),
                 created_at=float(created_at),
             )
         )

@@ -48,6 +48,7 @@ from .records import (
 )
 from .request_log import RequestLogBuffer, recent_requests
 from .routing_tables import ComboCheck
+from .sealed_options import seal_plain_values
 
 T = TypeVar("T")
 
@@ -167,6 +168,8 @@ class Store:
         if canary is None:
             canary = run_transaction(conn, lambda c: repo.store_canary(c, sealer), BEGIN_WRITE)
         repo.check_canary(sealer, canary)
+        # Older versions kept proxy URLs and custom header values in plain text.
+        run_transaction(conn, lambda c: seal_plain_values(c, sealer), BEGIN_WRITE)
         return sealer
 
     # -- generic access --------------------------------------------------------
@@ -215,8 +218,9 @@ class Store:
         """Insert a provider, or update format/base_url (and models when given)."""
         if models is not None and not isinstance(models, str):  # str: rejected by the check
             models = tuple(models)  # a copy: the caller may change its list meanwhile
+        sealer = self._require_sealer()
         return await self.write(
-            lambda conn: repo.upsert_provider(conn, name, format, base_url, models)
+            lambda conn: repo.upsert_provider(conn, sealer, name, format, base_url, models)
         )
 
     async def add_account(
@@ -259,10 +263,12 @@ class Store:
 
         def work(conn: sqlite3.Connection) -> tuple[ProviderRecord, AccountRecord]:
             if provider is not None:
-                repo.upsert_provider(conn, name, provider[0], provider[1], models)
+                repo.upsert_provider(conn, sealer, name, provider[0], provider[1], models)
             if p_extra:
-                options.update_provider(conn, name, base_url=None, models=None, extra=p_extra)
-            record = repo.read_provider(conn, name)
+                options.update_provider(
+                    conn, sealer, name, base_url=None, models=None, extra=p_extra
+                )
+            record = repo.read_provider(conn, sealer, name)
             if record is None:
                 raise BadRequest(f"unknown provider {name!r}")
             account = repo.add_account(
@@ -297,7 +303,8 @@ class Store:
     async def set_setting(self, key: str, value: Any) -> None:
         """Store a setting (plain JSON; None clears it).  What a value must be
         is checked above the store (``omniroute.config``)."""
-        await self.write(lambda conn: repo.set_setting(conn, key, value))
+        sealer = self._require_sealer()
+        await self.write(lambda conn: repo.set_setting(conn, sealer, key, value))
 
     async def merge_setting(
         self, key: str, patch: Mapping[str, Any], check: Callable[[Any], Any]
@@ -325,9 +332,10 @@ class Store:
             raise BadRequest("models must be a list of model ids, not one string")
         model_list = None if models is None else tuple(models)  # a copy, as above
         patch = None if extra is None else dict(extra)
+        sealer = self._require_sealer()
         return await self.write(
             lambda conn: options.update_provider(
-                conn, name, base_url=base_url, models=model_list, extra=patch
+                conn, sealer, name, base_url=base_url, models=model_list, extra=patch
             )
         )
 

@@ -3,6 +3,7 @@ killed at any moment, leaves all of its change or none of it."""
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import signal
@@ -56,4 +57,6 @@ def test_provider_add_killed_at_any_moment_leaves_no_half_provider(tmp_path: Pat
     with_account = {pid for pid, _ in accounts}
     assert providers, "no run got far enough to commit: the timings are off"
     assert all(pid in with_account for pid, _ in providers), providers
-    assert all(PROXY in extra for _, extra in accounts)
+    # Every account has its proxy (stored sealed, so never as the URL itself).
+    assert all("sealed" in json.loads(extra).get("proxy", {}) for _, extra in accounts)
+    assert not any(PROXY in extra for _, extra in accounts)

@@ -183,3 +183,24 @@ async def test_discovery_goes_through_the_account_socks_proxy(tmp_path: Path) ->
     assert proxy.connections == [("127.0.0.1", mock.port)]
     assert _models_line(data) == "models: via-proxy"
     assert PROXY_PASSWORD not in out + err and KEY not in out + err
+
+
+async def test_an_http_proxy_echoing_its_credentials_has_them_masked(tmp_path: Path) -> None:
+    """A forwarding HTTP proxy refuses and quotes the Proxy-Authorization it
+    was sent (user and password in Basic form) and the password itself."""
+    data = tmp_path / "d"
+
+    def refuse(request: RecordedRequest) -> Reply:
+        sent = request.headers.get("proxy-authorization", "")
+        return Json({"error": f"denied: {sent} (password {PROXY_PASSWORD})"}, status=502)
+
+    async with MockUpstream() as proxy:  # speaks plain HTTP: enough for a forwarding proxy
+        proxy.route("GET", "/v1/models", refuse)
+        proxy_url = f"http://me:{PROXY_PASSWORD}@127.0.0.1:{proxy.port}"
+        _add(data, "openai", "http://upstream.invalid/v1", "--proxy", proxy_url)
+        code, out, err = await cli_async(data, "provider", "discover", "up")
+        assert proxy.requests, "the request did not go through the proxy"
+        sent = proxy.requests[0].headers["proxy-authorization"]
+    assert code == 2 and "answered HTTP 502" in err and "denied: Basic ***" in err
+    assert sent.removeprefix("Basic ") not in out + err
+    assert PROXY_PASSWORD not in out + err and KEY not in out + err
