@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import sys
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -316,9 +317,14 @@ async def cmd_toggle_or_remove(args: argparse.Namespace, settings: Settings) -> 
 
     async def run(store: Store) -> int:
         if action == "remove":
-            if not await store.delete_provider(args.name):
-                raise errors.BadRequest(f"unknown provider {args.name!r}")
+            naming = await ConfigEditor(store).remove_provider(args.name)
             print(f"provider {args.name} removed, with its accounts")
+            for combo, refs in naming.items():
+                print(
+                    f"omniroute: warning: combo {combo} still names {args.name}: "
+                    f"{', '.join(refs)} (change it with `omniroute combo add {combo} ...`)",
+                    file=sys.stderr,
+                )
             return 0
         await store.set_provider_enabled(args.name, action == "enable")
         print(f"provider {args.name} {action}d")

@@ -22,6 +22,8 @@ from omniroute.cli.common import (
 )
 from omniroute.config import ConfigEditor
 from omniroute.config.options import SETTING_DEFAULTS
+from omniroute.config.routing import routing_view, target_problem
+from omniroute.providers.catalog import Catalog
 from omniroute.routing.strategies import STRATEGIES
 from omniroute.settings import Settings
 from omniroute.store import ComboTargetRecord, Store, mask_proxy
@@ -143,12 +145,17 @@ async def cmd_combo_list(args: argparse.Namespace, settings: Settings) -> int:
         snap = await store.snapshot()
         if not snap.combos:
             print("no combos yet: add one with `omniroute combo add NAME TARGET...`")
+        view = routing_view(snap, Catalog.load())
         for c in snap.combos:
             state = "enabled" if c.enabled else "disabled"
             print(f"{c.name}  strategy={c.strategy}  {state}")
             for i, t in enumerate(c.targets, start=1):
                 off = "" if t.enabled else "  (off)"
-                print(f"  {i}. {t.ref}  weight={t.weight}{off}")
+                problem = target_problem(t.ref, view)
+                # A provider removed since the combo was saved leaves a target
+                # that is skipped on every request: say so where it is listed.
+                flag = f"  ({problem})" if problem else ""
+                print(f"  {i}. {t.ref}  weight={t.weight}{off}{flag}")
             if c.system_prompt:
                 print(f"  system prompt: {_short(c.system_prompt)}")
         return 0

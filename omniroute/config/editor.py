@@ -11,7 +11,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from omniroute.config.options import check_extra, check_setting
-from omniroute.config.routing import combo_check
+from omniroute.config.routing import combo_check, combos_naming
+from omniroute.errors import BadRequest
 from omniroute.providers.catalog import Catalog
 from omniroute.store import AccountRecord, ComboRecord, ComboTargetRecord, ProviderRecord, Store
 
@@ -83,6 +84,15 @@ class ConfigEditor:
             None if extra is None else check_extra(extra, account=False, what=f"provider {name!r}")
         )
         return await self.store.update_provider(name, base_url=base_url, models=models, extra=patch)
+
+    async def remove_provider(self, name: str) -> dict[str, list[str]]:
+        """Remove a provider with its accounts; returns the combos whose
+        targets still name it (combo -> those targets), which now route
+        elsewhere or nowhere. BadRequest when there is no such provider."""
+        naming = combos_naming(await self.store.snapshot(), name, self.catalog)
+        if not await self.store.delete_provider(name):
+            raise BadRequest(f"unknown provider {name!r}")
+        return naming
 
     async def update_account(
         self,

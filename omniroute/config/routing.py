@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import dataclasses
 
-from omniroute.errors import BadRequest
+from omniroute.errors import BadRequest, NotFound
 from omniroute.providers.catalog import Catalog, CatalogProvider
 from omniroute.routing.model import Combo, ComboTarget, ProviderView, RoutingView
-from omniroute.routing.resolve import validate_combos
+from omniroute.routing.resolve import resolve_model, validate_combos
 from omniroute.routing.strategies import STRATEGIES
 from omniroute.store.records import ComboRecord, ConfigSnapshot, ProviderRecord
 from omniroute.store.routing_tables import ComboCheck
@@ -99,3 +99,36 @@ def combo_check(catalog: Catalog) -> ComboCheck:
             )
 
     return check
+
+
+def combos_naming(
+    snapshot: ConfigSnapshot, provider: str, catalog: Catalog
+) -> dict[str, list[str]]:
+    """Combo name -> its targets addressed to ``provider`` by name or alias
+    (``deepseek/…``, ``ds/…``), in the order the combos are stored."""
+    view = routing_view(snapshot, catalog)
+    naming: dict[str, list[str]] = {}
+    for combo in snapshot.combos:
+        for target in combo.targets:
+            prefix, slash, _rest = target.ref.partition("/")
+            named = view.provider(prefix) if slash else None
+            if named is not None and named.name == provider:
+                naming.setdefault(combo.name, []).append(target.ref)
+    return naming
+
+
+def target_problem(ref: str, view: RoutingView) -> str | None:
+    """Why a combo target can never be served, or None when it can be (now
+    or once its provider is enabled again or has an account): it names a
+    provider that does not exist, or no provider serves the model."""
+    if ref in view.combos:
+        return None
+    every = tuple(dataclasses.replace(p, enabled=True, has_account=True) for p in view.providers)
+    try:
+        resolve_model(ref, RoutingView(every))
+    except NotFound:
+        prefix, slash, rest = ref.partition("/")
+        if slash and rest and view.provider(prefix) is None:
+            return "no such provider"
+        return "no provider serves it"
+    return None

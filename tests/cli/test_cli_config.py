@@ -278,6 +278,35 @@ def test_combos(cli: Cli) -> None:
     assert "unknown combo" in cli.fails("combo", "enable", "outer")
 
 
+def test_removing_a_provider_names_the_combos_that_still_use_it(cli: Cli) -> None:
+    cli.ok("provider", "add", "deepseek", "--api-key", DEEPSEEK_KEY)
+    cli.ok("provider", "add", "groq", "--api-key", CUSTOM_KEY)
+    cli.ok("combo", "add", "coding", "deepseek/deepseek-chat", "gq/llama-3.3-70b-versatile")
+    cli.ok("combo", "add", "cheap", "ds/deepseek-reasoner", "deepseek-chat")
+    cli.ok("combo", "add", "fast", "groq/llama-3.3-70b-versatile")
+    assert "(no such provider)" not in cli.ok("combo", "list")
+
+    done = run_cli("provider", "remove", "deepseek", data_dir=cli.data)
+    assert "provider deepseek removed" in done.stdout
+    warnings = sorted(done.stderr.splitlines())
+    assert len(warnings) == 2, done.stderr
+    cheap, coding = warnings
+    assert cheap.startswith("omniroute: warning: combo cheap still names deepseek: ")
+    assert "ds/deepseek-reasoner" in cheap
+    assert coding.startswith("omniroute: warning: combo coding still names deepseek: ")
+    assert "deepseek/deepseek-chat" in coding and "gq/" not in coding
+
+    listing = cli.ok("combo", "list").splitlines()
+    assert "  1. deepseek/deepseek-chat  weight=1  (no such provider)" in listing
+    assert "  2. gq/llama-3.3-70b-versatile  weight=1" in listing
+    assert "  1. ds/deepseek-reasoner  weight=1  (no such provider)" in listing
+    assert "  2. deepseek-chat  weight=1  (no provider serves it)" in listing
+    assert "  1. groq/llama-3.3-70b-versatile  weight=1" in listing
+    # A provider no combo names is removed without a word on stderr.
+    cli.ok("provider", "add", "mistral", "--api-key", CUSTOM_KEY + "-m")
+    assert run_cli("provider", "remove", "mistral", data_dir=cli.data).stderr == ""
+
+
 def test_aliases(cli: Cli) -> None:
     assert "no aliases yet" in cli.ok("alias", "list")
     cli.ok("alias", "add", "claude-*", "deepseek/deepseek-chat")
