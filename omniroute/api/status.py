@@ -60,7 +60,10 @@ class AdminAccess:
     def check(self, request: Request) -> None:
         given = request.headers.get("authorization") or ""
         scheme, _, token = given.partition(" ")
-        if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip(), self.token):
+        # Bytes, not text: compare_digest refuses non-ASCII str, and header
+        # values are whatever the client sent (latin-1 decoded).
+        presented = token.strip().encode("latin-1", "replace")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(presented, self.token.encode()):
             raise Unauthorized("This endpoint needs the admin token.")
 
 

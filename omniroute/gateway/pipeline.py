@@ -175,6 +175,16 @@ class Pipeline:
                 self._release_probes(gates)
             if budget.exhausted():
                 break
+        if call.pinned_account is not None and not failures and not skipped:
+            # Nothing was tried because no provider on the way has that account.
+            raise self._recorded(
+                call,
+                None,
+                errors.BadRequest(
+                    f"account {call.pinned_account} (X-OmniRoute-Pin-Account) does not "
+                    f"serve {call.model!r}"
+                ),
+            )
         final = _final_error(call, failures, skipped)
         return self._give_up(call, handler, failures[-1][0] if failures else None, final)
 

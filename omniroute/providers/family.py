@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import enum
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -118,6 +119,8 @@ class ProviderFamily(Protocol):
 
 
 _AUTH_FAILURES = frozenset({401, 402, 403})
+# What a forwarded header value may hold: visible ASCII, spaces and tabs.
+_BAD_FORWARDED = re.compile(r"[^\t\x20-\x7e]")
 PROBE_TEXT = "ping"  # what a key check asks the model
 
 
@@ -153,6 +156,10 @@ class BaseFamily:
         for name in self.forwarded():
             given = client_headers.get(name)
             if given:
+                if _BAD_FORWARDED.search(given):
+                    # Refused here rather than sent: an upstream would answer
+                    # a broken header with an error that is not its own fault.
+                    raise BadRequest(f"the {name} header holds characters it may not hold")
                 headers[name] = given
         if api_key:
             scheme = auth_header or self.default_auth_header
