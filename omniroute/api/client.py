@@ -230,11 +230,12 @@ class ClientApi:
 
         call = self._call(request, key, "openai-responses", body, _model_of(body), stream=stream)
         req = call.ir_request()
+        call.echo = responses.request_echo(body) or None
         previous = responses.previous_response_id(req)
         if previous is not None:
             responses.apply_history(req, await self._memory.load(previous))
             call.translate_only = True  # the body changed: the upstream gets the IR rendering
-            call.echo = {"previous_response_id": previous}
+            call.echo = {**(call.echo or {}), "previous_response_id": previous}
         # Which tools the answer must give back as custom or namespaced calls.
         call.echo = responses.answer_echo(req, call.echo)
         return call

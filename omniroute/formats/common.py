@@ -14,6 +14,7 @@ import math
 import re
 import secrets
 import string
+from collections.abc import Sequence
 from types import MappingProxyType
 from typing import Any, Literal
 
@@ -536,3 +537,20 @@ def usage_or_estimate(usage: ir.Usage | None, output_chars: int) -> ir.Usage:
         return usage
     base = usage or ir.Usage()
     return dataclasses.replace(base, output_tokens=tokens_for_chars(output_chars), estimated=True)
+
+
+def drop_fields(obj: Any, paths: Sequence[str]) -> bool:
+    """Remove dotted ``paths`` (``usage.usage_breakdown``) from a JSON object;
+    True if anything was removed."""
+    removed = False
+    if not isinstance(obj, dict):
+        return False
+    for path in paths:
+        *parents, last = path.split(".")
+        node: Any = obj
+        for name in parents:
+            node = node.get(name) if isinstance(node, dict) else None
+        if isinstance(node, dict) and last in node:
+            del node[last]
+            removed = True
+    return removed

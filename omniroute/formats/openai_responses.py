@@ -98,6 +98,7 @@ __all__ = [
     "render_request",
     "render_response",
     "render_usage",
+    "request_echo",
 ]
 
 
@@ -113,6 +114,25 @@ __all__ = [
 # ``resp_id`` is ``render_response(resp)["id"]`` (or the id in the stream's
 # response.completed event). Stored items are plain JSON, safe to persist.
 # Instructions are not carried over, as the Responses API documents.
+
+
+# Request fields a response object repeats as they were sent (the API
+# reference's Response object): a translated answer shows them too.
+_REPEATED = (
+    "instructions",
+    "max_output_tokens",
+    "metadata",
+    "parallel_tool_calls",
+    "temperature",
+    "tool_choice",
+    "top_p",
+    "user",
+)
+
+
+def request_echo(body: dict[str, Any]) -> dict[str, Any]:
+    """The fields of a client's request body its answer repeats."""
+    return {key: body[key] for key in _REPEATED if body.get(key) is not None}
 
 
 def previous_response_id(req: ir.Request) -> str | None:

@@ -19,7 +19,12 @@ from typing import Any
 from omniroute import errors
 from omniroute.formats import ir
 from omniroute.formats.accumulate import events_of
-from omniroute.formats.common import dump_json, estimate_request_tokens, tokens_for_chars
+from omniroute.formats.common import (
+    drop_fields,
+    dump_json,
+    estimate_request_tokens,
+    tokens_for_chars,
+)
 from omniroute.formats.wire import StreamEncoder, WireFormat, wire_format
 from omniroute.gateway.call import Attempt, AttemptEnd, Call, Outcome
 from omniroute.gateway.exchange import Exchange, public, scrub
@@ -88,6 +93,9 @@ def _json_answer(
         answer = json.loads(raw)
     except ValueError:
         raise _not_json(attempt, "ValueError") from None
+    strip = attempt.provider.strip
+    if passthrough and strip and drop_fields(answer, strip):
+        raw = dumps(answer)  # fields this provider adds that strict SDKs refuse
     if passthrough and b"<think>" not in raw:
         usage = _reported_usage(upstream, answer)
         if usage is not None:
@@ -99,6 +107,7 @@ def _json_answer(
         raise _not_json(attempt, type(exc).__name__) from None
     if parsed.usage.input_tokens == 0 or parsed.usage.output_tokens == 0:
         parsed.usage = _completed_usage(call, parsed)  # never silently zero
+    parsed.model = parsed.model or attempt.target.model  # Gemini may not name it
     if passthrough and _has_think_tags(raw, parsed):
         passthrough = False  # the client must get the <think> text as reasoning
     if passthrough:
@@ -124,6 +133,7 @@ def _json_as_stream(
         raise _not_json(attempt, type(exc).__name__) from None
     if parsed.usage.input_tokens == 0 or parsed.usage.output_tokens == 0:
         parsed.usage = _completed_usage(call, parsed)
+    parsed.model = parsed.model or attempt.target.model
     parsed.id = call.new_answer_id()
     encoder = _encoder_factory(call, attempt)()
     body = b"".join(encoder.encode(ev) for ev in events_of(parsed))
@@ -191,6 +201,7 @@ async def _open_stream(
         include_usage=call.include_usage,
         switch=make_encoder if passthrough else None,
         scrubber=attempt.scrubber,
+        strip=attempt.provider.strip,
     )
     chunks = resp.iter_raw()
     head = bytearray()

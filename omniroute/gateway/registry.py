@@ -57,6 +57,11 @@ class ProviderInfo:
     def auth_header(self) -> str | None:
         return self.catalog.auth_header if self.catalog else None
 
+    @property
+    def strip(self) -> tuple[str, ...]:
+        """Answer fields this provider adds that strict SDKs refuse."""
+        return self.catalog.strip if self.catalog else ()
+
     def price(self, model: str) -> ModelPrice | None:
         found = self.catalog.model(model) if self.catalog else None
         return found.price if found else None

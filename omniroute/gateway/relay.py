@@ -13,11 +13,12 @@ real token and usage. What the client receives depends on the lane:
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Callable
 
 from omniroute.formats import ir
 from omniroute.formats.accumulate import Accumulator
-from omniroute.formats.common import merge_usage
+from omniroute.formats.common import drop_fields, dump_json, merge_usage
 from omniroute.formats.sse import SSEDecoder, SSEEvent, encode_sse
 from omniroute.formats.wire import StreamEncoder, WireFormat
 from omniroute.gateway.secrets import Scrubber
@@ -60,6 +61,8 @@ class StreamRelay:
         "error",
         "truncated",
         "_scrubber",
+        "_strip",
+        "_strip_marks",
     )
 
     def __init__(
@@ -71,6 +74,7 @@ class StreamRelay:
         include_usage: bool = False,
         switch: Callable[[], StreamEncoder] | None = None,
         scrubber: Scrubber | None = None,
+        strip: tuple[str, ...] = (),
     ) -> None:
         """``encoder`` is the client format's StreamEncoder, or None to pass
         the upstream bytes through unchanged. ``input_estimate`` stands in for
@@ -96,6 +100,10 @@ class StreamRelay:
         self.error: ir.ErrorInfo | None = None  # an upstream error event, or the cut
         self.truncated = False  # the upstream stopped before its format's end event
         self._scrubber = scrubber or Scrubber(())  # the account's secrets, kept out of errors
+        # Fields to take out of passed-through events, and the text that shows
+        # an event may hold one (checked before any JSON is parsed).
+        self._strip = strip
+        self._strip_marks = tuple({f'"{path.rsplit(".", 1)[-1]}"' for path in strip})
 
     @property
     def usage(self) -> ir.Usage:
@@ -197,8 +205,9 @@ class StreamRelay:
 
     def _pass(self, block: bytes, events: list[SSEEvent]) -> bytes:
         """Pass-through: the block unchanged, unless usage must be added at
-        one of its events or an error event quotes a secret; then the
-        block's events are written anew."""
+        one of its events, an error event quotes a secret, or an event holds
+        fields the provider adds that strict SDKs refuse; then the block's
+        events are written anew."""
         replaced: dict[int, bytes] = {}
         for n, event in enumerate(events):
             decoded = self._decoder.feed(event.event, event.data)
@@ -206,7 +215,12 @@ class StreamRelay:
                 clean = self._scrubber.text(event.data)
                 if clean != event.data:
                     replaced[n] = encode_sse(clean, event.event)
-            elif self._usage_missing():
+            elif self._strip_marks and any(m in event.data for m in self._strip_marks):
+                stripped = self._stripped(event)
+                if stripped is not None:
+                    event = events[n] = stripped
+                    replaced[n] = encode_sse(event.data, event.event)
+            if self._usage_missing():
                 replacement = self._format.usage_before_event(
                     event,
                     self._completed(None),
@@ -222,6 +236,15 @@ class StreamRelay:
         return b"".join(
             replaced.get(n) or encode_sse(e.data, e.event) for n, e in enumerate(events)
         )
+
+    def _stripped(self, event: SSEEvent) -> SSEEvent | None:
+        try:
+            obj = json.loads(event.data)
+        except ValueError:
+            return None
+        if not drop_fields(obj, self._strip):
+            return None
+        return SSEEvent(dump_json(obj), event.event, event.id)
 
     def error_bytes(self, info: ir.ErrorInfo) -> bytes:
         """The client's mid-stream error event: from the encoder when

@@ -20,6 +20,9 @@ A provider entry says how to reach one kind of upstream:
     tier         subscription | api | cheap | free | local — the fallback story
                  (subscription → API key → cheap → free), local last
     wildcard     true when the upstream accepts any model id (aggregators)
+    strip        answer fields the upstream adds that strict SDKs refuse
+                 (dotted paths, e.g. ``x_groq``, ``usage.usage_breakdown``):
+                 removed even from answers passed through unchanged
     models       known models: id, context, max_output, price (USD per 1M tokens:
                  input, output, cached_input, reasoning)
 
@@ -96,6 +99,7 @@ class CatalogProvider:
     flow: str | None = None
     dialect: str | None = None
     wildcard: bool = False
+    strip: tuple[str, ...] = ()
     docs: str = ""
 
     def model(self, model_id: str) -> CatalogModel | None:
@@ -176,6 +180,9 @@ def _parse_provider(raw: Any) -> CatalogProvider:
     models = raw.get("models", [])
     if not isinstance(models, list):
         raise ConfigError(f"{where}: 'models' must be a list")
+    strip = raw.get("strip", [])
+    if not isinstance(strip, list) or not all(isinstance(s, str) and s for s in strip):
+        raise ConfigError(f"{where}: 'strip' must be a list of field paths")
     return CatalogProvider(
         id=_req_str(raw, "id", where),
         alias=_req_str(raw, "alias", where),
@@ -191,6 +198,7 @@ def _parse_provider(raw: Any) -> CatalogProvider:
         dialect=_opt_str(raw, "dialect", where),
         wildcard=_opt_bool(raw, "wildcard", where),
         docs=_opt_str(raw, "docs", where) or "",
+        strip=tuple(strip),
     )
 
 
