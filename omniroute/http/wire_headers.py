@@ -1,4 +1,4 @@
-"""One cheap check for header blocks we build ourselves.
+"""Cheap checks for header blocks we build ourselves.
 
 h11 validates every header of every outgoing message with two regular
 expressions per header; for the gateway, which writes a response and an
@@ -29,3 +29,13 @@ def check(headers: Sequence[tuple[bytes, bytes]]) -> None:
         raise h11.LocalProtocolError("Illegal header name")
     if _BAD_VALUE.search(b"\t".join(value for _, value in headers)) is not None:
         raise h11.LocalProtocolError("Illegal header value")
+
+
+# One "name: value" line per header, each ending in CRLF; a value holds no
+# CR or LF, so a CRLF inside a value shows up as one line too many.
+_BLOCK = re.compile(rb"(?:[!#$%&'*+\-.^_`|~0-9A-Za-z]+: [^\x00-\x08\x0a-\x1f\x7f]*\r\n)*")
+
+
+def check_block(block: bytes, lines: int) -> bool:
+    """Whether ``block`` is exactly ``lines`` valid header lines."""
+    return _BLOCK.fullmatch(block) is not None and block.count(b"\n") == lines

@@ -31,7 +31,7 @@ def test_bad_headers_are_refused(headers: list[tuple[bytes, bytes]]) -> None:
 def test_http_date_matches_the_standard_library() -> None:
     from email.utils import formatdate
 
-    from omniroute.http.server import http_date
+    from omniroute.http.answers import http_date
 
     for seconds in (0, 784111777, 1_700_000_000, 1_795_000_000):
         assert http_date(seconds) == formatdate(seconds, usegmt=True).encode("ascii")

@@ -19,6 +19,7 @@ class RawResponse:
     headers: list[tuple[str, str]]
     body: bytes = b""
     chunks: list[bytes] = field(default_factory=list)
+    terminated: bool = True  # a chunked body ended with its last chunk
 
     def header(self, name: str) -> str | None:
         for key, value in self.headers:
@@ -102,6 +103,47 @@ class Wire:
         self.writer.close()
         with contextlib.suppress(OSError):
             await self.writer.wait_closed()
+
+
+def split_response(data: bytes, *, method: str = "GET") -> tuple[RawResponse, bytes]:
+    """The first response in ``data`` and the bytes after it.
+
+    A chunked body without its last chunk, or a close-delimited one, takes
+    the rest of ``data``; ``terminated`` says whether the last chunk came.
+    """
+    end = data.index(b"\r\n\r\n")
+    lines = data[:end].decode("latin-1").split("\r\n")
+    version, status, *_ = lines[0].split(" ", 2)
+    assert version == "HTTP/1.1", lines[0]
+    headers = []
+    for line in lines[1:]:
+        name, colon, value = line.partition(":")
+        assert colon and name == name.strip(), line
+        headers.append((name.lower(), value.strip()))
+    response = RawResponse(int(status), headers)
+    rest = data[end + 4 :]
+    if method == "HEAD" or response.status in (204, 304) or response.status < 200:
+        return response, rest
+    if response.header("transfer-encoding") == "chunked":
+        response.terminated = False
+        while rest:
+            size_line, _, after = rest.partition(b"\r\n")
+            size = int(size_line.split(b";")[0], 16)
+            if size == 0:
+                assert after.startswith(b"\r\n"), after
+                rest = after[2:]
+                response.terminated = True
+                break
+            response.chunks.append(after[:size])
+            assert after[size : size + 2] == b"\r\n"
+            rest = after[size + 2 :]
+        response.body = b"".join(response.chunks)
+    elif (length := response.header("content-length")) is not None:
+        response.body, rest = rest[: int(length)], rest[int(length) :]
+        assert len(response.body) == int(length)
+    else:
+        response.body, rest = rest, b""
+    return response, rest
 
 
 def get(path: str = "/", *extra: str) -> bytes:
