@@ -39,7 +39,13 @@ from omniroute.http.answers import (
     describe,
     error_response,
 )
-from omniroute.http.framing import ChunkScanner, HeadScanner, Rejection, transfer_coding_status
+from omniroute.http.framing import (
+    MAX_CHUNK_LINE,
+    ChunkScanner,
+    HeadScanner,
+    Rejection,
+    transfer_coding_status,
+)
 from omniroute.http.message import (
     ErrorFactory,
     Headers,
@@ -48,6 +54,7 @@ from omniroute.http.message import (
     default_error_factory,
     escape_for_log,
 )
+from omniroute.http.parser import body_reader, parse_head
 from omniroute.settings import Settings
 
 __all__ = [
@@ -359,22 +366,17 @@ class HTTPConnection:
             return NEED_DATA
         head = bytes(inbox[:end])
         del inbox[:end]
-        conn = h11.Connection(h11.SERVER, max_incomplete_event_size=self._config.max_header_bytes)
-        conn.receive_data(head)
         try:
-            event = conn.next_event()
-        except h11.RemoteProtocolError as exc:
+            event = parse_head(head)
+        except h11.ProtocolError as exc:
             status = exc.error_status_hint
             if status == 501:
                 status = transfer_coding_status(head)
             raise Rejection(status, _H11_MESSAGES.get(status, "malformed HTTP request"))
-        if type(event) is not h11.Request:
-            raise Rejection(400, "malformed HTTP request")
         length, chunked = self._take_request(event)
-        self._expect_continue = conn.they_are_waiting_for_100_continue
         if chunked:
-            self._h11 = conn
             limits = self._config
+            self._h11 = body_reader(head, limits.max_header_bytes + MAX_CHUNK_LINE)
             self._chunks = ChunkScanner(limits.max_body_bytes, limits.max_header_bytes)
         elif length:
             limit = self._config.max_body_bytes
@@ -397,6 +399,7 @@ class HTTPConnection:
         length: int | None = None
         chunked = False
         close = version < b"1.1"  # HTTP/1.0 has no keep-alive here (RFC 9112 section 9.3)
+        expect_continue = False
         for raw_name, raw_value in event.headers.raw_items():
             name = raw_name.lower().decode("ascii")
             value = raw_value.decode("latin-1")  # obs-text is latin-1 (RFC 9110 section 5.5)
@@ -406,8 +409,11 @@ class HTTPConnection:
                     length = int(raw_value)  # h11 checked: digits, one value
                 elif name == "transfer-encoding":
                     chunked = True  # h11 checked: exactly "chunked"
-                elif any(t.strip().lower() == "close" for t in value.split(",")):
+                elif _has_token(value, "close"):
                     close = True
+            elif name == "expect" and _has_token(value, "100-continue"):
+                # RFC 9110 section 10.1.1; HTTP/1.0 clients do not wait for it.
+                expect_continue = version >= b"1.1"
         request = Request(
             method,
             target,
@@ -417,6 +423,7 @@ class HTTPConnection:
         )
         self._request = request
         self._keep_alive = not close
+        self._expect_continue = expect_continue
         self._head_only = method == "HEAD"
         self._http10 = version < b"1.1"
         if method == "CONNECT":
@@ -564,3 +571,8 @@ class HTTPConnection:
 
     def _describe(self) -> str:
         return describe(self._request) if self._request is not None else "a request"
+
+
+def _has_token(value: str, token: str) -> bool:
+    """Whether a comma-separated header value lists ``token`` (case-insensitive)."""
+    return any(item.strip().lower() == token for item in value.split(","))

@@ -3,10 +3,13 @@
 Each accepted connection is a :class:`_Channel`, an ``asyncio.Protocol``
 that feeds what the transport reads into its
 :class:`~omniroute.http.protocol.HTTPConnection` and writes what that gives
-back. A complete request starts a task that runs the handler and sends the
-answer; requests the client pipelined behind it are answered by the same
-task, in order. Between requests no task exists: reading and deadlines are
-callbacks.
+back. The first complete request starts the connection's task, which runs
+the handler and sends the answer; requests the client pipelined behind it
+are answered by the same task, in order, and between requests it waits on a
+future: measured, a new task per request (its creation, its registration in
+asyncio's task set) cost more than the rest of the server loop. So requests
+on one connection share the task's context variables (nothing sets any).
+Reading and deadlines are callbacks.
 
 - The client going away (EOF or reset) cancels that task, which interrupts
   the handler or the chunk producer where it waits; the producer is then
@@ -97,8 +100,10 @@ class _Channel(asyncio.Protocol):
         "_drain_waiter",
         "_gone",
         "_http",
+        "_handling",
         "_loop",
         "_lost",
+        "_next",
         "_read_paused",
         "_request",
         "_shared",
@@ -116,6 +121,8 @@ class _Channel(asyncio.Protocol):
         self._transport: asyncio.Transport | None = None
         self._http: HTTPConnection | None = None
         self._task: asyncio.Task[None] | None = None
+        self._handling = False  # the task is answering, not waiting for a request
+        self._next: asyncio.Future[Request | None] | None = None  # the task waits on it
         self._request: Request | None = None  # the one with the handler
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at = 0.0
@@ -150,7 +157,7 @@ class _Channel(asyncio.Protocol):
         http = self._http
         assert http is not None
         http.receive_data(data, self._loop.time())
-        if self._task is None:
+        if not self._handling:
             self._advance()
         elif not self._read_paused and http.buffered > self._shared.pipeline_cap:
             assert self._transport is not None
@@ -160,7 +167,7 @@ class _Channel(asyncio.Protocol):
     def eof_received(self) -> bool:
         assert self._http is not None
         self._http.receive_eof()
-        if self._task is not None:
+        if self._handling:
             self._client_gone()
         else:
             self._advance()
@@ -175,10 +182,12 @@ class _Channel(asyncio.Protocol):
         self._wake_writer()
         if self._http is not None:
             self._http.receive_eof()
-        if self._task is not None:
+        if self._handling:
             self._client_gone()
         else:
-            self._shared.forget(self)
+            self._hand_over(None)
+            if self._task is None:
+                self._shared.forget(self)
 
     def pause_writing(self) -> None:
         self._write_paused = True
@@ -193,13 +202,14 @@ class _Channel(asyncio.Protocol):
         """Shutdown begins: an idle connection closes now, others after their answer."""
         assert self._http is not None
         self._http.start_closing()
-        if self._task is None and not self._lost:
+        if not self._handling and not self._lost:
             self._advance()
 
     def stop(self) -> None:
         """Shutdown's grace is over: interrupt the request under way, or close."""
         self._stopping = True
-        if self._task is not None:
+        if self._handling:
+            assert self._task is not None
             self._task.cancel()
         else:
             self._close()
@@ -212,8 +222,8 @@ class _Channel(asyncio.Protocol):
     # -- events ------------------------------------------------------------------------
 
     def _advance(self) -> Request | None:
-        """Act on the protocol's events until it needs data; returns a
-        request for the running task, or starts a task for it."""
+        """Act on the protocol's events until it needs data. A request goes
+        back to the answering task, to the waiting task, or to a new task."""
         http = self._http
         transport = self._transport
         assert http is not None and transport is not None
@@ -227,9 +237,13 @@ class _Channel(asyncio.Protocol):
                     transport.resume_reading()
                 return None
             if type(event) is RequestReceived:
-                if self._task is not None:
+                if self._handling:
                     return event.request
-                self._task = self._loop.create_task(self._serve(event.request))
+                self._handling = True
+                if self._task is None:
+                    self._task = self._loop.create_task(self._serve(event.request))
+                else:
+                    self._hand_over(event.request)
                 return None
             if event is CLOSE:
                 self._close()
@@ -254,8 +268,14 @@ class _Channel(asyncio.Protocol):
 
     def _on_timer(self) -> None:
         self._timer = None
-        if self._task is None and not self._lost:
+        if not self._handling and not self._lost:
             self._advance()  # acts on the deadline if it has passed, else re-arms
+
+    def _hand_over(self, request: Request | None) -> None:
+        """Wake the waiting task with its next request (None: stop)."""
+        waiter = self._next
+        if waiter is not None and not waiter.done():
+            waiter.set_result(request)
 
     def _client_gone(self) -> None:
         if self._gone:
@@ -270,6 +290,8 @@ class _Channel(asyncio.Protocol):
         if self._closed:
             return
         self._closed = True
+        if not self._handling:
+            self._hand_over(None)
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
@@ -302,6 +324,7 @@ class _Channel(asyncio.Protocol):
     # -- answering (inside the task) -------------------------------------------------------
 
     async def _serve(self, request: Request) -> None:
+        """The connection's task: answer requests as they come, in order."""
         shared = self._shared
         current: Request | None = request
         try:
@@ -319,6 +342,8 @@ class _Channel(asyncio.Protocol):
                 if self._gone:
                     return
                 current = self._advance()
+                if current is None:
+                    current = await self._wait_for_request()
         except asyncio.CancelledError:
             pass  # the client left, or shutdown ran out of grace: just close
         except Exception:
@@ -327,8 +352,21 @@ class _Channel(asyncio.Protocol):
                 self._http.abort()
             self._gone = True
         finally:
+            self._handling = False
             self._task = None
             self._settle()
+
+    async def _wait_for_request(self) -> Request | None:
+        """Between requests: the callbacks read; None once the connection ends."""
+        self._handling = False
+        if self._closed or self._lost:
+            return None
+        waiter: asyncio.Future[Request | None] = self._loop.create_future()
+        self._next = waiter
+        try:
+            return await waiter
+        finally:
+            self._next = None
 
     def _settle(self) -> None:
         """After the task: close what has to close."""
