@@ -24,7 +24,7 @@ def parse_head_public(head: bytes) -> h11.Request:
     conn = h11.Connection(h11.SERVER, max_incomplete_event_size=len(head) + 1)
     conn.receive_data(head)
     event = conn.next_event()
-    if type(event) is not h11.Request:
+    if type(event) is not h11.Request or conn.trailing_data[0]:
         raise h11.RemoteProtocolError("malformed HTTP request")
     return event
 

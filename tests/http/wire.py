@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
-from omniroute.http import ErrorFactory, Handler, Server
+from omniroute.http import ErrorFactory, Handler, Request, Response, Server, StreamResponse
 from omniroute.settings import Settings
 
 TIMEOUT = 5.0
@@ -161,3 +161,56 @@ async def serving(
         yield server, port
     finally:
         await server.shutdown(grace=1.0)
+
+
+async def until(condition: Callable[[], bool], tries: int = 100) -> None:
+    """Give the server up to ``tries`` short turns to make ``condition`` true
+    (the caller asserts it)."""
+    for _ in range(tries):
+        if condition():
+            return
+        await asyncio.sleep(0.01)
+
+
+def streams(produce: Callable[[], AsyncIterator[bytes]]) -> Handler:
+    """A handler answering every request with a stream from ``produce()``."""
+
+    async def handler(request: Request) -> StreamResponse:
+        return StreamResponse(produce())
+
+    return handler
+
+
+async def echo(request: Request) -> Response:
+    return Response.json(
+        {
+            "method": request.method,
+            "path": request.path,
+            "raw_path": request.raw_path,
+            "query": request.query,
+            "body": request.body.decode("latin-1"),
+            "params": request.path_params,
+            "version": request.http_version,
+        }
+    )
+
+
+class Stuck:
+    """A handler that never answers by itself; it notes when it is cancelled
+    and whether the client had gone by then."""
+
+    def __init__(self) -> None:
+        self.started = asyncio.Event()
+        self.cancelled = asyncio.Event()
+        self.record: dict[str, float | bool] = {}
+
+    async def __call__(self, request: Request) -> Response:
+        self.started.set()
+        try:
+            await asyncio.sleep(30)
+        except asyncio.CancelledError:
+            self.record["at"] = asyncio.get_running_loop().time()
+            self.record["disconnected"] = request.disconnected.is_set()
+            self.cancelled.set()
+            raise
+        return Response()
