@@ -16,7 +16,6 @@ import time
 from http import HTTPStatus
 
 from omniroute import errors
-from omniroute.http import wire_headers
 from omniroute.http.message import (
     ErrorFactory,
     Request,
@@ -24,6 +23,7 @@ from omniroute.http.message import (
     default_error_factory,
     escape_for_log,
 )
+from omniroute.http.wire_headers import check_block
 
 __all__ = [
     "DateCache",
@@ -104,7 +104,7 @@ def build_head(
         block = "".join(lines).encode("latin-1")
     except UnicodeEncodeError:
         raise InvalidResponse("a header is not latin-1 text") from None
-    if not wire_headers.check_block(block, len(lines)):
+    if not check_block(block, len(lines)):
         raise InvalidResponse("a header name or value is not allowed")
     framing = b""
     if length is not None:

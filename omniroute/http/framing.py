@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import re
 
+from omniroute.http.message import Request
+
 __all__ = ["MAX_CHUNK_LINE", "ChunkScanner", "HeadScanner", "Rejection", "transfer_coding_status"]
 
 # In a request head only CRLF ends a line (RFC 9112 section 2.2), and a line
@@ -26,12 +28,16 @@ MAX_CHUNK_LINE = 4096
 
 
 class Rejection(Exception):
-    """The request is refused with ``status``; the connection then closes."""
+    """The request is refused with ``status``; the connection then closes.
 
-    def __init__(self, status: int, message: str) -> None:
+    ``request`` is the refused request once its head was read (the error
+    factory may shape its answer after it)."""
+
+    def __init__(self, status: int, message: str, request: Request | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
+        self.request = request
 
 
 class HeadScanner:

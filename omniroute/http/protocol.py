@@ -39,27 +39,19 @@ from omniroute.http.answers import (
     describe,
     error_response,
 )
-from omniroute.http.framing import (
-    MAX_CHUNK_LINE,
-    ChunkScanner,
-    HeadScanner,
-    Rejection,
-    transfer_coding_status,
-)
+from omniroute.http.framing import MAX_CHUNK_LINE, ChunkScanner, HeadScanner, Rejection
 from omniroute.http.message import (
     ErrorFactory,
-    Headers,
     Request,
     Response,
     default_error_factory,
     escape_for_log,
 )
-from omniroute.http.parser import body_reader, parse_head
+from omniroute.http.parser import body_reader, read_head
 from omniroute.settings import Settings
 
 __all__ = [
     "CLOSE",
-    "KNOWN_METHODS",
     "NEED_DATA",
     "Config",
     "Event",
@@ -77,18 +69,9 @@ _log = logging.getLogger("omniroute.http")
 # a reset that could destroy our response in flight (RFC 9112 section 9.6).
 LINGER_SECONDS: Final = 1.0
 LINGER_BYTES: Final = 1024 * 1024
-# Methods are case-sensitive (RFC 9110 section 9.1); any other is answered
-# 501 (section 15.6.2). CONNECT is known but refused with 400.
-KNOWN_METHODS: Final = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 _NO_BODY_STATUSES: Final = frozenset({204, 304})
 _CONTINUE: Final = b"HTTP/1.1 100 Continue\r\n\r\n"
 _LAST_CHUNK: Final = b"0\r\n\r\n"
-_H11_MESSAGES: Final = {
-    400: "malformed HTTP request",
-    431: "request header fields too large",
-    501: "unsupported transfer encoding",
-}
-_FRAMING_HEADERS: Final = frozenset({"content-length", "transfer-encoding", "connection"})
 
 # Phases of a connection
 _IDLE: Final = 0  # between requests, nothing buffered
@@ -281,6 +264,8 @@ class HTTPConnection:
             try:
                 event = self._read_head(now) if phase == _HEAD else self._read_body()
             except Rejection as refused:
+                if refused.request is not None:
+                    self._request = refused.request
                 return self._reject(refused.status, refused.message, now)
         elif phase == _CLOSED:
             return CLOSE
@@ -366,80 +351,26 @@ class HTTPConnection:
             return NEED_DATA
         head = bytes(inbox[:end])
         del inbox[:end]
-        try:
-            event = parse_head(head)
-        except h11.ProtocolError as exc:
-            status = exc.error_status_hint
-            if status == 501:
-                status = transfer_coding_status(head)
-            raise Rejection(status, _H11_MESSAGES.get(status, "malformed HTTP request"))
-        length, chunked = self._take_request(event)
-        if chunked:
+        parsed = read_head(head, self._client)
+        request = self._request = parsed.request
+        self._keep_alive = parsed.keep_alive
+        self._expect_continue = parsed.expect_continue
+        self._head_only = request.method == "HEAD"
+        self._http10 = request.http_version < "1.1"
+        if parsed.chunked:
             limits = self._config
             self._h11 = body_reader(head, limits.max_header_bytes + MAX_CHUNK_LINE)
             self._chunks = ChunkScanner(limits.max_body_bytes, limits.max_header_bytes)
-        elif length:
+        elif parsed.length:
             limit = self._config.max_body_bytes
-            if length > limit:
+            if parsed.length > limit:
                 raise Rejection(413, f"request body is larger than {limit} bytes")
-            self._body_left = length
+            self._body_left = parsed.length
         else:
             return self._complete()
         self._phase = _BODY
         self._deadline = now + self._config.body_timeout
         return self._read_body()
-
-    def _take_request(self, event: h11.Request) -> tuple[int, bool]:
-        """Make the Request and check what h11 leaves to us; returns the
-        body's framing (Content-Length, chunked)."""
-        method = event.method.decode("ascii")  # h11 checked: a token
-        target = event.target.decode("ascii")  # h11 checked: visible ASCII
-        version = event.http_version
-        items: list[tuple[str, str]] = []
-        length: int | None = None
-        chunked = False
-        close = version < b"1.1"  # HTTP/1.0 has no keep-alive here (RFC 9112 section 9.3)
-        expect_continue = False
-        for raw_name, raw_value in event.headers.raw_items():
-            name = raw_name.lower().decode("ascii")
-            value = raw_value.decode("latin-1")  # obs-text is latin-1 (RFC 9110 section 5.5)
-            items.append((name, value))
-            if name in _FRAMING_HEADERS:
-                if name == "content-length":
-                    length = int(raw_value)  # h11 checked: digits, one value
-                elif name == "transfer-encoding":
-                    chunked = True  # h11 checked: exactly "chunked"
-                elif _has_token(value, "close"):
-                    close = True
-            elif name == "expect" and _has_token(value, "100-continue"):
-                # RFC 9110 section 10.1.1; HTTP/1.0 clients do not wait for it.
-                expect_continue = version >= b"1.1"
-        request = Request(
-            method,
-            target,
-            Headers.from_lowered(items),
-            client=self._client,
-            http_version=version.decode("ascii"),
-        )
-        self._request = request
-        self._keep_alive = not close
-        self._expect_continue = expect_continue
-        self._head_only = method == "HEAD"
-        self._http10 = version < b"1.1"
-        if method == "CONNECT":
-            raise Rejection(400, "CONNECT is not supported")
-        if method not in KNOWN_METHODS:
-            raise Rejection(501, "request method not implemented")
-        # Only origin-form (RFC 9112 section 3.2.1) is served: absolute-form
-        # and authority-form are for proxies, and accepting them invites
-        # confusion about which host a request is for.
-        if not target.startswith("/") and not (target == "*" and method == "OPTIONS"):
-            raise Rejection(400, "request target must be an absolute path")
-        # Both framings at once is the classic smuggling vector (RFC 9112
-        # section 6.1): refuse instead of guessing which one a proxy used.
-        if chunked and length is not None:
-            raise Rejection(400, "Transfer-Encoding and Content-Length together")
-        return length or 0, chunked
 
     def _read_body(self) -> Event:
         inbox = self._inbox
@@ -508,6 +439,7 @@ class HTTPConnection:
 
     def _reject(self, status: int, message: str, now: float) -> Event:
         _log.debug("refused request from %s: %d %s", self._client, status, escape_for_log(message))
+        self._head_only = self._request is not None and self._request.method == "HEAD"
         data = self._fallback(status, message, close=True)
         self._inbox = bytearray()
         self._request = None
@@ -571,8 +503,3 @@ class HTTPConnection:
 
     def _describe(self) -> str:
         return describe(self._request) if self._request is not None else "a request"
-
-
-def _has_token(value: str, token: str) -> bool:
-    """Whether a comma-separated header value lists ``token`` (case-insensitive)."""
-    return any(item.strip().lower() == token for item in value.split(","))

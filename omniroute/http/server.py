@@ -30,16 +30,8 @@ import logging
 import socket
 from collections.abc import Awaitable, Callable
 
-from omniroute import errors
-from omniroute.http.answers import InvalidResponse, describe
-from omniroute.http.message import (
-    ErrorFactory,
-    Handler,
-    Request,
-    Response,
-    StreamResponse,
-    default_error_factory,
-)
+from omniroute.http.answering import answer
+from omniroute.http.message import ErrorFactory, Handler, Request, default_error_factory
 from omniroute.http.protocol import (
     CLOSE,
     NEED_DATA,
@@ -298,14 +290,30 @@ class _Channel(asyncio.Protocol):
         if self._transport is not None:
             self._transport.close()
 
-    # -- writing -----------------------------------------------------------------------
+    # -- for answering (answering.Link) ---------------------------------------------------
 
-    def _write(self, data: bytes) -> None:
+    @property
+    def http(self) -> HTTPConnection:
+        assert self._http is not None
+        return self._http
+
+    @property
+    def gone(self) -> bool:
+        return self._gone
+
+    @property
+    def stopping(self) -> bool:
+        return self._stopping
+
+    def now(self) -> float:
+        return self._loop.time()
+
+    def write(self, data: bytes) -> None:
         if data and not self._gone:
             assert self._transport is not None
             self._transport.write(data)
 
-    async def _drain(self) -> None:
+    async def drain(self) -> None:
         """Wait while the transport's buffer is above its high-water mark."""
         if not self._write_paused or self._lost:
             return
@@ -332,13 +340,13 @@ class _Channel(asyncio.Protocol):
                 shared.active_requests += 1
                 self._request = current
                 try:
-                    await self._answer(current)
+                    await answer(self, shared.handler, current)
                 finally:
                     self._request = None
                     shared.active_requests -= 1
                 if self._gone:
                     return
-                await self._drain()  # pipelined answers wait for the client to read
+                await self.drain()  # pipelined answers wait for the client to read
                 if self._gone:
                     return
                 current = self._advance()
@@ -377,112 +385,6 @@ class _Channel(asyncio.Protocol):
             self._transport.abort()
         elif self._stopping:
             self._close()
-
-    async def _answer(self, request: Request) -> None:
-        http = self._http
-        assert http is not None
-        try:
-            response = await self._call_handler(request)
-            if self._gone:
-                if isinstance(response, StreamResponse):
-                    await _aclose(response.chunks)
-                return
-            if isinstance(response, StreamResponse):
-                await self._stream(request, response)
-            else:
-                self._write(http.respond(response, self._loop.time()))
-        except asyncio.CancelledError:
-            if self._stopping and not self._gone and http.busy and not http.response_started:
-                error = http.error_response(503, "server is shutting down")
-                self._write(http.respond(error, self._loop.time()))
-            raise
-
-    async def _call_handler(self, request: Request) -> Response | StreamResponse:
-        http = self._http
-        assert http is not None
-        try:
-            response = await self._shared.handler(request)
-        except errors.OmniError as exc:
-            return http.error_response(exc.status, exc.message, exc)
-        except Exception:
-            _log.exception("handler failed for %s", describe(request))
-            return http.error_response(500, "internal server error")
-        if not isinstance(response, Response | StreamResponse):
-            _log.error("handler returned %s for %s", type(response).__name__, describe(request))
-            return http.error_response(500, "internal server error")
-        return response
-
-    async def _stream(self, request: Request, response: StreamResponse) -> None:
-        http = self._http
-        assert http is not None
-        chunks = response.chunks
-        try:
-            first = b""
-            more = http.body_allowed(response.status)
-            if more:
-                # The head goes out with the first chunk: one packet, and a
-                # producer failing before any byte still gets a real error.
-                try:
-                    first = await anext(chunks)
-                except StopAsyncIteration:
-                    more = False
-                except errors.OmniError as exc:
-                    error = http.error_response(exc.status, exc.message, exc)
-                    self._write(http.respond(error, self._loop.time()))
-                    return
-                except Exception:
-                    _log.exception("stream failed before its first chunk: %s", describe(request))
-                    error = http.error_response(500, "internal server error")
-                    self._write(http.respond(error, self._loop.time()))
-                    return
-            try:
-                head = http.start_stream(response.status, response.headers)
-            except InvalidResponse:
-                _log.error("handler built an invalid response for %s", describe(request))
-                error = http.error_response(500, "internal server error")
-                self._write(http.respond(error, self._loop.time()))
-                return
-            if not more:
-                self._write(head + http.end_stream(self._loop.time()))
-                return
-            self._write(head + http.frame(first))
-            await self._drain()
-            async for chunk in chunks:
-                if chunk:
-                    self._write(http.frame(chunk))
-                    await self._drain()
-            self._write(http.end_stream(self._loop.time()))
-        except asyncio.CancelledError:
-            if not await self._shutdown_tail(response):
-                raise
-        except Exception:
-            # Headers are out: the only honest signal left is to close without
-            # the terminating chunk, so the client sees a truncated body.
-            _log.exception("stream failed: %s", describe(request))
-            http.abort()
-        finally:
-            await _aclose(chunks)
-
-    async def _shutdown_tail(self, response: StreamResponse) -> bool:
-        """Shutdown's grace ran out mid-stream: end the body with the
-        response's own last words. False when that does not apply."""
-        http = self._http
-        assert http is not None
-        if response.on_shutdown is None or not self._stopping or self._gone:
-            return False
-        if not http.response_started:
-            return False
-        task = asyncio.current_task()
-        if task is not None:
-            task.uncancel()  # this cancellation is handled here
-        await _aclose(response.chunks)
-        try:
-            last = response.on_shutdown()
-        except Exception:
-            _log.exception("on_shutdown failed")
-            last = b""
-        self._write(http.frame(last) + http.end_stream(self._loop.time()))
-        return True
 
 
 class _Refuse(asyncio.Protocol):
@@ -572,14 +474,3 @@ async def _wait(waiting: Awaitable[object], timeout: float) -> bool:
     except TimeoutError:
         return False
     return True
-
-
-async def _aclose(chunks: object) -> None:
-    """Close a chunk iterator so its ``finally`` runs (and can stop its upstream)."""
-    close: Callable[[], Awaitable[object]] | None = getattr(chunks, "aclose", None)
-    if close is None:
-        return
-    try:
-        await close()
-    except Exception:
-        _log.exception("closing a response stream failed")
