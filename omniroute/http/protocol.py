@@ -13,13 +13,13 @@ h11 parses every request head and every chunked body. Around it:
 
 - the head is scanned first (:mod:`omniroute.http.framing`): bare LF,
   obsolete folding and oversized heads are refused, and h11 is handed
-  exactly one head, so bytes a pipelining client sends ahead stay here,
-  counted (``buffered``), until their turn;
-- a fresh ``h11.Connection`` parses each request. Responses are written here
-  (:mod:`omniroute.http.answers`), not by h11, so h11 never sees them and
-  its cycle is not reused; the next request is read only once the previous
-  one was read whole and its response written whole (both sides done), and
-  only if both sides allow keep-alive (RFC 9112 section 9.3);
+  exactly one head (:mod:`omniroute.http.parser`), so bytes a pipelining
+  client sends ahead stay here, counted (``buffered``), until their turn;
+- responses are written here (:mod:`omniroute.http.answers`), not by h11,
+  so no h11 connection lives from one request to the next. This object
+  keeps h11's rule for the cycle: the next request is read only once the
+  previous one was read whole and its response written whole (both sides
+  done), and only if both sides allow keep-alive (RFC 9112 section 9.3);
 - Content-Length bodies are taken from the buffer directly (h11 has checked
   the header); chunked bodies go through h11 after the chunk scanner.
 """

@@ -5,8 +5,9 @@ expressions per header; for the gateway, which writes a response and an
 upstream request per call, that was the largest single cost after the
 socket calls. Headers we build are checked here in one pass over the whole
 block (same rules: names are RFC 9110 tokens, values hold no control
-characters but tab), and the message is then handed to h11 as already
-validated.
+characters but tab): ``check`` for a message then handed to h11 as already
+validated (the upstream client's requests), ``check_block`` for a head the
+server writes itself (its responses).
 """
 
 from __future__ import annotations
