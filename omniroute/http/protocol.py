@@ -14,7 +14,8 @@ h11 parses every request head and every chunked body. Around it:
 - the head is scanned first (:mod:`omniroute.http.framing`): bare LF,
   obsolete folding and oversized heads are refused, and h11 is handed
   exactly one head (:mod:`omniroute.http.parser`), so bytes a pipelining
-  client sends ahead stay here, counted (``buffered``), until their turn;
+  client sends ahead stay here, counted (``buffered``, bounded by
+  ``over_pipeline_cap``), until their turn;
 - responses are written here (:mod:`omniroute.http.answers`), not by h11,
   so no h11 connection lives from one request to the next. This object
   keeps h11's rule for the cycle: the next request is read only once the
@@ -211,6 +212,12 @@ class HTTPConnection:
     def buffered(self) -> int:
         """Bytes received and not yet parsed (pipelined requests)."""
         return len(self._inbox)
+
+    @property
+    def over_pipeline_cap(self) -> bool:
+        """More unparsed bytes wait than ``pipeline_buffer_bytes``: while a
+        request is answered, the caller stops reading until this clears."""
+        return len(self._inbox) > self._config.pipeline_buffer_bytes
 
     @property
     def busy(self) -> bool:

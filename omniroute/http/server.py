@@ -65,13 +65,11 @@ class _Shared:
         "drained",
         "handler",
         "open_connections",
-        "pipeline_cap",
     )
 
     def __init__(self, handler: Handler, settings: Settings, error_factory: ErrorFactory) -> None:
         self.handler = handler
         self.config = Config(settings, error_factory)
-        self.pipeline_cap = settings.pipeline_buffer_bytes
         self.closing = False
         self.active_requests = 0
         self.open_connections = 0
@@ -151,7 +149,7 @@ class _Channel(asyncio.Protocol):
         http.receive_data(data, self._loop.time())
         if not self._handling:
             self._advance()
-        elif not self._read_paused and http.buffered > self._shared.pipeline_cap:
+        elif not self._read_paused and http.over_pipeline_cap:
             assert self._transport is not None
             self._transport.pause_reading()
             self._read_paused = True
@@ -224,7 +222,7 @@ class _Channel(asyncio.Protocol):
             event = http.next_event(now)
             if event is NEED_DATA:
                 self._arm()
-                if self._read_paused and http.buffered <= self._shared.pipeline_cap:
+                if self._read_paused and not http.over_pipeline_cap:
                     self._read_paused = False
                     transport.resume_reading()
                 return None

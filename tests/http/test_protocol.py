@@ -115,6 +115,7 @@ def test_pipelined_requests_wait_their_turn() -> None:
     assert driver.conn.buffered == len(pipelined)
     driver.feed(b"GET /d")
     assert driver.conn.buffered == len(pipelined) + 6
+    assert not driver.conn.over_pipeline_cap
     driver.respond(text(b"a"))
     assert driver.next_request().path == "/b"
     driver.respond(text(b"b"))
@@ -128,6 +129,20 @@ def test_pipelined_requests_wait_their_turn() -> None:
         response, data = split_response(data)
         bodies.append(response.body)
     assert bodies == [b"a", b"b", b"c", b"d"]
+
+
+def test_pipelined_bytes_over_the_cap_are_reported_until_parsed() -> None:
+    driver = Driver(Settings(pipeline_buffer_bytes=1000))
+    driver.request(get("/a"))
+    pipelined = b"".join(get(f"/{i:03}") for i in range(40))
+    assert len(pipelined) > 1000
+    driver.feed(pipelined)
+    assert driver.conn.over_pipeline_cap  # the server stops reading here
+    for i in range(40):
+        driver.respond(text())
+        assert driver.next_request().path == f"/{i:03}"
+        assert driver.conn.over_pipeline_cap == (driver.conn.buffered > 1000)
+    assert driver.conn.buffered == 0 and not driver.conn.over_pipeline_cap
 
 
 def test_client_connection_close_ends_after_the_answer() -> None:
