@@ -262,6 +262,20 @@ async def test_idle_keep_alive_connection_is_closed() -> None:
         assert server.connection_count == 0
 
 
+async def test_head_deadline_earlier_than_the_keep_alive_one_is_kept() -> None:
+    # The armed keep-alive timer would fire much later: the head deadline,
+    # earlier, must re-arm it.
+    settings = Settings(header_timeout=0.2, keepalive_timeout=30.0)
+    async with serving(echo, settings) as (_, port):
+        wire = await Wire.open(port)
+        await wire.send(get("/"))
+        assert (await wire.response()).status == 200
+        await asyncio.sleep(0.3)  # the first timer fired and re-armed for keep-alive
+        await wire.send(b"GET /slow HTTP/1.1\r\nHost: t\r\n")
+        received = await wire.closed(timeout=3.0)
+        assert received.startswith(b"HTTP/1.1 408 ")
+
+
 async def test_body_timeout_answers_408() -> None:
     async with serving(echo, Settings(body_timeout=0.2)) as (_, port):
         wire = await Wire.open(port)
