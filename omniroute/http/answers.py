@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Mapping
 from http import HTTPStatus
+from types import MappingProxyType
 
 from omniroute import errors
 from omniroute.http.message import (
@@ -38,9 +40,9 @@ _log = logging.getLogger("omniroute.http")
 
 # Framing belongs to the server, never to a handler.
 _OWN_HEADERS = frozenset({"content-length", "transfer-encoding", "connection", "keep-alive"})
-_STATUS_LINES: dict[int, bytes] = {
-    s.value: b"HTTP/1.1 %d %s\r\n" % (s.value, s.phrase.encode("ascii")) for s in HTTPStatus
-}
+_STATUS_LINES: Mapping[int, bytes] = MappingProxyType(
+    {s.value: b"HTTP/1.1 %d %s\r\n" % (s.value, s.phrase.encode("ascii")) for s in HTTPStatus}
+)
 _DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 

@@ -13,7 +13,8 @@ it where 0.16 does, the same parse runs through the public API instead
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from types import MappingProxyType
 from typing import Final
 
 import h11
@@ -34,11 +35,13 @@ __all__ = [
 # 501 (section 15.6.2). CONNECT is known but refused with 400.
 KNOWN_METHODS: Final = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 _FRAMING_HEADERS: Final = frozenset({"content-length", "transfer-encoding", "connection"})
-_H11_MESSAGES: Final = {
-    400: "malformed HTTP request",
-    431: "request header fields too large",
-    501: "unsupported transfer encoding",
-}
+_H11_MESSAGES: Final[Mapping[int, str]] = MappingProxyType(
+    {
+        400: "malformed HTTP request",
+        431: "request header fields too large",
+        501: "unsupported transfer encoding",
+    }
+)
 
 
 def parse_head_public(head: bytes) -> h11.Request:
