@@ -1,4 +1,4 @@
-"""HTTP/1.1 server on h11 over asyncio streams. Knows nothing about LLMs."""
+"""HTTP/1.1 server: h11 behind a sans-IO protocol on asyncio transports. Knows no LLMs."""
 
 from __future__ import annotations
 

@@ -46,6 +46,13 @@ class Headers:
         headers._items = [(name.decode("latin-1"), value.decode("latin-1")) for name, value in raw]
         return headers
 
+    @classmethod
+    def from_lowered(cls, items: list[tuple[str, str]]) -> Headers:
+        """From (lower-case name, value) pairs, kept as they are (not copied)."""
+        headers = cls.__new__(cls)
+        headers._items = items
+        return headers
+
     def get(self, name: str, default: str | None = None) -> str | None:
         """The first value of ``name``, or ``default``."""
         key = name.lower()
@@ -110,7 +117,8 @@ class Request:
         client: tuple[str, int] | None = None,
         http_version: str = "1.1",
     ) -> None:
-        self.method = method.upper()
+        # Methods are case-sensitive (RFC 9110 section 9.1): kept as sent.
+        self.method = method
         raw_path, _, self.query_string = target.partition("?")
         self.raw_path = raw_path
         self.path = unquote(raw_path, errors="replace") if "%" in raw_path else raw_path
@@ -175,9 +183,15 @@ class StreamResponse:
     by closing the connection. Each chunk is written and flushed on its own.
     If the client goes away, iteration stops and the iterator's ``aclose()``
     (when it has one) is awaited, so a generator's ``finally`` runs.
+
+    ``on_shutdown`` is for a server that stops while the stream is still
+    being sent: once its grace has run out, the server closes the iterator,
+    writes what ``on_shutdown()`` returns as one last chunk (an error event in
+    the client's dialect, say) and ends the body cleanly. Without it the body
+    is cut off, which the client sees as a truncated stream.
     """
 
-    __slots__ = ("chunks", "headers", "status")
+    __slots__ = ("chunks", "headers", "on_shutdown", "status")
 
     def __init__(
         self,
@@ -185,8 +199,11 @@ class StreamResponse:
         status: int = 200,
         headers: list[tuple[str, str]] | None = None,
         content_type: str = "text/event-stream",
+        *,
+        on_shutdown: Callable[[], bytes] | None = None,
     ) -> None:
         self.chunks = chunks
+        self.on_shutdown = on_shutdown
         self.status = status
         self.headers: list[tuple[str, str]] = list(headers) if headers else []
         # Here content_type has a default, so a Content-Type in ``headers`` wins.

@@ -12,7 +12,8 @@ Placeholders may share a segment with literal text, e.g.
 percent-decoded path. Routes without placeholders are looked up in a dict;
 the others are tried in the order they were added. A ``GET`` route also
 answers ``HEAD`` (the server drops the body), unless a ``HEAD`` route for the
-same path was added.
+same path was added. Methods are case-sensitive (RFC 9110 section 9.1): a
+route added for ``GET`` matches ``GET`` only, never ``get``.
 """
 
 from __future__ import annotations
@@ -53,8 +54,7 @@ class Router:
         if not pattern.startswith("/"):
             raise ValueError(f"route pattern must start with '/': {pattern!r}")
         route = self._route_for(pattern)
-        for name in names:
-            method = name.upper()
+        for method in names:
             if method in route.handlers:
                 raise ValueError(f"duplicate route: {method} {pattern}")
             route.handlers[method] = handler
@@ -66,7 +66,6 @@ class Router:
         errors.MethodNotAllowed (``allow`` = sorted methods) when some do but
         not for this method.
         """
-        method = method.upper()
         allowed: set[str] = set()
         route = self._static.get(path)
         if route is not None:

@@ -39,7 +39,7 @@ def test_reprs_hold_no_secrets() -> None:
 
 
 def test_request_target_parsing() -> None:
-    request = Request("get", "/a%2Fb/%E2%9C%93?x=1&x=2&flag&e=%20")
+    request = Request("GET", "/a%2Fb/%E2%9C%93?x=1&x=2&flag&e=%20")
     assert request.method == "GET"
     assert request.raw_path == "/a%2Fb/%E2%9C%93"
     assert request.path == "/a/b/\u2713"
@@ -47,6 +47,11 @@ def test_request_target_parsing() -> None:
     assert request.query == {"x": "1", "flag": "", "e": " "}
     assert request.path_params == {} and request.state == {}
     assert not request.disconnected.is_set()
+
+
+def test_method_is_kept_as_sent() -> None:
+    # Methods are case-sensitive (RFC 9110 section 9.1): "get" is not GET.
+    assert Request("get", "/").method == "get"
 
 
 def test_response_json_is_compact_utf8() -> None:

@@ -21,7 +21,7 @@ def build() -> tuple[Router, dict[str, Handler]]:
     }
     router = Router()
     router.add("GET", "/v1/models", handlers["models"])
-    router.add("post", "/v1/chat/completions", handlers["chat"])
+    router.add("POST", "/v1/chat/completions", handlers["chat"])
     router.add(["GET", "POST"], "/v1beta/models/{rest:path}", handlers["gemini"])
     router.add("GET", "/items/{id}", handlers["item_get"])
     router.add("PUT", "/items/{id}", handlers["item_put"])
@@ -126,7 +126,20 @@ def test_duplicate_route_is_refused() -> None:
     router = Router()
     router.add("GET", "/x/{a}", named("one"))
     with pytest.raises(ValueError):
-        router.add("get", "/x/{a}", named("two"))
+        router.add("GET", "/x/{a}", named("two"))
+
+
+def test_methods_are_case_sensitive() -> None:
+    router, h = build()
+    assert router.match("GET", "/v1/models")[0] is h["models"]
+    for method in ("get", "Get", "head"):
+        with pytest.raises(errors.MethodNotAllowed) as caught:
+            router.match(method, "/v1/models")
+        assert caught.value.allow == ("GET", "HEAD")
+    lower = Router()
+    lower.add("get", "/x", named("lower"))  # a route for the method "get", not GET
+    with pytest.raises(errors.MethodNotAllowed):
+        lower.match("GET", "/x")
 
 
 @pytest.mark.anyio

@@ -28,10 +28,29 @@ def test_bad_headers_are_refused(headers: list[tuple[bytes, bytes]]) -> None:
         wire_headers.check(headers)
 
 
+def test_header_blocks() -> None:
+    assert wire_headers.check_block(b"", 0)
+    assert wire_headers.check_block(b"content-type: text/plain\r\nX-A_b.c~1: v\twith tab\r\n", 2)
+    assert wire_headers.check_block(b"x-empty: \r\n", 1)
+    for block, lines in [
+        (b"x: a\r\nInjected: yes\r\n", 1),  # a CRLF inside a value
+        (b"bad name: v\r\n", 1),
+        (b": v\r\n", 1),
+        (b"x:v\r\n", 1),
+        (b"x: a\nb\r\n", 1),
+        (b"x: a\rb\r\n", 1),
+        (b"x: nul\x00\r\n", 1),
+        (b"x: del\x7f\r\n", 1),
+        (b"x: v\n", 1),
+        (b"x: v", 1),
+    ]:
+        assert not wire_headers.check_block(block, lines), block
+
+
 def test_http_date_matches_the_standard_library() -> None:
     from email.utils import formatdate
 
-    from omniroute.http.server import http_date
+    from omniroute.http.answers import http_date
 
     for seconds in (0, 784111777, 1_700_000_000, 1_795_000_000):
         assert http_date(seconds) == formatdate(seconds, usegmt=True).encode("ascii")

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
-from omniroute.http import ErrorFactory, Handler, Server
+from omniroute.http import ErrorFactory, Handler, Request, Response, Server, StreamResponse
 from omniroute.settings import Settings
 
 TIMEOUT = 5.0
@@ -19,6 +19,7 @@ class RawResponse:
     headers: list[tuple[str, str]]
     body: bytes = b""
     chunks: list[bytes] = field(default_factory=list)
+    terminated: bool = True  # a chunked body ended with its last chunk
 
     def header(self, name: str) -> str | None:
         for key, value in self.headers:
@@ -104,6 +105,47 @@ class Wire:
             await self.writer.wait_closed()
 
 
+def split_response(data: bytes, *, method: str = "GET") -> tuple[RawResponse, bytes]:
+    """The first response in ``data`` and the bytes after it.
+
+    A chunked body without its last chunk, or a close-delimited one, takes
+    the rest of ``data``; ``terminated`` says whether the last chunk came.
+    """
+    end = data.index(b"\r\n\r\n")
+    lines = data[:end].decode("latin-1").split("\r\n")
+    version, status, *_ = lines[0].split(" ", 2)
+    assert version == "HTTP/1.1", lines[0]
+    headers = []
+    for line in lines[1:]:
+        name, colon, value = line.partition(":")
+        assert colon and name == name.strip(), line
+        headers.append((name.lower(), value.strip()))
+    response = RawResponse(int(status), headers)
+    rest = data[end + 4 :]
+    if method == "HEAD" or response.status in (204, 304) or response.status < 200:
+        return response, rest
+    if response.header("transfer-encoding") == "chunked":
+        response.terminated = False
+        while rest:
+            size_line, _, after = rest.partition(b"\r\n")
+            size = int(size_line.split(b";")[0], 16)
+            if size == 0:
+                assert after.startswith(b"\r\n"), after
+                rest = after[2:]
+                response.terminated = True
+                break
+            response.chunks.append(after[:size])
+            assert after[size : size + 2] == b"\r\n"
+            rest = after[size + 2 :]
+        response.body = b"".join(response.chunks)
+    elif (length := response.header("content-length")) is not None:
+        response.body, rest = rest[: int(length)], rest[int(length) :]
+        assert len(response.body) == int(length)
+    else:
+        response.body, rest = rest, b""
+    return response, rest
+
+
 def get(path: str = "/", *extra: str) -> bytes:
     lines = [f"GET {path} HTTP/1.1", "Host: test", *extra]
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
@@ -119,3 +161,56 @@ async def serving(
         yield server, port
     finally:
         await server.shutdown(grace=1.0)
+
+
+async def until(condition: Callable[[], bool], tries: int = 100) -> None:
+    """Give the server up to ``tries`` short turns to make ``condition`` true
+    (the caller asserts it)."""
+    for _ in range(tries):
+        if condition():
+            return
+        await asyncio.sleep(0.01)
+
+
+def streams(produce: Callable[[], AsyncIterator[bytes]]) -> Handler:
+    """A handler answering every request with a stream from ``produce()``."""
+
+    async def handler(request: Request) -> StreamResponse:
+        return StreamResponse(produce())
+
+    return handler
+
+
+async def echo(request: Request) -> Response:
+    return Response.json(
+        {
+            "method": request.method,
+            "path": request.path,
+            "raw_path": request.raw_path,
+            "query": request.query,
+            "body": request.body.decode("latin-1"),
+            "params": request.path_params,
+            "version": request.http_version,
+        }
+    )
+
+
+class Stuck:
+    """A handler that never answers by itself; it notes when it is cancelled
+    and whether the client had gone by then."""
+
+    def __init__(self) -> None:
+        self.started = asyncio.Event()
+        self.cancelled = asyncio.Event()
+        self.record: dict[str, float | bool] = {}
+
+    async def __call__(self, request: Request) -> Response:
+        self.started.set()
+        try:
+            await asyncio.sleep(30)
+        except asyncio.CancelledError:
+            self.record["at"] = asyncio.get_running_loop().time()
+            self.record["disconnected"] = request.disconnected.is_set()
+            self.cancelled.set()
+            raise
+        return Response()
