@@ -175,16 +175,12 @@ class ThinkSplitter:
     back the few characters that could still become a tag.
     """
 
-    __slots__ = ("_buf", "_state")
+    __slots__ = ("_buf", "_state", "found")
 
     def __init__(self) -> None:
         self._state: Literal["start", "think", "after", "text"] = "start"
         self._buf = ""
-
-    @property
-    def found(self) -> bool:
-        """A ``<think>`` tag opened the content."""
-        return self._state in ("think", "after")
+        self.found = False  # a <think> tag opened the content
 
     def feed(self, text: str) -> list[tuple[ThinkKind, str]]:
         out: list[tuple[ThinkKind, str]] = []
@@ -200,6 +196,7 @@ class ThinkSplitter:
                 buf, self._buf = self._buf, ""
                 return [("text", buf)]
             self._state = "think"
+            self.found = True
             self._buf = head[len(_OPEN_TAG) :]
         if self._state == "think":
             end = self._buf.find(_CLOSE_TAG)

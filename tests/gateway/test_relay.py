@@ -415,3 +415,12 @@ def test_think_tags_split_across_chunks_switch_too() -> None:
     reasoning, content = _reasoning_and_content(out)
     assert "<th" not in content
     assert reasoning.strip() == "Greeting; greet back."
+
+
+def test_think_tags_switch_when_the_whole_answer_arrives_in_one_read() -> None:
+    """By the time the first content is seen the tags are long closed: the
+    switch must still happen."""
+    switch, made = _switch_to_openai_encoder()
+    out = b"".join(run(relay("openai", switch=switch), [_whole_think_tags()]))
+    assert made == [1]
+    assert _reasoning_and_content(out) == ("\nGreeting; greet back.\n", "Hello there!")
