@@ -58,6 +58,7 @@ class Gateway:
         )
         self.admin = AdminAccess(settings.data_dir)
         self._lock = DataDirLock(settings.data_dir)
+        self._stopped = False
         self.router = Router()
         self.memory = ConversationMemory(self.store, settings.responses_memory_ttl)
         client_api = ClientApi(settings, self.registry, self.pipeline, self.memory, self.started)
@@ -103,6 +104,11 @@ class Gateway:
         return self.address
 
     async def stop(self) -> None:
+        """Stop serving (in-flight requests get the shutdown grace), then
+        write what is queued and close the store. Safe to call twice."""
+        if self._stopped:
+            return
+        self._stopped = True
         self.admin.withdraw()
         await self.server.shutdown(self.settings.shutdown_grace)
         await self._watcher.stop()

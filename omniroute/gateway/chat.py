@@ -232,7 +232,22 @@ async def _open_stream(
             attempt.end(AttemptEnd(Outcome.ANSWERED, end.status, relay.usage, end.kind, ttfb))
 
     rest = _stream_rest(call, attempt, chunks, relay, bytes(head), ended, end)
-    return StreamResponse(GuardedStream(rest, cleanup), headers=attempt.headers())
+
+    def shutting_down() -> bytes:
+        """The server stops before the stream ended: the client is told so in
+        its dialect, and the row says the server ended it."""
+        end.status, end.kind = 503, "server_shutdown"
+        log.warning("request %s: stream ended by the server shutting down", call.request_id)
+        return relay.error_bytes(_SHUTTING_DOWN)
+
+    return StreamResponse(
+        GuardedStream(rest, cleanup), headers=attempt.headers(), on_shutdown=shutting_down
+    )
+
+
+_SHUTTING_DOWN = ir.ErrorInfo(
+    503, "overloaded", "The server is shutting down; the answer was cut short."
+)
 
 
 class _StreamEnd:

@@ -38,6 +38,13 @@ class Link(Protocol):
     def stopping(self) -> bool:
         """Shutdown's grace ran out while this answer was under way."""
 
+    @property
+    def last_words(self) -> bytes | None:
+        """What the stream's ``on_shutdown`` gave when the stop came (None: not asked)."""
+
+    def streaming(self, response: StreamResponse | None) -> None:
+        """The stream being sent now (None once it is over)."""
+
     def now(self) -> float: ...
 
     def write(self, data: bytes) -> None: ...
@@ -87,6 +94,7 @@ async def _call(
 async def _stream(link: Link, request: Request, response: StreamResponse) -> None:
     http = link.http
     chunks = response.chunks
+    link.streaming(response)
     try:
         first = b""
         more = http.body_allowed(response.status)
@@ -132,12 +140,14 @@ async def _stream(link: Link, request: Request, response: StreamResponse) -> Non
         _log.exception("stream failed: %s", describe(request))
         http.abort()
     finally:
+        link.streaming(None)
         await aclose(chunks)
 
 
 async def _shutdown_tail(link: Link, response: StreamResponse) -> bool:
-    """Shutdown's grace ran out mid-stream: close the producer, then end the
-    body cleanly with the response's own last words (``on_shutdown``).
+    """Shutdown's grace ran out mid-stream: close the producer and end the
+    body cleanly with the response's own last words (``on_shutdown``, which
+    the connection asked for before interrupting the producer).
     False when that does not apply (no ``on_shutdown``, the client left, or
     no byte was sent yet)."""
     http = link.http
@@ -148,12 +158,8 @@ async def _shutdown_tail(link: Link, response: StreamResponse) -> bool:
     task = asyncio.current_task()
     if task is not None:
         task.uncancel()  # this cancellation is handled here
+    last = link.last_words or b""
     await aclose(response.chunks)
-    try:
-        last = response.on_shutdown()
-    except Exception:
-        _log.exception("on_shutdown failed")
-        last = b""
     link.write(http.frame(last) + http.end_stream(link.now()))
     return True
 

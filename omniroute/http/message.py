@@ -185,8 +185,8 @@ class StreamResponse:
     (when it has one) is awaited, so a generator's ``finally`` runs.
 
     ``on_shutdown`` is for a server that stops while the stream is still
-    being sent: once its grace has run out, the server closes the iterator,
-    writes what ``on_shutdown()`` returns as one last chunk (an error event in
+    being sent: once its grace has run out, the server calls it, closes the
+    iterator, writes what it returned as one last chunk (an error event in
     the client's dialect, say) and ends the body cleanly. Without it the body
     is cut off, which the client sees as a truncated stream.
     """

@@ -31,7 +31,13 @@ import socket
 from collections.abc import Awaitable, Callable
 
 from omniroute.http.answering import answer
-from omniroute.http.message import ErrorFactory, Handler, Request, default_error_factory
+from omniroute.http.message import (
+    ErrorFactory,
+    Handler,
+    Request,
+    StreamResponse,
+    default_error_factory,
+)
 from omniroute.http.protocol import (
     CLOSE,
     NEED_DATA,
@@ -98,6 +104,8 @@ class _Channel(asyncio.Protocol):
         "_request",
         "_shared",
         "_stopping",
+        "_streaming",
+        "_last_words",
         "_task",
         "_timer",
         "_timer_at",
@@ -123,6 +131,8 @@ class _Channel(asyncio.Protocol):
         self._lost = False  # connection_lost has run
         self._closed = False  # we closed the transport
         self._stopping = False  # shutdown's grace ran out
+        self._streaming: StreamResponse | None = None  # the stream being sent
+        self._last_words: bytes | None = None  # its on_shutdown(), asked at the stop
 
     # -- transport callbacks -------------------------------------------------------
 
@@ -196,8 +206,17 @@ class _Channel(asyncio.Protocol):
             self._advance()
 
     def stop(self) -> None:
-        """Shutdown's grace is over: interrupt the request under way, or close."""
+        """Shutdown's grace is over: interrupt the request under way, or close.
+        A stream's last words are asked for before the interruption reaches
+        its producer, so the producer knows why it ends."""
         self._stopping = True
+        stream = self._streaming
+        if stream is not None and stream.on_shutdown is not None and not self._gone:
+            try:
+                self._last_words = stream.on_shutdown()
+            except Exception:
+                _log.exception("on_shutdown failed")
+                self._last_words = b""
         if self._handling:
             assert self._task is not None
             self._task.cancel()
@@ -302,6 +321,13 @@ class _Channel(asyncio.Protocol):
     @property
     def stopping(self) -> bool:
         return self._stopping
+
+    @property
+    def last_words(self) -> bytes | None:
+        return self._last_words
+
+    def streaming(self, response: StreamResponse | None) -> None:
+        self._streaming = response
 
     def now(self) -> float:
         return self._loop.time()
