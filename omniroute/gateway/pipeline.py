@@ -34,7 +34,14 @@ from omniroute.gateway.exchange import Exchange
 from omniroute.gateway.operation import OperationHandler
 from omniroute.gateway.registry import ProviderInfo, Registry
 from omniroute.gateway.replay import Shared
-from omniroute.gateway.resilience import Resilience, account_key, combo_key, provider_key
+from omniroute.gateway.resilience import (
+    Resilience,
+    account_key,
+    account_model_key,
+    combo_key,
+    model_key,
+    provider_key,
+)
 from omniroute.http.message import Response, StreamResponse
 from omniroute.providers.family import Action, Failure
 from omniroute.routing.breaker import BreakerState
@@ -135,7 +142,7 @@ class Pipeline:
                 continue
             tried_here = False
             for account in self._accounts(call, registry, provider):
-                cooling = self._res.cooldowns.remaining(account_key(account.id))
+                cooling = self._cooling(account.id, target.model)
                 if cooling > 0:
                     skipped.append((f"{target.ref} account {account.id}: cooling down", cooling))
                     continue
@@ -203,6 +210,14 @@ class Pipeline:
         self._record(call, None, answer.status)
         return answer
 
+    def _cooling(self, account_id: int, model: str) -> float:
+        """Seconds until this account may serve this model again."""
+        cooldowns = self._res.cooldowns
+        return max(
+            cooldowns.remaining(account_key(account_id)),
+            cooldowns.remaining(account_model_key(account_id, model)),
+        )
+
     def _admit(self, gates: list[str]) -> bool:
         """Every breaker on the way lets the request through; a probe slot
         taken from one is given back when a later one refuses."""
@@ -265,7 +280,7 @@ class Pipeline:
         res = self._res
         akey = account_key(attempt.account.id)
         try:
-            await self._hold_slots(attempt, (gates[0], akey))
+            await self._hold_slots(attempt, (provider_key(attempt.provider.name), akey))
         except BaseException:
             for key in attempt.slots:
                 res.limiter.release(key)
@@ -294,6 +309,8 @@ class Pipeline:
         for key in gates:
             res.breakers.record_success(key)
         res.cooldowns.success(akey)
+        res.cooldowns.success(account_model_key(attempt.account.id, attempt.target.model))
+        res.model_recovered(attempt.provider.name, attempt.target.model)
         res.limiter.update_from_headers(akey, attempt.upstream_headers)
         return response
 
@@ -343,12 +360,24 @@ class Pipeline:
             for key in gates:
                 res.breakers.record_success(key)
         if failure.cool_account is not None:
-            res.cooldowns.trip(
-                account_key(attempt.account.id), err.retry_after, reason=failure.cool_account
+            account_id, model = attempt.account.id, attempt.target.model
+            key = (
+                account_model_key(account_id, model)
+                if failure.cool_scope == "model"
+                else account_key(account_id)
             )
+            res.cooldowns.trip(key, err.retry_after, reason=failure.cool_account)
         if failure.breaker_failure:
+            provider, model = attempt.provider.name, attempt.target.model
+            # This model's breaker (and its combo step's) always; the
+            # provider's only when the provider itself is in trouble: it
+            # cannot be reached, or several of its models fail.
+            wide = _unreachable(err) or (
+                res.models_failing(provider, model, res.breakers.window, time.monotonic()) > 1
+            )
             for key in gates:
-                res.breakers.record_failure(key)
+                if key != provider_key(provider) or wide:
+                    res.breakers.record_failure(key)
         return failure.action
 
     # -------------------------------------------------------------- records
@@ -400,11 +429,19 @@ class Pipeline:
 
 
 def _gates(target: Target) -> list[str]:
-    """The breakers a target's requests pass: its provider's, and its combo step's."""
-    gates = [provider_key(target.provider)]
+    """The breakers a target's requests pass: its model's, its provider's, and
+    its combo step's."""
+    gates = [model_key(target.provider, target.model), provider_key(target.provider)]
     if target.combo is not None:
         gates.append(combo_key(target.combo, target.step))
     return gates
+
+
+def _unreachable(err: errors.OmniError) -> bool:
+    """The provider could not be reached at all (not one model's trouble)."""
+    return isinstance(err, errors.UpstreamConnectError) or (
+        isinstance(err, errors.UpstreamTimeout) and err.phase == "connect"
+    )
 
 
 def _health_keys(attempt: Attempt) -> tuple[str, str]:

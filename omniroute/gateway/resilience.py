@@ -6,8 +6,14 @@ are plain in-process objects from ``omniroute.routing``; this module builds
 them from the settings, re-applies the configuration when it changes, keeps
 breaker state across restarts, and describes everything for the health view.
 
-Keys: ``provider:<name>`` (breaker, limits), ``combo:<name>#<step>`` (breaker),
-``account:<id>`` (cooldown, health, limits).
+Keys: ``model:<provider>/<model>`` (breaker), ``provider:<name>`` (breaker,
+limits), ``combo:<name>#<step>`` (breaker), ``account:<id>`` (cooldown,
+health, limits), ``account:<id>/<model>`` (cooldown).
+
+Trouble is kept where it belongs: a model's rate limit rests that model on
+that account, a refused key rests the account; failures of one model open
+that model's breaker, and the provider's breaker opens only when several of
+its models fail, or it cannot be reached at all.
 """
 
 from __future__ import annotations
@@ -48,6 +54,14 @@ def combo_key(combo: str, step: int | None) -> str:
     return f"combo:{combo}#{step}"
 
 
+def model_key(provider: str, model: str) -> str:
+    return f"model:{provider}/{model}"
+
+
+def account_model_key(account_id: int, model: str) -> str:
+    return f"account:{account_id}/{model}"
+
+
 class Resilience:
     def __init__(self, price_of: Callable[[str], float | None] | None = None) -> None:
         self.health = Health()
@@ -58,6 +72,9 @@ class Resilience:
         self.idempotency: IdempotencyCache[Any] = IdempotencyCache(ttl=5.0)
         self.limited: frozenset[str] = frozenset()  # keys that have limits configured
         self._sticky: OrderedDict[str, int] = OrderedDict()
+        # provider -> {model: when it last failed}: tells one model's trouble
+        # from the provider's.
+        self._failing: dict[str, dict[str, float]] = {}
         self._saved_breakers = ""
         self._saver: asyncio.Task[None] | None = None
 
@@ -89,6 +106,22 @@ class Resilience:
         for key in self.limited - set(limits):
             self.limiter.set_limits(key, Limits())
         self.limited = frozenset(limits)
+
+    # ---------------------------------------------------- failing models
+
+    def models_failing(self, provider: str, model: str, window: float, now: float) -> int:
+        """Note a failure of ``model``; how many of the provider's models
+        failed within ``window`` seconds (this one included)."""
+        seen = self._failing.setdefault(provider, {})
+        seen[model] = now
+        for name in [m for m, at in seen.items() if now - at > window]:
+            del seen[name]
+        return len(seen)
+
+    def model_recovered(self, provider: str, model: str) -> None:
+        seen = self._failing.get(provider)
+        if seen is not None:
+            seen.pop(model, None)
 
     # ------------------------------------------------------- sticky sessions
 

@@ -18,7 +18,7 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from omniroute.errors import BadRequest
 from omniroute.formats import ir
@@ -45,6 +45,9 @@ class Failure:
 
     action: Action
     cool_account: str | None = None  # why the account rests for a while, if it should
+    # Whether the rest is for this model on the account (a model's rate limit)
+    # or for the whole account (its key, plan or billing).
+    cool_scope: Literal["model", "account"] = "account"
     breaker_failure: bool = False  # counts against the breakers on the way
     upstream_alive: bool = False  # the upstream answered: closes the breakers
 
@@ -195,15 +198,21 @@ class BaseFamily:
     def classify(self, status: int | None, kind: str) -> Failure:
         """The same everywhere unless a family knows better:
 
-        429 / rate limit    rest the account, try the next one
-        401 / 402 / 403     rest the account (its key or plan), the next one
+        429 / rate limit    rest this model on the account (limits are per model),
+                            try the next account
+        401 / 402 / 403     rest the whole account (its key or plan), the next one
         404                 this provider lacks the model: the next target
         other 4xx           the request is wrong: answer the client now
         5xx, no status      count against the breakers, the next account
         """
         alive = status is not None and status < 500
         if status == 429 or kind == "rate_limit":
-            return Failure(Action.NEXT_ACCOUNT, cool_account="rate_limit", upstream_alive=alive)
+            return Failure(
+                Action.NEXT_ACCOUNT,
+                cool_account="rate_limit",
+                cool_scope="model",
+                upstream_alive=alive,
+            )
         if status in _AUTH_FAILURES:
             return Failure(
                 Action.NEXT_ACCOUNT, cool_account=f"auth ({status})", upstream_alive=True

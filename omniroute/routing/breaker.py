@@ -319,6 +319,11 @@ class Breakers:
             for name, value in changes.items():
                 setattr(breaker, name, value)
 
+    @property
+    def window(self) -> float:
+        """Seconds in which failures count towards opening."""
+        return float(self._settings["window"])
+
     def listing(self) -> list[BreakerInfo]:
         return [self._items[key].info(key) for key in sorted(self._items)]
 

@@ -25,7 +25,7 @@ import httpx
 import openai
 import pytest
 
-from omniroute.gateway.resilience import account_key, provider_key
+from omniroute.gateway.resilience import account_key, account_model_key, model_key, provider_key
 from omniroute.store.records import ComboTargetRecord
 from tests.support.harness import Harness, running_gateway
 from tests.support.mock_upstream import (
@@ -194,18 +194,23 @@ async def test_failure_of_first_account_is_served_by_the_second(
     assert sent_with(mock, KEY_A) == 1 and sent_with(mock, KEY_B) == 1
     res = gw.gateway.resilience
     if failure in ("429", "401"):
-        # The account itself is at fault: it rests (Retry-After when given).
-        remaining = res.cooldowns.remaining(account_key(a))
-        assert remaining > 0
+        # The account is at fault: a rate limit rests this model on it
+        # (Retry-After when given), a refused key the whole account.
+        rested = account_model_key(a, "m") if failure == "429" else account_key(a)
+        other = account_key(a) if failure == "429" else account_model_key(a, "m")
+        remaining = res.cooldowns.remaining(rested)
+        assert remaining > 0 and res.cooldowns.remaining(other) == 0
         if failure == "429":
             assert 28 < remaining <= 30
         assert [
             i.recent_failures for i in res.breakers.listing() if i.key == provider_key("p")
         ] in ([], [0])
     else:
-        # The provider side failed: counted against its breaker, no cooldown.
+        # The upstream failed on this model: counted against the model's
+        # breaker (one model failing is not the provider's trouble), no cooldown.
         assert res.cooldowns.remaining(account_key(a)) == 0
-        assert res.breakers.get(provider_key("p")).info().recent_failures == 1
+        assert res.breakers.get(model_key("p", "m")).info().recent_failures == 1
+        assert res.breakers.get(provider_key("p")).info().recent_failures == 0
     assert res.cooldowns.remaining(account_key(b)) == 0
 
 
@@ -304,7 +309,7 @@ async def test_rate_limited_account_cools_down_then_serves_again(
     mock.route("POST", CHAT, by_account({KEY_A: ok_for(ANSWER_A), KEY_B: ok_for(ANSWER_B)}))
     first = await chat(gw)
     assert chat_text(first) == ANSWER_B and header(first, "x-omniroute-attempts") == "2"
-    cooling = gw.gateway.resilience.cooldowns.remaining(account_key(a))
+    cooling = gw.gateway.resilience.cooldowns.remaining(account_model_key(a, "m"))
     assert 0.5 < cooling <= 1.0, cooling
     # While A rests, B serves at once and A is not even asked.
     for _ in range(3):
@@ -314,7 +319,7 @@ async def test_rate_limited_account_cools_down_then_serves_again(
     assert sent_with(mock, KEY_A) == 1
     # The cooldown ends on time and traffic returns to A (it comes first).
     deadline = time.monotonic() + 3.0
-    while gw.gateway.resilience.cooldowns.remaining(account_key(a)) > 0:
+    while gw.gateway.resilience.cooldowns.remaining(account_model_key(a, "m")) > 0:
         assert time.monotonic() < deadline, "the cooldown did not end"
         await asyncio.sleep(0.05)
     back = await chat(gw)

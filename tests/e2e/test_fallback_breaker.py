@@ -14,7 +14,7 @@ import time
 import httpx
 import pytest
 
-from omniroute.gateway.resilience import account_key, combo_key, provider_key
+from omniroute.gateway.resilience import account_key, account_model_key, combo_key, model_key
 from omniroute.routing.breaker import BreakerState
 from omniroute.store.records import ComboTargetRecord
 from tests.e2e import test_fallback as base
@@ -84,7 +84,7 @@ async def test_breaker_opens_after_threshold_and_probes_exactly_once(
         assert chat_text(resp) == "good answer"
         assert header(resp, "x-omniroute-attempts") == "2"
     assert sent_to(mock, "/bad/") == 3
-    assert breakers.state(provider_key("bad")) is BreakerState.OPEN
+    assert breakers.state(model_key("bad", "m")) is BreakerState.OPEN
     assert breakers.state(combo_key("duo", 0)) is BreakerState.OPEN
     # Open: the bad target is skipped without a call.
     for _ in range(5):
@@ -98,13 +98,13 @@ async def test_breaker_opens_after_threshold_and_probes_exactly_once(
     answers = await asyncio.gather(*(chat(gw, "duo") for _ in range(6)))
     assert [chat_text(r) for r in answers] == ["good answer"] * 6
     assert sent_to(mock, "/bad/") == 4
-    assert breakers.state(provider_key("bad")) is BreakerState.OPEN  # the probe failed
+    assert breakers.state(model_key("bad", "m")) is BreakerState.OPEN  # the probe failed
     # The upstream recovers: the next probe closes the breaker, traffic returns.
     mock.route("POST", "/bad/v1/chat/completions", ok_for("bad is back"))
     await asyncio.sleep(0.6)
     probe = await chat(gw, "duo")
     assert chat_text(probe) == "bad is back"
-    assert breakers.state(provider_key("bad")) is BreakerState.CLOSED
+    assert breakers.state(model_key("bad", "m")) is BreakerState.CLOSED
     assert chat_text(await chat(gw, "duo")) == "bad is back"
     assert sent_to(mock, "/bad/") == 6
 
@@ -156,11 +156,11 @@ async def test_status_view_shows_open_breaker_and_cooling_account(
         ).json()
     assert denied.status_code == 401 and denied_client_key.status_code == 401
     breakers = {b["key"]: b for b in status["breakers"]}
-    assert breakers[provider_key("bad")]["state"] == "open"
-    assert 0 < breakers[provider_key("bad")]["retry_in"] <= 30
+    assert breakers[model_key("bad", "m")]["state"] == "open"
+    assert 0 < breakers[model_key("bad", "m")]["retry_in"] <= 30
     assert breakers[combo_key("duo", 0)]["state"] == "open"
     cooling = {c["key"]: c for c in status["cooldowns"]}
-    assert 35 < cooling[account_key(a)]["remaining"] <= 40
+    assert 35 < cooling[account_model_key(a, "m")]["remaining"] <= 40
     assert KEY_A not in json.dumps(status) and KEY_B not in json.dumps(status)
 
 
@@ -173,7 +173,7 @@ async def test_abandoned_probe_does_not_hold_the_breaker(gw: Harness, mock: Mock
     mock.route("POST", "/bad/v1/chat/completions", Status(500, b"{}"))
     mock.route("POST", "/good/v1/chat/completions", ok_for("good"))
     assert chat_text(await chat(gw, "duo")) == "good"
-    assert gw.gateway.resilience.breakers.state(provider_key("bad")) is BreakerState.OPEN
+    assert gw.gateway.resilience.breakers.state(model_key("bad", "m")) is BreakerState.OPEN
     await asyncio.sleep(0.4)
     mock.route("POST", "/bad/v1/chat/completions", Hang())
     body = {"model": "duo", "stream": True, "messages": [{"role": "user", "content": "hi"}]}
@@ -194,7 +194,7 @@ async def test_abandoned_probe_does_not_hold_the_breaker(gw: Harness, mock: Mock
         await asyncio.sleep(0.1)
     assert answer == "bad is back", (
         "the breaker still refuses the recovered upstream: "
-        f"{gw.gateway.resilience.breakers.get(provider_key('bad')).info()}"
+        f"{gw.gateway.resilience.breakers.get(model_key('bad', 'm')).info()}"
     )
 
 
@@ -214,7 +214,7 @@ async def test_probe_answered_with_a_client_error_still_reports(
     mock.route("POST", "/bad/v1/chat/completions", Status(500, b"{}"))
     assert chat_text(await chat(gw, "duo")) == "from good"
     breakers = gw.gateway.resilience.breakers
-    assert breakers.state(provider_key("bad")) is BreakerState.OPEN
+    assert breakers.state(model_key("bad", "m")) is BreakerState.OPEN
     await asyncio.sleep(0.4)
     answer = Status(probe_answer, b"{}", {"retry-after": "0"})
     mock.route("POST", "/bad/v1/chat/completions", answer)
@@ -227,7 +227,9 @@ async def test_probe_answered_with_a_client_error_still_reports(
     while served != "from bad" and time.monotonic() < deadline:
         await asyncio.sleep(0.1)
         served = chat_text(await chat(gw, "duo"))
-    assert served == "from bad", f"bad is still avoided: {breakers.get(provider_key('bad')).info()}"
+    assert served == "from bad", (
+        f"bad is still avoided: {breakers.get(model_key('bad', 'm')).info()}"
+    )
 
 
 async def test_a_probe_unused_because_every_account_cools_is_given_back(
@@ -238,7 +240,7 @@ async def test_a_probe_unused_because_every_account_cools_is_given_back(
     await set_breaker(gw, threshold=1, cooldown=0.2)
     mock.route("POST", CHAT, Status(500, b"{}"))
     assert (await chat(gw)).status_code >= 500
-    assert gw.gateway.resilience.breakers.state(provider_key("p")) is BreakerState.OPEN
+    assert gw.gateway.resilience.breakers.state(model_key("p", "m")) is BreakerState.OPEN
     await asyncio.sleep(0.25)  # half-open now
     for account in account_ids(gw, "p"):
         gw.gateway.resilience.cooldowns.trip(account_key(account), 0.3)
@@ -248,4 +250,4 @@ async def test_a_probe_unused_because_every_account_cools_is_given_back(
     mock.route("POST", CHAT, ok_for("recovered"))
     answer = await chat(gw)
     assert answer.status_code == 200 and chat_text(answer) == "recovered"
-    assert gw.gateway.resilience.breakers.state(provider_key("p")) is BreakerState.CLOSED
+    assert gw.gateway.resilience.breakers.state(model_key("p", "m")) is BreakerState.CLOSED

@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
-from omniroute.gateway.resilience import account_key
+from omniroute.gateway.resilience import account_model_key
 from tests.e2e.test_fallback import by_account, chat_text, sent_with
 from tests.support.harness import Harness, running_gateway
 from tests.support.mock_upstream import (
@@ -102,8 +102,8 @@ async def test_gemini_error_event_first_falls_over_and_cools(
     assert '"error"' not in resp.text
     assert sent_with(mock, KEY_A) == 1 and sent_with(mock, KEY_B) == 1
     a = gw.gateway.registry().provider("p").accounts[0].id
-    # RESOURCE_EXHAUSTED is Gemini's rate limit: the account rests.
-    assert gw.gateway.resilience.cooldowns.remaining(account_key(a)) > 0
+    # RESOURCE_EXHAUSTED is Gemini's rate limit: this model rests on the account.
+    assert gw.gateway.resilience.cooldowns.remaining(account_model_key(a, "gm")) > 0
 
 
 async def test_responses_error_event_first_falls_over(gw: Harness, mock: MockUpstream) -> None:
@@ -158,12 +158,12 @@ async def test_rate_limit_without_hint_backs_off_exponentially(
     lengths = []
     for _ in range(3):
         for _ in range(100):  # the longest cooldown here is 0.8 s
-            if cooldowns.remaining(account_key(a)) == 0:
+            if cooldowns.remaining(account_model_key(a, "m")) == 0:
                 break
             await asyncio.sleep(0.02)
         resp = await post(gw, "/v1/chat/completions", chat_body())
         assert chat_text(resp) == "from B"
-        lengths.append(cooldowns.remaining(account_key(a)))
+        lengths.append(cooldowns.remaining(account_model_key(a, "m")))
     # base 0.2 s, doubled per strike (jitter may take up to a fifth off, and
     # some of it has passed by the time the answer is read).
     assert 0.08 <= lengths[0] <= 0.2

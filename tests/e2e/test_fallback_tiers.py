@@ -16,7 +16,7 @@ import anthropic
 import httpx
 import pytest
 
-from omniroute.gateway.resilience import account_key, provider_key
+from omniroute.gateway.resilience import account_model_key, model_key
 from tests.support.harness import Harness, run_cli, running_gateway
 from tests.support.mock_upstream import (
     Hang,
@@ -137,7 +137,10 @@ async def test_four_tiers_through_the_cli(tmp_path: Path) -> None:
         # The subscription now rests for its Retry-After; the next request
         # skips it without a call, and streams as well.
         sub_account = gw.gateway.registry().provider("sub").accounts[0].id
-        assert 55 < gw.gateway.resilience.cooldowns.remaining(account_key(sub_account)) <= 60
+        cooling = gw.gateway.resilience.cooldowns.remaining(
+            account_model_key(sub_account, "claude-sub")
+        )
+        assert 55 < cooling <= 60
         async with ant.messages.stream(
             model="everyday", max_tokens=64, messages=[{"role": "user", "content": "again"}]
         ) as s:
@@ -146,5 +149,5 @@ async def test_four_tiers_through_the_cli(tmp_path: Path) -> None:
         seen = [r.path.split("/")[1] for r in mock.requests]
         assert seen[4:] == ["api", "cheap", "free"]
         breakers = {b.key: b for b in gw.gateway.resilience.breakers.listing()}
-        assert breakers[provider_key("api")].recent_failures == 2
-        assert breakers[provider_key("cheap")].recent_failures == 2
+        assert breakers[model_key("api", "gpt-api")].recent_failures == 2
+        assert breakers[model_key("cheap", "cheap-model")].recent_failures == 2

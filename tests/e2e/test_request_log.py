@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from omniroute.gateway.resilience import account_key
+from omniroute.gateway.resilience import account_key, account_model_key
 from omniroute.store.records import RequestLogRow
 from tests.support.harness import Harness, running_gateway
 from tests.support.mock_upstream import (
@@ -139,7 +139,8 @@ async def test_token_counts_fail_over_and_are_logged_as_such(
     assert answer.headers["x-omniroute-provider"] == "a"
     assert [r.headers.get("x-api-key") for r in mock.requests] == [KEY_A, KEY_B]
     accounts = gw.gateway.registry().provider("a").accounts
-    assert gw.gateway.resilience.cooldowns.remaining(account_key(accounts[0].id)) > 0
+    cooldowns = gw.gateway.resilience.cooldowns
+    assert cooldowns.remaining(account_model_key(accounts[0].id, "claude-x")) > 0
     (row,) = await rows(gw)
     assert (row.operation, row.status, row.provider, row.account_id) == (
         "count_tokens",

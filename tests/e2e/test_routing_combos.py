@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from omniroute.errors import BadRequest
-from omniroute.gateway.resilience import provider_key
+from omniroute.gateway.resilience import model_key
 from omniroute.routing.breaker import BreakerState
 from omniroute.store.records import ComboTargetRecord
 from tests.support.harness import Harness, running_gateway
@@ -148,11 +148,11 @@ async def test_open_breaker_survives_a_restart(tmp_path: Path) -> None:
             await combo(gw, "pair", [t("bad/m"), t("good/m")])
             for _ in range(2):
                 assert text(await ask(gw, "pair")) == "from good"
-            assert gw.gateway.resilience.breakers.state(provider_key("bad")) is BreakerState.OPEN
+            assert gw.gateway.resilience.breakers.state(model_key("bad", "m")) is BreakerState.OPEN
         assert served_by(mock)["bad"] == 2
         async with running_gateway(tmp_path, upstream_first_byte_timeout=5.0) as again:
             breakers = again.gateway.resilience.breakers
-            assert breakers.state(provider_key("bad")) is BreakerState.OPEN
+            assert breakers.state(model_key("bad", "m")) is BreakerState.OPEN
             resp = await ask(again, "pair")
             assert text(resp) == "from good"
             assert resp.headers["x-omniroute-attempts"] == "1"

@@ -242,11 +242,21 @@ def test_provider_header_names_are_sent_lower_case_once() -> None:
 
 NEXT_ACCOUNT, NEXT_TARGET, STOP = Action.NEXT_ACCOUNT, Action.NEXT_TARGET, Action.STOP
 
+RATE, MODEL = "rate_limit", "model"  # a model's rate limit rests that model only
+
 CLASSIFY = [
-    (429, "rate_limit", Failure(NEXT_ACCOUNT, cool_account="rate_limit", upstream_alive=True)),
-    (429, "api_error", Failure(NEXT_ACCOUNT, cool_account="rate_limit", upstream_alive=True)),
-    (None, "rate_limit", Failure(NEXT_ACCOUNT, cool_account="rate_limit")),
-    (503, "rate_limit", Failure(NEXT_ACCOUNT, cool_account="rate_limit")),
+    (
+        429,
+        "rate_limit",
+        Failure(NEXT_ACCOUNT, cool_account=RATE, cool_scope=MODEL, upstream_alive=True),
+    ),
+    (
+        429,
+        "api_error",
+        Failure(NEXT_ACCOUNT, cool_account=RATE, cool_scope=MODEL, upstream_alive=True),
+    ),
+    (None, "rate_limit", Failure(NEXT_ACCOUNT, cool_account=RATE, cool_scope=MODEL)),
+    (503, "rate_limit", Failure(NEXT_ACCOUNT, cool_account=RATE, cool_scope=MODEL)),
     (401, "authentication", Failure(NEXT_ACCOUNT, cool_account="auth (401)", upstream_alive=True)),
     (402, "billing", Failure(NEXT_ACCOUNT, cool_account="auth (402)", upstream_alive=True)),
     (403, "permission", Failure(NEXT_ACCOUNT, cool_account="auth (403)", upstream_alive=True)),
