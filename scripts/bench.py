@@ -91,7 +91,7 @@ class Sizes:
     @classmethod
     def pick(cls, quick: bool, streams: int | None, duration: float | None) -> Sizes:
         base = (cls(200, 100, 1.5, 0.5, 100, 1, 1000) if quick
-                else cls(2000, 1000, 5.0, 1.0, 500, 3, 10_000))
+                else cls(2000, 1000, 5.0, 1.0, 1000, 3, 10_000))
         return cls(base.latency, base.ttfb, duration or base.duration, base.warmup_seconds,
                    streams or base.streams, base.starts, base.soak)
 
@@ -397,7 +397,39 @@ def scenario_throughput(bench: Bench) -> list[Row]:
         Row("JSON throughput c=64", "req/s", direct["rps"], gateway["rps"], higher_is_better=True),
         Row("JSON latency c=64 p50", "ms", direct["p50_ms"], gateway["p50_ms"]),
         Row("gateway CPU per request c=64", "us", None, cpu_us),
+        # For sizing a small machine: a Raspberry Pi 4 core is roughly 3-4x slower.
+        Row("gateway CPU per 1,000 requests", "s", None, cpu_us / 1000),
     ]
+
+
+WRITE_LOAD_CONCURRENCY = 8
+
+
+def scenario_write_load(bench: Bench) -> list[Row]:
+    """Whole streams at concurrency 1 while other clients keep the database's
+    writer busy (their request-log rows): a chat client's stream and a
+    Responses client's, whose conversation is saved for previous_response_id.
+    That save must not hold the stream's end back, so the two p99s match."""
+    responses = Target(bench.gateway_port, "/v1/responses",
+                       (("authorization", f"Bearer {bench.client_key}"),),
+                       json.dumps({"model": "bench/m", "input": "Say hello.", "stream": True}))
+    params = {"count": bench.sizes.ttfb, "warmup": 20}
+    seconds = 120.0 if bench.sizes.latency >= 1000 else 30.0
+    job = {"kind": "throughput", "timeout": 30.0, "concurrency": WRITE_LOAD_CONCURRENCY,
+           "duration": seconds, "warmup_seconds": 0.0, **asdict(bench.through())}
+    background = bench.children.spawn([sys.executable, ROLES, "load"], stdin=subprocess.PIPE,
+                                      stdout=subprocess.PIPE)
+    try:
+        assert background.stdin is not None
+        background.stdin.write(json.dumps(job) + "\n")
+        background.stdin.flush()
+        time.sleep(0.5)  # the writes are under way
+        chat = bench.load("latency", bench.through(stream=True), **params)
+        answered = bench.load("latency", responses, **params)
+    finally:
+        bench.children.stop(background)
+    return [Row(f"stream whole p99 under writes, {who} client", "ms", None, result["p99_ms"])
+            for who, result in (("chat", chat), ("Responses", answered))]
 
 
 def scenario_open_streams(bench: Bench) -> list[Row]:
@@ -497,6 +529,7 @@ SCENARIOS: list[Callable[[Bench], list[Row]]] = [
     scenario_translate,
     scenario_slow_first_event,
     scenario_throughput,
+    scenario_write_load,
     scenario_open_streams,
     scenario_startup,
     scenario_soak,
@@ -546,8 +579,16 @@ def _terminate_on_signals() -> Iterator[None]:
             signal.signal(sig, handler)
 
 
+def _compile_bytecode() -> None:
+    """Compile the package as an install does (pip and pipx write the .pyc
+    files), so the start-up row measures an installed gateway even where
+    PYTHONDONTWRITEBYTECODE is set."""
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(REPO / "omniroute")],
+                   check=True, timeout=120, cwd=REPO)
+
+
 def _raise_fd_limit() -> None:
-    """500 held streams need ~1,000 descriptors in the gateway; children inherit this."""
+    """1,000 held streams need ~2,000 descriptors in the gateway; children inherit this."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     wanted = 8192 if hard == resource.RLIM_INFINITY else min(8192, hard)
     if soft < wanted:
@@ -562,6 +603,7 @@ def conduct(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory(prefix="omniroute-bench-") as tmp, _terminate_on_signals():
         bench = Bench(sizes, children, Path(tmp))
         try:
+            _compile_bytecode()
             bench.start_upstream()
             bench.configure_gateway()
             bench.start_gateway()
@@ -585,7 +627,7 @@ def main(argv: Sequence[str]) -> int:
     parser = argparse.ArgumentParser(prog="scripts/bench", description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="small counts, for smoke runs")
     parser.add_argument("--json", action="store_true", help="machine-readable output")
-    parser.add_argument("--streams", type=int, help="open streams to hold (default 500)")
+    parser.add_argument("--streams", type=int, help="open streams to hold (default 1,000)")
     parser.add_argument("--duration", type=float, help="seconds of throughput measurement")
     parser.add_argument("--soak", action="store_true",
                         help="only the failure soak (10,000 streams; 1,000 with --quick)")
