@@ -6,7 +6,7 @@ from typing import Any
 
 from omniroute import errors
 from omniroute.formats import ir
-from omniroute.formats.common import clean_gemini_schema, effort_to_budget
+from omniroute.formats.common import effort_to_budget
 from omniroute.formats.gemini_parts import (
     Pairing,
     as_arr,
@@ -20,6 +20,7 @@ from omniroute.formats.gemini_parts import (
     parse_parts,
     render_parts,
 )
+from omniroute.formats.gemini_schema import clean_gemini_schema
 
 _V = "gemini"  # our key in ir vendor dicts
 

@@ -59,9 +59,9 @@ from typing import Any
 from omniroute.formats import ir
 from omniroute.formats.common import dump_json, estimate_request_tokens
 from omniroute.formats.openai_chat import parse_error, render_error
+from omniroute.formats.openai_responses_items import input_items
 from omniroute.formats.openai_responses_request import (
     Conversation,
-    input_items,
     parse_items,
     parse_request,
     render_request,

@@ -12,7 +12,8 @@ from typing import Any
 from omniroute.formats import ir
 from omniroute.formats.common import dump_json, new_id, stable_id
 from omniroute.formats.openai_chat import error_from_object
-from omniroute.formats.openai_responses_request import call_item, reasoning_item, reasoning_part
+from omniroute.formats.openai_responses_items import call_item, reasoning_item
+from omniroute.formats.openai_responses_request import reasoning_part
 from omniroute.formats.openai_responses_tools import ToolMap, split_echo
 
 _V = "openai-responses"

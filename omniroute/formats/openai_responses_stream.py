@@ -22,7 +22,7 @@ from omniroute.formats.common import (
     stable_id,
     tokens_for_chars,
 )
-from omniroute.formats.openai_responses_request import REDACTED_PREFIX
+from omniroute.formats.openai_responses_items import REDACTED_PREFIX
 from omniroute.formats.openai_responses_response import (
     call_output_item,
     failed_error,

@@ -16,7 +16,7 @@ from google.genai import types
 from omniroute import errors
 from omniroute.formats import gemini as gm
 from omniroute.formats import ir
-from omniroute.formats.common import clean_gemini_schema
+from omniroute.formats.gemini_schema import clean_gemini_schema
 from tests.formats import helpers
 from tests.formats.helpers import sse_events, wrapped
 
