@@ -6,6 +6,7 @@ import argparse
 import dataclasses
 import json
 import sys
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -342,12 +343,7 @@ async def cmd_set(args: argparse.Namespace, settings: Settings) -> int:
         current = (await store.snapshot()).provider(args.name)
         if current is None:
             raise errors.BadRequest(f"unknown provider {args.name!r}")
-        extra: dict[str, Any] = {}
-        if proxy_given:
-            extra["proxy"] = proxy
-        limits_given, limits = limits_patch(args, current.extra.get("limits"))
-        if limits_given:
-            extra["limits"] = limits
+        extra = _proxy_and_limits(args, current.extra, proxy_given, proxy)
         if args.header:
             extra["headers"] = _headers_patch(args.header, current.extra.get("headers")) or None
         if args.alias is not None:
@@ -361,6 +357,19 @@ async def cmd_set(args: argparse.Namespace, settings: Settings) -> int:
         return 0
 
     return await with_store(settings, run)
+
+
+def _proxy_and_limits(
+    args: argparse.Namespace, current: Mapping[str, Any], proxy_given: bool, proxy: str | None
+) -> dict[str, Any]:
+    """The proxy and rate-limit part of a change to a provider or an account."""
+    extra: dict[str, Any] = {}
+    if proxy_given:
+        extra["proxy"] = proxy
+    limits_given, limits = limits_patch(args, current.get("limits"))
+    if limits_given:
+        extra["limits"] = limits
+    return extra
 
 
 def _headers_patch(given: list[str], current: Any) -> dict[str, str]:
@@ -384,12 +393,7 @@ async def cmd_account(args: argparse.Namespace, settings: Settings) -> int:
         current = next((a for a in snap.accounts if a.id == args.id), None)
         if current is None:
             raise errors.BadRequest(f"unknown account id {args.id}")
-        extra: dict[str, Any] = {}
-        if proxy_given:
-            extra["proxy"] = proxy
-        limits_given, limits = limits_patch(args, current.extra.get("limits"))
-        if limits_given:
-            extra["limits"] = limits
+        extra = _proxy_and_limits(args, current.extra, proxy_given, proxy)
         if args.priority is None and args.enabled is None and not extra:
             raise errors.BadRequest("nothing to change: give at least one option")
         updated = await ConfigEditor(store).update_account(

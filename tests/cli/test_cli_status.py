@@ -70,7 +70,7 @@ async def test_status_is_readable_and_complete_as_json(tmp_path: Path) -> None:
 
     breakers = _section(text, "breakers")
     assert breakers[0].split() == ["KEY", "STATE", "FAILURES", "PROBE", "IN"]
-    bad = next(row.split() for row in breakers if row.startswith("provider:bad "))
+    bad = next(row.split() for row in breakers if row.startswith("model:bad/m "))
     assert bad[1] == "open" and bad[2] == "1" and bad[3].endswith("s")
     cooldowns = _section(text, "cooldowns")
     assert cooldowns[0].split() == ["KEY", "LEFT", "STRIKES", "REASON"]
@@ -83,7 +83,7 @@ async def test_status_is_readable_and_complete_as_json(tmp_path: Path) -> None:
     report = json.loads(raw)
     assert report["status"] == "ok" and report["version"] == __version__
     assert {"breakers", "cooldowns", "limiters", "health", "upstream_pool"} <= set(report)
-    assert any(b["key"] == "provider:bad" for b in report["breakers"])
+    assert any(b["key"] == "model:bad/m" for b in report["breakers"])
     for secret in (BAD_KEY, BUSY_KEY, gw.client_key):
         assert secret not in text + raw
 

@@ -12,6 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.e2e.conftest import sse_events
 from tests.support.harness import running_gateway
 from tests.support.mock_upstream import MockUpstream, Sse, anthropic_sse, openai_chat_sse
 
@@ -19,20 +20,6 @@ pytestmark = [pytest.mark.anyio, pytest.mark.e2e]
 
 WORDS = [f"word{n} " for n in range(200)]  # far longer than the grace
 GRACE = 0.4
-
-
-def _events(raw: str) -> list[tuple[str | None, str]]:
-    out = []
-    for block in raw.replace("\r\n", "\n").split("\n\n"):
-        name, data = None, []
-        for line in block.split("\n"):
-            if line.startswith("event:"):
-                name = line[6:].strip()
-            elif line.startswith("data:"):
-                data.append(line[5:].lstrip(" "))
-        if data:
-            out.append((name, "\n".join(data)))
-    return out
 
 
 @pytest.mark.parametrize(
@@ -73,7 +60,7 @@ async def test_a_stream_cut_by_shutdown_ends_with_an_error_event(
                 received += piece
             await asyncio.wait_for(stopping, 10)
         data_dir = gw.settings.data_dir
-    events = _events(received.decode())
+    events = sse_events(received.decode())
     names = [name for name, _ in events]
     datas = [data for _, data in events]
     if client == "openai":
