@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from urllib.parse import urlencode
 
 from omniroute import errors
-from omniroute.config import ConfigEditor
+from omniroute.config.editor import ConfigEditor
 from omniroute.config.options import Options, ProviderOptions, egress_proxy
 from omniroute.config.routing import catalog_entry
 from omniroute.gateway.secrets import Scrubber, proxy_secrets

@@ -26,7 +26,7 @@ from omniroute.cli.common import (
     split_list,
     with_store,
 )
-from omniroute.config import ConfigEditor
+from omniroute.config.editor import ConfigEditor
 from omniroute.formats.wire import WIRE_FORMATS
 from omniroute.providers.catalog import Catalog, CatalogProvider, ModelPrice
 from omniroute.settings import Settings

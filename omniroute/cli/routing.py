@@ -20,7 +20,7 @@ from omniroute.cli.common import (
     whole,
     with_store,
 )
-from omniroute.config import ConfigEditor
+from omniroute.config.editor import ConfigEditor
 from omniroute.config.options import SETTING_DEFAULTS
 from omniroute.config.routing import routing_view, target_problem
 from omniroute.providers.catalog import Catalog

@@ -1,11 +1,8 @@
 """The configuration above the store: typed runtime options with their
-checks, the routing's view of the stored configuration, and the one place
-that changes it (``ConfigEditor``), used by the CLI and the management API.
+checks (``options``), the routing's view of the stored configuration
+(``routing``), and the one place that changes it (``editor.ConfigEditor``),
+used by the CLI and the management API.
+
+Nothing is imported here, so that the server, which reads the options but
+never edits, loads only what it uses.
 """
-
-from __future__ import annotations
-
-from omniroute.config.editor import ConfigEditor
-from omniroute.config.options import Options, ProviderOptions, egress_proxy
-
-__all__ = ["ConfigEditor", "Options", "ProviderOptions", "egress_proxy"]

@@ -52,7 +52,6 @@ unknown references when the configuration is saved.
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -359,7 +358,7 @@ def _closest_in_family(provider: ProviderView, model: str, family: str) -> str |
     def closeness(m: str) -> tuple[int, float]:
         norm = _normalize(m.rsplit("/", 1)[-1])
         shared = len(wanted_variants.intersection(re.split(r"[-:]", norm)))
-        return (shared, difflib.SequenceMatcher(None, wanted, norm).ratio())
+        return (shared, _similarity(wanted, norm))
 
     # max() keeps the first of equals, i.e. the provider's own list order.
     return max(candidates, key=closeness)
@@ -412,5 +411,13 @@ def _suggestions(model: str, view: RoutingView) -> tuple[str, ...]:
     for pattern, _dest in view.aliases:
         if "*" not in pattern:
             pool[pattern] = None
+    import difflib  # only when a model is not found
+
     matches = difflib.get_close_matches(model, list(pool), n=_MAX_SUGGESTIONS, cutoff=0.6)
     return tuple(matches)
+
+
+def _similarity(a: str, b: str) -> float:
+    import difflib  # bare ids are resolved once per configuration; not at start
+
+    return difflib.SequenceMatcher(None, a, b).ratio()

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from omniroute.config import ConfigEditor
+from omniroute.config.editor import ConfigEditor
 from omniroute.errors import BadRequest
 from omniroute.settings import Settings
 from omniroute.store import (

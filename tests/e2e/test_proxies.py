@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from omniroute.config import ConfigEditor
+from omniroute.config.editor import ConfigEditor
 from tests.support.harness import Harness, running_gateway
 from tests.support.mock_upstream import Json, MockUpstream, Sse, openai_chat_json, openai_chat_sse
 from tests.support.proxies import HttpConnectProxy, Socks5Proxy

@@ -8,7 +8,7 @@ import sqlite3
 
 import pytest
 
-from omniroute.config import ConfigEditor
+from omniroute.config.editor import ConfigEditor
 from omniroute.errors import SecretKeyError
 from omniroute.settings import Settings
 from omniroute.store import Store

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from omniroute.app import Gateway
-from omniroute.config import ConfigEditor
+from omniroute.config.editor import ConfigEditor
 from omniroute.settings import Settings
 
 REPO = Path(__file__).resolve().parents[2]
