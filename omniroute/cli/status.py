@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import urllib.request
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
@@ -30,6 +29,8 @@ async def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
     if not url.startswith("http://"):
         raise errors.BadRequest("the admin file is damaged; restart the gateway")
     headers = {"Authorization": f"Bearer {admin.get('token', '')}"}
+    import urllib.request  # only when the status is asked for
+
     request = urllib.request.Request(url + "/api/status", headers=headers)  # noqa: S310
     try:
         with urllib.request.urlopen(request, timeout=10) as answer:  # noqa: S310 (http only)

@@ -77,7 +77,8 @@ class StreamEncoder(Protocol):
 EncoderFactory = Callable[[str, bool, "dict[str, Any] | None"], StreamEncoder]
 
 
-@dataclass(frozen=True, slots=True)
+# No equality or repr of its own: a record of functions, one per format.
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
 class WireFormat:
     name: str
     answer_id_prefix: str  # how this dialect's answer ids begin
