@@ -10,9 +10,11 @@ from pathlib import Path
 from typing import Any
 
 from omniroute import errors
+from omniroute.api.admin import AdminApi
+from omniroute.api.admin.access import CLIENT_KEY, PUBLIC
 from omniroute.api.client import ClientApi, normalise_path, request_id
 from omniroute.api.dialect import dialect_for_path, error_response
-from omniroute.api.status import AdminAccess, StatusView
+from omniroute.api.status import AdminAccess
 from omniroute.gateway.conversations import ConversationMemory
 from omniroute.gateway.pipeline import Pipeline
 from omniroute.gateway.registry import Registry, RegistryWatcher
@@ -62,11 +64,20 @@ class Gateway:
         self.router = Router()
         self.memory = ConversationMemory(self.store, settings.responses_memory_ttl)
         client_api = ClientApi(settings, self.registry, self.pipeline, self.memory, self.started)
-        client_api.install(self.router)
-        self.router.add("GET", "/api/status", StatusView(self.admin, self.describe))
+        client_api.install(self.router, label=CLIENT_KEY, public=PUBLIC)
+        self.admin_api = AdminApi(
+            self.store,
+            self.admin,
+            options=lambda: self.registry().options,
+            bound_host=lambda: self.address[0] if self.address else None,
+            session_ttl=settings.admin_session_ttl,
+            describe=self.describe,
+        )
+        self.admin_api.install(self.router)
         # The dashboard answers every GET the API does not own.
         self.web = Router()
-        self.web.add("GET", "/{path:path}", StaticFiles(web_root()))
+        dashboard = self.admin_api.guards.public(StaticFiles(web_root()))
+        self.web.add("GET", "/{path:path}", dashboard, label=PUBLIC)
         self.server = Server(self.handle, settings, error_factory=self._protocol_error)
         self.address: tuple[str, int] | None = None
 
@@ -87,6 +98,7 @@ class Gateway:
             raise
         try:
             await self._watcher.load()
+            await self._initial_password()
             await self.resilience.restore(self.store)
             self._watcher.start()
             self.resilience.start_saving(self.store)
@@ -117,6 +129,22 @@ class Gateway:
         await self.upstream.aclose()
         await self.store.close()
         self._lock.release()
+
+    async def _initial_password(self) -> None:
+        """``INITIAL_PASSWORD`` sets the admin password at the first start
+        only: once one exists it is ignored (and says so)."""
+        password = self.settings.initial_password
+        if not password:
+            return
+        if await self.admin_api.auth.has_password():
+            log.info("INITIAL_PASSWORD ignored: an admin password is already set")
+            return
+        await self.admin_api.auth.set_password(password, actor="system", address=None)
+        log.info("admin password set from INITIAL_PASSWORD")
+
+    def routes(self) -> list[tuple[str, str, str]]:
+        """(method, pattern, guard) of every route, the dashboard's last."""
+        return self.router.routes() + self.web.routes()
 
     def describe(self) -> dict[str, Any]:
         """Everything the detailed health view shows besides the basics."""

@@ -59,6 +59,10 @@ class Settings:
 
     # security
     require_key_on_loopback: bool = True
+    admin_session_ttl: float = 7 * 86_400.0  # an idle login session ends after this
+    # The admin password to set at the first start (env INITIAL_PASSWORD);
+    # ignored once a password exists.
+    initial_password: str | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         # Checked here, not at bind time, so a bad OMNIROUTE_PORT is one clear
@@ -80,6 +84,8 @@ class Settings:
                 values[f.name] = _coerce(f.name, f.type, raw)
         if "data_dir" not in values and env.get("DATA_DIR"):
             values["data_dir"] = Path(env["DATA_DIR"])
+        if "initial_password" not in values and env.get("INITIAL_PASSWORD"):
+            values["initial_password"] = env["INITIAL_PASSWORD"]
         for key, value in (overrides or {}).items():
             if value is not None:
                 values[key] = Path(value) if key == "data_dir" else value

@@ -9,6 +9,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
+from omniroute.api.bodies import read_json
 from omniroute.errors import BadRequest, NotFound, OmniError
 from omniroute.formats.sse import SSEDecoder
 from omniroute.gateway.auth import authenticate
@@ -63,18 +64,6 @@ def request_id(request: Request) -> str:
     return secrets.token_hex(16)
 
 
-def read_json(request: Request) -> dict[str, Any]:
-    if not request.body:
-        raise BadRequest("The request body is empty; a JSON object is required.")
-    try:
-        body = json.loads(request.body)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise BadRequest(f"The request body is not valid JSON: {exc}.") from None
-    if not isinstance(body, dict):
-        raise BadRequest("The request body must be a JSON object.")
-    return body
-
-
 def _key_id(key: object) -> int | None:
     return key.id if isinstance(key, ClientKeyRecord) else None
 
@@ -101,22 +90,26 @@ class ClientApi:
         self._memory = memory
         self._started = started
 
-    def install(self, router: Router) -> None:
+    def install(self, router: Router, *, label: str, public: str) -> None:
+        """Add the LLM API's routes, labelled ``label`` (they check the
+        client key themselves); /health is ``public``."""
         logged = self._logged
-        router.add("POST", "/v1/chat/completions", logged("openai", self.chat_completions))
-        router.add("POST", "/v1/messages", logged("anthropic", self.messages))
-        router.add("POST", "/v1/messages/count_tokens", logged("anthropic", self.count_tokens))
-        router.add("POST", "/v1/responses", logged("openai-responses", self.responses))
-        router.add(
-            "POST", "/v1/responses/compact", logged("openai-responses", self.responses_compact)
+        routes = (
+            ("POST", "/v1/chat/completions", logged("openai", self.chat_completions)),
+            ("POST", "/v1/messages", logged("anthropic", self.messages)),
+            ("POST", "/v1/messages/count_tokens", logged("anthropic", self.count_tokens)),
+            ("POST", "/v1/responses", logged("openai-responses", self.responses)),
+            ("POST", "/v1/responses/compact", logged("openai-responses", self.responses_compact)),
+            ("GET", "/v1/models", self.models),
+            ("GET", "/v1beta/models", self.gemini_models),
+            ("GET", "/v1beta/models/{name:path}", self.gemini_model),
+            # google-genai calls /v1beta by default and /v1 when asked; Gemini CLI /v1beta.
+            ("POST", "/v1beta/models/{target:path}", logged("gemini", self.gemini)),
+            ("POST", "/v1/models/{target:path}", logged("gemini", self.gemini)),
         )
-        router.add("GET", "/v1/models", self.models)
-        router.add("GET", "/v1beta/models", self.gemini_models)
-        router.add("GET", "/v1beta/models/{name:path}", self.gemini_model)
-        # google-genai calls /v1beta by default and /v1 when asked; Gemini CLI /v1beta.
-        router.add("POST", "/v1beta/models/{target:path}", logged("gemini", self.gemini))
-        router.add("POST", "/v1/models/{target:path}", logged("gemini", self.gemini))
-        router.add("GET", "/health", self.health)
+        for method, pattern, handler in routes:
+            router.add(method, pattern, handler, label=label)
+        router.add("GET", "/health", self.health, label=public)
 
     def _logged(self, dialect: str, handler: Handler) -> Handler:
         """A model endpoint whose refusals get a request-log row too: once a

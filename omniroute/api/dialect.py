@@ -11,9 +11,13 @@ from omniroute.formats import ir
 from omniroute.formats.wire import wire_format
 from omniroute.http.message import Response
 
+MANAGEMENT = "management"  # the management API's own shape: {"error": {"message", "kind"}}
+
 
 def dialect_for_path(path: str) -> str:
     """The dialect a caller expects for errors, from the endpoint it called."""
+    if path.startswith("/api/"):
+        return MANAGEMENT
     if path.startswith("/v1/messages"):
         return "anthropic"
     if path.startswith("/v1beta/") or (path.startswith("/v1/models/") and ":" in path):
@@ -22,8 +26,11 @@ def dialect_for_path(path: str) -> str:
 
 
 def error_response(dialect: str, err: OmniError) -> Response:
-    info = ir.ErrorInfo(err.status, err.kind, err.message, err.retry_after)
-    body = wire_format(dialect).render_error(info)
+    if dialect == MANAGEMENT:
+        body: dict[str, object] = {"error": {"message": err.message, "kind": err.kind}}
+    else:
+        info = ir.ErrorInfo(err.status, err.kind, err.message, err.retry_after)
+        body = wire_format(dialect).render_error(info)
     headers: list[tuple[str, str]] = []
     if err.retry_after is not None:
         # Rounded up: a client that waits exactly this long must not be early.

@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Any
 
 from omniroute import __version__
-from omniroute.errors import Unauthorized
 from omniroute.http.message import Request, Response
 
 ADMIN_FILE = "admin.json"
@@ -57,14 +56,14 @@ class AdminAccess:
     def withdraw(self) -> None:
         self._path.unlink(missing_ok=True)
 
-    def check(self, request: Request) -> None:
+    def presented(self, request: Request) -> bool:
+        """Whether the request carries this start's admin token."""
         given = request.headers.get("authorization") or ""
         scheme, _, token = given.partition(" ")
         # Bytes, not text: compare_digest refuses non-ASCII str, and header
         # values are whatever the client sent (latin-1 decoded).
         presented = token.strip().encode("latin-1", "replace")
-        if scheme.lower() != "bearer" or not hmac.compare_digest(presented, self.token.encode()):
-            raise Unauthorized("This endpoint needs the admin token.")
+        return scheme.lower() == "bearer" and hmac.compare_digest(presented, self.token.encode())
 
 
 def read_admin_file(data_dir: Path) -> dict[str, Any] | None:
@@ -76,13 +75,14 @@ def read_admin_file(data_dir: Path) -> dict[str, Any] | None:
 
 
 class StatusView:
-    def __init__(self, access: AdminAccess, describe: Callable[[], dict[str, Any]]) -> None:
-        self._access = access
+    """The detailed health view; its guard (the admin token or a session) is
+    put in front of it where the route is added."""
+
+    def __init__(self, describe: Callable[[], dict[str, Any]]) -> None:
         self._describe = describe
         self._started = time.time()
 
     async def __call__(self, request: Request) -> Response:
-        self._access.check(request)
         return Response.json(
             {
                 "status": "ok",

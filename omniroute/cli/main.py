@@ -27,6 +27,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from omniroute import __version__, errors
+from omniroute.cli import admin as cli_admin
 from omniroute.cli import provider as cli_provider
 from omniroute.cli import routing as cli_routing
 from omniroute.cli import status as cli_status
@@ -58,6 +59,8 @@ commands:
   alias add PATTERN TARGET | alias list | alias remove PATTERN
   config set KEY VALUE | config show
   key create [--name N] | key list | key revoke ID
+  admin password [--stdin] | admin logout-all
+  routes                             every route the gateway serves, with its guard
 
 `omniroute COMMAND ACTION --help` shows each one's options."""
 
@@ -94,6 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     cli_provider.register(sub)
     cli_routing.register(sub)
+    cli_admin.register(sub)
 
     ksub = group(sub, "key", "manage client API keys")
     kcreate = command(ksub, "create", "create a client key (printed once)", cmd_key_create)

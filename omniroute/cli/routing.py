@@ -42,6 +42,8 @@ CONFIG_KEYS: Mapping[str, tuple[str, str | None, type]] = MappingProxyType(
         "cooldown.cap": ("cooldown", "cap", float),
         "fallback.max-attempts": ("fallback", "max_attempts", int),
         "fallback.max-seconds": ("fallback", "max_seconds", float),
+        "public-hosts": ("public_hosts", None, list),
+        "trusted-proxies": ("trusted_proxies", None, list),
     }
 )
 _PROMPT_SHOWN = 60
@@ -49,7 +51,11 @@ _MAX_WEIGHT = 1_000_000
 # Parse-time checks of a `config set` value by its type; the setting's own
 # check (minimums, relations between fields) runs when it is written.
 _VALUE_TYPES: Mapping[type, Any] = MappingProxyType(
-    {int: whole(0, none=True), float: number(0, MAX_WHOLE, none=True)}
+    {
+        int: whole(0, none=True),
+        float: number(0, MAX_WHOLE, none=True),
+        list: lambda text: CLEAR if is_none(text) else split_list(text),
+    }
 )
 
 
@@ -267,4 +273,6 @@ def _shown(key: str, value: Any) -> str:
         return mask_proxy(value)
     if key == "system-prompt":
         return json.dumps(_short(str(value)), ensure_ascii=False)
+    if isinstance(value, list | tuple):
+        return ", ".join(map(str, value)) if value else "none"
     return str(value)

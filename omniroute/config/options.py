@@ -25,6 +25,7 @@ is ignored with a warning, so the gateway still starts); writing is strict.
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import re
 from collections.abc import Callable, Mapping
@@ -46,6 +47,10 @@ _HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]{1,128}")
 _MAX_HEADER_VALUE = 8192
 _ALIAS = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 _MAX_PROMPT = 100_000
+_MAX_LIST = 256
+_HOST_NAME = re.compile(r"[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?(:[0-9]{1,5})?")
+
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 DEFAULT_MAX_ATTEMPTS = 10
 DEFAULT_MAX_SECONDS = 300.0
@@ -75,6 +80,8 @@ SETTING_DEFAULTS: Mapping[str, Any] = MappingProxyType(
         "fallback": MappingProxyType(
             {"max_attempts": DEFAULT_MAX_ATTEMPTS, "max_seconds": DEFAULT_MAX_SECONDS}
         ),
+        "public_hosts": (),
+        "trusted_proxies": (),
     }
 )
 
@@ -114,6 +121,11 @@ class Options:
     breaker: BreakerOptions = BreakerOptions()
     cooldown: CooldownOptions = CooldownOptions()
     fallback: FallbackOptions = FallbackOptions()
+    # Host names the dashboard and the management API answer to besides
+    # loopback names and the bound address (a guard against DNS rebinding).
+    public_hosts: tuple[str, ...] = ()
+    # Reverse proxies whose X-Forwarded-For / X-Forwarded-Proto are believed.
+    trusted_proxies: tuple[IPNetwork, ...] = ()
 
     @classmethod
     def read(cls, settings: Mapping[str, Any]) -> Options:
@@ -296,9 +308,41 @@ def _prompt_setting(key: str, value: Any) -> str:
     return value
 
 
+def _host_list(key: str, value: Any) -> list[str]:
+    """Host names (optionally with a port), lower-cased."""
+    names = _text_list(key, value)
+    for name in names:
+        if not _HOST_NAME.fullmatch(name):
+            raise BadRequest(f"setting {key!r}: {name!r} is not a host name")
+    return [name.lower() for name in names]
+
+
+def _network_list(key: str, value: Any) -> list[str]:
+    """IP networks in CIDR form (a bare address is a /32 or /128)."""
+    out = []
+    for text in _text_list(key, value):
+        try:
+            out.append(str(ipaddress.ip_network(text, strict=False)))
+        except ValueError:
+            raise BadRequest(f"setting {key!r}: {text!r} is not an IP address or network") from None
+    return out
+
+
+def _text_list(key: str, value: Any) -> list[str]:
+    if isinstance(value, str):
+        value = [v for v in (part.strip() for part in value.split(",")) if v]
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise BadRequest(f"setting {key!r} must be a list of names")
+    if len(value) > _MAX_LIST:
+        raise BadRequest(f"setting {key!r} takes at most {_MAX_LIST} entries")
+    return [v.strip() for v in value]
+
+
 SETTING_CHECKS: Mapping[str, Callable[[str, Any], Any]] = MappingProxyType(
     {
         "proxy": lambda key, value: check_proxy(value),
+        "public_hosts": _host_list,
+        "trusted_proxies": _network_list,
         "system_prompt": _prompt_setting,
         "account_strategy": lambda key, value: check_strategy(value),
         "breaker": _group(
@@ -324,5 +368,7 @@ _TYPED: Mapping[str, Callable[[Any], Any]] = MappingProxyType(
         "breaker": lambda v: BreakerOptions(**v),
         "cooldown": lambda v: CooldownOptions(**v),
         "fallback": lambda v: FallbackOptions(**v),
+        "public_hosts": tuple,
+        "trusted_proxies": lambda v: tuple(ipaddress.ip_network(n) for n in v),
     }
 )

@@ -30,12 +30,13 @@ _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)(?::([A-Za-z]+))?\}")
 
 
 class _Route:
-    __slots__ = ("handlers", "pattern", "regex")
+    __slots__ = ("handlers", "labels", "pattern", "regex")
 
     def __init__(self, pattern: str, regex: re.Pattern[str] | None) -> None:
         self.pattern = pattern
         self.regex = regex
         self.handlers: dict[str, Handler] = {}
+        self.labels: dict[str, str] = {}
 
 
 class Router:
@@ -47,7 +48,12 @@ class Router:
         self._static: dict[str, _Route] = {}
         self._dynamic: list[_Route] = []
 
-    def add(self, methods: str | Iterable[str], pattern: str, handler: Handler) -> None:
+    def add(
+        self, methods: str | Iterable[str], pattern: str, handler: Handler, *, label: str = ""
+    ) -> None:
+        """Route ``methods`` on ``pattern`` to ``handler``. ``label`` is kept
+        for :meth:`routes` and means nothing here (the application uses it
+        to say who may call the route)."""
         names = [methods] if isinstance(methods, str) else list(methods)
         if not names:
             raise ValueError("a route needs at least one method")
@@ -58,6 +64,12 @@ class Router:
             if method in route.handlers:
                 raise ValueError(f"duplicate route: {method} {pattern}")
             route.handlers[method] = handler
+            route.labels[method] = label
+
+    def routes(self) -> list[tuple[str, str, str]]:
+        """Every (method, pattern, label), in the order the patterns were added."""
+        every = [*self._static.values(), *self._dynamic]
+        return [(m, r.pattern, r.labels[m]) for r in every for m in r.handlers]
 
     def match(self, method: str, path: str) -> tuple[Handler, dict[str, str]]:
         """The handler for ``method`` on ``path`` and the placeholder values.

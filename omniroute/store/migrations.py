@@ -154,12 +154,43 @@ _REQUEST_OPERATION = sql(
     "ALTER TABLE request_log ADD COLUMN operation TEXT NOT NULL DEFAULT 'chat'",
 )
 
+# The management side: the admin password (one row), login sessions (only a
+# hash of each session token is kept), the audit log, and what each client
+# key may do (a JSON object: models, providers, expiry, limits).
+_ADMIN = sql(
+    """CREATE TABLE admin_password (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        hash TEXT NOT NULL,
+        set_at REAL NOT NULL
+    )""",
+    """CREATE TABLE admin_sessions (
+        token_hash TEXT PRIMARY KEY,
+        csrf TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        seen_at REAL NOT NULL,
+        expires_at REAL NOT NULL,
+        address TEXT
+    )""",
+    """CREATE TABLE audit_log (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        ts REAL NOT NULL,
+        actor TEXT NOT NULL,
+        action TEXT NOT NULL,
+        target TEXT,
+        detail TEXT,
+        address TEXT
+    )""",
+    "CREATE INDEX audit_log_by_ts ON audit_log(ts)",
+    "ALTER TABLE client_keys ADD COLUMN scope TEXT NOT NULL DEFAULT '{}'",
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "config tables", _CONFIG_TABLES),
     Migration(2, "request log", _REQUEST_LOG),
     Migration(3, "response memory", _RESPONSE_MEMORY),
     Migration(4, "routing", _ROUTING),
     Migration(5, "request operation", _REQUEST_OPERATION),
+    Migration(6, "admin", _ADMIN),
 )
 
 _STALE_PARTIAL_AGE = 3600.0  # seconds
