@@ -95,7 +95,9 @@ async def test_a_client_key_opens_no_admin_route(gw: Harness) -> None:
 async def test_an_admin_session_opens_no_client_route(gw: Harness) -> None:
     admin = await Admin.login(gw)
     for method, pattern, label in guarded(gw, CLIENT_KEY):
-        answer = await admin.call(method, concrete(pattern), json=BODY if method in CHANGES else None)
+        answer = await admin.call(
+            method, concrete(pattern), json=BODY if method in CHANGES else None
+        )
         assert refused(answer), (method, pattern, label, answer.status_code)
 
 
@@ -106,9 +108,7 @@ async def test_a_session_without_csrf_changes_nothing(gw: Harness) -> None:
     for method, pattern, label in changing:
         for token in (None, "", "not-the-token"):
             headers = {} if token is None else {"x-csrf-token": token}
-            answer = await admin.http.request(
-                method, concrete(pattern), json=BODY, headers=headers
-            )
+            answer = await admin.http.request(method, concrete(pattern), json=BODY, headers=headers)
             assert answer.status_code == 403, (method, pattern, label, token, answer.text)
     # The session itself still works: the refusals were about CSRF alone.
     assert (await admin.get("/api/auth/state")).json()["authenticated"] is True
