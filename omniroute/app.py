@@ -61,25 +61,35 @@ class Gateway:
         self.admin = AdminAccess(settings.data_dir)
         self._lock = DataDirLock(settings.data_dir)
         self._stopped = False
-        self.router = Router()
         self.memory = ConversationMemory(self.store, settings.responses_memory_ttl)
+        # The client API on one router, the management side (``/api`` and the
+        # dashboard, which answers every GET the API does not own) on
+        # another: with ``admin_port`` each is served on its own port only.
+        self.client_router = Router()
         client_api = ClientApi(settings, self.registry, self.pipeline, self.memory, self.started)
-        client_api.install(self.router, label=CLIENT_KEY, public=PUBLIC)
+        client_api.install(self.client_router, label=CLIENT_KEY, public=PUBLIC)
         self.admin_api = AdminApi(
             self.store,
             self.admin,
             options=lambda: self.registry().options,
-            bound_host=lambda: self.address[0] if self.address else None,
+            bound_host=lambda: self._admin_address()[0],
             session_ttl=settings.admin_session_ttl,
             describe=self.describe,
         )
-        self.admin_api.install(self.router)
-        # The dashboard answers every GET the API does not own.
+        self.admin_router = Router()
+        self.admin_api.install(self.admin_router)
         self.web = Router()
         dashboard = self.admin_api.guards.public(StaticFiles(web_root()))
         self.web.add("GET", "/{path:path}", dashboard, label=PUBLIC)
+        self.split = settings.admin_port is not None
         self.server = Server(self.handle, settings, error_factory=self._protocol_error)
+        self.admin_server = (
+            Server(self.handle_admin, settings, error_factory=self._protocol_error)
+            if self.split
+            else None
+        )
         self.address: tuple[str, int] | None = None
+        self.admin_address: tuple[str, int] | None = None
 
     def registry(self) -> Registry:
         assert self._registry is not None, "Gateway.start() loads the registry"
@@ -103,17 +113,27 @@ class Gateway:
             self._watcher.start()
             self.resilience.start_saving(self.store)
             self.address = await self.server.start(self.settings.host, self.settings.port)
+            if self.admin_server is not None:
+                admin_host = self.settings.admin_host or self.settings.host
+                self.admin_address = await self.admin_server.start(
+                    admin_host, self.settings.admin_port
+                )
         except BaseException:  # e.g. the port is taken: leave the database closed and tidy
+            if self.address is not None:
+                await self.server.shutdown(0)
             await self._watcher.stop()
             await self.resilience.stop_saving(self.store)
             await self.store.close()
             self._lock.release()
             raise
-        host, port = self.address
-        url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '') else host}:{port}"
-        self.admin.publish(url)
-        self._lock.publish(url)
+        self.admin.publish(_url(*self._admin_address()))
+        self._lock.publish(_url(*self.address))
         return self.address
+
+    def _admin_address(self) -> tuple[str | None, int | None]:
+        """Where the management side listens: its own port, or the main one."""
+        address = self.admin_address if self.split else self.address
+        return address if address is not None else (None, None)
 
     async def stop(self) -> None:
         """Stop serving (in-flight requests get the shutdown grace), then
@@ -122,6 +142,8 @@ class Gateway:
             return
         self._stopped = True
         self.admin.withdraw()
+        if self.admin_server is not None:
+            await self.admin_server.shutdown(self.settings.shutdown_grace)
         await self.server.shutdown(self.settings.shutdown_grace)
         await self._watcher.stop()
         await self.resilience.stop_saving(self.store)
@@ -144,25 +166,38 @@ class Gateway:
 
     def routes(self) -> list[tuple[str, str, str]]:
         """(method, pattern, guard) of every route, the dashboard's last."""
-        return self.router.routes() + self.web.routes()
+        return self.client_router.routes() + self.admin_router.routes() + self.web.routes()
 
     def describe(self) -> dict[str, Any]:
         """Everything the detailed health view shows besides the basics."""
         return {
             "config_revision": self.registry().snapshot.revision,
-            "connections": self.server.connection_count,
-            "active_requests": self.server.active_requests,
+            "connections": self.server.connection_count
+            + (self.admin_server.connection_count if self.admin_server else 0),
+            "active_requests": self.server.active_requests
+            + (self.admin_server.active_requests if self.admin_server else 0),
             "upstream_pool": self.upstream.stats(),
             "log_rows_dropped": self.store.dropped_log_rows,
             **self.resilience.status(),
         }
 
     async def handle(self, request: Request) -> Response | StreamResponse:
+        """The main port: the client API, and the management side too unless
+        it has a port of its own."""
+        return await self._handle(request, admin=not self.split, client=True)
+
+    async def handle_admin(self, request: Request) -> Response | StreamResponse:
+        """The admin port: ``/api`` and the dashboard only."""
+        return await self._handle(request, admin=True, client=False)
+
+    async def _handle(
+        self, request: Request, *, admin: bool, client: bool
+    ) -> Response | StreamResponse:
         rid = request_id(request)
         request.state["request_id"] = rid
         path = normalise_path(request.path)
         try:
-            handler, params = self._match(request.method, path)
+            handler, params = self._match(request.method, path, admin=admin, client=client)
             request.path_params = params
             response = await handler(request)
         except errors.OmniError as err:
@@ -174,9 +209,17 @@ class Gateway:
         response.headers.append(("x-request-id", rid))
         return response
 
-    def _match(self, method: str, path: str) -> tuple[Handler, dict[str, str]]:
+    def _match(
+        self, method: str, path: str, *, admin: bool, client: bool
+    ) -> tuple[Handler, dict[str, str]]:
+        if client:
+            try:
+                return self.client_router.match(method, path)
+            except errors.NotFound:
+                if not admin:
+                    raise
         try:
-            return self.router.match(method, path)
+            return self.admin_router.match(method, path)
         except errors.NotFound:
             if path.startswith(_API_PREFIXES):
                 raise
@@ -186,6 +229,10 @@ class Gateway:
         path = normalise_path(request.path) if request is not None else "/"
         err = errors.OmniError(message, status=status, kind=errors.kind_for_status(status))
         return error_response(dialect_for_path(path), err)
+
+
+def _url(host: str | None, port: int | None) -> str:
+    return f"http://{'127.0.0.1' if host in ('0.0.0.0', '', None) else host}:{port}"
 
 
 async def serve(settings: Settings) -> None:
@@ -199,6 +246,8 @@ async def serve(settings: Settings) -> None:
     gateway = Gateway(settings)
     host, port = await gateway.start()
     log.info("OmniRoute listening on http://%s:%d (data in %s)", host, port, settings.data_dir)
+    if gateway.admin_address is not None:
+        log.info("dashboard and /api on http://%s:%d", *gateway.admin_address)
     snapshot = gateway.registry().snapshot
     if not snapshot.providers:
         log.info("no provider yet: add one with `omniroute provider add` (see --help)")

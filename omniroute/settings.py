@@ -27,6 +27,10 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = DEFAULT_PORT
     data_dir: Path = field(default_factory=default_data_dir)
+    # The dashboard and /api on a port of their own (the client API then
+    # stays on ``port`` alone); the admin host defaults to ``host``.
+    admin_port: int | None = None
+    admin_host: str | None = None
 
     # HTTP server limits
     max_header_bytes: int = 16 * 1024  # larger -> 431
@@ -67,10 +71,11 @@ class Settings:
     def __post_init__(self) -> None:
         # Checked here, not at bind time, so a bad OMNIROUTE_PORT is one clear
         # line instead of an OverflowError from deep inside asyncio.
-        if isinstance(self.port, bool) or not isinstance(self.port, int):
-            raise ValueError(f"port must be a whole number, got {self.port!r}")
-        if not 0 <= self.port <= 65535:
-            raise ValueError(f"port must be from 0 to 65535 (0: any free port), got {self.port}")
+        _check_port("port", self.port)
+        if self.admin_port is not None:
+            _check_port("admin port", self.admin_port)
+            if self.admin_port == self.port != 0:
+                raise ValueError("the admin port must differ from the main port")
 
     @classmethod
     def load(
@@ -93,6 +98,13 @@ class Settings:
 
     def replace(self, **changes: Any) -> Settings:
         return dataclasses.replace(self, **changes)
+
+
+def _check_port(what: str, port: object) -> None:
+    if isinstance(port, bool) or not isinstance(port, int):
+        raise ValueError(f"{what} must be a whole number, got {port!r}")
+    if not 0 <= port <= 65535:
+        raise ValueError(f"{what} must be from 0 to 65535 (0: any free port), got {port}")
 
 
 def _coerce(name: str, type_name: Any, raw: str) -> Any:

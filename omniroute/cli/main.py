@@ -1,6 +1,6 @@
 """The ``omniroute`` command.
 
-    omniroute [serve] [--host H] [--port P] [--data-dir D]
+    omniroute [serve] [--host H] [--port P] [--admin-port P] [--admin-host H] [--data-dir D]
     omniroute provider add|catalog|list|enable|disable|remove|set|discover …
     omniroute account set ID …
     omniroute combo add|list|remove|enable|disable …
@@ -75,6 +75,17 @@ def _serve_options(parser: argparse.ArgumentParser) -> None:
         default=argparse.SUPPRESS,
         help=f"port, 0-65535 (default {DEFAULT_PORT}; 0: any free port)",
     )
+    parser.add_argument(
+        "--admin-port",
+        type=port_number,
+        default=argparse.SUPPRESS,
+        help="serve the dashboard and /api only on this port (the client API stays on --port)",
+    )
+    parser.add_argument(
+        "--admin-host",
+        default=argparse.SUPPRESS,
+        help="address the admin port binds (default: the --host address)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -110,7 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def settings_from(args: argparse.Namespace) -> Settings:
     overrides: dict[str, Any] = {}
-    for name in ("host", "port", "data_dir"):
+    for name in ("host", "port", "admin_port", "admin_host", "data_dir"):
         if hasattr(args, name):
             overrides[name] = getattr(args, name)
     return Settings.load(overrides)

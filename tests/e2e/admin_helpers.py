@@ -22,7 +22,7 @@ class Admin:
 
     @classmethod
     async def login(cls, gw: Harness, password: str = PASSWORD, *, setup: bool = True) -> Admin:
-        http = httpx.AsyncClient(base_url=gw.base_url, timeout=15)
+        http = httpx.AsyncClient(base_url=gw.admin_url, timeout=15)
         gw.track(http)
         path = "/api/auth/setup" if setup else "/api/auth/login"
         answer = await http.post(path, json={"password": password})

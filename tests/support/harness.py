@@ -48,6 +48,13 @@ class Harness:
         return f"http://{host}:{port}"
 
     @property
+    def admin_url(self) -> str:
+        """Where the dashboard and /api answer: the admin port, if any."""
+        address = self.gateway.admin_address or self.gateway.address
+        assert address is not None
+        return f"http://{address[0]}:{address[1]}"
+
+    @property
     def settings(self) -> Settings:
         return self.gateway.settings
 
