@@ -74,7 +74,9 @@ async def test_breaker_opens_after_threshold_and_probes_exactly_once(
     gw: Harness, mock: MockUpstream
 ) -> None:
     await _two_target_combo(gw, mock)
-    await set_breaker(gw, threshold=3, cooldown=0.5)
+    # The cooldown is long enough that a slow machine cannot outrun it while
+    # the open breaker is being checked.
+    await set_breaker(gw, threshold=3, cooldown=2.0)
     failing = Status(500, json.dumps(openai_error("internal", "server_error")).encode())
     mock.route("POST", "/bad/v1/chat/completions", failing)
     mock.route("POST", "/good/v1/chat/completions", ok_for("good answer"))
@@ -94,14 +96,14 @@ async def test_breaker_opens_after_threshold_and_probes_exactly_once(
         assert header(resp, "x-omniroute-combo-step") == "1"
     assert sent_to(mock, "/bad/") == 3
     # After the cooldown, many concurrent requests let exactly one probe through.
-    await asyncio.sleep(0.6)
+    await asyncio.sleep(2.1)
     answers = await asyncio.gather(*(chat(gw, "duo") for _ in range(6)))
     assert [chat_text(r) for r in answers] == ["good answer"] * 6
     assert sent_to(mock, "/bad/") == 4
     assert breakers.state(model_key("bad", "m")) is BreakerState.OPEN  # the probe failed
     # The upstream recovers: the next probe closes the breaker, traffic returns.
     mock.route("POST", "/bad/v1/chat/completions", ok_for("bad is back"))
-    await asyncio.sleep(0.6)
+    await asyncio.sleep(2.1)
     probe = await chat(gw, "duo")
     assert chat_text(probe) == "bad is back"
     assert breakers.state(model_key("bad", "m")) is BreakerState.CLOSED
