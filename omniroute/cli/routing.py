@@ -29,6 +29,7 @@ from omniroute.providers.catalog import Catalog
 from omniroute.routing.strategies import STRATEGIES
 from omniroute.settings import Settings
 from omniroute.store import Store
+
 _PROMPT_SHOWN = 60
 # Parse-time checks of a `config set` value by its type; the setting's own
 # check (minimums, relations between fields) runs when it is written.
