@@ -34,6 +34,8 @@ from omniroute.store import AccountRecord, ProviderRecord
 # routable; this stands in for the key they do not check.
 KEYLESS_ACCOUNT_KEY = "no-key"
 DEFAULT_LIMITS: Mapping[str, Any] = MappingProxyType(Limits().to_dict())
+# Far inside SQLite's 64-bit integers.
+MAX_PRIORITY = 1_000_000_000
 
 
 class Keep(enum.Enum):
@@ -120,7 +122,7 @@ async def add_provider(
         key,
         provider=shape,
         provider_extra=provider_extra,
-        priority=account.priority,
+        priority=check_priority(account.priority, naming),
         account_extra=_account_extra(account),
         new_provider=new,
     )
@@ -136,7 +138,10 @@ async def add_account(
     entry = catalog_entry(record, editor.catalog)
     key = _key_or_stand_in(_given_key(account.api_key, naming), entry, naming)
     _, added = await editor.add_account(
-        name, key, priority=account.priority, account_extra=_account_extra(account)
+        name,
+        key,
+        priority=check_priority(account.priority, naming),
+        account_extra=_account_extra(account),
     )
     return added
 
@@ -154,6 +159,19 @@ def _key_or_stand_in(key: str, entry: CatalogProvider | None, naming: Naming) ->
     if entry is None or entry.auth != "none":
         raise BadRequest(f"{naming.field('api_key')} is required")
     return KEYLESS_ACCOUNT_KEY
+
+
+def check_priority(priority: int | None, naming: Naming) -> int | None:
+    if priority is not None and (
+        isinstance(priority, bool)
+        or not isinstance(priority, int)
+        or not -MAX_PRIORITY <= priority <= MAX_PRIORITY
+    ):
+        raise BadRequest(
+            f"{naming.field('priority')} must be a whole number from "
+            f"{-MAX_PRIORITY} to {MAX_PRIORITY}"
+        )
+    return priority
 
 
 def _account_extra(account: NewAccount) -> dict[str, Any] | None:
@@ -202,7 +220,10 @@ async def change_account(
     if change.priority is None and change.enabled is None and not extra:
         raise BadRequest(f"nothing to change: give at least one {naming.option}")
     return await editor.update_account(
-        account_id, priority=change.priority, enabled=change.enabled, extra=extra or None
+        account_id,
+        priority=check_priority(change.priority, naming),
+        enabled=change.enabled,
+        extra=extra or None,
     )
 
 
