@@ -43,16 +43,18 @@ def targets_from_json(items: Any, weights: Any, naming: Naming) -> list[ComboTar
         raise BadRequest(f"{naming.field('weights')} goes with targets given as strings")
     targets = []
     for i, item in enumerate(items):
-        where = f"{name}[{i}]"
+        where = f"targets[{i}]"
         if not isinstance(item, dict) or not isinstance(item.get("ref"), str):
-            raise BadRequest(f"{where} must be a model string or an object with 'ref'")
+            raise BadRequest(
+                f"{naming.field(where)} must be a model string or an object with 'ref'"
+            )
         unknown = sorted(set(item) - {"ref", "weight", "enabled"})
         if unknown:
-            raise BadRequest(f"{where}: unknown fields {', '.join(unknown)}")
-        weight = check_weight(item.get("weight", 1), f"{where}.weight")
+            raise BadRequest(f"{naming.field(where)}: unknown fields {', '.join(unknown)}")
+        weight = check_weight(item.get("weight", 1), naming.field(f"{where}.weight"))
         enabled = item.get("enabled", True)
         if not isinstance(enabled, bool):
-            raise BadRequest(f"{where}.enabled must be true or false")
+            raise BadRequest(f"{naming.field(where + '.enabled')} must be true or false")
         targets.append(ComboTargetRecord(item["ref"], weight, enabled))
     return targets
 
