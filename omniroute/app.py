@@ -12,6 +12,7 @@ from typing import Any
 from omniroute import errors
 from omniroute.api.admin import AdminApi
 from omniroute.api.admin.access import CLIENT_KEY, PUBLIC
+from omniroute.api.admin.manage import LiveGateway
 from omniroute.api.client import ClientApi, normalise_path, request_id
 from omniroute.api.dialect import dialect_for_path, error_response
 from omniroute.api.status import AdminAccess
@@ -75,6 +76,15 @@ class Gateway:
             bound_host=lambda: self._admin_address()[0],
             session_ttl=settings.admin_session_ttl,
             describe=self.describe,
+            live=LiveGateway(
+                store=self.store,
+                settings=settings,
+                catalog=self.catalog,
+                registry=self.registry,
+                resilience=self.resilience,
+                upstream=self.upstream,
+                reload=self._watcher.load,
+            ),
         )
         self.admin_router = Router()
         self.admin_api.install(self.admin_router)

@@ -10,6 +10,7 @@ Anthropic or Gemini), never as a traceback.
     │   ├── Unauthorized            401     authentication
     │   ├── Forbidden               403     permission
     │   ├── NotFound                404     not_found
+    │   ├── Conflict                409     conflict          (it exists already)
     │   ├── MethodNotAllowed        405     invalid_request   (.allow)
     │   ├── PayloadTooLarge         413     request_too_large
     │   └── RateLimited             429     rate_limit        (gateway-side limits)
@@ -75,6 +76,13 @@ class Forbidden(ClientError):
 class NotFound(ClientError):
     status = 404
     kind = "not_found"
+
+
+class Conflict(ClientError):
+    """What a request would create exists already."""
+
+    status = 409
+    kind = "conflict"
 
 
 class MethodNotAllowed(ClientError):

@@ -4,6 +4,7 @@ shell (over SSH on a headless box, say).
     admin password      set or change the admin password (prompted twice;
                         --stdin reads it from standard input, for scripts)
     admin logout-all    end every dashboard session
+    audit               the audit log: who changed what, newest first
     routes              every route the gateway serves: METHOD PATH GUARD
 """
 
@@ -11,11 +12,13 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import json
 import sys
+from datetime import UTC, datetime
 from typing import Any
 
 from omniroute import errors
-from omniroute.cli.common import command, group, with_store
+from omniroute.cli.common import ID, command, group, whole, with_store
 from omniroute.settings import Settings
 from omniroute.store import Store
 
@@ -27,7 +30,16 @@ def register(sub: Any) -> None:
         "--stdin", action="store_true", help="read the password from standard input"
     )
     command(asub, "logout-all", "end every dashboard session", cmd_logout_all)
+    audit = command(sub, "audit", "the audit log of changes, newest first", cmd_audit)
+    audit.add_argument(
+        "--limit", type=whole(1, MAX_AUDIT_ROWS), default=50, help="how many entries (default 50)"
+    )
+    audit.add_argument("--before", type=ID, help="only entries older than this id (paging)")
+    audit.add_argument("--json", action="store_true", help="every field, machine-readable")
     command(sub, "routes", "every route: METHOD PATH GUARD", cmd_routes)
+
+
+MAX_AUDIT_ROWS = 1000
 
 
 def _read_password(args: argparse.Namespace) -> str:
@@ -77,3 +89,35 @@ async def cmd_routes(args: argparse.Namespace, settings: Settings) -> int:
     for method, pattern, guard in Gateway(settings).routes():
         print(f"{method:7} {pattern:40} {guard}")
     return 0
+
+
+async def cmd_audit(args: argparse.Namespace, settings: Settings) -> int:
+    from omniroute.cli.status import table
+    from omniroute.config.audit import audit_json
+    from omniroute.store.admin import AdminRows
+
+    async def run(store: Store) -> int:
+        rows = await AdminRows(store).audit_log(args.limit, args.before)
+        entries = [audit_json(row) for row in rows]
+        if args.json:
+            print(json.dumps(entries, indent=2, ensure_ascii=False))
+            return 0
+        if not entries:
+            print("no audit entries yet")
+            return 0
+        header = ("ID", "TIME", "ACTOR", "ACTION", "TARGET", "CHANGED")
+        print("\n".join(table([header, *(_audit_row(e) for e in entries)])))
+        return 0
+
+    return await with_store(settings, run)
+
+
+def _audit_row(entry: dict[str, Any]) -> tuple[str, ...]:
+    when = datetime.fromtimestamp(entry["ts"], UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    actor = entry["actor"] + (f"@{entry['address']}" if entry["address"] else "")
+    before, after = entry["detail"].get("before"), entry["detail"].get("after")
+    # What a change touched; the values are in --json.
+    changed = "-"
+    if isinstance(before, dict) and isinstance(after, dict):
+        changed = ", ".join(dict.fromkeys([*before, *after])) or "-"
+    return (str(entry["id"]), when, actor, entry["action"], entry["target"] or "-", changed)

@@ -8,9 +8,13 @@ from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from types import MappingProxyType
 from typing import Any, NoReturn
 
-from omniroute.routing.ratelimit import Limits
+from omniroute.config.naming import Naming
+from omniroute.config.providers import DEFAULT_LIMITS
+from omniroute.config.redact import mask
 from omniroute.settings import Settings
 from omniroute.store import Store, check_proxy
+
+__all__ = ["mask"]  # shown the same way as by the management API
 
 Command = Callable[[argparse.Namespace, Settings], Coroutine[Any, Any, int]]
 
@@ -120,7 +124,12 @@ _LIMIT_HELP: Mapping[str, str] = MappingProxyType(
         "max_queue": "requests allowed to wait for a slot (default 64)",
     }
 )
-_DEFAULT_LIMITS: Mapping[str, Any] = MappingProxyType(Limits().to_dict())
+# Errors about an input name it as the command line spells it.
+NAMING = Naming(
+    field=lambda name: "--" + name.replace("_", "-"),
+    catalog="`omniroute provider catalog`",
+    option="option",
+)
 
 
 def common(parser: argparse.ArgumentParser) -> None:
@@ -158,10 +167,6 @@ async def with_store(settings: Settings, fn: Callable[[Store], Awaitable[int]]) 
         await store.close()
 
 
-def mask(secret: str) -> str:
-    return "…" + secret[-4:] if len(secret) >= 16 else "****"
-
-
 def split_list(text: str) -> list[str]:
     return [item.strip() for item in text.split(",") if item.strip()]
 
@@ -195,22 +200,15 @@ def add_limit_options(parser: argparse.ArgumentParser) -> None:
         )
 
 
-def limits_patch(args: argparse.Namespace, current: Any) -> tuple[bool, dict[str, Any] | None]:
-    """(given?, new limits) from the limit options merged into ``current``;
-    None when nothing but defaults is left (the key is then removed)."""
+def limits_given(args: argparse.Namespace) -> dict[str, Any] | None:
+    """The limit options given, as a change (None: back to the default), or
+    None when none was given."""
     given = {
-        name: getattr(args, f"limit_{name}")
+        name: None if getattr(args, f"limit_{name}") == CLEAR else getattr(args, f"limit_{name}")
         for name, _kind in LIMIT_FLAGS.values()
         if getattr(args, f"limit_{name}") is not None
     }
-    if not given:
-        return False, None
-    merged = dict(_DEFAULT_LIMITS)
-    if isinstance(current, Mapping):
-        merged.update(current)
-    for name, value in given.items():
-        merged[name] = _DEFAULT_LIMITS[name] if value == CLEAR else value
-    return True, (None if merged == dict(_DEFAULT_LIMITS) else merged)
+    return given or None
 
 
 def describe_limits(value: Any) -> str | None:
@@ -219,7 +217,7 @@ def describe_limits(value: Any) -> str | None:
         return None
     parts = [
         f"{name}={value[name]:g}" if isinstance(value[name], float) else f"{name}={value[name]}"
-        for name in _DEFAULT_LIMITS
-        if value.get(name) is not None and value.get(name) != _DEFAULT_LIMITS[name]
+        for name in DEFAULT_LIMITS
+        if value.get(name) is not None and value.get(name) != DEFAULT_LIMITS[name]
     ]
     return " ".join(parts) or None

@@ -7,6 +7,7 @@
     omniroute alias add|list|remove …
     omniroute config set KEY VALUE | show
     omniroute key create|list|revoke …
+    omniroute admin password|logout-all, omniroute audit, omniroute routes
     omniroute --version | --help
 
 ``--data-dir`` is accepted on every command, before or after its options.
@@ -60,6 +61,7 @@ commands:
   config set KEY VALUE | config show
   key create [--name N] | key list | key revoke ID
   admin password [--stdin] | admin logout-all
+  audit [--limit N] [--json]         who changed what, newest first
   routes                             every route the gateway serves, with its guard
 
 `omniroute COMMAND ACTION --help` shows each one's options."""

@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import sys
-from collections.abc import Mapping
 from typing import Any
-from urllib.parse import urlsplit
 
 from omniroute import errors
 from omniroute.cli.common import (
     ID,
+    NAMING,
     PRIORITY,
     add_limit_options,
     add_proxy_option,
@@ -20,21 +18,26 @@ from omniroute.cli.common import (
     describe_limits,
     group,
     is_none,
-    limits_patch,
-    mask,
+    limits_given,
     proxy_option,
     split_list,
     with_store,
 )
+from omniroute.config.describe import ANY, FROM_CATALOG, provider_json
 from omniroute.config.editor import ConfigEditor
+from omniroute.config.providers import (
+    KEEP,
+    AccountChange,
+    NewAccount,
+    ProviderChange,
+    add_provider,
+    change_account,
+    change_provider,
+)
 from omniroute.formats.wire import WIRE_FORMATS
 from omniroute.providers.catalog import Catalog, CatalogProvider, ModelPrice
 from omniroute.settings import Settings
-from omniroute.store import ConfigSnapshot, ProviderRecord, Store, mask_proxy
-
-# Keyless local servers (Ollama, LM Studio…) still need an account row to be
-# routable; this stands in for the key they do not check.
-KEYLESS_ACCOUNT_KEY = "no-key"
+from omniroute.store import Store
 
 
 def register(sub: Any) -> None:
@@ -100,60 +103,25 @@ def register(sub: Any) -> None:
 # -- add -----------------------------------------------------------------------
 
 
-def _check_base_url(url: str) -> str:
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise errors.BadRequest(f"--base-url must be an http(s) URL, got {url!r}")
-    return url.rstrip("/")
-
-
 async def cmd_add(args: argparse.Namespace, settings: Settings) -> int:
-    entry = Catalog.load().get(args.name)
-    if entry is not None and entry.auth == "oauth":
-        raise errors.BadRequest(f"OAuth sign-in for {entry.name} comes in a later release")
-    base_url = _check_base_url(args.base_url) if args.base_url else None
-    models = split_list(args.models) if args.models else None
     _, proxy = proxy_option(args.proxy)
-    api_key = (args.api_key or "").strip()
-    if not api_key and args.api_key is not None:
-        raise errors.BadRequest("--api-key must not be empty")
+    account = NewAccount(args.api_key, args.priority, proxy)
+    models = split_list(args.models) if args.models else None
 
     async def run(store: Store) -> int:
-        snap = await store.snapshot()
-        name = entry.id if entry is not None else args.name
-        existing = snap.provider(name)
-        if not api_key and (entry is None or entry.auth != "none"):
-            raise errors.BadRequest("--api-key is required")
-        provider_extra: dict[str, Any] | None = None
-        if existing is not None:
-            given = args.format is not None or base_url is not None or models is not None
-            shape = (
-                (args.format or existing.format, base_url or existing.base_url, models)
-                if given
-                else None
-            )
-        elif entry is not None:
-            shape = (args.format or entry.format, base_url or entry.base_url, models)
-            provider_extra = {"catalog": entry.id}
-        else:
-            if args.format is None or base_url is None:
-                raise errors.BadRequest(
-                    f"{args.name!r} is not in the catalog (see `omniroute provider catalog`): "
-                    "a custom provider needs --format and --base-url"
-                )
-            shape = (args.format, base_url, models)
-        provider, account = await ConfigEditor(store).add_account(
-            name,
-            api_key or KEYLESS_ACCOUNT_KEY,
-            provider=shape,
-            provider_extra=provider_extra,
-            priority=args.priority,
-            account_extra=None if proxy is None else {"proxy": proxy},
+        provider, added = await add_provider(
+            ConfigEditor(store),
+            args.name,
+            account,
+            format=args.format,
+            base_url=args.base_url or None,
+            models=models,
+            naming=NAMING,
         )
         count = len((await store.snapshot()).accounts_for(provider.id))
         print(
             f"provider {provider.name} ({provider.format}, {provider.base_url}): "
-            f"account {account.id} added, {count} account(s) in all"
+            f"account {added.id} added, {count} account(s) in all"
         )
         return 0
 
@@ -180,7 +148,7 @@ async def cmd_catalog(args: argparse.Namespace, settings: Settings) -> int:
             )
         entries = (entry,)
     if args.json:
-        print(json.dumps([_catalog_json(p) for p in entries], indent=2))
+        print(json.dumps([p.to_json() for p in entries], indent=2))
         return 0
     header = ("ID", "ALIAS", "TIER", "FORMAT", "AUTH", "BASE URL", "MODELS")
     rows = [
@@ -243,25 +211,6 @@ def _price(price: ModelPrice | None) -> str:
     return text
 
 
-def _catalog_json(p: CatalogProvider) -> dict[str, Any]:
-    return {
-        "id": p.id,
-        "alias": p.alias,
-        "name": p.name,
-        "tier": p.tier,
-        "format": p.format,
-        "dialect": p.dialect,
-        "auth": p.auth,
-        "flow": p.flow,
-        "auth_header": p.auth_header,
-        "base_url": p.base_url,
-        "headers": dict(p.headers),
-        "wildcard": p.wildcard,
-        "docs": p.docs,
-        "models": [dataclasses.asdict(m) for m in p.models],
-    }
-
-
 async def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
     catalog = Catalog.load()
 
@@ -270,41 +219,36 @@ async def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
         if not snap.providers:
             print("no providers yet: add one with `omniroute provider add`")
         for p in snap.providers:
-            _print_provider(snap, p, catalog)
+            _print_provider(provider_json(p, snap, catalog))
         return 0
 
     return await with_store(settings, run)
 
 
-def _print_provider(snap: ConfigSnapshot, p: ProviderRecord, catalog: Catalog) -> None:
-    entry_id = p.extra.get("catalog")
-    entry = catalog.get(entry_id) if isinstance(entry_id, str) else None
-    state = "enabled" if p.enabled else "disabled"
-    tier = entry.tier if entry else "api"
-    alias = p.extra.get("alias") or (entry.alias if entry else None)
-    head = f"{p.name}  format={p.format}  base_url={p.base_url}  {state}  tier={tier}"
-    print(head + (f"  alias={alias}" if alias else "") + (f"  catalog={entry_id}" if entry else ""))
-    if p.models:
-        print(f"  models: {', '.join(p.models)}")
-    elif entry and entry.models:
-        print(f"  models: {', '.join(entry.model_ids)} (from the catalog)")
-    else:
+def _print_provider(p: dict[str, Any]) -> None:
+    state = "enabled" if p["enabled"] else "disabled"
+    head = f"{p['name']}  format={p['format']}  base_url={p['base_url']}  {state}  tier={p['tier']}"
+    alias = f"  alias={p['alias']}" if p["alias"] else ""
+    print(head + alias + (f"  catalog={p['catalog']}" if p["catalog"] else ""))
+    if p["models_from"] == ANY:
         print("  models: (any)")
-    if "proxy" in p.extra:
-        print(f"  proxy: {mask_proxy(p.extra['proxy'])}")
-    limits = describe_limits(p.extra.get("limits"))
+    else:
+        tail = " (from the catalog)" if p["models_from"] == FROM_CATALOG else ""
+        print(f"  models: {', '.join(p['models'])}{tail}")
+    if p["proxy"] is not None:
+        print(f"  proxy: {p['proxy']}")
+    limits = describe_limits(p["limits"])
     if limits:
         print(f"  limits: {limits}")
-    headers = p.extra.get("headers")
-    if isinstance(headers, dict) and headers:
+    if p["headers"]:
         # Names only: a header value may be a credential.
-        print(f"  headers: {', '.join(sorted(headers))}")
-    for a in snap.accounts_for(p.id):
-        flag = "on" if a.enabled else "off"
-        line = f"  account {a.id}  priority={a.priority}  {flag}  key={mask(a.api_key)}"
-        if "proxy" in a.extra:
-            line += f"  proxy={mask_proxy(a.extra['proxy'])}"
-        account_limits = describe_limits(a.extra.get("limits"))
+        print(f"  headers: {', '.join(sorted(p['headers']))}")
+    for a in p["accounts"]:
+        flag = "on" if a["enabled"] else "off"
+        line = f"  account {a['id']}  priority={a['priority']}  {flag}  key={a['key']}"
+        if a["proxy"] is not None:
+            line += f"  proxy={a['proxy']}"
+        account_limits = describe_limits(a["limits"])
         if account_limits:
             line += f"  limits: {account_limits}"
         print(line)
@@ -317,8 +261,9 @@ async def cmd_toggle_or_remove(args: argparse.Namespace, settings: Settings) -> 
     action = args.provider_command
 
     async def run(store: Store) -> int:
+        editor = ConfigEditor(store)
         if action == "remove":
-            naming = await ConfigEditor(store).remove_provider(args.name)
+            naming = await editor.remove_provider(args.name)
             print(f"provider {args.name} removed, with its accounts")
             for combo, refs in naming.items():
                 print(
@@ -327,7 +272,8 @@ async def cmd_toggle_or_remove(args: argparse.Namespace, settings: Settings) -> 
                     file=sys.stderr,
                 )
             return 0
-        await store.set_provider_enabled(args.name, action == "enable")
+        change = ProviderChange(enabled=action == "enable")
+        await change_provider(editor, args.name, change, naming=NAMING)
         print(f"provider {args.name} {action}d")
         return 0
 
@@ -335,70 +281,46 @@ async def cmd_toggle_or_remove(args: argparse.Namespace, settings: Settings) -> 
 
 
 async def cmd_set(args: argparse.Namespace, settings: Settings) -> int:
-    base_url = _check_base_url(args.base_url) if args.base_url else None
-    models = None if args.models is None else split_list(args.models)
     proxy_given, proxy = proxy_option(args.proxy)
+    change = ProviderChange(
+        base_url=args.base_url or None,
+        models=None if args.models is None else split_list(args.models),
+        alias=KEEP if args.alias is None else None if is_none(args.alias) else args.alias.strip(),
+        proxy=proxy if proxy_given else KEEP,
+        limits=limits_given(args),
+        headers=_headers(args.header) if args.header else None,
+    )
 
     async def run(store: Store) -> int:
-        current = (await store.snapshot()).provider(args.name)
-        if current is None:
-            raise errors.BadRequest(f"unknown provider {args.name!r}")
-        extra = _proxy_and_limits(args, current.extra, proxy_given, proxy)
-        if args.header:
-            extra["headers"] = _headers_patch(args.header, current.extra.get("headers")) or None
-        if args.alias is not None:
-            extra["alias"] = None if is_none(args.alias) else args.alias.strip()
-        if base_url is None and models is None and not extra:
-            raise errors.BadRequest("nothing to change: give at least one option")
-        updated = await ConfigEditor(store).update_provider(
-            args.name, base_url=base_url, models=models, extra=extra or None
-        )
+        updated = await change_provider(ConfigEditor(store), args.name, change, naming=NAMING)
         print(f"provider {updated.name} updated")
         return 0
 
     return await with_store(settings, run)
 
 
-def _proxy_and_limits(
-    args: argparse.Namespace, current: Mapping[str, Any], proxy_given: bool, proxy: str | None
-) -> dict[str, Any]:
-    """The proxy and rate-limit part of a change to a provider or an account."""
-    extra: dict[str, Any] = {}
-    if proxy_given:
-        extra["proxy"] = proxy
-    limits_given, limits = limits_patch(args, current.get("limits"))
-    if limits_given:
-        extra["limits"] = limits
-    return extra
-
-
-def _headers_patch(given: list[str], current: Any) -> dict[str, str]:
-    headers = dict(current) if isinstance(current, dict) else {}
+def _headers(given: list[str]) -> dict[str, str | None]:
+    """``K=V`` options as a change: an empty value removes the header."""
+    headers: dict[str, str | None] = {}
     for item in given:
         name, eq, value = item.partition("=")
         if not eq or not name.strip():
             raise errors.BadRequest("--header needs NAME=VALUE")
-        if value:
-            headers[name.strip()] = value
-        else:
-            headers.pop(name.strip(), None)
+        headers[name.strip()] = value or None
     return headers
 
 
 async def cmd_account(args: argparse.Namespace, settings: Settings) -> int:
     proxy_given, proxy = proxy_option(args.proxy)
+    change = AccountChange(
+        priority=args.priority,
+        enabled=args.enabled,
+        proxy=proxy if proxy_given else KEEP,
+        limits=limits_given(args),
+    )
 
     async def run(store: Store) -> int:
-        snap = await store.snapshot()
-        current = next((a for a in snap.accounts if a.id == args.id), None)
-        if current is None:
-            raise errors.BadRequest(f"unknown account id {args.id}")
-        extra = _proxy_and_limits(args, current.extra, proxy_given, proxy)
-        if args.priority is None and args.enabled is None and not extra:
-            raise errors.BadRequest("nothing to change: give at least one option")
-        updated = await ConfigEditor(store).update_account(
-            args.id, priority=args.priority, enabled=args.enabled, extra=extra or None
-        )
+        updated = await change_account(ConfigEditor(store), args.id, change, naming=NAMING)
         state = "on" if updated.enabled else "off"
         print(f"account {updated.id} updated: priority={updated.priority} {state}")
         return 0
@@ -407,8 +329,30 @@ async def cmd_account(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def cmd_discover(args: argparse.Namespace, settings: Settings) -> int:
-    from omniroute.cli.discover import discover  # httpx is only needed here
+    from omniroute.gateway.discovery import discover  # httpx is only needed here
 
-    return await with_store(
-        settings, lambda store: discover(store, settings, args.name, replace=args.replace)
-    )
+    async def run(store: Store) -> int:
+        found = await discover(ConfigEditor(store), settings, args.name, replace=args.replace)
+        if found.listed is None:
+            print(
+                f"provider {found.provider}: no /models endpoint; a test call to "
+                f"{found.probe_model} worked (HTTP {found.probe_status}); "
+                "the model list was not changed"
+            )
+            return 0
+        print(
+            f"provider {found.provider}: the upstream lists {len(found.listed)} model(s); "
+            f"{len(found.added)} added, {len(found.removed)} removed, {found.unchanged} unchanged"
+        )
+        for model in found.added:
+            print(f"  + {model}")
+        for model in found.removed:
+            print(f"  - {model}")
+        if found.kept:
+            print(
+                f"  ({found.kept} model(s) the upstream does not list were kept; "
+                "--replace drops them)"
+            )
+        return 0
+
+    return await with_store(settings, run)

@@ -8,10 +8,10 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
 
-from omniroute import errors
 from omniroute.cli.common import (
     CLEAR,
     MAX_WHOLE,
+    NAMING,
     command,
     group,
     is_none,
@@ -20,34 +20,17 @@ from omniroute.cli.common import (
     whole,
     with_store,
 )
+from omniroute.config.combos import MAX_WEIGHT, weighted_targets
+from omniroute.config.describe import combo_json
 from omniroute.config.editor import ConfigEditor
-from omniroute.config.options import SETTING_DEFAULTS
-from omniroute.config.routing import routing_view, target_problem
+from omniroute.config.routing import routing_view
+from omniroute.config.setting_keys import SETTING_KEYS, settings_json
 from omniroute.providers.catalog import Catalog
 from omniroute.routing.strategies import STRATEGIES
 from omniroute.settings import Settings
-from omniroute.store import ComboTargetRecord, Store, mask_proxy
+from omniroute.store import Store
 
-# `config set` keys -> (setting, field inside it or None, value type).
-CONFIG_KEYS: Mapping[str, tuple[str, str | None, type]] = MappingProxyType(
-    {
-        "proxy": ("proxy", None, str),
-        "system-prompt": ("system_prompt", None, str),
-        "account-strategy": ("account_strategy", None, str),
-        "breaker.failure-threshold": ("breaker", "failure_threshold", int),
-        "breaker.window": ("breaker", "window", float),
-        "breaker.cooldown": ("breaker", "cooldown", float),
-        "cooldown.base": ("cooldown", "base", float),
-        "cooldown.factor": ("cooldown", "factor", float),
-        "cooldown.cap": ("cooldown", "cap", float),
-        "fallback.max-attempts": ("fallback", "max_attempts", int),
-        "fallback.max-seconds": ("fallback", "max_seconds", float),
-        "public-hosts": ("public_hosts", None, list),
-        "trusted-proxies": ("trusted_proxies", None, list),
-    }
-)
 _PROMPT_SHOWN = 60
-_MAX_WEIGHT = 1_000_000
 # Parse-time checks of a `config set` value by its type; the setting's own
 # check (minimums, relations between fields) runs when it is written.
 _VALUE_TYPES: Mapping[type, Any] = MappingProxyType(
@@ -70,7 +53,7 @@ class _ConfigValue(argparse.Action):
         option_string: str | None = None,
     ) -> None:
         text = str(values)
-        _setting, _field, kind = CONFIG_KEYS[namespace.key]
+        _setting, _field, kind = SETTING_KEYS[namespace.key]
         parse = _VALUE_TYPES.get(kind)
         if parse is None:
             setattr(namespace, self.dest, CLEAR if is_none(text) else text)
@@ -82,12 +65,12 @@ class _ConfigValue(argparse.Action):
 
 
 def _weights(text: str) -> list[int]:
-    parse = whole(0, _MAX_WEIGHT)
+    parse = whole(0, MAX_WEIGHT)
     try:
         return [parse(item) for item in split_list(text)]
     except argparse.ArgumentTypeError:
         raise argparse.ArgumentTypeError(
-            f"needs whole numbers from 0 to {_MAX_WEIGHT}, e.g. 3,1; got {text!r}"
+            f"needs whole numbers from 0 to {MAX_WEIGHT}, e.g. 3,1; got {text!r}"
         ) from None
 
 
@@ -119,7 +102,7 @@ def register(sub: Any) -> None:
     gsub = group(sub, "config", "global routing settings")
     cset = command(gsub, "set", "set one setting ('none' restores its default)", cmd_config_set)
     cset.add_argument(
-        "key", choices=sorted(CONFIG_KEYS), metavar="KEY", help=", ".join(CONFIG_KEYS)
+        "key", choices=sorted(SETTING_KEYS), metavar="KEY", help=", ".join(SETTING_KEYS)
     )
     cset.add_argument("value", action=_ConfigValue, help="'none' restores the default")
     command(gsub, "show", "show the global settings", cmd_config_show)
@@ -129,12 +112,7 @@ def register(sub: Any) -> None:
 
 
 async def cmd_combo_add(args: argparse.Namespace, settings: Settings) -> int:
-    weights: list[int] = [1] * len(args.targets) if args.weights is None else args.weights
-    if len(weights) != len(args.targets):
-        raise errors.BadRequest(
-            f"--weights has {len(weights)} value(s) for {len(args.targets)} target(s)"
-        )
-    targets = [ComboTargetRecord(t, w) for t, w in zip(args.targets, weights, strict=True)]
+    targets = weighted_targets(args.targets, args.weights, NAMING)
 
     async def run(store: Store) -> int:
         combo = await ConfigEditor(store).upsert_combo(
@@ -152,18 +130,18 @@ async def cmd_combo_list(args: argparse.Namespace, settings: Settings) -> int:
         if not snap.combos:
             print("no combos yet: add one with `omniroute combo add NAME TARGET...`")
         view = routing_view(snap, Catalog.load())
-        for c in snap.combos:
-            state = "enabled" if c.enabled else "disabled"
-            print(f"{c.name}  strategy={c.strategy}  {state}")
-            for i, t in enumerate(c.targets, start=1):
-                off = "" if t.enabled else "  (off)"
-                problem = target_problem(t.ref, view)
+        for combo in snap.combos:
+            c = combo_json(combo, view)
+            state = "enabled" if c["enabled"] else "disabled"
+            print(f"{c['name']}  strategy={c['strategy']}  {state}")
+            for i, t in enumerate(c["targets"], start=1):
+                off = "" if t["enabled"] else "  (off)"
                 # A provider removed since the combo was saved leaves a target
                 # that is skipped on every request: say so where it is listed.
-                flag = f"  ({problem})" if problem else ""
-                print(f"  {i}. {t.ref}  weight={t.weight}{off}{flag}")
-            if c.system_prompt:
-                print(f"  system prompt: {_short(c.system_prompt)}")
+                flag = f"  ({t['problem']})" if t["problem"] else ""
+                print(f"  {i}. {t['ref']}  weight={t['weight']}{off}{flag}")
+            if c["system_prompt"]:
+                print(f"  system prompt: {_short(c['system_prompt'])}")
         return 0
 
     return await with_store(settings, run)
@@ -173,11 +151,11 @@ async def cmd_combo_change(args: argparse.Namespace, settings: Settings) -> int:
     action = args.combo_command
 
     async def run(store: Store) -> int:
+        editor = ConfigEditor(store)
         if action == "remove":
-            if not await store.delete_combo(args.name):
-                raise errors.BadRequest(f"unknown combo {args.name!r}")
+            await editor.delete_combo(args.name)
         else:
-            await store.set_combo_enabled(args.name, action == "enable")
+            await editor.set_combo_enabled(args.name, action == "enable")
         print(f"combo {args.name} {action.removesuffix('e')}ed")
         return 0
 
@@ -194,7 +172,7 @@ def _short(text: str) -> str:
 
 async def cmd_alias_add(args: argparse.Namespace, settings: Settings) -> int:
     async def run(store: Store) -> int:
-        alias = await store.add_alias(args.pattern, args.target)
+        alias = await ConfigEditor(store).add_alias(args.pattern, args.target)
         print(f"alias {alias.pattern} -> {alias.target} saved")
         return 0
 
@@ -215,8 +193,7 @@ async def cmd_alias_list(args: argparse.Namespace, settings: Settings) -> int:
 
 async def cmd_alias_remove(args: argparse.Namespace, settings: Settings) -> int:
     async def run(store: Store) -> int:
-        if not await store.remove_alias(args.pattern):
-            raise errors.BadRequest(f"unknown alias {args.pattern!r}")
+        await ConfigEditor(store).remove_alias(args.pattern)
         print(f"alias {args.pattern} removed")
         return 0
 
@@ -227,19 +204,12 @@ async def cmd_alias_remove(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def cmd_config_set(args: argparse.Namespace, settings: Settings) -> int:
-    setting, field, _kind = CONFIG_KEYS[args.key]
     value: Any = None if args.value == CLEAR else args.value
 
     async def run(store: Store) -> int:
-        editor = ConfigEditor(store)
-        if field is not None:
-            await editor.merge_setting(setting, {field: value})
-        elif value is None:
-            await editor.delete_setting(setting)
-        else:
-            await editor.set_setting(setting, value)
-        shown = _default(args.key) if value is None else _shown(args.key, value)
-        print(f"{args.key} = {shown}")
+        await ConfigEditor(store).change_settings({args.key: value})
+        shown = settings_json((await store.snapshot()).settings)[args.key]
+        print(f"{args.key} = {_shown(args.key, shown)}")
         return 0
 
     return await with_store(settings, run)
@@ -247,30 +217,23 @@ async def cmd_config_set(args: argparse.Namespace, settings: Settings) -> int:
 
 async def cmd_config_show(args: argparse.Namespace, settings: Settings) -> int:
     async def run(store: Store) -> int:
-        snap = await store.snapshot()
-        for key, (setting, field, _kind) in CONFIG_KEYS.items():
-            stored = snap.settings.get(setting)
-            if field is not None:
-                stored = stored.get(field) if isinstance(stored, dict) else None
-            shown = _default(key) if stored is None else _shown(key, stored)
-            print(f"{key} = {shown}")
+        for key, shown in settings_json((await store.snapshot()).settings).items():
+            print(f"{key} = {_shown(key, shown)}")
         return 0
 
     return await with_store(settings, run)
 
 
-def _default(key: str) -> str:
-    """``5 (default)``: the value the gateway uses while the key is not set."""
-    setting, field, _kind = CONFIG_KEYS[key]
-    value = SETTING_DEFAULTS[setting]
-    if field is not None:
-        value = value[field]
-    return f"{'none' if value is None else _shown(key, value)} (default)"
+def _shown(key: str, setting: Mapping[str, Any]) -> str:
+    """The stored value, or ``5 (default)``: the value the gateway uses
+    while the key is not set."""
+    if setting["value"] is None:
+        default = setting["default"]
+        return f"{'none' if default is None else _text(key, default)} (default)"
+    return _text(key, setting["value"])
 
 
-def _shown(key: str, value: Any) -> str:
-    if key == "proxy":
-        return mask_proxy(value)
+def _text(key: str, value: Any) -> str:
     if key == "system-prompt":
         return json.dumps(_short(str(value)), ensure_ascii=False)
     if isinstance(value, list | tuple):

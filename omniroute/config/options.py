@@ -11,6 +11,9 @@ Global settings (``settings`` table, JSON values):
     breaker           {failure_threshold, window, cooldown}
     cooldown          {base, factor, cap}
     fallback          {max_attempts, max_seconds}: the budget of one request
+    public_hosts      host names the management side answers to
+    trusted_proxies   reverse proxies whose X-Forwarded-* headers are believed
+    audit_retention_days  how long audit rows are kept (default 90)
 
 Per provider (the ``extra`` column): ``catalog`` (the catalog id it was added
 from), ``proxy``, ``limits`` ({rpm, min_gap, max_concurrent, max_queue}),
@@ -38,6 +41,7 @@ from omniroute.routing import breaker as _breaker
 from omniroute.routing import cooldown as _cooldown
 from omniroute.routing.ratelimit import Limits
 from omniroute.routing.strategies import STRATEGIES
+from omniroute.store.admin import AUDIT_RETENTION_SETTING, DEFAULT_AUDIT_RETENTION_DAYS
 from omniroute.store.proxies import DIRECT, check_proxy
 
 log = logging.getLogger("omniroute.config")
@@ -48,6 +52,7 @@ _MAX_HEADER_VALUE = 8192
 _ALIAS = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 _MAX_PROMPT = 100_000
 _MAX_LIST = 256
+_MAX_RETENTION_DAYS = 36_500
 _HOST_NAME = re.compile(r"[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?(:[0-9]{1,5})?")
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -82,6 +87,7 @@ SETTING_DEFAULTS: Mapping[str, Any] = MappingProxyType(
         ),
         "public_hosts": (),
         "trusted_proxies": (),
+        AUDIT_RETENTION_SETTING: DEFAULT_AUDIT_RETENTION_DAYS,
     }
 )
 
@@ -126,6 +132,7 @@ class Options:
     public_hosts: tuple[str, ...] = ()
     # Reverse proxies whose X-Forwarded-For / X-Forwarded-Proto are believed.
     trusted_proxies: tuple[IPNetwork, ...] = ()
+    audit_retention_days: int = DEFAULT_AUDIT_RETENTION_DAYS
 
     @classmethod
     def read(cls, settings: Mapping[str, Any]) -> Options:
@@ -308,6 +315,18 @@ def _prompt_setting(key: str, value: Any) -> str:
     return value
 
 
+def _days(key: str, value: Any) -> int:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int)
+        or not 1 <= value <= _MAX_RETENTION_DAYS
+    ):
+        raise BadRequest(
+            f"setting {key!r} must be a whole number of days from 1 to {_MAX_RETENTION_DAYS}"
+        )
+    return value
+
+
 def _host_list(key: str, value: Any) -> list[str]:
     """Host names (optionally with a port), lower-cased."""
     names = _text_list(key, value)
@@ -350,6 +369,7 @@ SETTING_CHECKS: Mapping[str, Callable[[str, Any], Any]] = MappingProxyType(
         ),
         "cooldown": _cooldown_setting,
         "fallback": _group({"max_attempts": (1, True), "max_seconds": (0.001, False)}),
+        AUDIT_RETENTION_SETTING: _days,
     }
 )
 

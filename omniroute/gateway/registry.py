@@ -188,13 +188,20 @@ class RegistryWatcher:
         self._on_change = on_change
         self._revision = -1
         self._task: asyncio.Task[None] | None = None
+        # The poller and a management change may load at once; one at a time,
+        # so an older snapshot never replaces a newer one.
+        self._loading = asyncio.Lock()
 
     async def load(self) -> Registry:
-        snapshot = await self._store.snapshot()
-        self._revision = snapshot.revision
-        registry = Registry.build(snapshot, self._catalog)
-        self._on_change(registry)
-        return registry
+        """Read the configuration now and swap the registry (also called
+        right after a management change, so it takes effect before the
+        change is acknowledged)."""
+        async with self._loading:
+            snapshot = await self._store.snapshot()
+            self._revision = snapshot.revision
+            registry = Registry.build(snapshot, self._catalog)
+            self._on_change(registry)
+            return registry
 
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._run(), name="config-watch")

@@ -23,7 +23,7 @@ import contextlib
 import json
 import logging
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict
 from typing import Any
 
@@ -171,6 +171,36 @@ class Resilience:
                 await self.save(store)
             except Exception:
                 log.exception("could not save breaker state")
+
+    # ---------------------------------------------------------------- reset
+
+    def tracked(self) -> set[str]:
+        """Every key a breaker, cooldown or limiter holds state for."""
+        return (
+            {b.key for b in self.breakers.listing()}
+            | {c.key for c in self.cooldowns.listing()}
+            | {li.key for li in self.limiter.listing()}
+        )
+
+    def reset(self, keys: Iterable[str] | None = None) -> None:
+        """An operator's reset of the given keys (None: all): breakers close,
+        cooldowns end, limiters forget recent starts and upstream holds.
+        Latency and success numbers are kept: they describe the past."""
+        if keys is None:
+            self.breakers.reset()
+            self.cooldowns.reset()
+            self.limiter.reset()
+            self._failing.clear()
+            return
+        for key in keys:
+            self.breakers.reset(key)
+            self.cooldowns.clear(key)
+            self.limiter.reset(key)
+            if key.startswith("model:"):
+                provider, _, model = key.removeprefix("model:").partition("/")
+                self.model_recovered(provider, model)
+            elif key.startswith("provider:"):
+                self._failing.pop(key.removeprefix("provider:"), None)
 
     # ----------------------------------------------------------------- view
 

@@ -39,6 +39,7 @@ Invalid data raises ``errors.ConfigError`` naming the provider and the field.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -115,6 +116,25 @@ class CatalogProvider:
     @property
     def tier_rank(self) -> int:
         return TIERS.index(self.tier)
+
+    def to_json(self) -> dict[str, Any]:
+        """Every field, as ``provider catalog --json`` and ``GET /api/catalog`` give it."""
+        return {
+            "id": self.id,
+            "alias": self.alias,
+            "name": self.name,
+            "tier": self.tier,
+            "format": self.format,
+            "dialect": self.dialect,
+            "auth": self.auth,
+            "flow": self.flow,
+            "auth_header": self.auth_header,
+            "base_url": self.base_url,
+            "headers": dict(self.headers),
+            "wildcard": self.wildcard,
+            "docs": self.docs,
+            "models": [dataclasses.asdict(m) for m in self.models],
+        }
 
 
 class Catalog:

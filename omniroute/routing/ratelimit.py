@@ -134,6 +134,15 @@ class RateLimiter:
         state.limits = limits
         self._wake_head(state)
 
+    def reset(self, key: str | None = None) -> None:
+        """Forget the recent starts and any upstream hold of one key (or all),
+        as an operator's reset: requests in progress keep their slots."""
+        for state in self._keys.values() if key is None else filter(None, [self._keys.get(key)]):
+            state.starts.clear()
+            state.last_start = None
+            state.hold_until = 0.0
+            self._wake_head(state)
+
     def limits(self, key: str) -> Limits:
         state = self._keys.get(key)
         return self._default if state is None else state.limits

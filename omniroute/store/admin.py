@@ -18,6 +18,10 @@ from typing import Any
 from .store import Store
 
 _MAX_DETAIL = 16_384  # characters of an audit row's detail
+# How long audit rows are kept: the ``audit_retention_days`` setting, checked
+# where settings are (``omniroute.config.options``); read here as stored.
+AUDIT_RETENTION_SETTING = "audit_retention_days"
+DEFAULT_AUDIT_RETENTION_DAYS = 90
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,6 +148,20 @@ def prune_audit(conn: sqlite3.Connection, older_than: float) -> int:
     return conn.execute("DELETE FROM audit_log WHERE ts < ?", (older_than,)).rowcount
 
 
+def audit_retention_days(conn: sqlite3.Connection) -> int:
+    """The stored retention, or the default when unset or not a whole number >= 1."""
+    row = conn.execute(
+        "SELECT value FROM settings WHERE key = ?", (AUDIT_RETENTION_SETTING,)
+    ).fetchone()
+    try:
+        days = json.loads(row[0]) if row is not None else None
+    except ValueError:
+        days = None
+    if isinstance(days, bool) or not isinstance(days, int) or days < 1:
+        return DEFAULT_AUDIT_RETENTION_DAYS
+    return days
+
+
 def _audit(row: tuple[Any, ...]) -> AuditRecord:
     id_, ts, actor, action, target, detail, address = row
     try:
@@ -206,10 +224,16 @@ class AdminRows:
         detail: Mapping[str, Any] | None = None,
         address: str | None = None,
     ) -> None:
+        """One row; rows older than the retention go in the same
+        transaction (pruning on write keeps the table bounded without a
+        timer, and the index on ts makes it cheap)."""
         given = dict(detail or {})
-        await self._store.write(
-            lambda conn: append_audit(conn, ts, actor, action, target, given, address)
-        )
+
+        def write(conn: sqlite3.Connection) -> None:
+            append_audit(conn, ts, actor, action, target, given, address)
+            prune_audit(conn, ts - audit_retention_days(conn) * 86_400)
+
+        await self._store.write(write)
 
     async def audit_log(self, limit: int = 100, before_id: int | None = None) -> list[AuditRecord]:
         return await self._store.read(lambda conn: read_audit(conn, limit, before_id))

@@ -8,13 +8,14 @@ and plain.
 
 from __future__ import annotations
 
+import functools
 import json
 import sqlite3
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from ..errors import BadRequest
+from ..errors import BadRequest, NotFound
 from .crypto import Sealer
 from .records import AccountRecord, ProviderRecord
 from .repositories import (
@@ -23,8 +24,9 @@ from .repositories import (
     _check_models,
     _provider,
     bump_revision,
+    set_setting,
 )
-from .sealed_options import seal_extra
+from .sealed_options import open_setting, seal_extra
 
 
 def merge_extra(current: Mapping[str, Any], patch: Mapping[str, Any], what: str) -> dict[str, Any]:
@@ -55,10 +57,11 @@ def update_provider(
     base_url: str | None,
     models: tuple[str, ...] | None,
     extra: Mapping[str, Any] | None,
+    enabled: bool | None = None,
 ) -> ProviderRecord:
     row = conn.execute(f"{_PROVIDER_SELECT} WHERE name = ?", (name,)).fetchone()
     if row is None:
-        raise BadRequest(f"unknown provider {name!r}")
+        raise NotFound(f"unknown provider {name!r}")
     record = _provider(row, sealer)
     if base_url is not None and (
         not isinstance(base_url, str) or not base_url.startswith(("http://", "https://"))
@@ -68,11 +71,13 @@ def update_provider(
     if extra is not None:
         merged = merge_extra(record.extra, extra, f"provider {name!r}")
     conn.execute(
-        "UPDATE providers SET base_url = ?, models = ?, extra = ?, updated_at = ? WHERE id = ?",
+        "UPDATE providers SET base_url = ?, models = ?, extra = ?, enabled = ?, updated_at = ? "
+        "WHERE id = ?",
         (
             record.base_url if base_url is None else base_url.rstrip("/"),
             json.dumps(list(record.models) if models is None else _check_models(models)),
             json.dumps(seal_extra(sealer, "providers", record.id, merged)),
+            int(record.enabled if enabled is None else bool(enabled)),
             time.time(),
             record.id,
         ),
@@ -93,7 +98,7 @@ def update_account(
 ) -> AccountRecord:
     found = _accounts(conn, sealer, "WHERE id = ?", (account_id,))
     if not found:
-        raise BadRequest(f"unknown account id {account_id}")
+        raise NotFound(f"unknown account id {account_id}")
     record = found[0]
     if priority is not None and (isinstance(priority, bool) or not isinstance(priority, int)):
         raise BadRequest("an account priority must be a whole number")
@@ -152,3 +157,33 @@ def delete_setting(conn: sqlite3.Connection, key: str) -> bool:
         return False
     bump_revision(conn)
     return True
+
+
+def change_settings(
+    conn: sqlite3.Connection,
+    sealer: Sealer,
+    values: Mapping[str, Any],
+    fields: Mapping[str, Mapping[str, Any]],
+    check: Callable[[str, Any], Any],
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Several settings in one transaction: ``values`` replace whole settings
+    (None removes one), ``fields`` are merged into object settings as in
+    ``merge_setting``; ``check(key, value)`` judges each new value. One
+    refusal and nothing is written. Returns (before, after) of every key
+    touched, None where a setting is not stored."""
+    touched = [*values, *(k for k in fields if k not in values)]
+    before = {key: _read_setting(conn, sealer, key) for key in touched}
+    for key, value in values.items():
+        if value is None:
+            delete_setting(conn, key)
+        else:
+            set_setting(conn, sealer, key, check(key, value))
+    for key, patch in fields.items():
+        merge_setting(conn, key, patch, functools.partial(check, key))
+    after = {key: _read_setting(conn, sealer, key) for key in touched}
+    return before, after
+
+
+def _read_setting(conn: sqlite3.Connection, sealer: Sealer, key: str) -> Any:
+    row = conn.execute("SELECT value FROM settings WHERE key = ?", (key,)).fetchone()
+    return None if row is None else open_setting(sealer, key, json.loads(row[0]))

@@ -19,7 +19,7 @@ from collections.abc import Mapping, Sequence
 from types import MappingProxyType
 from typing import Any
 
-from ..errors import BadRequest, ConfigError, SecretKeyError
+from ..errors import BadRequest, ConfigError, Conflict, NotFound, SecretKeyError
 from .crypto import WRONG_KEY_MESSAGE, Sealer
 from .records import (
     AccountRecord,
@@ -189,10 +189,10 @@ def add_account(
         raise BadRequest("the API key must not be empty")
     api_key = api_key.strip()
     if conn.execute("SELECT 1 FROM providers WHERE id = ?", (provider_id,)).fetchone() is None:
-        raise BadRequest(f"unknown provider id {provider_id}")
+        raise NotFound(f"unknown provider id {provider_id}")
     for existing in _accounts(conn, sealer, "WHERE provider_id = ?", (provider_id,)):
         if hmac.compare_digest(existing.api_key.encode(), api_key.encode()):
-            raise BadRequest(f"provider id {provider_id} already has an account with this key")
+            raise Conflict(f"provider id {provider_id} already has an account with this key")
     if priority is None:
         row = conn.execute(
             "SELECT coalesce(max(priority) + 1, 0) FROM accounts WHERE provider_id = ?",
@@ -224,7 +224,7 @@ def set_provider_enabled(conn: sqlite3.Connection, name: str, enabled: bool) -> 
         (int(bool(enabled)), time.time(), name),
     )
     if cursor.rowcount == 0:
-        raise BadRequest(f"unknown provider {name!r}")
+        raise NotFound(f"unknown provider {name!r}")
     bump_revision(conn)
 
 
@@ -233,8 +233,16 @@ def set_account_enabled(conn: sqlite3.Connection, account_id: int, enabled: bool
         "UPDATE accounts SET enabled = ? WHERE id = ?", (int(bool(enabled)), account_id)
     )
     if cursor.rowcount == 0:
-        raise BadRequest(f"unknown account id {account_id}")
+        raise NotFound(f"unknown account id {account_id}")
     bump_revision(conn)
+
+
+def delete_account(conn: sqlite3.Connection, account_id: int) -> bool:
+    cursor = conn.execute("DELETE FROM accounts WHERE id = ?", (account_id,))
+    if cursor.rowcount == 0:
+        return False
+    bump_revision(conn)
+    return True
 
 
 def delete_provider(conn: sqlite3.Connection, name: str) -> bool:

@@ -15,7 +15,7 @@ import sqlite3
 import time
 from collections.abc import Callable, Sequence
 
-from ..errors import BadRequest
+from ..errors import BadRequest, Conflict, NotFound
 from .records import AliasRecord, ComboRecord, ComboTargetRecord, ConfigSnapshot
 from .repositories import bump_revision, read_aliases, read_combos
 
@@ -85,13 +85,13 @@ def delete_combo(conn: sqlite3.Connection, name: str) -> bool:
     users = [c.name for c in read_combos(conn) if any(t.ref == name for t in c.targets)]
     users = [u for u in users if u != name]
     if users:
-        raise BadRequest(
+        raise Conflict(
             f"combo {name!r} is a target of combo {', '.join(map(repr, users))}; "
             "remove it there first"
         )
     aliases = [a.pattern for a in read_aliases(conn) if a.target == name]
     if aliases:
-        raise BadRequest(
+        raise Conflict(
             f"combo {name!r} is the target of alias {', '.join(map(repr, aliases))}; "
             "remove the alias first"
         )
@@ -108,7 +108,7 @@ def set_combo_enabled(conn: sqlite3.Connection, name: str, enabled: bool) -> Non
         (int(bool(enabled)), time.time(), name),
     )
     if cursor.rowcount == 0:
-        raise BadRequest(f"unknown combo {name!r}")
+        raise NotFound(f"unknown combo {name!r}")
     bump_revision(conn)
 
 
@@ -140,9 +140,11 @@ def _targets_json(targets: Sequence[tuple[str, int, bool]]) -> str:
 # -- aliases -------------------------------------------------------------------
 
 
-def add_alias(conn: sqlite3.Connection, pattern: str, target: str) -> AliasRecord:
+def add_alias(
+    conn: sqlite3.Connection, pattern: str, target: str, *, replace: bool = True
+) -> AliasRecord:
     """Append an alias (last, so earlier ones still win); an existing pattern
-    keeps its place and gets the new target."""
+    keeps its place and gets the new target (Conflict unless ``replace``)."""
     _check_name(pattern, "an alias pattern")
     _check_name(target, "an alias target")
     if len(pattern) > _MAX_PATTERN:
@@ -151,6 +153,11 @@ def add_alias(conn: sqlite3.Connection, pattern: str, target: str) -> AliasRecor
         raise BadRequest(
             f"alias target {target!r} has more '*' than pattern {pattern!r} can capture"
         )
+    if (
+        not replace
+        and conn.execute("SELECT 1 FROM aliases WHERE pattern = ?", (pattern,)).fetchone()
+    ):
+        raise Conflict(f"alias {pattern!r} exists already")
     conn.execute(
         """INSERT INTO aliases (pattern, target, position)
            VALUES (?, ?, (SELECT coalesce(max(position) + 1, 0) FROM aliases))

@@ -19,7 +19,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
 
-from ..errors import BadRequest, ConfigError
+from ..errors import BadRequest, ConfigError, Conflict, NotFound
 from ..settings import Settings
 from . import options
 from . import repositories as repo
@@ -249,11 +249,13 @@ class Store:
         provider_extra: Mapping[str, Any] | None = None,
         priority: int | None = None,
         account_extra: Mapping[str, Any] | None = None,
+        new_provider: bool = False,
     ) -> tuple[ProviderRecord, AccountRecord]:
         """One transaction: create or change provider ``name`` (``provider`` is
         (format, base_url, models); None leaves an existing one as it is),
         merge ``provider_extra`` into its options, and add an account with
-        its own options. A crash leaves all of it or none of it."""
+        its own options. A crash leaves all of it or none of it.
+        ``new_provider``: refused (Conflict) when the provider exists."""
         sealer = self._require_sealer()
         models = provider[2] if provider is not None else None
         if models is not None and not isinstance(models, str):
@@ -262,6 +264,8 @@ class Store:
         a_extra = None if account_extra is None else dict(account_extra)
 
         def work(conn: sqlite3.Connection) -> tuple[ProviderRecord, AccountRecord]:
+            if new_provider and repo.read_provider(conn, sealer, name) is not None:
+                raise Conflict(f"provider {name!r} exists already")
             if provider is not None:
                 repo.upsert_provider(conn, sealer, name, provider[0], provider[1], models)
             if p_extra:
@@ -270,7 +274,7 @@ class Store:
                 )
             record = repo.read_provider(conn, sealer, name)
             if record is None:
-                raise BadRequest(f"unknown provider {name!r}")
+                raise NotFound(f"unknown provider {name!r}")
             account = repo.add_account(
                 conn, sealer, record.id, api_key, priority=priority, enabled=True, label=None
             )
@@ -291,6 +295,10 @@ class Store:
     async def delete_provider(self, name: str) -> bool:
         """Delete a provider and its accounts; False if there was none."""
         return await self.write(lambda conn: repo.delete_provider(conn, name))
+
+    async def delete_account(self, account_id: int) -> bool:
+        """Delete one account; False if there was none."""
+        return await self.write(lambda conn: repo.delete_account(conn, account_id))
 
     async def create_client_key(self, name: str | None = None) -> tuple[ClientKeyRecord, str]:
         """A new client key: its record and the plaintext, which is not stored."""
@@ -318,6 +326,21 @@ class Store:
     async def delete_setting(self, key: str) -> bool:
         return await self.write(lambda conn: options.delete_setting(conn, key))
 
+    async def change_settings(
+        self,
+        values: Mapping[str, Any],
+        fields: Mapping[str, Mapping[str, Any]],
+        check: Callable[[str, Any], Any],
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Several settings at once, all or nothing (see
+        ``options.change_settings``); returns their (before, after)."""
+        sealer = self._require_sealer()
+        whole = dict(values)
+        merged = {key: dict(patch) for key, patch in fields.items()}
+        return await self.write(
+            lambda conn: options.change_settings(conn, sealer, whole, merged, check)
+        )
+
     async def update_provider(
         self,
         name: str,
@@ -325,6 +348,7 @@ class Store:
         base_url: str | None = None,
         models: Sequence[str] | None = None,
         extra: Mapping[str, Any] | None = None,
+        enabled: bool | None = None,
     ) -> ProviderRecord:
         """Change some of a provider's fields.  ``extra`` is merged into the
         stored one; a None value there removes that key."""
@@ -335,7 +359,13 @@ class Store:
         sealer = self._require_sealer()
         return await self.write(
             lambda conn: options.update_provider(
-                conn, sealer, name, base_url=base_url, models=model_list, extra=patch
+                conn,
+                sealer,
+                name,
+                base_url=base_url,
+                models=model_list,
+                extra=patch,
+                enabled=enabled,
             )
         )
 
@@ -397,9 +427,12 @@ class Store:
     async def set_combo_enabled(self, name: str, enabled: bool) -> None:
         await self.write(lambda conn: routing.set_combo_enabled(conn, name, enabled))
 
-    async def add_alias(self, pattern: str, target: str) -> AliasRecord:
-        """Add an alias after the others; an existing pattern keeps its place."""
-        return await self.write(lambda conn: routing.add_alias(conn, pattern, target))
+    async def add_alias(self, pattern: str, target: str, *, replace: bool = True) -> AliasRecord:
+        """Add an alias after the others; an existing pattern keeps its place
+        (and is refused with Conflict unless ``replace``)."""
+        return await self.write(
+            lambda conn: routing.add_alias(conn, pattern, target, replace=replace)
+        )
 
     async def remove_alias(self, pattern: str) -> bool:
         return await self.write(lambda conn: routing.remove_alias(conn, pattern))

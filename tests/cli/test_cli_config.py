@@ -344,6 +344,7 @@ def test_config_show_prints_the_defaults_the_gateway_uses(cli: Cli) -> None:
         f"fallback.max-seconds = {fallback.max_seconds} (default)",
         "public-hosts = none (default)",
         "trusted-proxies = none (default)",
+        f"audit-retention-days = {options.audit_retention_days} (default)",
     ]
     assert cli.ok("config", "show").splitlines() == expected
     # The gateway's own breakers start from the same values.

@@ -8,7 +8,7 @@ import re
 import pytest
 
 from omniroute.config.editor import ConfigEditor
-from omniroute.errors import BadRequest
+from omniroute.errors import BadRequest, Conflict, NotFound
 from omniroute.settings import Settings
 from omniroute.store import (
     MIGRATIONS,
@@ -162,10 +162,10 @@ async def test_delete_and_toggle_combos(settings: Settings) -> None:
         await ConfigEditor(store).upsert_combo("inner", [T("acme/m1")])
         await ConfigEditor(store).upsert_combo("outer", [T("inner")])
         await store.add_alias("claude-*", "inner")
-        with pytest.raises(BadRequest, match="target of combo 'outer'"):
+        with pytest.raises(Conflict, match="target of combo 'outer'"):
             await store.delete_combo("inner")
         assert await store.delete_combo("outer")
-        with pytest.raises(BadRequest, match="target of alias 'claude-\\*'"):
+        with pytest.raises(Conflict, match="target of alias 'claude-\\*'"):
             await store.delete_combo("inner")
         assert await store.remove_alias("claude-*")
         before = await store.revision()
@@ -177,7 +177,7 @@ async def test_delete_and_toggle_combos(settings: Settings) -> None:
         await store.set_combo_enabled("c", False)
         combo = (await store.snapshot()).combo("c")
         assert combo is not None and not combo.enabled
-        with pytest.raises(BadRequest, match="unknown combo 'nope'"):
+        with pytest.raises(NotFound, match="unknown combo 'nope'"):
             await store.set_combo_enabled("nope", True)
 
 
@@ -291,7 +291,7 @@ async def test_update_provider_refuses_bad_extra(
 async def test_update_provider_unknown_or_bad_fields(settings: Settings) -> None:
     async with Store(settings) as store:
         await _providers(store)
-        with pytest.raises(BadRequest, match="unknown provider 'ghost'"):
+        with pytest.raises(NotFound, match="unknown provider 'ghost'"):
             await ConfigEditor(store).update_provider("ghost", base_url="https://x.test")
         with pytest.raises(BadRequest, match="base_url"):
             await ConfigEditor(store).update_provider("acme", base_url="ftp://x.test")
@@ -318,7 +318,7 @@ async def test_update_account_merges_extra(settings: Settings) -> None:
         assert (kept.priority, kept.enabled) == (7, False)
         again = await ConfigEditor(store).update_account(account.id, enabled=True)
         assert again.enabled and again.extra == kept.extra
-        with pytest.raises(BadRequest, match="unknown account id 999"):
+        with pytest.raises(NotFound, match="unknown account id 999"):
             await ConfigEditor(store).update_account(999, priority=1)
         with pytest.raises(BadRequest, match="must start with one of"):
             await ConfigEditor(store).update_account(account.id, extra={"proxy": "gopher://h"})

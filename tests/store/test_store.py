@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from omniroute.errors import BadRequest, ConfigError
+from omniroute.errors import BadRequest, ConfigError, Conflict, NotFound
 from omniroute.settings import Settings
 from omniroute.store import CLIENT_KEY_PREFIX, Store, bump_revision, hash_client_key
 
@@ -103,11 +103,11 @@ async def test_accounts_priority_order_and_validation(settings: Settings) -> Non
         assert snap.accounts_for(999) == ()
 
         revision = await store.revision()
-        with pytest.raises(BadRequest, match="unknown provider id 999"):
+        with pytest.raises(NotFound, match="unknown provider id 999"):
             await store.add_account(999, "k")
         with pytest.raises(BadRequest, match="must not be empty"):
             await store.add_account(a.id, "   ")
-        with pytest.raises(BadRequest, match="already has an account"):
+        with pytest.raises(Conflict, match="already has an account"):
             await store.add_account(a.id, "ka1")
         assert await store.revision() == revision  # failed writes change nothing
         assert len((await store.snapshot()).accounts) == 5
@@ -126,9 +126,9 @@ async def test_enable_disable_and_delete(settings: Settings) -> None:
         await store.set_provider_enabled("p", True)
         assert (await store.snapshot()).providers[0].enabled
 
-        with pytest.raises(BadRequest, match="unknown provider"):
+        with pytest.raises(NotFound, match="unknown provider"):
             await store.set_provider_enabled("ghost", True)
-        with pytest.raises(BadRequest, match="unknown account id"):
+        with pytest.raises(NotFound, match="unknown account id"):
             await store.set_account_enabled(12345, True)
 
         assert await store.delete_provider("p") is True

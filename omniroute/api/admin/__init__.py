@@ -6,6 +6,13 @@ login that cannot be skipped. Thin handlers over the same code the CLI uses.
     passwords  password strength and hashing
     sessions   sessions, CSRF, the wrong-password throttle
     auth       /api/auth: setup, login, logout, password change
+    manage     what the handlers below share: the live gateway, who acts
+    providers  /api/providers, /api/accounts, /api/catalog
+    routing    /api/combos, /api/aliases
+    settings   /api/settings
+    health     /api/health: breakers, cooldowns, limiters, and their reset
+    audit      /api/audit
+    translate  /api/translate: the translator playground
 """
 
 from __future__ import annotations
@@ -14,8 +21,15 @@ from collections.abc import Callable
 from typing import Any
 
 from omniroute.api.admin.access import ADMIN_TOKEN, Guards, HostCheck
+from omniroute.api.admin.audit import AuditRoutes
 from omniroute.api.admin.auth import AuthRoutes
+from omniroute.api.admin.health import HealthRoutes
+from omniroute.api.admin.manage import LiveGateway, Manage
+from omniroute.api.admin.providers import ProviderRoutes
+from omniroute.api.admin.routing import RoutingRoutes
 from omniroute.api.admin.sessions import AdminAuth
+from omniroute.api.admin.settings import SettingsRoutes
+from omniroute.api.admin.translate import TranslateRoutes
 from omniroute.api.status import AdminAccess, StatusView
 from omniroute.config.options import Options
 from omniroute.http.routing import Router
@@ -24,7 +38,7 @@ from omniroute.store.admin import AdminRows
 
 
 class AdminApi:
-    __slots__ = ("auth", "guards", "rows", "_options", "_describe")
+    __slots__ = ("auth", "guards", "rows", "_options", "_describe", "_manage")
 
     def __init__(
         self,
@@ -35,14 +49,22 @@ class AdminApi:
         bound_host: Callable[[], str | None],
         session_ttl: float,
         describe: Callable[[], dict[str, Any]],
+        live: LiveGateway,
     ) -> None:
         self.rows = AdminRows(store)
         self.auth = AdminAuth(self.rows, session_ttl)
         self.guards = Guards(self.auth, token, HostCheck(bound_host, options))
         self._options = options
         self._describe = describe
+        self._manage = Manage(live, options)
 
     def install(self, router: Router) -> None:
         AuthRoutes(self.auth, self.guards, self._options).install(router)
         status = self.guards.token_or_session(StatusView(self._describe))
         router.add("GET", "/api/status", status, label=ADMIN_TOKEN)
+        ProviderRoutes(self._manage).install(router, self.guards)
+        RoutingRoutes(self._manage).install(router, self.guards)
+        SettingsRoutes(self._manage).install(router, self.guards)
+        HealthRoutes(self._manage).install(router, self.guards)
+        AuditRoutes(self._manage.live.store).install(router, self.guards)
+        TranslateRoutes().install(router, self.guards)

@@ -1,46 +1,61 @@
-"""``omniroute provider discover NAME``: ask the upstream which models it
-serves and add them to the provider's model list (``--replace``: make the
-list exactly the upstream's); without a model list, check the account with
-the smallest possible generation instead.
-
-Merging is the default because a hand-given list often names models an
-upstream does not list (aliases, private deployments) and losing them
-silently would break routing that worked.
+"""Model discovery: ask a provider's upstream which models it serves and
+add them to the provider's model list (``replace``: make the list exactly
+the upstream's); without a listing endpoint, check the account with the
+smallest possible generation instead. ``omniroute provider discover`` and
+``POST /api/providers/{name}/discover`` both run this.
 
 Where the listing lives and how its pages read is the provider family's
-business (``omniroute.providers``); this module only drives the pages and
-prints what it found.
+business (``omniroute.providers``); how the list is merged is
+``config.providers.merge_models``; this module drives the pages.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from dataclasses import dataclass
 from urllib.parse import urlencode
 
 from omniroute import errors
 from omniroute.config.editor import ConfigEditor
 from omniroute.config.options import Options, ProviderOptions, egress_proxy
+from omniroute.config.providers import merge_models
 from omniroute.config.routing import catalog_entry
 from omniroute.gateway.secrets import Scrubber, proxy_secrets
 from omniroute.providers import ProviderFamily, family_for
-from omniroute.providers.catalog import Catalog
 from omniroute.providers.family import Operation
 from omniroute.settings import Settings
-from omniroute.store import AccountRecord, ConfigSnapshot, ProviderRecord, Store
+from omniroute.store import AccountRecord, ConfigSnapshot, ProviderRecord
 from omniroute.upstream.cold import ColdClient, origin_path
 
 MAX_PAGES = 20
 _NO_LISTING = frozenset({404, 405, 501})
 
 
-async def discover(store: Store, settings: Settings, name: str, *, replace: bool = False) -> int:
-    snap = await store.snapshot()
+@dataclass(frozen=True, slots=True)
+class Discovery:
+    """What one discovery found and did."""
+
+    provider: str
+    listed: tuple[str, ...] | None  # None: the upstream has no listing endpoint
+    models: tuple[str, ...]  # the provider's model list afterwards
+    added: tuple[str, ...] = ()
+    removed: tuple[str, ...] = ()
+    unchanged: int = 0
+    kept: int = 0  # models the upstream does not list, kept (not replacing)
+    probe_model: str | None = None  # no listing: the model a test call went to
+    probe_status: int | None = None
+
+
+async def discover(
+    editor: ConfigEditor, settings: Settings, name: str, *, replace: bool = False
+) -> Discovery:
+    snap = await editor.store.snapshot()
     provider = snap.provider(name)
     if provider is None:
-        raise errors.BadRequest(f"unknown provider {name!r}")
+        raise errors.NotFound(f"unknown provider {name!r}")
     account = _first_account(snap, provider)
-    entry = catalog_entry(provider, Catalog.load())
+    entry = catalog_entry(provider, editor.catalog)
     family = family_for(provider.format)
     options = ProviderOptions.read(provider.extra)
     extra = dict(entry.headers) if entry else {}
@@ -60,7 +75,7 @@ async def discover(store: Store, settings: Settings, name: str, *, replace: bool
     async with ColdClient(settings, proxy) as http:
         listing = await _list_models(http, family, provider, headers, scrub)
         if listing is not None:
-            return await _store_listing(store, provider, listing, replace=replace)
+            return await _store_listing(editor, provider, listing, replace=replace)
         known = provider.models or (entry.model_ids if entry else ())
         return await _probe(http, family, provider, headers, known, scrub)
 
@@ -69,9 +84,7 @@ def _first_account(snap: ConfigSnapshot, provider: ProviderRecord) -> AccountRec
     accounts = snap.accounts_for(provider.id)
     usable = [a for a in accounts if a.enabled] or list(accounts)
     if not usable:
-        raise errors.BadRequest(
-            f"provider {provider.name!r} has no account: add one with `omniroute provider add`"
-        )
+        raise errors.BadRequest(f"provider {provider.name!r} has no account: add one first")
     return usable[0]
 
 
@@ -103,34 +116,26 @@ async def _list_models(
 
 
 async def _store_listing(
-    store: Store, provider: ProviderRecord, ids: list[str], *, replace: bool
-) -> int:
+    editor: ConfigEditor, provider: ProviderRecord, ids: list[str], *, replace: bool
+) -> Discovery:
     if not ids:
         raise errors.BadRequest(
             f"provider {provider.name!r}: the upstream listed no models; nothing was changed"
         )
     old = list(provider.models)
-    listed = set(ids)
-    added = [m for m in ids if m not in old]
-    if replace:
-        new, removed = list(ids), [m for m in old if m not in listed]
-    else:
-        new, removed = old + added, []
-    unchanged = len(old) - len(removed)
+    new, added, removed = merge_models(old, ids, replace=replace)
     if new != old:
-        await ConfigEditor(store).update_provider(provider.name, models=new)
-    print(
-        f"provider {provider.name}: the upstream lists {len(ids)} model(s); "
-        f"{len(added)} added, {len(removed)} removed, {unchanged} unchanged"
+        await editor.update_provider(provider.name, models=new)
+    listed = set(ids)
+    return Discovery(
+        provider=provider.name,
+        listed=tuple(ids),
+        models=tuple(new),
+        added=tuple(added),
+        removed=tuple(removed),
+        unchanged=len(old) - len(removed),
+        kept=0 if replace else sum(m not in listed for m in old),
     )
-    for model in added:
-        print(f"  + {model}")
-    for model in removed:
-        print(f"  - {model}")
-    unlisted = sum(m not in listed for m in old) if not replace else 0
-    if unlisted:
-        print(f"  ({unlisted} model(s) the upstream does not list were kept; --replace drops them)")
-    return 0
 
 
 async def _probe(
@@ -140,12 +145,12 @@ async def _probe(
     headers: list[tuple[str, str]],
     known: tuple[str, ...],
     scrub: Scrubber,
-) -> int:
+) -> Discovery:
     """No listing endpoint: one minimal generation proves the URL and key work."""
     if not known:
         raise errors.BadRequest(
             f"provider {provider.name!r} has no /models endpoint and no known model to test; "
-            f"name one with `omniroute provider set {provider.name} --models MODEL`"
+            "give it a model list first"
         )
     model = known[0]
     url = family.url(Operation.CHAT, provider.base_url, model, stream=False)
@@ -157,11 +162,13 @@ async def _probe(
             f"provider {provider.name!r} has no /models endpoint, and a test call to "
             f"{model!r} answered HTTP {status}{_detail(answer, scrub)}"
         )
-    print(
-        f"provider {provider.name}: no /models endpoint; a test call to {model} worked "
-        f"(HTTP {status}); the model list was not changed"
+    return Discovery(
+        provider=provider.name,
+        listed=None,
+        models=provider.models,
+        probe_model=model,
+        probe_status=status,
     )
-    return 0
 
 
 def _with_query(url: str, query: Mapping[str, str]) -> str:

@@ -1,0 +1,107 @@
+"""``/api/health``: the gateway's memory of how upstreams behave, and an
+operator's reset of it.
+
+GET  /api/health         breakers, cooldowns, limiters (each naming its
+                         provider, account, model or combo), latency numbers
+POST /api/health/reset   {"target": KEY | PROVIDER}: one key as listed
+                         (``provider:x``, ``model:x/m``, ``account:3``,
+                         ``account:3/m``, ``combo:c#0``), or everything of one
+                         provider (its breakers, its accounts' cooldowns and
+                         limiters); no target: everything
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from omniroute.api.admin.access import ADMIN_SESSION, ADMIN_TOKEN, Guards
+from omniroute.api.admin.manage import Manage, body_of
+from omniroute.api.bodies import field
+from omniroute.errors import NotFound
+from omniroute.gateway.resilience import account_key, model_key, provider_key
+from omniroute.http.message import Request, Response
+from omniroute.http.routing import Router
+from omniroute.store import ConfigSnapshot
+
+
+class HealthRoutes:
+    __slots__ = ("_m",)
+
+    def __init__(self, manage: Manage) -> None:
+        self._m = manage
+
+    def install(self, router: Router, guards: Guards) -> None:
+        router.add("GET", "/api/health", guards.token_or_session(self.show), label=ADMIN_TOKEN)
+        router.add("POST", "/api/health/reset", guards.session(self.reset), label=ADMIN_SESSION)
+
+    async def show(self, request: Request) -> Response:
+        status = self._m.live.resilience.status()
+        owners = _account_owners(self._m.live.registry().snapshot)
+        for section in ("breakers", "cooldowns", "limiters"):
+            for item in status[section]:
+                item.update(scope(item["key"], owners))
+        return Response.json(status)
+
+    async def reset(self, request: Request) -> Response:
+        target = field(body_of(request, ("target",)), "target", str, required=False)
+        resilience = self._m.live.resilience
+        if target is None:
+            keys = sorted(resilience.tracked())
+            resilience.reset()
+        else:
+            keys = self._keys_of(target)
+            resilience.reset(keys)
+        await self._m.auditor(request).record("health.reset", target or "all", {"keys": keys})
+        return Response.json({"reset": keys})
+
+    def _keys_of(self, target: str) -> list[str]:
+        """A tracked key, or every key of a provider; NotFound for neither."""
+        tracked = self._m.live.resilience.tracked()
+        if target in tracked:
+            return [target]
+        snapshot = self._m.live.registry().snapshot
+        provider = snapshot.provider(target)
+        if provider is None:
+            raise NotFound(
+                f"nothing to reset for {target!r}: no breaker, cooldown or limiter has that "
+                "key and no provider has that name"
+            )
+        accounts = [account_key(a.id) for a in snapshot.accounts_for(provider.id)]
+        own = model_key(provider.name, "")
+        keys = {provider_key(provider.name)} | {
+            key
+            for key in tracked
+            if key.startswith(own) or any(key == a or key.startswith(a + "/") for a in accounts)
+        }
+        return sorted(keys)
+
+
+def _account_owners(snapshot: ConfigSnapshot) -> dict[int, str]:
+    names = {p.id: p.name for p in snapshot.providers}
+    return {a.id: names.get(a.provider_id, "?") for a in snapshot.accounts}
+
+
+def scope(key: str, owners: dict[int, str]) -> dict[str, Any]:
+    """What a resilience key is about: ``{"scope", "provider", "account",
+    "model", "combo", "step"}`` as far as the key says."""
+    kind, _, rest = key.partition(":")
+    if kind == "provider":
+        return {"scope": "provider", "provider": rest}
+    if kind == "model":
+        provider, _, model = rest.partition("/")
+        return {"scope": "model", "provider": provider, "model": model}
+    if kind == "account":
+        number, _, model = rest.partition("/")
+        account = int(number) if number.isdigit() else None
+        found: dict[str, Any] = {
+            "scope": "account",
+            "account": account,
+            "provider": owners.get(account) if account is not None else None,
+        }
+        if model:
+            found["model"] = model
+        return found
+    if kind == "combo":
+        combo, _, step = rest.rpartition("#")
+        return {"scope": "combo", "combo": combo, "step": int(step) if step.isdigit() else None}
+    return {"scope": kind or "other"}
