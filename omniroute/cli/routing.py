@@ -44,6 +44,12 @@ CONFIG_KEYS: Mapping[str, tuple[str, str | None, type]] = MappingProxyType(
         "fallback.max-seconds": ("fallback", "max_seconds", float),
         "public-hosts": ("public_hosts", None, list),
         "trusted-proxies": ("trusted_proxies", None, list),
+        "client-allow": ("client_allow", None, list),
+        "client-deny": ("client_deny", None, list),
+        "admin-allow": ("admin_allow", None, list),
+        "admin-deny": ("admin_deny", None, list),
+        "ip-rpm": ("ip_rpm", None, int),
+        "injection-guard": ("injection_guard", None, str),
     }
 )
 _PROMPT_SHOWN = 60

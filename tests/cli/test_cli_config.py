@@ -342,6 +342,14 @@ def test_config_show_prints_the_defaults_the_gateway_uses(cli: Cli) -> None:
         f"cooldown.cap = {_signature_default(Cooldowns, 'cap')} (default)",
         f"fallback.max-attempts = {fallback.max_attempts} (default)",
         f"fallback.max-seconds = {fallback.max_seconds} (default)",
+        "public-hosts = none (default)",
+        "trusted-proxies = none (default)",
+        "client-allow = none (default)",
+        "client-deny = none (default)",
+        "admin-allow = none (default)",
+        "admin-deny = none (default)",
+        "ip-rpm = none (default)",
+        f"injection-guard = {options.injection_guard} (default)",
     ]
     assert cli.ok("config", "show").splitlines() == expected
     # The gateway's own breakers start from the same values.
@@ -392,6 +400,29 @@ def test_config_set_and_show(cli: Cli) -> None:
     assert "must start with one of" in cli.fails("config", "set", "proxy", "gopher://h")
     cli.fails("config", "set", "no.such.key", "1")
     cli.assert_no_secrets(PROXY_PASSWORD)
+
+
+def test_address_lists_rate_and_injection_guard_settings(cli: Cli) -> None:
+    cli.ok("config", "set", "client-allow", "10.0.0.0/8, 2001:db8::1")
+    cli.ok("config", "set", "admin-deny", "192.0.2.7")
+    cli.ok("config", "set", "ip-rpm", "120")
+    cli.ok("config", "set", "injection-guard", "block")
+    shown = cli.ok("config", "show").splitlines()
+    for line in (
+        "client-allow = 10.0.0.0/8, 2001:db8::1/128",
+        "client-deny = none (default)",
+        "admin-deny = 192.0.2.7/32",
+        "ip-rpm = 120",
+        "injection-guard = block",
+    ):
+        assert line in shown
+    assert "'client_deny': '10.0.0.300' is not an IP" in cli.fails(
+        "config", "set", "client-deny", "10.0.0.300"
+    )
+    assert "'ip_rpm' must be a whole number from 1" in cli.fails("config", "set", "ip-rpm", "0")
+    assert "off, log, block" in cli.fails("config", "set", "injection-guard", "loud")
+    cli.ok("config", "set", "client-allow", "none")
+    assert "client-allow = none (default)" in cli.ok("config", "show").splitlines()
 
 
 def test_keys_list_and_revoke(cli: Cli) -> None:

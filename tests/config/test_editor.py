@@ -62,7 +62,8 @@ async def test_upgrade_from_version_3_keeps_data_and_backs_up(settings: Settings
 
     async with Store(settings) as store:
         result = store.migration_result
-        assert result is not None and result.applied == (4, 5)
+        later = tuple(m.version for m in MIGRATIONS[3:])
+        assert result is not None and result.applied == later
         assert result.backup is not None
         assert re.fullmatch(r"omniroute-\d{8}T\d{6}Z-v3\.db", result.backup.name)
         snap = await store.snapshot()

@@ -38,7 +38,7 @@ class AdminApi:
     ) -> None:
         self.rows = AdminRows(store)
         self.auth = AdminAuth(self.rows, session_ttl)
-        self.guards = Guards(self.auth, token, HostCheck(bound_host, options))
+        self.guards = Guards(self.auth, token, HostCheck(bound_host, options), options)
         self._options = options
         self._describe = describe
 
