@@ -6,17 +6,18 @@ import json
 import re
 import secrets
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from omniroute.api.bodies import read_json
-from omniroute.errors import BadRequest, NotFound, OmniError
+from omniroute.errors import BadRequest, Forbidden, NotFound, OmniError
 from omniroute.formats.sse import SSEDecoder
 from omniroute.gateway.admission import Admission
 from omniroute.gateway.call import Call
 from omniroute.gateway.conversations import ConversationMemory
 from omniroute.gateway.pipeline import Pipeline
 from omniroute.gateway.registry import Registry
+from omniroute.gateway.scope import visible
 from omniroute.http.message import GuardedStream, Handler, Request, Response, StreamResponse
 from omniroute.http.routing import Router
 from omniroute.providers.family import Operation
@@ -66,6 +67,13 @@ def request_id(request: Request) -> str:
 
 def _key_id(key: object) -> int | None:
     return key.id if isinstance(key, ClientKeyRecord) else None
+
+
+def _async(release: Callable[[], None]) -> Callable[[], Awaitable[None]]:
+    async def run() -> None:
+        release()
+
+    return run
 
 
 def _key_of(request: Request) -> ClientKeyRecord | None:
@@ -127,19 +135,38 @@ class ClientApi:
 
         async def handle(request: Request) -> Response | StreamResponse:
             try:
-                request.state["client_key"] = self._admission.admit(request)
-                return await handler(request)
+                key = request.state["client_key"] = self._admission.admit(request)
+                release = self._admission.hold(key) if dialect is not None else None
             except OmniError as err:
-                if dialect is not None and "call" not in request.state:
-                    self._pipeline.record_refused(
-                        str(request.state["request_id"]),
-                        dialect,
-                        err,
-                        client_key_id=_key_id(request.state.get("client_key")),
-                    )
+                if dialect is not None:
+                    self._refused(request, dialect, err)
                 raise
+            try:
+                response = await handler(request)
+            except BaseException as err:
+                if release is not None:
+                    release()
+                if isinstance(err, OmniError) and dialect is not None:
+                    self._refused(request, dialect, err)
+                raise
+            if release is not None:
+                # A stream holds the key's place until its last byte (or the client leaves).
+                if isinstance(response, StreamResponse):
+                    response.chunks = GuardedStream(response.chunks, _async(release))
+                else:
+                    release()
+            return response
 
         return handle
+
+    def _refused(self, request: Request, dialect: str, err: OmniError) -> None:
+        if "call" not in request.state:
+            self._pipeline.record_refused(
+                str(request.state["request_id"]),
+                dialect,
+                err,
+                client_key_id=_key_id(request.state.get("client_key")),
+            )
 
     # ------------------------------------------------------------- helpers
 
@@ -154,6 +181,7 @@ class ClientApi:
         include_usage: bool = False,
         operation: Operation = Operation.CHAT,
     ) -> Call:
+        address = request.state.get("client_address")
         call = request.state["call"] = Call(
             request_id=str(request.state["request_id"]),
             client_key_id=key.id if key else None,
@@ -164,8 +192,20 @@ class ClientApi:
             include_usage=include_usage,
             client_headers=dict(request.headers.items()),
             operation=operation,
+            scope=key.scope if key else None,
+            client_address=address if isinstance(address, str) else None,
         )
         return call
+
+    def _model_ids(self, request: Request) -> list[str]:
+        """What the model listings show: everything served, or for a key
+        with a scope, what it may use."""
+        registry = self._registry()
+        ids = registry.model_ids()
+        key = _key_of(request)
+        if key is None or not key.scope.restricted:
+            return ids
+        return visible(key.scope, registry, ids)
 
     # -------------------------------------------------------------- OpenAI
 
@@ -193,7 +233,7 @@ class ClientApi:
                 "created": created,
                 "owned_by": model_id.split("/")[0],
             }
-            for model_id in self._registry().model_ids()
+            for model_id in self._model_ids(request)
         ]
         return Response.json({"object": "list", "data": data})
 
@@ -376,13 +416,15 @@ class ClientApi:
         from omniroute.formats import gemini
 
         return Response.json(
-            {"models": [gemini.model_list_entry(m) for m in self._registry().model_ids()]}
+            {"models": [gemini.model_list_entry(m) for m in self._model_ids(request)]}
         )
 
     async def gemini_model(self, request: Request) -> Response:
         name = request.path_params["name"].removeprefix("models/")
         if name not in self._registry().model_ids():
             raise NotFound(f"Model {name!r} is not served by this gateway.")
+        if name not in self._model_ids(request):
+            raise Forbidden(f"This API key may not use model {name!r}.")
         from omniroute.formats import gemini
 
         return Response.json(gemini.model_list_entry(name))

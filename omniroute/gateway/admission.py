@@ -78,7 +78,7 @@ class SlidingWindow:
 
 
 class Admission:
-    __slots__ = ("_settings", "_registry", "_per_address")
+    __slots__ = ("_settings", "_registry", "_per_address", "_per_key", "_active")
 
     def __init__(
         self,
@@ -89,6 +89,8 @@ class Admission:
         self._settings = settings
         self._registry = registry
         self._per_address = SlidingWindow(clock=clock)
+        self._per_key = SlidingWindow(clock=clock)
+        self._active: dict[int, int] = {}  # key id -> model calls in progress
 
     def admit(self, request: Request) -> ClientKeyRecord | None:
         """The caller's key (None: a key-less local caller), once its address
@@ -111,3 +113,40 @@ class Admission:
             require_on_loopback=self._settings.require_key_on_loopback,
             options=options,
         )
+
+    def hold(self, key: ClientKeyRecord | None) -> Release | None:
+        """A place for one model call under the key's own limits; the caller
+        runs the release (exactly once is enough) when the answer is over.
+        None when the key has no concurrency limit. Raises RateLimited."""
+        if key is None:
+            return None
+        scope = key.scope
+        if scope.max_concurrent is not None and self._active.get(key.id, 0) >= scope.max_concurrent:
+            raise RateLimited(
+                f"This API key already has {scope.max_concurrent} requests in progress, its limit.",
+                retry_after=_BUSY_RETRY,
+            )
+        if scope.rpm is not None:
+            wait = self._per_key.take(str(key.id), scope.rpm)
+            if wait > 0:
+                raise RateLimited(
+                    f"This API key is over its limit of {scope.rpm} requests per minute.",
+                    retry_after=wait,
+                )
+        if scope.max_concurrent is None:
+            return None
+        key_id = key.id
+        self._active[key_id] = self._active.get(key_id, 0) + 1
+        held = True
+
+        def release() -> None:
+            nonlocal held
+            if held:
+                held = False
+                left = self._active.get(key_id, 1) - 1
+                if left > 0:
+                    self._active[key_id] = left
+                else:
+                    self._active.pop(key_id, None)
+
+        return release

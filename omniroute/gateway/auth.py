@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import time
+from datetime import UTC, datetime
+
 from omniroute.config.options import Options
 from omniroute.errors import Unauthorized
 from omniroute.gateway.peers import local_caller
@@ -47,4 +50,8 @@ def authenticate(
     record = snapshot.key_by_hash(hash_client_key(key))
     if record is None or record.revoked:
         raise Unauthorized("Invalid API key.")
+    expires_at = record.scope.expires_at
+    if expires_at is not None and record.scope.expired(time.time()):
+        when = datetime.fromtimestamp(expires_at, UTC).strftime("%Y-%m-%d %H:%M UTC")
+        raise Unauthorized(f"This API key expired on {when}.")
     return record

@@ -42,6 +42,7 @@ from omniroute.gateway.resilience import (
     model_key,
     provider_key,
 )
+from omniroute.gateway.scope import permitted
 from omniroute.http.message import Response, StreamResponse
 from omniroute.providers.family import Action, Failure
 from omniroute.routing.breaker import BreakerState
@@ -127,11 +128,14 @@ class Pipeline:
     async def _route(self, call: Call, handler: OperationHandler) -> Response | StreamResponse:
         registry = self._registry()
         resolution = registry.resolve(call.model)
+        allowed = None if call.scope is None else permitted(call.scope, call.model, resolution)
         fallback = registry.options.fallback
         budget = RetryBudget(fallback.max_attempts, fallback.max_seconds)
         failures: list[tuple[Attempt, errors.OmniError]] = []
         skipped: list[tuple[str, float | None]] = []  # why, and when it may work again
         for target in resolution.plan(self._res.strategies.combo_order):
+            if allowed is not None and not allowed(target):
+                continue  # outside the client key's scope: never tried, never reported
             provider = registry.provider(target.provider)
             if not handler.serves(provider):
                 skipped.append((f"{target.ref}: cannot {call.operation.value}", None))

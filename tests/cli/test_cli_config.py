@@ -441,6 +441,33 @@ def test_keys_list_and_revoke(cli: Cli) -> None:
     assert sum(key in text for text in cli.seen) == 1
 
 
+def test_key_scope_expiry_and_usage_from_the_cli(cli: Cli) -> None:
+    cli.ok("provider", "add", "deepseek", "--api-key", DEEPSEEK_KEY)
+    key = cli.ok(
+        "key", "create", "--name", "ci", "--models", "deepseek/*, my-combo",
+        "--providers", "DeepSeek", "--expires", "30d", "--rpm", "60", "--max-concurrent", "4",
+    ).strip().splitlines()[-1]  # fmt: skip
+    (line,) = cli.ok("key", "list").splitlines()
+    assert line.startswith(f"key 1  {key[:12]}…  active  created=")
+    for part in (
+        "last_used=never", "requests=0", "tokens=0/0", "models=deepseek/*,my-combo",
+        "providers=deepseek", "rpm=60", "max_concurrent=4",
+    ):  # fmt: skip
+        assert f"  {part}  " in line
+    assert line.endswith("  name=ci") and "expires=never" not in line
+    changed = cli.ok("key", "set", "1", "--models", "none", "--rpm", "none", "--expires", "never")
+    assert "models=" not in changed and "rpm=" not in changed and "expires=never" in changed
+    assert "providers=deepseek" in changed and "max_concurrent=4" in changed
+    assert "unknown provider(s) 'nope'" in cli.fails("key", "set", "1", "--providers", "nope")
+    assert "'expires': 'soon' is not a duration" in cli.fails("key", "create", "--expires", "soon")
+    assert "no client key with id 7" in cli.fails("key", "set", "7", "--rpm", "1")
+    assert "needs a whole number from 1" in cli.fails("key", "create", "--rpm", "0")
+    assert "providers=deepseek" in cli.ok("key", "list")  # the refused changes changed nothing
+    cli.ok("key", "revoke", "1")
+    assert "is revoked" in cli.fails("key", "set", "1", "--rpm", "5")
+    assert sum(key in text for text in cli.seen) == 1
+
+
 def test_help_lists_every_command() -> None:
     out = subprocess.run(
         [sys.executable, "-m", "omniroute", "--help"],
@@ -460,6 +487,7 @@ def test_help_lists_every_command() -> None:
         "alias add",
         "config set",
         "key revoke",
+        "key list | key set ID",
     ):
         assert words in out
     sub = run_cli("provider", "set", "--help", data_dir=Path("/nonexistent")).stdout
