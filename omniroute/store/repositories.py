@@ -304,7 +304,7 @@ def read_client_key(conn: sqlite3.Connection, key_id: int) -> ClientKeyRecord | 
 
 def _check_key_name(name: Any) -> None:
     if name is not None and (not isinstance(name, str) or len(name) > 200):
-        raise BadRequest("a client key name must be a string of at most 200 characters")
+        raise BadRequest("'name' must be text of at most 200 characters")
 
 
 def _stored_scope(conn: sqlite3.Connection, scope: Mapping[str, Any]) -> dict[str, Any]:
