@@ -31,6 +31,7 @@ from omniroute.gateway.call import Attempt, AttemptEnd, Call, Outcome
 from omniroute.gateway.chat import ChatOperation
 from omniroute.gateway.count_tokens import CountTokensOperation
 from omniroute.gateway.exchange import Exchange
+from omniroute.gateway.injection import OFF, InjectionGuard
 from omniroute.gateway.operation import OperationHandler
 from omniroute.gateway.registry import ProviderInfo, Registry
 from omniroute.gateway.replay import Shared
@@ -44,7 +45,7 @@ from omniroute.gateway.resilience import (
 )
 from omniroute.gateway.scope import permitted
 from omniroute.http.message import Response, StreamResponse
-from omniroute.providers.family import Action, Failure
+from omniroute.providers.family import Action, Failure, Operation
 from omniroute.routing.breaker import BreakerState
 from omniroute.routing.model import Target
 from omniroute.routing.retry import RetryBudget
@@ -73,10 +74,14 @@ class Pipeline:
         self._exchange = Exchange(upstream, Timeouts.from_settings(settings))
         handlers: tuple[OperationHandler, ...] = (ChatOperation(), CountTokensOperation())
         self._handlers = {h.operation: h for h in handlers}
+        self._injection = InjectionGuard(store)
 
     async def run(self, call: Call) -> Response | StreamResponse:
         handler = self._handlers[call.operation]
         try:
+            guard = self._registry().options.injection_guard
+            if guard != OFF and call.operation is Operation.CHAT:
+                await self._injection.check(call, guard)
             if call.idempotency_key is None:
                 return await self._route(call, handler)
             # The same key and body within a few seconds share one upstream call.
