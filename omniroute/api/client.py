@@ -98,7 +98,6 @@ class ClientApi:
         memory: ConversationMemory,
         started: float,
     ) -> None:
-        self._settings = settings
         self._registry = registry
         self._pipeline = pipeline
         self._memory = memory
