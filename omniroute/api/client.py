@@ -6,17 +6,18 @@ import json
 import re
 import secrets
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from omniroute.api.bodies import read_json
-from omniroute.errors import BadRequest, NotFound, OmniError
+from omniroute.errors import BadRequest, Forbidden, NotFound, OmniError
 from omniroute.formats.sse import SSEDecoder
-from omniroute.gateway.auth import authenticate
+from omniroute.gateway.admission import Admission
 from omniroute.gateway.call import Call
 from omniroute.gateway.conversations import ConversationMemory
 from omniroute.gateway.pipeline import Pipeline
 from omniroute.gateway.registry import Registry
+from omniroute.gateway.scope import visible
 from omniroute.http.message import GuardedStream, Handler, Request, Response, StreamResponse
 from omniroute.http.routing import Router
 from omniroute.providers.family import Operation
@@ -68,6 +69,19 @@ def _key_id(key: object) -> int | None:
     return key.id if isinstance(key, ClientKeyRecord) else None
 
 
+def _async(release: Callable[[], None]) -> Callable[[], Awaitable[None]]:
+    async def run() -> None:
+        release()
+
+    return run
+
+
+def _key_of(request: Request) -> ClientKeyRecord | None:
+    """The key the door let in (None: a key-less local caller)."""
+    key = request.state.get("client_key")
+    return key if isinstance(key, ClientKeyRecord) else None
+
+
 def _model_of(body: dict[str, Any]) -> str:
     model = body.get("model")
     if not isinstance(model, str) or not model:
@@ -84,63 +98,76 @@ class ClientApi:
         memory: ConversationMemory,
         started: float,
     ) -> None:
-        self._settings = settings
         self._registry = registry
         self._pipeline = pipeline
         self._memory = memory
         self._started = started
+        self._admission = Admission(settings, registry)
 
     def install(self, router: Router, *, label: str, public: str) -> None:
-        """Add the LLM API's routes, labelled ``label`` (they check the
-        client key themselves); /health is ``public``."""
-        logged = self._logged
+        """Add the LLM API's routes, labelled ``label`` (each passes the
+        client API's own door: addresses, rates, the client key); /health
+        is ``public``."""
+        door = self._door
         routes = (
-            ("POST", "/v1/chat/completions", logged("openai", self.chat_completions)),
-            ("POST", "/v1/messages", logged("anthropic", self.messages)),
-            ("POST", "/v1/messages/count_tokens", logged("anthropic", self.count_tokens)),
-            ("POST", "/v1/responses", logged("openai-responses", self.responses)),
-            ("POST", "/v1/responses/compact", logged("openai-responses", self.responses_compact)),
-            ("GET", "/v1/models", self.models),
-            ("GET", "/v1beta/models", self.gemini_models),
-            ("GET", "/v1beta/models/{name:path}", self.gemini_model),
+            ("POST", "/v1/chat/completions", door(self.chat_completions, "openai")),
+            ("POST", "/v1/messages", door(self.messages, "anthropic")),
+            ("POST", "/v1/messages/count_tokens", door(self.count_tokens, "anthropic")),
+            ("POST", "/v1/responses", door(self.responses, "openai-responses")),
+            ("POST", "/v1/responses/compact", door(self.responses_compact, "openai-responses")),
+            ("GET", "/v1/models", door(self.models)),
+            ("GET", "/v1beta/models", door(self.gemini_models)),
+            ("GET", "/v1beta/models/{name:path}", door(self.gemini_model)),
             # google-genai calls /v1beta by default and /v1 when asked; Gemini CLI /v1beta.
-            ("POST", "/v1beta/models/{target:path}", logged("gemini", self.gemini)),
-            ("POST", "/v1/models/{target:path}", logged("gemini", self.gemini)),
+            ("POST", "/v1beta/models/{target:path}", door(self.gemini, "gemini")),
+            ("POST", "/v1/models/{target:path}", door(self.gemini, "gemini")),
         )
         for method, pattern, handler in routes:
             router.add(method, pattern, handler, label=label)
         router.add("GET", "/health", self.health, label=public)
 
-    def _logged(self, dialect: str, handler: Handler) -> Handler:
-        """A model endpoint whose refusals get a request-log row too: once a
-        call is made the pipeline writes its row; before that (no key, bad
-        JSON, no model) this does."""
+    def _door(self, handler: Handler, dialect: str | None = None) -> Handler:
+        """Admission (see ``gateway.admission``) before ``handler``. A model
+        call (``dialect`` given) gets a request-log row for its refusals
+        too: once a call is made the pipeline writes its row; before that
+        (refused at the door, bad JSON, no model) this does."""
 
         async def handle(request: Request) -> Response | StreamResponse:
             try:
-                return await handler(request)
+                key = request.state["client_key"] = self._admission.admit(request)
+                release = self._admission.hold(key) if dialect is not None else None
             except OmniError as err:
-                if "call" not in request.state:
-                    self._pipeline.record_refused(
-                        str(request.state["request_id"]),
-                        dialect,
-                        err,
-                        client_key_id=_key_id(request.state.get("client_key")),
-                    )
+                if dialect is not None:
+                    self._refused(request, dialect, err)
                 raise
+            try:
+                response = await handler(request)
+            except BaseException as err:
+                if release is not None:
+                    release()
+                if isinstance(err, OmniError) and dialect is not None:
+                    self._refused(request, dialect, err)
+                raise
+            if release is not None:
+                # A stream holds the key's place until its last byte (or the client leaves).
+                if isinstance(response, StreamResponse):
+                    response.chunks = GuardedStream(response.chunks, _async(release))
+                else:
+                    release()
+            return response
 
         return handle
 
-    # ------------------------------------------------------------- helpers
+    def _refused(self, request: Request, dialect: str, err: OmniError) -> None:
+        if "call" not in request.state:
+            self._pipeline.record_refused(
+                str(request.state["request_id"]),
+                dialect,
+                err,
+                client_key_id=_key_id(request.state.get("client_key")),
+            )
 
-    def _key(self, request: Request) -> ClientKeyRecord | None:
-        key = authenticate(
-            request,
-            self._registry().snapshot,
-            require_on_loopback=self._settings.require_key_on_loopback,
-        )
-        request.state["client_key"] = key
-        return key
+    # ------------------------------------------------------------- helpers
 
     def _call(
         self,
@@ -153,6 +180,7 @@ class ClientApi:
         include_usage: bool = False,
         operation: Operation = Operation.CHAT,
     ) -> Call:
+        address = request.state.get("client_address")
         call = request.state["call"] = Call(
             request_id=str(request.state["request_id"]),
             client_key_id=key.id if key else None,
@@ -163,13 +191,25 @@ class ClientApi:
             include_usage=include_usage,
             client_headers=dict(request.headers.items()),
             operation=operation,
+            scope=key.scope if key else None,
+            client_address=address if isinstance(address, str) else None,
         )
         return call
+
+    def _model_ids(self, request: Request) -> list[str]:
+        """What the model listings show: everything served, or for a key
+        with a scope, what it may use."""
+        registry = self._registry()
+        ids = registry.model_ids()
+        key = _key_of(request)
+        if key is None or not key.scope.restricted:
+            return ids
+        return visible(key.scope, registry, ids)
 
     # -------------------------------------------------------------- OpenAI
 
     async def chat_completions(self, request: Request) -> Response | StreamResponse:
-        key = self._key(request)
+        key = _key_of(request)
         body = read_json(request)
         options = body.get("stream_options")
         call = self._call(
@@ -184,7 +224,6 @@ class ClientApi:
         return await self._pipeline.run(call)
 
     async def models(self, request: Request) -> Response:
-        self._key(request)
         created = int(self._started)
         data = [
             {
@@ -193,14 +232,14 @@ class ClientApi:
                 "created": created,
                 "owned_by": model_id.split("/")[0],
             }
-            for model_id in self._registry().model_ids()
+            for model_id in self._model_ids(request)
         ]
         return Response.json({"object": "list", "data": data})
 
     # ----------------------------------------------------------- Responses
 
     async def responses(self, request: Request) -> Response | StreamResponse:
-        key = self._key(request)
+        key = _key_of(request)
         body = read_json(request)
         call = await self._responses_call(request, key, body, stream=body.get("stream") is True)
         from omniroute.formats import openai_responses
@@ -267,7 +306,7 @@ class ClientApi:
     async def responses_compact(self, request: Request) -> Response:
         """Codex's remote compaction, served by any upstream: the model writes a
         summary, and the compacted history is the user's own messages plus it."""
-        key = self._key(request)
+        key = _key_of(request)
         body = read_json(request)
         model = _model_of(body)
         raw_input = body.get("input") or []
@@ -328,7 +367,7 @@ class ClientApi:
     # ----------------------------------------------------------- Anthropic
 
     async def messages(self, request: Request) -> Response | StreamResponse:
-        key = self._key(request)
+        key = _key_of(request)
         body = read_json(request)
         call = self._call(
             request, key, "anthropic", body, _model_of(body), stream=body.get("stream") is True
@@ -336,7 +375,7 @@ class ClientApi:
         return await self._pipeline.run(call)
 
     async def count_tokens(self, request: Request) -> Response | StreamResponse:
-        key = self._key(request)
+        key = _key_of(request)
         body = read_json(request)
         call = self._call(
             request,
@@ -352,7 +391,7 @@ class ClientApi:
     # -------------------------------------------------------------- Gemini
 
     async def gemini(self, request: Request) -> Response | StreamResponse:
-        key = self._key(request)
+        key = _key_of(request)
         model, sep, action = request.path_params["target"].rpartition(":")
         if not sep or not model or action not in _GEMINI_ACTIONS:
             raise NotFound(
@@ -375,16 +414,16 @@ class ClientApi:
     async def gemini_models(self, request: Request) -> Response:
         from omniroute.formats import gemini
 
-        self._key(request)
         return Response.json(
-            {"models": [gemini.model_list_entry(m) for m in self._registry().model_ids()]}
+            {"models": [gemini.model_list_entry(m) for m in self._model_ids(request)]}
         )
 
     async def gemini_model(self, request: Request) -> Response:
-        self._key(request)
         name = request.path_params["name"].removeprefix("models/")
         if name not in self._registry().model_ids():
             raise NotFound(f"Model {name!r} is not served by this gateway.")
+        if name not in self._model_ids(request):
+            raise Forbidden(f"This API key may not use model {name!r}.")
         from omniroute.formats import gemini
 
         return Response.json(gemini.model_list_entry(name))

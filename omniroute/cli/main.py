@@ -6,7 +6,7 @@
     omniroute combo add|list|remove|enable|disable …
     omniroute alias add|list|remove …
     omniroute config set KEY VALUE | show
-    omniroute key create|list|revoke …
+    omniroute key create|list|set|revoke …
     omniroute admin password|logout-all, omniroute audit, omniroute routes
     omniroute --version | --help
 
@@ -24,26 +24,22 @@ import logging
 import sqlite3
 import sys
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from typing import Any
 
 from omniroute import __version__, errors
 from omniroute.cli import admin as cli_admin
+from omniroute.cli import keys as cli_keys
 from omniroute.cli import provider as cli_provider
 from omniroute.cli import routing as cli_routing
 from omniroute.cli import status as cli_status
 from omniroute.cli.common import (
-    ID,
     Command,
     Parser,
     command,
     common,
-    group,
     port_number,
-    with_store,
 )
 from omniroute.settings import DEFAULT_PORT, Settings
-from omniroute.store import Store
 
 _OVERVIEW = """\
 commands:
@@ -59,7 +55,9 @@ commands:
   combo add NAME TARGET... [options] | combo list | combo remove|enable|disable NAME
   alias add PATTERN TARGET | alias list | alias remove PATTERN
   config set KEY VALUE | config show
-  key create [--name N] | key list | key revoke ID
+  key create [--name N] [--models A,B] [--providers P,Q] [--expires 30d] [--rpm N]
+             [--max-concurrent N]    a client key (printed once) and what it may do
+  key list | key set ID [options] | key revoke ID
   admin password [--stdin] | admin logout-all
   audit [--limit N] [--json]         who changed what, newest first
   routes                             every route the gateway serves, with its guard
@@ -112,12 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_routing.register(sub)
     cli_admin.register(sub)
 
-    ksub = group(sub, "key", "manage client API keys")
-    kcreate = command(ksub, "create", "create a client key (printed once)", cmd_key_create)
-    kcreate.add_argument("--name", help="a label for the key")
-    command(ksub, "list", "list client keys (prefixes only)", cmd_key_list)
-    krevoke = command(ksub, "revoke", "revoke a client key", cmd_key_revoke)
-    krevoke.add_argument("id", type=ID, help="the key id from `key list`")
+    cli_keys.register(sub)
     return parser
 
 
@@ -134,48 +127,6 @@ async def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
     await serve(settings)
     return 0
-
-
-async def cmd_key_create(args: argparse.Namespace, settings: Settings) -> int:
-    async def run(store: Store) -> int:
-        record, plaintext = await store.create_client_key(args.name)
-        print(f"client key {record.id} created; it is shown only this once:", file=sys.stderr)
-        print(plaintext)
-        return 0
-
-    return await with_store(settings, run)
-
-
-async def cmd_key_list(args: argparse.Namespace, settings: Settings) -> int:
-    async def run(store: Store) -> int:
-        keys = await store.list_client_keys()
-        if not keys:
-            print("no client keys yet: create one with `omniroute key create`")
-        for k in keys:
-            state = "revoked" if k.revoked else "active"
-            used = _date(k.last_used_at) if k.last_used_at else "never"
-            label = f"  name={k.name}" if k.name else ""
-            print(
-                f"key {k.id}  {k.prefix}…  {state}  created={_date(k.created_at)}  "
-                f"last_used={used}{label}"
-            )
-        return 0
-
-    return await with_store(settings, run)
-
-
-async def cmd_key_revoke(args: argparse.Namespace, settings: Settings) -> int:
-    async def run(store: Store) -> int:
-        if not await store.revoke_client_key(args.id):
-            raise errors.BadRequest(f"no active client key with id {args.id}")
-        print(f"client key {args.id} revoked")
-        return 0
-
-    return await with_store(settings, run)
-
-
-def _date(ts: float) -> str:
-    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -14,6 +14,12 @@ Global settings (``settings`` table, JSON values):
     public_hosts      host names the management side answers to
     trusted_proxies   reverse proxies whose X-Forwarded-* headers are believed
     audit_retention_days  how long audit rows are kept (default 90)
+    client_allow      networks that may use the client API (empty: any)
+    client_deny       networks that may not (wins over client_allow)
+    admin_allow       networks that may reach /api and the dashboard (empty: any)
+    admin_deny        networks that may not (wins over admin_allow)
+    ip_rpm            client API requests per minute from one address (unset: no limit)
+    injection_guard   prompt-injection guard: off (default), log or block
 
 Per provider (the ``extra`` column): ``catalog`` (the catalog id it was added
 from), ``proxy``, ``limits`` ({rpm, min_gap, max_concurrent, max_queue}),
@@ -88,8 +94,17 @@ SETTING_DEFAULTS: Mapping[str, Any] = MappingProxyType(
         "public_hosts": (),
         "trusted_proxies": (),
         AUDIT_RETENTION_SETTING: DEFAULT_AUDIT_RETENTION_DAYS,
+        "client_allow": (),
+        "client_deny": (),
+        "admin_allow": (),
+        "admin_deny": (),
+        "ip_rpm": None,
+        "injection_guard": "off",
     }
 )
+
+INJECTION_MODES = ("off", "log", "block")
+MAX_IP_RPM = 1_000_000
 
 
 # -- the typed view ----------------------------------------------------------------
@@ -133,6 +148,14 @@ class Options:
     # Reverse proxies whose X-Forwarded-For / X-Forwarded-Proto are believed.
     trusted_proxies: tuple[IPNetwork, ...] = ()
     audit_retention_days: int = DEFAULT_AUDIT_RETENTION_DAYS
+    # Who may reach the client API and the management side (empty allow
+    # list: anyone not denied).
+    client_allow: tuple[IPNetwork, ...] = ()
+    client_deny: tuple[IPNetwork, ...] = ()
+    admin_allow: tuple[IPNetwork, ...] = ()
+    admin_deny: tuple[IPNetwork, ...] = ()
+    ip_rpm: int | None = None  # client API requests per minute per address
+    injection_guard: str = "off"  # off | log | block
 
     @classmethod
     def read(cls, settings: Mapping[str, Any]) -> Options:
@@ -347,6 +370,18 @@ def _network_list(key: str, value: Any) -> list[str]:
     return out
 
 
+def _ip_rpm(key: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_IP_RPM:
+        raise BadRequest(f"setting {key!r} must be a whole number from 1 to {MAX_IP_RPM}")
+    return value
+
+
+def _injection_mode(key: str, value: Any) -> str:
+    if value not in INJECTION_MODES:
+        raise BadRequest(f"setting {key!r} must be one of: {', '.join(INJECTION_MODES)}")
+    return str(value)
+
+
 def _text_list(key: str, value: Any) -> list[str]:
     if isinstance(value, str):
         value = [v for v in (part.strip() for part in value.split(",")) if v]
@@ -362,6 +397,12 @@ SETTING_CHECKS: Mapping[str, Callable[[str, Any], Any]] = MappingProxyType(
         "proxy": lambda key, value: check_proxy(value),
         "public_hosts": _host_list,
         "trusted_proxies": _network_list,
+        "client_allow": _network_list,
+        "client_deny": _network_list,
+        "admin_allow": _network_list,
+        "admin_deny": _network_list,
+        "ip_rpm": _ip_rpm,
+        "injection_guard": _injection_mode,
         "system_prompt": _prompt_setting,
         "account_strategy": lambda key, value: check_strategy(value),
         "breaker": _group(
@@ -382,6 +423,10 @@ def _prompt(value: str) -> str | None:
     return value.strip() or None
 
 
+def _networks(value: list[str]) -> tuple[IPNetwork, ...]:
+    return tuple(ipaddress.ip_network(n) for n in value)
+
+
 _TYPED: Mapping[str, Callable[[Any], Any]] = MappingProxyType(
     {
         "system_prompt": _prompt,
@@ -389,6 +434,10 @@ _TYPED: Mapping[str, Callable[[Any], Any]] = MappingProxyType(
         "cooldown": lambda v: CooldownOptions(**v),
         "fallback": lambda v: FallbackOptions(**v),
         "public_hosts": tuple,
-        "trusted_proxies": lambda v: tuple(ipaddress.ip_network(n) for n in v),
+        "trusted_proxies": _networks,
+        "client_allow": _networks,
+        "client_deny": _networks,
+        "admin_allow": _networks,
+        "admin_deny": _networks,
     }
 )

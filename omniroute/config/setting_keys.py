@@ -32,6 +32,12 @@ SETTING_KEYS: Mapping[str, tuple[str, str | None, type]] = MappingProxyType(
         "public-hosts": ("public_hosts", None, list),
         "trusted-proxies": ("trusted_proxies", None, list),
         "audit-retention-days": (AUDIT_RETENTION_SETTING, None, int),
+        "client-allow": ("client_allow", None, list),
+        "client-deny": ("client_deny", None, list),
+        "admin-allow": ("admin_allow", None, list),
+        "admin-deny": ("admin_deny", None, list),
+        "ip-rpm": ("ip_rpm", None, int),
+        "injection-guard": ("injection_guard", None, str),
     }
 )
 

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-import ipaddress
+import time
+from datetime import UTC, datetime
 
+from omniroute.config.options import Options
 from omniroute.errors import Unauthorized
+from omniroute.gateway.peers import local_caller
 from omniroute.http.message import Request
 from omniroute.store import hash_client_key
 from omniroute.store.records import ClientKeyRecord, ConfigSnapshot
@@ -24,23 +27,19 @@ def presented_key(request: Request) -> str | None:
     return request.query.get("key") or None
 
 
-def is_loopback(request: Request) -> bool:
-    if request.client is None:
-        return False
-    try:
-        return ipaddress.ip_address(request.client[0]).is_loopback
-    except ValueError:
-        return False
-
-
 def authenticate(
-    request: Request, snapshot: ConfigSnapshot, *, require_on_loopback: bool
+    request: Request,
+    snapshot: ConfigSnapshot,
+    *,
+    require_on_loopback: bool,
+    options: Options,
 ) -> ClientKeyRecord | None:
-    """The caller's key record; None only for a key-less loopback caller when
-    the setting allows it. Raises Unauthorized otherwise."""
+    """The caller's key record; None only for a key-less local caller (a
+    program on this machine, not a request relayed by a proxy) when the
+    setting allows it. Raises Unauthorized otherwise."""
     key = presented_key(request)
     if key is None:
-        if not require_on_loopback and is_loopback(request):
+        if not require_on_loopback and local_caller(request, options):
             return None
         raise Unauthorized(
             "Missing API key. Create one with `omniroute key create` and send it as "
@@ -51,4 +50,8 @@ def authenticate(
     record = snapshot.key_by_hash(hash_client_key(key))
     if record is None or record.revoked:
         raise Unauthorized("Invalid API key.")
+    expires_at = record.scope.expires_at
+    if expires_at is not None and record.scope.expired(time.time()):
+        when = datetime.fromtimestamp(expires_at, UTC).strftime("%Y-%m-%d %H:%M UTC")
+        raise Unauthorized(f"This API key expired on {when}.")
     return record

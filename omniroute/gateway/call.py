@@ -25,6 +25,7 @@ from omniroute.gateway.registry import ProviderInfo
 from omniroute.gateway.secrets import Scrubber
 from omniroute.providers.family import Operation
 from omniroute.routing.model import Target
+from omniroute.store.key_scope import KeyScope
 from omniroute.store.records import AccountRecord
 
 
@@ -41,6 +42,8 @@ class Call:
         "include_usage",
         "client_headers",
         "operation",
+        "scope",
+        "client_address",
         "started",
         "translate_only",
         "idempotency_key",
@@ -63,6 +66,8 @@ class Call:
         client_headers: dict[str, str],
         include_usage: bool = False,
         operation: Operation = Operation.CHAT,
+        scope: KeyScope | None = None,
+        client_address: str | None = None,
     ) -> None:
         self.request_id = request_id
         self.client_key_id = client_key_id
@@ -73,6 +78,9 @@ class Call:
         self.include_usage = include_usage
         self.client_headers = client_headers
         self.operation = operation
+        # What the client key may use; None when it may use everything.
+        self.scope = scope if scope is not None and scope.restricted else None
+        self.client_address = client_address  # behind trusted proxies: the real one
         self.started = time.monotonic()
         # True when the request was changed in the IR (e.g. a conversation put
         # in front of it), so the client's body can no longer pass through.

@@ -31,6 +31,7 @@ from omniroute.gateway.call import Attempt, AttemptEnd, Call, Outcome
 from omniroute.gateway.chat import ChatOperation
 from omniroute.gateway.count_tokens import CountTokensOperation
 from omniroute.gateway.exchange import Exchange
+from omniroute.gateway.injection import OFF, InjectionGuard
 from omniroute.gateway.operation import OperationHandler
 from omniroute.gateway.registry import ProviderInfo, Registry
 from omniroute.gateway.replay import Shared
@@ -42,8 +43,9 @@ from omniroute.gateway.resilience import (
     model_key,
     provider_key,
 )
+from omniroute.gateway.scope import permitted
 from omniroute.http.message import Response, StreamResponse
-from omniroute.providers.family import Action, Failure
+from omniroute.providers.family import Action, Failure, Operation
 from omniroute.routing.breaker import BreakerState
 from omniroute.routing.model import Target
 from omniroute.routing.retry import RetryBudget
@@ -72,10 +74,14 @@ class Pipeline:
         self._exchange = Exchange(upstream, Timeouts.from_settings(settings))
         handlers: tuple[OperationHandler, ...] = (ChatOperation(), CountTokensOperation())
         self._handlers = {h.operation: h for h in handlers}
+        self._injection = InjectionGuard(store)
 
     async def run(self, call: Call) -> Response | StreamResponse:
         handler = self._handlers[call.operation]
         try:
+            guard = self._registry().options.injection_guard
+            if guard != OFF and call.operation is Operation.CHAT:
+                await self._injection.check(call, guard)
             if call.idempotency_key is None:
                 return await self._route(call, handler)
             # The same key and body within a few seconds share one upstream call.
@@ -127,11 +133,14 @@ class Pipeline:
     async def _route(self, call: Call, handler: OperationHandler) -> Response | StreamResponse:
         registry = self._registry()
         resolution = registry.resolve(call.model)
+        allowed = None if call.scope is None else permitted(call.scope, call.model, resolution)
         fallback = registry.options.fallback
         budget = RetryBudget(fallback.max_attempts, fallback.max_seconds)
         failures: list[tuple[Attempt, errors.OmniError]] = []
         skipped: list[tuple[str, float | None]] = []  # why, and when it may work again
         for target in resolution.plan(self._res.strategies.combo_order):
+            if allowed is not None and not allowed(target):
+                continue  # outside the client key's scope: never tried, never reported
             provider = registry.provider(target.provider)
             if not handler.serves(provider):
                 skipped.append((f"{target.ref}: cannot {call.operation.value}", None))

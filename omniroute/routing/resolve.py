@@ -367,6 +367,12 @@ def _closest_in_family(provider: ProviderView, model: str, family: str) -> str |
 # --- aliases -----------------------------------------------------------------------
 
 
+def wildcard_match(pattern: str, text: str) -> bool:
+    """Whether ``text`` matches ``pattern`` the way alias patterns match:
+    ``*`` is any text, case is ignored."""
+    return _match_alias(pattern, text) is not None
+
+
 def _match_alias(pattern: str, model: str) -> tuple[str, ...] | None:
     regex = "(.*)".join(re.escape(part) for part in pattern.split("*"))
     found = re.fullmatch(regex, model, flags=re.IGNORECASE | re.DOTALL)

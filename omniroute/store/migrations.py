@@ -184,6 +184,14 @@ _ADMIN = sql(
     "ALTER TABLE client_keys ADD COLUMN scope TEXT NOT NULL DEFAULT '{}'",
 )
 
+# What each client key has used: request count and tokens, added up as the
+# request log is written (``last_used_at`` already was).
+_KEY_USAGE = sql(
+    "ALTER TABLE client_keys ADD COLUMN requests INTEGER NOT NULL DEFAULT 0",
+    "ALTER TABLE client_keys ADD COLUMN input_tokens INTEGER NOT NULL DEFAULT 0",
+    "ALTER TABLE client_keys ADD COLUMN output_tokens INTEGER NOT NULL DEFAULT 0",
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "config tables", _CONFIG_TABLES),
     Migration(2, "request log", _REQUEST_LOG),
@@ -191,6 +199,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(4, "routing", _ROUTING),
     Migration(5, "request operation", _REQUEST_OPERATION),
     Migration(6, "admin", _ADMIN),
+    Migration(7, "client key usage", _KEY_USAGE),
 )
 
 _STALE_PARTIAL_AGE = 3600.0  # seconds

@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
+from .key_scope import KeyScope
 from .proxies import mask_proxy
 
 
@@ -95,6 +96,12 @@ class ClientKeyRecord:
     created_at: float
     revoked: bool
     last_used_at: float | None
+    scope: KeyScope = KeyScope()
+    # Usage: every request made with the key, answered or refused, and the
+    # tokens of its answers. Not configuration: a snapshot's copy may lag.
+    requests: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,6 +21,7 @@ from typing import Any
 
 from ..errors import BadRequest, ConfigError, Conflict, NotFound, SecretKeyError
 from .crypto import WRONG_KEY_MESSAGE, Sealer
+from .key_scope import KeyScope, check_scope
 from .records import (
     AccountRecord,
     AliasRecord,
@@ -257,17 +258,76 @@ def delete_provider(conn: sqlite3.Connection, name: str) -> bool:
 # -- client keys ---------------------------------------------------------------
 
 
-def create_client_key(conn: sqlite3.Connection, name: str | None) -> tuple[ClientKeyRecord, str]:
-    if name is not None and (not isinstance(name, str) or len(name) > 200):
-        raise BadRequest("a client key name must be a string of at most 200 characters")
+def create_client_key(
+    conn: sqlite3.Connection, name: str | None, scope: Mapping[str, Any] | None = None
+) -> tuple[ClientKeyRecord, str]:
+    _check_key_name(name)
+    stored = _stored_scope(conn, scope or {})
     plaintext = CLIENT_KEY_PREFIX + secrets.token_urlsafe(32)
     cursor = conn.execute(
-        "INSERT INTO client_keys (name, key_hash, prefix, created_at) VALUES (?, ?, ?, ?)",
-        (name, hash_client_key(plaintext), plaintext[:CLIENT_KEY_DISPLAY_CHARS], time.time()),
+        "INSERT INTO client_keys (name, key_hash, prefix, created_at, scope) "
+        "VALUES (?, ?, ?, ?, ?)",
+        (
+            name,
+            hash_client_key(plaintext),
+            plaintext[:CLIENT_KEY_DISPLAY_CHARS],
+            time.time(),
+            json.dumps(stored),
+        ),
     )
     bump_revision(conn)
-    row = conn.execute(f"{_KEY_SELECT} WHERE id = ?", (cursor.lastrowid,)).fetchone()
-    return _client_key(row), plaintext
+    record = read_client_key(conn, int(cursor.lastrowid or 0))
+    assert record is not None
+    return record, plaintext
+
+
+def update_client_key(
+    conn: sqlite3.Connection, key_id: int, changes: Mapping[str, Any]
+) -> tuple[ClientKeyRecord, ClientKeyRecord]:
+    """Change a key's ``name`` and scope fields (merged into its scope; None
+    removes a limit). Returns the key before and after."""
+    before = read_client_key(conn, key_id)
+    if before is None:
+        raise NotFound(f"no client key with id {key_id}")
+    if before.revoked:
+        raise BadRequest(f"client key {key_id} is revoked; create a new one instead")
+    name = changes.get("name", before.name)
+    _check_key_name(name)
+    scope = before.scope.to_json()
+    scope.update({k: v for k, v in changes.items() if k != "name"})
+    conn.execute(
+        "UPDATE client_keys SET name = ?, scope = ? WHERE id = ?",
+        (name, json.dumps(_stored_scope(conn, scope)), key_id),
+    )
+    bump_revision(conn)
+    after = read_client_key(conn, key_id)
+    assert after is not None
+    return before, after
+
+
+def read_client_key(conn: sqlite3.Connection, key_id: int) -> ClientKeyRecord | None:
+    row = conn.execute(f"{_KEY_SELECT} WHERE id = ?", (key_id,)).fetchone()
+    return None if row is None else _client_key(row)
+
+
+def _check_key_name(name: Any) -> None:
+    if name is not None and (not isinstance(name, str) or len(name) > 200):
+        raise BadRequest("'name' must be text of at most 200 characters")
+
+
+def _stored_scope(conn: sqlite3.Connection, scope: Mapping[str, Any]) -> dict[str, Any]:
+    """The scope checked, with provider names as configured: a key limited
+    to a provider that does not exist could use nothing."""
+    checked = check_scope(scope)
+    if "providers" in checked:
+        known = {str(n).casefold(): str(n) for (n,) in conn.execute("SELECT name FROM providers")}
+        unknown = [p for p in checked["providers"] if p.casefold() not in known]
+        if unknown:
+            raise BadRequest(f"'providers': unknown provider(s) {', '.join(map(repr, unknown))}")
+        checked["providers"] = list(
+            dict.fromkeys(known[p.casefold()] for p in checked["providers"])
+        )
+    return checked
 
 
 def revoke_client_key(conn: sqlite3.Connection, key_id: int) -> bool:
@@ -347,7 +407,8 @@ _ACCOUNT_SELECT = (
 )
 _COMBO_SELECT = "SELECT id, name, strategy, enabled, system_prompt, targets, created_at FROM combos"
 _KEY_SELECT = (
-    "SELECT id, name, key_hash, prefix, created_at, revoked_at, last_used_at FROM client_keys"
+    "SELECT id, name, key_hash, prefix, created_at, revoked_at, last_used_at, scope, "
+    "requests, input_tokens, output_tokens FROM client_keys"
 )
 
 
@@ -415,7 +476,8 @@ def _combo(row: Sequence[Any]) -> ComboRecord:
 
 
 def _client_key(row: Sequence[Any]) -> ClientKeyRecord:
-    id_, name, key_hash, prefix, created_at, revoked_at, last_used_at = row
+    id_, name, key_hash, prefix, created_at, revoked_at, last_used_at, scope = row[:8]
+    requests, input_tokens, output_tokens = row[8:]
     return ClientKeyRecord(
         id=int(id_),
         name=None if name is None else str(name),
@@ -424,6 +486,10 @@ def _client_key(row: Sequence[Any]) -> ClientKeyRecord:
         created_at=float(created_at),
         revoked=revoked_at is not None,
         last_used_at=None if last_used_at is None else float(last_used_at),
+        scope=KeyScope.read(_mapping(scope, f"client key {id_} scope"), f"client key {id_}"),
+        requests=int(requests),
+        input_tokens=int(input_tokens),
+        output_tokens=int(output_tokens),
     )
 
 

@@ -25,6 +25,9 @@ _COLUMN_SQL = (
     "input_tokens, output_tokens, cached_tokens, reasoning_tokens, usage_estimated, operation"
 )
 _COLUMNS = tuple(name.strip() for name in _COLUMN_SQL.split(","))
+_TS, _KEY_ID, _INPUT, _OUTPUT = (
+    _COLUMNS.index(name) for name in ("ts", "client_key_id", "input_tokens", "output_tokens")
+)
 _INSERT = (
     "INSERT INTO request_log (" + _COLUMN_SQL + ") "
     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
@@ -101,15 +104,11 @@ class RequestLogBuffer:
                 self._dropped_failed += 1
             else:
                 values.append(converted)
-        # each key's "last used", from the same batch (not a config change).
-        last_used: dict[int, float] = {}
-        for row in batch:
-            if isinstance(row.client_key_id, int):
-                last_used[row.client_key_id] = max(row.ts, last_used.get(row.client_key_id, 0.0))
+        usage = _key_usage(values)
 
         def write(c: sqlite3.Connection) -> None:
             c.executemany(_INSERT, values)
-            c.executemany(_TOUCH_KEY, [(ts, key_id) for key_id, ts in last_used.items()])
+            c.executemany(_KEY_USAGE, [(*used, key_id) for key_id, used in usage.items()])
 
         try:
             run_transaction(conn, write, BEGIN_WRITE)
@@ -136,7 +135,30 @@ class RequestLogBuffer:
 
 
 _PRUNE_EVERY = 600.0  # seconds
-_TOUCH_KEY = "UPDATE client_keys SET last_used_at = max(coalesce(last_used_at, 0), ?) WHERE id = ?"
+_KEY_USAGE = (
+    "UPDATE client_keys SET last_used_at = max(coalesce(last_used_at, 0), ?), "
+    "requests = requests + ?, input_tokens = input_tokens + ?, "
+    "output_tokens = output_tokens + ? WHERE id = ?"
+)
+
+
+def _key_usage(values: list[tuple[Any, ...]]) -> dict[int, tuple[float, int, int, int]]:
+    """Each key's usage in a batch of stored rows, written with the batch
+    (not a config change): its last request's time, requests, input and
+    output tokens."""
+    usage: dict[int, tuple[float, int, int, int]] = {}
+    for row in values:
+        key_id = row[_KEY_ID]
+        if key_id is None:
+            continue
+        last, count, given, taken = usage.get(key_id, (0.0, 0, 0, 0))
+        usage[key_id] = (
+            max(last, row[_TS]),
+            count + 1,
+            given + row[_INPUT],
+            taken + row[_OUTPUT],
+        )
+    return usage
 
 
 def _values(row: RequestLogRow) -> tuple[Any, ...] | None:

@@ -300,9 +300,22 @@ class Store:
         """Delete one account; False if there was none."""
         return await self.write(lambda conn: repo.delete_account(conn, account_id))
 
-    async def create_client_key(self, name: str | None = None) -> tuple[ClientKeyRecord, str]:
-        """A new client key: its record and the plaintext, which is not stored."""
-        return await self.write(lambda conn: repo.create_client_key(conn, name))
+    async def create_client_key(
+        self, name: str | None = None, scope: Mapping[str, Any] | None = None
+    ) -> tuple[ClientKeyRecord, str]:
+        """A new client key (``scope``: see ``key_scope``): its record and the
+        plaintext, which is not stored."""
+        given = None if scope is None else dict(scope)
+        return await self.write(lambda conn: repo.create_client_key(conn, name, given))
+
+    async def update_client_key(
+        self, key_id: int, changes: Mapping[str, Any]
+    ) -> tuple[ClientKeyRecord, ClientKeyRecord]:
+        """Change a key's name and scope fields (None removes a limit); the
+        key before and after. NotFound for an unknown key, BadRequest for a
+        revoked one or a bad value."""
+        given = dict(changes)
+        return await self.write(lambda conn: repo.update_client_key(conn, key_id, given))
 
     async def revoke_client_key(self, key_id: int) -> bool:
         """Revoke a key; False if it does not exist or was already revoked."""

@@ -345,6 +345,12 @@ def test_config_show_prints_the_defaults_the_gateway_uses(cli: Cli) -> None:
         "public-hosts = none (default)",
         "trusted-proxies = none (default)",
         f"audit-retention-days = {options.audit_retention_days} (default)",
+        "client-allow = none (default)",
+        "client-deny = none (default)",
+        "admin-allow = none (default)",
+        "admin-deny = none (default)",
+        "ip-rpm = none (default)",
+        f"injection-guard = {options.injection_guard} (default)",
     ]
     assert cli.ok("config", "show").splitlines() == expected
     # The gateway's own breakers start from the same values.
@@ -397,6 +403,29 @@ def test_config_set_and_show(cli: Cli) -> None:
     cli.assert_no_secrets(PROXY_PASSWORD)
 
 
+def test_address_lists_rate_and_injection_guard_settings(cli: Cli) -> None:
+    cli.ok("config", "set", "client-allow", "10.0.0.0/8, 2001:db8::1")
+    cli.ok("config", "set", "admin-deny", "192.0.2.7")
+    cli.ok("config", "set", "ip-rpm", "120")
+    cli.ok("config", "set", "injection-guard", "block")
+    shown = cli.ok("config", "show").splitlines()
+    for line in (
+        "client-allow = 10.0.0.0/8, 2001:db8::1/128",
+        "client-deny = none (default)",
+        "admin-deny = 192.0.2.7/32",
+        "ip-rpm = 120",
+        "injection-guard = block",
+    ):
+        assert line in shown
+    assert "'client_deny': '10.0.0.300' is not an IP" in cli.fails(
+        "config", "set", "client-deny", "10.0.0.300"
+    )
+    assert "'ip_rpm' must be a whole number from 1" in cli.fails("config", "set", "ip-rpm", "0")
+    assert "off, log, block" in cli.fails("config", "set", "injection-guard", "loud")
+    cli.ok("config", "set", "client-allow", "none")
+    assert "client-allow = none (default)" in cli.ok("config", "show").splitlines()
+
+
 def test_keys_list_and_revoke(cli: Cli) -> None:
     assert "no client keys yet" in cli.ok("key", "list")
     key = cli.ok("key", "create", "--name", "laptop").strip().splitlines()[-1]
@@ -410,6 +439,33 @@ def test_keys_list_and_revoke(cli: Cli) -> None:
     listing = cli.ok("key", "list").splitlines()
     assert "  revoked  " in listing[0] and "  active  " in listing[1]
     # The full key was shown once, by `key create`, and never again.
+    assert sum(key in text for text in cli.seen) == 1
+
+
+def test_key_scope_expiry_and_usage_from_the_cli(cli: Cli) -> None:
+    cli.ok("provider", "add", "deepseek", "--api-key", DEEPSEEK_KEY)
+    key = cli.ok(
+        "key", "create", "--name", "ci", "--models", "deepseek/*, my-combo",
+        "--providers", "DeepSeek", "--expires", "30d", "--rpm", "60", "--max-concurrent", "4",
+    ).strip().splitlines()[-1]  # fmt: skip
+    (line,) = cli.ok("key", "list").splitlines()
+    assert line.startswith(f"key 1  {key[:12]}…  active  created=")
+    for part in (
+        "last_used=never", "requests=0", "tokens=0/0", "models=deepseek/*,my-combo",
+        "providers=deepseek", "rpm=60", "max_concurrent=4",
+    ):  # fmt: skip
+        assert f"  {part}  " in line
+    assert line.endswith("  name=ci") and "expires=never" not in line
+    changed = cli.ok("key", "set", "1", "--models", "none", "--rpm", "none", "--expires", "never")
+    assert "models=" not in changed and "rpm=" not in changed and "expires=never" in changed
+    assert "providers=deepseek" in changed and "max_concurrent=4" in changed
+    assert "unknown provider(s) 'nope'" in cli.fails("key", "set", "1", "--providers", "nope")
+    assert "'expires': 'soon' is not a duration" in cli.fails("key", "create", "--expires", "soon")
+    assert "no client key with id 7" in cli.fails("key", "set", "7", "--rpm", "1")
+    assert "needs a whole number from 1" in cli.fails("key", "create", "--rpm", "0")
+    assert "providers=deepseek" in cli.ok("key", "list")  # the refused changes changed nothing
+    cli.ok("key", "revoke", "1")
+    assert "is revoked" in cli.fails("key", "set", "1", "--rpm", "5")
     assert sum(key in text for text in cli.seen) == 1
 
 
@@ -432,6 +488,7 @@ def test_help_lists_every_command() -> None:
         "alias add",
         "config set",
         "key revoke",
+        "key list | key set ID",
     ):
         assert words in out
     sub = run_cli("provider", "set", "--help", data_dir=Path("/nonexistent")).stdout

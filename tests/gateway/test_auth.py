@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from omniroute.config.options import Options
 from omniroute.errors import Unauthorized
 from omniroute.gateway.auth import authenticate
 from omniroute.http.message import Request
@@ -47,7 +48,7 @@ def request(
 
 
 def auth(req: Request, *, require_on_loopback: bool = True) -> ClientKeyRecord | None:
-    return authenticate(req, SNAPSHOT, require_on_loopback=require_on_loopback)
+    return authenticate(req, SNAPSHOT, require_on_loopback=require_on_loopback, options=Options())
 
 
 @pytest.mark.parametrize(

@@ -177,3 +177,26 @@ async def test_log_rows_mark_when_each_client_key_was_last_used(settings: Settin
         keys = {k.name: k for k in await store.list_client_keys()}
     assert keys["used"].last_used_at == 7000.0
     assert keys["idle"].last_used_at is None
+
+
+async def test_log_rows_add_up_each_client_keys_usage(settings: Settings) -> None:
+    async with Store(settings) as store:
+        used, _ = await store.create_client_key("used")
+        idle, _ = await store.create_client_key("idle")
+        revision = await store.revision()
+        store.log_request(_row(1, client_key_id=used.id, input_tokens=10, output_tokens=3))
+        store.log_request(_row(2, client_key_id=used.id, status=403))  # refused: still a request
+        store.log_request(_row(3, client_key_id=used.id, status="bad"))  # dropped: not counted
+        store.log_request(_row(4))  # no key
+        await store.flush_logs()
+        store.log_request(_row(5, client_key_id=used.id, input_tokens=5, output_tokens=2))
+        await store.flush_logs()
+        keys = {k.name: k for k in await store.list_client_keys()}
+        # Usage is not configuration: a running server does not reload for it.
+        assert await store.revision() == revision
+    assert (keys["used"].requests, keys["used"].input_tokens, keys["used"].output_tokens) == (
+        3,
+        15,
+        5,
+    )
+    assert (keys["idle"].requests, keys["idle"].input_tokens) == (0, 0)

@@ -13,6 +13,7 @@ login that cannot be skipped. Thin handlers over the same code the CLI uses.
     health     /api/health: breakers, cooldowns, limiters, and their reset
     audit      /api/audit
     translate  /api/translate: the translator playground
+    keys       /api/keys: client keys and their scope
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from omniroute.api.admin.access import ADMIN_TOKEN, Guards, HostCheck
 from omniroute.api.admin.audit import AuditRoutes
 from omniroute.api.admin.auth import AuthRoutes
 from omniroute.api.admin.health import HealthRoutes
+from omniroute.api.admin.keys import KeyRoutes
 from omniroute.api.admin.manage import LiveGateway, Manage
 from omniroute.api.admin.providers import ProviderRoutes
 from omniroute.api.admin.routing import RoutingRoutes
@@ -38,7 +40,7 @@ from omniroute.store.admin import AdminRows
 
 
 class AdminApi:
-    __slots__ = ("auth", "guards", "rows", "_options", "_describe", "_manage")
+    __slots__ = ("auth", "guards", "rows", "_store", "_options", "_describe", "_manage")
 
     def __init__(
         self,
@@ -51,15 +53,17 @@ class AdminApi:
         describe: Callable[[], dict[str, Any]],
         live: LiveGateway,
     ) -> None:
+        self._store = store
         self.rows = AdminRows(store)
         self.auth = AdminAuth(self.rows, session_ttl)
-        self.guards = Guards(self.auth, token, HostCheck(bound_host, options))
+        self.guards = Guards(self.auth, token, HostCheck(bound_host, options), options)
         self._options = options
         self._describe = describe
         self._manage = Manage(live, options)
 
     def install(self, router: Router) -> None:
         AuthRoutes(self.auth, self.guards, self._options).install(router)
+        KeyRoutes(self._store, self.guards, self._options).install(router)
         status = self.guards.token_or_session(StatusView(self._describe))
         router.add("GET", "/api/status", status, label=ADMIN_TOKEN)
         ProviderRoutes(self._manage).install(router, self.guards)

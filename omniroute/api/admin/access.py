@@ -1,6 +1,7 @@
-"""The doors of the management side: which Host it answers to, who the
-client really is behind a trusted proxy, and the guards every route goes
-through (labelled for ``omniroute routes``).
+"""The doors of the management side: which addresses and which Host it
+answers to, and the guards every route goes through (labelled for
+``omniroute routes``). Who the client really is behind a trusted proxy is
+``omniroute.gateway.peers``' call, shared with the client API.
 
     public         anyone (the Host check still applies to /api and the dashboard)
     client-key     a client key (the LLM API checks it itself)
@@ -10,13 +11,16 @@ through (labelled for ``omniroute routes``).
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Callable
 
 from omniroute.api.admin.sessions import AdminAuth
 from omniroute.api.status import AdminAccess
 from omniroute.config.options import Options
 from omniroute.errors import OmniError
+from omniroute.gateway.peers import arrived_over_tls as arrived_over_tls
+from omniroute.gateway.peers import check_address
+from omniroute.gateway.peers import client_address as client_address
+from omniroute.gateway.peers import is_loopback as is_loopback
 from omniroute.http.message import Handler, Request, Response, StreamResponse
 
 PUBLIC = "public"
@@ -32,44 +36,6 @@ class MisdirectedRequest(OmniError):
 
     status = 421
     kind = "misdirected"
-
-
-def client_address(request: Request, options: Options) -> str:
-    """The client's address: the peer's, or, when the peer is a trusted
-    reverse proxy, the nearest address in X-Forwarded-For that is not one."""
-    peer = request.client[0] if request.client else ""
-    if not _trusted(peer, options):
-        return peer
-    chain = [a.strip() for h in request.headers.get_all("x-forwarded-for") for a in h.split(",")]
-    for address in reversed([a for a in chain if a]):
-        if not _trusted(address, options):
-            return address
-    return peer
-
-
-def arrived_over_tls(request: Request, options: Options) -> bool:
-    """Whether the client used https: only a trusted proxy can say so (the
-    gateway itself speaks plain HTTP)."""
-    peer = request.client[0] if request.client else ""
-    proto = (request.headers.get("x-forwarded-proto") or "").strip().lower()
-    return proto == "https" and _trusted(peer, options)
-
-
-def is_loopback(address: str) -> bool:
-    try:
-        return ipaddress.ip_address(address).is_loopback
-    except ValueError:
-        return False
-
-
-def _trusted(address: str, options: Options) -> bool:
-    if not options.trusted_proxies:
-        return False
-    try:
-        ip = ipaddress.ip_address(address)
-    except ValueError:
-        return False
-    return any(ip in network for network in options.trusted_proxies)
 
 
 class HostCheck:
@@ -104,25 +70,40 @@ def _without_port(host: str) -> str:
 
 
 class Guards:
-    """Wraps handlers so that nothing reaches one without its credential."""
+    """Wraps handlers so that nothing reaches one without its credential.
+    Every door first checks who knocks (the ``admin-allow`` and
+    ``admin-deny`` address lists) and for which Host."""
 
-    __slots__ = ("_auth", "_token", "_host")
+    __slots__ = ("_auth", "_token", "_host", "_options")
 
-    def __init__(self, auth: AdminAuth, token: AdminAccess, host: HostCheck) -> None:
+    def __init__(
+        self,
+        auth: AdminAuth,
+        token: AdminAccess,
+        host: HostCheck,
+        options: Callable[[], Options],
+    ) -> None:
         self._auth = auth
         self._token = token
         self._host = host
+        self._options = options
+
+    def _door(self, request: Request) -> None:
+        options = self._options()
+        address = client_address(request, options)
+        check_address(address, options.admin_allow, options.admin_deny, "the management side")
+        self._host(request)
 
     def public(self, handler: Handler) -> Handler:
         async def guarded(request: Request) -> Response | StreamResponse:
-            self._host(request)
+            self._door(request)
             return await handler(request)
 
         return guarded
 
     def session(self, handler: Handler) -> Handler:
         async def guarded(request: Request) -> Response | StreamResponse:
-            self._host(request)
+            self._door(request)
             request.state["session"] = await self._auth.require(request)
             return await handler(request)
 
@@ -130,7 +111,7 @@ class Guards:
 
     def token_or_session(self, handler: Handler) -> Handler:
         async def guarded(request: Request) -> Response | StreamResponse:
-            self._host(request)
+            self._door(request)
             if not self._token.presented(request):
                 request.state["session"] = await self._auth.require(request)
             return await handler(request)
