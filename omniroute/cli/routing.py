@@ -44,6 +44,9 @@ CONFIG_KEYS: Mapping[str, tuple[str, str | None, type]] = MappingProxyType(
         "fallback.max-seconds": ("fallback", "max_seconds", float),
         "public-hosts": ("public_hosts", None, list),
         "trusted-proxies": ("trusted_proxies", None, list),
+        "backup-retention": ("backup_retention", None, int),
+        "backup-interval-hours": ("backup_interval_hours", None, float),
+        "allow-link-local-base-urls": ("allow_link_local_base_urls", None, str),
     }
 )
 _PROMPT_SHOWN = 60
@@ -275,4 +278,6 @@ def _shown(key: str, value: Any) -> str:
         return json.dumps(_short(str(value)), ensure_ascii=False)
     if isinstance(value, list | tuple):
         return ", ".join(map(str, value)) if value else "none"
+    if isinstance(value, bool):
+        return "on" if value else "off"
     return str(value)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from omniroute.config.base_urls import check_base_url
 from omniroute.config.options import check_extra, check_setting
 from omniroute.config.routing import combo_check, combos_naming
 from omniroute.errors import BadRequest
@@ -59,6 +60,7 @@ class ConfigEditor:
         provider first when ``provider`` (format, base_url, models) is given;
         one transaction."""
         what = f"provider {name!r}"
+        await check_base_url(self.store, None if provider is None else provider[1])
         return await self.store.add_provider_account(
             name,
             api_key,
@@ -83,6 +85,7 @@ class ConfigEditor:
         patch = (
             None if extra is None else check_extra(extra, account=False, what=f"provider {name!r}")
         )
+        await check_base_url(self.store, base_url)
         return await self.store.update_provider(name, base_url=base_url, models=models, extra=patch)
 
     async def remove_provider(self, name: str) -> dict[str, list[str]]:

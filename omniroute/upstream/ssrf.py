@@ -103,6 +103,14 @@ _V6_BLOCKED: tuple[tuple[ipaddress.IPv6Network, str], ...] = tuple(
 _NAT64 = (ipaddress.IPv6Network("64:ff9b::/96"), ipaddress.IPv6Network("64:ff9b:1::/48"))
 
 
+# Where cloud metadata services answer besides 169.254.169.254: AWS's IPv6
+# address, and the names Google Cloud and AWS give them.
+_METADATA_V6 = ipaddress.IPv6Address("fd00:ec2::254")
+_METADATA_NAMES = frozenset(
+    {"metadata.google.internal", "metadata.goog", "instance-data", "instance-data.ec2.internal"}
+)
+
+
 class UrlRefused(BadRequest):
     """The URL may not be fetched: it points somewhere private, or is not a
     plain http(s) URL. The message names the host at most, never the query."""
@@ -172,6 +180,34 @@ def _part(label: str) -> int:
             raise UrlRefused("the URL's host is neither a valid address nor a name")
         return int(label, 8)
     return int(label)
+
+
+def metadata_problem(url: str) -> str | None:
+    """Why an admin-set base URL needs an explicit allowance: its host is a
+    link-local address (in any spelling) or a cloud metadata name. None for
+    everything else, loopback and private hosts included: a local model
+    server is a feature. The URL's other checks are the caller's."""
+    try:
+        parts = urlsplit(url)
+        host = (parts.hostname or "").rstrip(".")
+        address: IPAddress | None = (
+            ipaddress.IPv6Address(host.partition("%")[0])
+            if parts.netloc.rpartition("@")[2].startswith("[")
+            else legacy_ipv4(host)
+        )
+    except (ValueError, UrlRefused):
+        return None  # not an address: judged as a name below
+    if address is None:
+        return "a cloud metadata host" if host in _METADATA_NAMES else None
+    if address == _METADATA_V6:
+        return "a cloud metadata address"
+    if isinstance(address, ipaddress.IPv6Address):
+        inner = _embedded_v4(address)
+        if inner is not None:
+            address = inner
+    if address.is_link_local:
+        return "a link-local address"
+    return None
 
 
 @dataclass(frozen=True, slots=True)

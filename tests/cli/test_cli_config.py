@@ -342,6 +342,11 @@ def test_config_show_prints_the_defaults_the_gateway_uses(cli: Cli) -> None:
         f"cooldown.cap = {_signature_default(Cooldowns, 'cap')} (default)",
         f"fallback.max-attempts = {fallback.max_attempts} (default)",
         f"fallback.max-seconds = {fallback.max_seconds} (default)",
+        "public-hosts = none (default)",
+        "trusted-proxies = none (default)",
+        f"backup-retention = {options.backup_retention} (default)",
+        f"backup-interval-hours = {options.backup_interval_hours} (default)",
+        "allow-link-local-base-urls = off (default)",
     ]
     assert cli.ok("config", "show").splitlines() == expected
     # The gateway's own breakers start from the same values.
