@@ -26,6 +26,7 @@ from omniroute.http.static import StaticFiles
 from omniroute.providers.catalog import Catalog
 from omniroute.settings import Settings
 from omniroute.store import Store
+from omniroute.store.auto_backup import AutoBackups
 from omniroute.store.lock import DataDirLock
 from omniroute.upstream import UpstreamClient
 
@@ -57,6 +58,14 @@ class Gateway:
         )
         self.pipeline = Pipeline(
             settings, self.registry, self.upstream, self.store, self.resilience
+        )
+        self.auto_backups = AutoBackups(
+            self.store,
+            lambda: (
+                self.registry().options.backup_interval_hours,
+                self.registry().options.backup_retention,
+            ),
+            settings.backup_check_interval,
         )
         self.admin = AdminAccess(settings.data_dir)
         self._lock = DataDirLock(settings.data_dir)
@@ -102,8 +111,10 @@ class Gateway:
             await self.resilience.restore(self.store)
             self._watcher.start()
             self.resilience.start_saving(self.store)
+            self.auto_backups.start()
             self.address = await self.server.start(self.settings.host, self.settings.port)
         except BaseException:  # e.g. the port is taken: leave the database closed and tidy
+            await self.auto_backups.stop()
             await self._watcher.stop()
             await self.resilience.stop_saving(self.store)
             await self.store.close()
@@ -123,6 +134,7 @@ class Gateway:
         self._stopped = True
         self.admin.withdraw()
         await self.server.shutdown(self.settings.shutdown_grace)
+        await self.auto_backups.stop()
         await self._watcher.stop()
         await self.resilience.stop_saving(self.store)
         await self.memory.drain()
