@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 
 from ..errors import BadRequest, ConfigError
 from ..settings import Settings
-from . import backups, options
+from . import backups, options, transfer
 from . import repositories as repo
 from . import routing_tables as routing
 from .crypto import Sealer, load_key
@@ -404,6 +404,31 @@ class Store:
 
     async def remove_alias(self, pattern: str) -> bool:
         return await self.write(lambda conn: routing.remove_alias(conn, pattern))
+
+    # -- export and import -----------------------------------------------------
+
+    async def read_config(self) -> transfer.ConfigData:
+        """The whole configuration as plain values, secrets opened."""
+        sealer = self._require_sealer()
+        return await self.read(lambda conn: transfer.read_config(conn, sealer))
+
+    async def replace_config(
+        self,
+        config: transfer.ConfigData,
+        combo_check: ComboCheck,
+        after: Callable[[sqlite3.Connection], object] | None = None,
+    ) -> int:
+        """Make the configuration exactly ``config`` in one transaction
+        (``after`` runs last inside it: an audit row); the new revision."""
+        sealer = self._require_sealer()
+
+        def work(conn: sqlite3.Connection) -> int:
+            transfer.replace_config(conn, sealer, config, combo_check)
+            if after is not None:
+                after(conn)
+            return repo.read_revision(conn)
+
+        return await self.write(work)
 
     # -- backups ---------------------------------------------------------------
 
