@@ -7,6 +7,7 @@
     omniroute alias add|list|remove …
     omniroute config set KEY VALUE | show
     omniroute key create|list|revoke …
+    omniroute export|import …, backup create|list|restore …, doctor
     omniroute --version | --help
 
 ``--data-dir`` is accepted on every command, before or after its options.
@@ -28,9 +29,11 @@ from typing import Any
 
 from omniroute import __version__, errors
 from omniroute.cli import admin as cli_admin
+from omniroute.cli import doctor as cli_doctor
 from omniroute.cli import provider as cli_provider
 from omniroute.cli import routing as cli_routing
 from omniroute.cli import status as cli_status
+from omniroute.cli import transfer as cli_transfer
 from omniroute.cli.common import (
     ID,
     Command,
@@ -60,6 +63,10 @@ commands:
   config set KEY VALUE | config show
   key create [--name N] | key list | key revoke ID
   admin password [--stdin] | admin logout-all
+  export [--secrets] [-o FILE]       the configuration as a file (secrets: encrypted)
+  import FILE                        replace the configuration with an exported one
+  backup create|list|restore NAME    copies of the whole database
+  doctor [--json]                    check permissions, key, database, port, configuration
   routes                             every route the gateway serves, with its guard
 
 `omniroute COMMAND ACTION --help` shows each one's options."""
@@ -98,6 +105,8 @@ def build_parser() -> argparse.ArgumentParser:
     cli_provider.register(sub)
     cli_routing.register(sub)
     cli_admin.register(sub)
+    cli_transfer.register(sub)
+    cli_doctor.register(sub)
 
     ksub = group(sub, "key", "manage client API keys")
     kcreate = command(ksub, "create", "create a client key (printed once)", cmd_key_create)
