@@ -318,3 +318,37 @@ async def test_what_is_not_an_export_is_refused(settings: Settings, document: An
         with pytest.raises(BadRequest):
             await import_config(store, document, actor="cli")
         assert (await store.snapshot()).settings == {"system_prompt": "kept"}
+
+
+async def test_errors_about_a_file_never_repeat_its_secrets(settings: Settings) -> None:
+    document = {
+        "format": "omniroute-config",
+        "version": 1,
+        "providers": [
+            {
+                "name": "acme",
+                "format": "openai",
+                "base_url": "https://acme.test/v1",
+                "options": {"proxy": f"ftp://user:{PROXY_PASSWORD}@p.test"},
+                "accounts": [{"api_key": API_KEY}],
+            }
+        ],
+        "combos": [],
+        "aliases": [],
+        "client_keys": [],
+        "settings": {"proxy": f"http://u:{GLOBAL_PROXY_PASSWORD}@p.test:1:2"},
+    }
+    async with Store(settings) as store:
+        for bad in ("settings", "providers"):
+            attempt = copy.deepcopy(document)
+            if bad == "providers":
+                attempt["settings"] = {}
+            with pytest.raises(BadRequest) as caught:
+                await import_config(store, attempt, actor="cli")
+            assert bad in caught.value.message
+            assert not any(canary in caught.value.message for canary in CANARIES)
+        # Written by hand in plain text, the same file imports once it is right.
+        document["settings"] = {}
+        document["providers"][0]["options"] = {}
+        await import_config(store, document, actor="cli")
+        assert (await store.snapshot()).accounts[0].api_key == API_KEY
