@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import json
 import os
 from collections.abc import Mapping
@@ -29,6 +28,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from omniroute.errors import BadRequest
+from omniroute.store.crypto import scrypt
 
 MIN_PASSPHRASE = 12
 _N, _R, _P = 1 << 15, 8, 1  # 32 MiB and some tens of milliseconds
@@ -49,7 +49,7 @@ def check_passphrase(passphrase: str | None) -> str:
 def seal_secrets(secrets: Mapping[str, str], passphrase: str) -> dict[str, Any]:
     salt = os.urandom(_SALT_BYTES)
     nonce = os.urandom(_NONCE_BYTES)
-    key = _derive(check_passphrase(passphrase), salt, _N, _R, _P)
+    key = scrypt(check_passphrase(passphrase), salt, n=_N, r=_R, p=_P)
     plain = json.dumps(dict(secrets), separators=(",", ":")).encode("utf-8")
     return {
         "kdf": "scrypt",
@@ -76,7 +76,7 @@ def open_secrets(block: Any, passphrase: str | None) -> dict[str, str]:
     salt, nonce, sealed = (_bytes(block, name) for name in ("salt", "nonce", "ciphertext"))
     if len(nonce) != _NONCE_BYTES:
         raise BadRequest("'encryption.nonce' has the wrong length")
-    key = _derive(check_passphrase(passphrase), salt, n, r, p)
+    key = scrypt(check_passphrase(passphrase), salt, n=n, r=r, p=p)
     try:
         plain = AESGCM(key).decrypt(nonce, sealed, _AAD)
     except InvalidTag:
@@ -90,18 +90,6 @@ def open_secrets(block: Any, passphrase: str | None) -> dict[str, str]:
     if not isinstance(secrets, dict) or not all(isinstance(v, str) for v in secrets.values()):
         raise BadRequest("the file's secrets are not a list of texts")
     return secrets
-
-
-def _derive(passphrase: str, salt: bytes, n: int, r: int, p: int) -> bytes:
-    return hashlib.scrypt(
-        passphrase.encode("utf-8"),
-        salt=salt,
-        n=n,
-        r=r,
-        p=p,
-        maxmem=256 * n * r + (1 << 20),  # scrypt needs 128 * n * r bytes, and a margin
-        dklen=32,
-    )
 
 
 def _whole(block: Mapping[str, Any], name: str) -> int:
