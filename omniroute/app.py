@@ -27,6 +27,7 @@ from omniroute.http.static import StaticFiles
 from omniroute.providers.catalog import Catalog
 from omniroute.settings import Settings
 from omniroute.store import Store
+from omniroute.store.auto_backup import AutoBackups
 from omniroute.store.lock import DataDirLock
 from omniroute.upstream import UpstreamClient
 
@@ -58,6 +59,14 @@ class Gateway:
         )
         self.pipeline = Pipeline(
             settings, self.registry, self.upstream, self.store, self.resilience
+        )
+        self.auto_backups = AutoBackups(
+            self.store,
+            lambda: (
+                self.registry().options.backup_interval_hours,
+                self.registry().options.backup_retention,
+            ),
+            settings.backup_check_interval,
         )
         self.admin = AdminAccess(settings.data_dir)
         self._lock = DataDirLock(settings.data_dir)
@@ -122,6 +131,7 @@ class Gateway:
             await self.resilience.restore(self.store)
             self._watcher.start()
             self.resilience.start_saving(self.store)
+            self.auto_backups.start()
             self.address = await self.server.start(self.settings.host, self.settings.port)
             if self.admin_server is not None:
                 admin_host = self.settings.admin_host or self.settings.host
@@ -131,6 +141,7 @@ class Gateway:
         except BaseException:  # e.g. the port is taken: leave the database closed and tidy
             if self.address is not None:
                 await self.server.shutdown(0)
+            await self.auto_backups.stop()
             await self._watcher.stop()
             await self.resilience.stop_saving(self.store)
             await self.store.close()
@@ -155,6 +166,7 @@ class Gateway:
         if self.admin_server is not None:
             await self.admin_server.shutdown(self.settings.shutdown_grace)
         await self.server.shutdown(self.settings.shutdown_grace)
+        await self.auto_backups.stop()
         await self._watcher.stop()
         await self.resilience.stop_saving(self.store)
         await self.memory.drain()

@@ -57,6 +57,9 @@ class Settings:
     log_retention_days: float = 30.0  # request-log rows older than this are deleted; 0 keeps all
     config_poll_interval: float = 0.5  # how often the server looks for config changes
     secret_key: str | None = field(default=None, repr=False)  # base64 key; else key file
+    # How often the server looks whether an automatic backup is due (the
+    # interval itself is the backup-interval-hours setting).
+    backup_check_interval: float = 60.0
     responses_memory_ttl: float = (
         6 * 3600.0
     )  # Responses conversations kept for previous_response_id

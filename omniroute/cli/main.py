@@ -8,6 +8,7 @@
     omniroute config set KEY VALUE | show
     omniroute key create|list|set|revoke …
     omniroute admin password|logout-all, omniroute audit, omniroute routes
+    omniroute export|import …, backup create|list|restore …, doctor
     omniroute --version | --help
 
 ``--data-dir`` is accepted on every command, before or after its options.
@@ -28,10 +29,12 @@ from typing import Any
 
 from omniroute import __version__, errors
 from omniroute.cli import admin as cli_admin
+from omniroute.cli import doctor as cli_doctor
 from omniroute.cli import keys as cli_keys
 from omniroute.cli import provider as cli_provider
 from omniroute.cli import routing as cli_routing
 from omniroute.cli import status as cli_status
+from omniroute.cli import transfer as cli_transfer
 from omniroute.cli.common import (
     Command,
     Parser,
@@ -60,6 +63,10 @@ commands:
   key list | key set ID [options] | key revoke ID
   admin password [--stdin] | admin logout-all
   audit [--limit N] [--json]         who changed what, newest first
+  export [--secrets] [-o FILE]       the configuration as a file (secrets: encrypted)
+  import FILE                        replace the configuration with an exported one
+  backup create|list|restore NAME    copies of the whole database
+  doctor [--json]                    check permissions, key, database, port, configuration
   routes                             every route the gateway serves, with its guard
 
 `omniroute COMMAND ACTION --help` shows each one's options."""
@@ -109,6 +116,8 @@ def build_parser() -> argparse.ArgumentParser:
     cli_provider.register(sub)
     cli_routing.register(sub)
     cli_admin.register(sub)
+    cli_transfer.register(sub)
+    cli_doctor.register(sub)
 
     cli_keys.register(sub)
     return parser

@@ -238,4 +238,6 @@ def _text(key: str, value: Any) -> str:
         return json.dumps(_short(str(value)), ensure_ascii=False)
     if isinstance(value, list | tuple):
         return ", ".join(map(str, value)) if value else "none"
+    if isinstance(value, bool):
+        return "on" if value else "off"
     return str(value)

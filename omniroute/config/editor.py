@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from omniroute.config.audit import CLI, Actor, Auditor, difference
+from omniroute.config.base_urls import check_base_url
 from omniroute.config.describe import account_json, alias_json, combo_json, provider_json
 from omniroute.config.options import check_extra, check_setting
 from omniroute.config.routing import combo_check, combos_naming
@@ -104,6 +105,7 @@ class ConfigEditor:
         provider first when ``provider`` (format, base_url, models) is given;
         one transaction. ``new_provider``: Conflict when it exists."""
         what = f"provider {name!r}"
+        await check_base_url(self.store, None if provider is None else provider[1])
         existed = (await self.store.snapshot()).provider(name) is not None
         record, account = await self.store.add_provider_account(
             name,
@@ -139,6 +141,7 @@ class ConfigEditor:
         patch = (
             None if extra is None else check_extra(extra, account=False, what=f"provider {name!r}")
         )
+        await check_base_url(self.store, base_url)
         before = await self._provider_json(name)
         updated = await self.store.update_provider(
             name, base_url=base_url, models=models, extra=patch, enabled=enabled

@@ -20,6 +20,13 @@ Global settings (``settings`` table, JSON values):
     admin_deny        networks that may not (wins over admin_allow)
     ip_rpm            client API requests per minute from one address (unset: no limit)
     injection_guard   prompt-injection guard: off (default), log or block
+    backup_retention  how many automatic backups are kept (default 7)
+    backup_interval_hours
+                      hours between automatic backups while the server runs
+                      (default 24; 0 turns them off)
+    allow_link_local_base_urls
+                      let a provider's base URL name a link-local address
+                      (where cloud metadata services answer); default off
 
 Per provider (the ``extra`` column): ``catalog`` (the catalog id it was added
 from), ``proxy``, ``limits`` ({rpm, min_gap, max_concurrent, max_queue}),
@@ -66,6 +73,9 @@ IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 DEFAULT_MAX_ATTEMPTS = 10
 DEFAULT_MAX_SECONDS = 300.0
 DEFAULT_ACCOUNT_STRATEGY = "fill-first"
+DEFAULT_BACKUP_RETENTION = 7
+DEFAULT_BACKUP_INTERVAL_HOURS = 24.0
+_MAX_BACKUP_RETENTION = 1000
 
 # What each global setting is while it is not stored: the running components'
 # own defaults (None: no proxy, no system prompt). ``config show`` prints these.
@@ -100,6 +110,9 @@ SETTING_DEFAULTS: Mapping[str, Any] = MappingProxyType(
         "admin_deny": (),
         "ip_rpm": None,
         "injection_guard": "off",
+        "backup_retention": DEFAULT_BACKUP_RETENTION,
+        "backup_interval_hours": DEFAULT_BACKUP_INTERVAL_HOURS,
+        "allow_link_local_base_urls": False,
     }
 )
 
@@ -156,6 +169,9 @@ class Options:
     admin_deny: tuple[IPNetwork, ...] = ()
     ip_rpm: int | None = None  # client API requests per minute per address
     injection_guard: str = "off"  # off | log | block
+    backup_retention: int = DEFAULT_BACKUP_RETENTION
+    backup_interval_hours: float = DEFAULT_BACKUP_INTERVAL_HOURS  # 0: no automatic backups
+    allow_link_local_base_urls: bool = False
 
     @classmethod
     def read(cls, settings: Mapping[str, Any]) -> Options:
@@ -392,6 +408,37 @@ def _text_list(key: str, value: Any) -> list[str]:
     return [v.strip() for v in value]
 
 
+def _retention(key: str, value: Any) -> int:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int)
+        or not 1 <= value <= _MAX_BACKUP_RETENTION
+    ):
+        raise BadRequest(
+            f"setting {key!r} must be a whole number from 1 to {_MAX_BACKUP_RETENTION}"
+        )
+    return value
+
+
+def _hours(key: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 8760:
+        raise BadRequest(f"setting {key!r} must be a number of hours from 0 (off) to 8760")
+    return float(value)
+
+
+_ON = frozenset({"on", "true", "yes", "1"})
+_OFF = frozenset({"off", "false", "no", "0"})
+
+
+def _flag(key: str, value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = value.strip().lower() if isinstance(value, str) else None
+    if text in _ON or text in _OFF:
+        return text in _ON
+    raise BadRequest(f"setting {key!r} must be on or off")
+
+
 SETTING_CHECKS: Mapping[str, Callable[[str, Any], Any]] = MappingProxyType(
     {
         "proxy": lambda key, value: check_proxy(value),
@@ -411,6 +458,9 @@ SETTING_CHECKS: Mapping[str, Callable[[str, Any], Any]] = MappingProxyType(
         "cooldown": _cooldown_setting,
         "fallback": _group({"max_attempts": (1, True), "max_seconds": (0.001, False)}),
         AUDIT_RETENTION_SETTING: _days,
+        "backup_retention": _retention,
+        "backup_interval_hours": _hours,
+        "allow_link_local_base_urls": _flag,
     }
 )
 

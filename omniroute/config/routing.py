@@ -75,12 +75,14 @@ def view_of(providers: tuple[ProviderView, ...], snapshot: ConfigSnapshot) -> Ro
     )
 
 
-def combo_check(catalog: Catalog) -> ComboCheck:
+def combo_check(catalog: Catalog, *, resolve_targets: bool = True) -> ComboCheck:
     """The check ``Store.upsert_combo`` runs: a known strategy, no cycle over
     all combos, and every direct target of the changed combo resolvable.
 
     Targets of the other combos are not re-checked against the providers: a
     provider removed since they were saved must not block every later edit.
+    An import passes ``resolve_targets=False``: what was saved may name such
+    a provider, and restoring it must not be refused for that.
     """
 
     def check(snapshot: ConfigSnapshot, candidate: ComboRecord) -> None:
@@ -93,7 +95,7 @@ def combo_check(catalog: Catalog) -> ComboCheck:
         combo = combos[candidate.name] = combo_of(candidate)
         validate_combos(combos)
         direct = tuple(t for t in combo.targets if t.ref not in combos)
-        if direct:
+        if direct and resolve_targets:
             validate_combos(
                 {combo.name: dataclasses.replace(combo, targets=direct)}, view.providers
             )

@@ -38,6 +38,9 @@ SETTING_KEYS: Mapping[str, tuple[str, str | None, type]] = MappingProxyType(
         "admin-deny": ("admin_deny", None, list),
         "ip-rpm": ("ip_rpm", None, int),
         "injection-guard": ("injection_guard", None, str),
+        "backup-retention": ("backup_retention", None, int),
+        "backup-interval-hours": ("backup_interval_hours", None, float),
+        "allow-link-local-base-urls": ("allow_link_local_base_urls", None, str),
     }
 )
 

@@ -96,6 +96,20 @@ def _split(stored: str, aad: str) -> tuple[str, str, bytes]:
     return parts[0], parts[1], blob
 
 
+def scrypt(secret: str, salt: bytes, *, n: int, r: int, p: int, length: int = 32) -> bytes:
+    """A key stretched from a password or passphrase with scrypt (RFC 7914);
+    the admin password's hash and an export's passphrase key both use it."""
+    return hashlib.scrypt(
+        secret.encode("utf-8"),
+        salt=salt,
+        n=n,
+        r=r,
+        p=p,
+        maxmem=256 * n * r + (1 << 20),  # scrypt needs 128 * n * r bytes, and a margin
+        dklen=length,
+    )
+
+
 def key_id_for(key: bytes) -> str:
     """A short, non-secret name for a key (a truncated domain-separated digest)."""
     return hashlib.sha256(b"omniroute key id\x00" + key).hexdigest()[:12]

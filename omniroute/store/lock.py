@@ -66,6 +66,26 @@ class DataDirLock:
         os.pwrite(self._fd, text.encode(), 0)
 
 
+def holder(data_dir: Path) -> str | None:
+    """Who serves ``data_dir`` ("PID 123, http://127.0.0.1:20128"), or None
+    when no gateway holds its lock. Takes a shared lock for an instant to
+    find out, so it never mistakes a crashed server's leftover text for a
+    live one."""
+    try:
+        fd = os.open(Path(data_dir) / LOCK_FILE_NAME, os.O_RDONLY)
+    except FileNotFoundError:
+        return None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return _read(fd)
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return None
+    finally:
+        os.close(fd)
+
+
 def _read(fd: int) -> str:
     text = os.pread(fd, 256, 0).decode("utf-8", "replace").strip()
     return text or "PID unknown"

@@ -10,16 +10,14 @@ runs on a database that already holds a schema, a copy of the file goes to
 from __future__ import annotations
 
 import functools
-import os
-import secrets
 import sqlite3
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 
 from ..errors import ConfigError
+from .backup_files import backup_stem, write_private_copy
 from .db import BEGIN_WRITE, run_transaction
 
 
@@ -202,8 +200,6 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(7, "client key usage", _KEY_USAGE),
 )
 
-_STALE_PARTIAL_AGE = 3600.0  # seconds
-
 _LEDGER = """CREATE TABLE IF NOT EXISTS schema_migrations (
     version INTEGER PRIMARY KEY,
     name TEXT NOT NULL,
@@ -289,63 +285,11 @@ def backup_database(conn: sqlite3.Connection, backup_dir: Path, from_version: in
     """Copy the database to ``backup_dir`` and return the copy's path.
 
     VACUUM INTO writes a consistent snapshot but does not fsync it
-    (https://sqlite.org/lang_vacuum.html#vacuuminto), so we do.  The copy is
-    written under a name unique to this call and only then linked to its
-    final name: a crash never leaves a half backup under a real name, and two
-    processes backing up in the same second never touch each other's files.
+    (https://sqlite.org/lang_vacuum.html#vacuuminto); ``write_private_copy``
+    does, and publishes the copy only once it is whole.
     """
-    backup_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-    _remove_stale_partials(backup_dir)
-    stem = f"omniroute-{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}-v{from_version}"
-    partial = backup_dir / f"{stem}.{os.getpid()}.{secrets.token_hex(4)}.partial"
-    # VACUUM INTO accepts an existing empty file; creating it ourselves makes
-    # it private (0600) from the first byte.
-    os.close(os.open(partial, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
-    try:
-        conn.execute("VACUUM INTO ?", (str(partial),))
-        _fsync_file(partial)
-        target = _publish(partial, backup_dir, stem)
-    finally:
-        partial.unlink(missing_ok=True)
-    _fsync_file(backup_dir)
-    return target
-
-
-def _publish(partial: Path, directory: Path, stem: str) -> Path:
-    """Give ``partial`` the first free name ``stem.db``, ``stem-2.db``, ...
-
-    link() fails instead of replacing an existing file, so a name taken by
-    another process at the same moment is never overwritten.
-    """
-    for counter in range(1, 1000):
-        candidate = directory / (f"{stem}.db" if counter == 1 else f"{stem}-{counter}.db")
-        try:
-            os.link(partial, candidate)
-        except FileExistsError:
-            continue
-        except OSError:  # a filesystem without hard links
-            if candidate.exists():
-                continue
-            os.replace(partial, candidate)
-        return candidate
-    raise ConfigError(f"no free backup file name for {stem} in {directory}")
-
-
-def _remove_stale_partials(backup_dir: Path) -> None:
-    """Delete leftovers of backups interrupted by a crash.  Only old ones: a
-    fresh one may belong to another process backing up right now."""
-    cutoff = time.time() - _STALE_PARTIAL_AGE
-    for partial in backup_dir.glob("omniroute-*.partial"):
-        try:
-            if partial.stat().st_mtime < cutoff:
-                partial.unlink()
-        except OSError:
-            pass
-
-
-def _fsync_file(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    return write_private_copy(
+        backup_dir,
+        backup_stem(f"v{from_version}"),
+        lambda partial: conn.execute("VACUUM INTO ?", (str(partial),)).close(),
+    )

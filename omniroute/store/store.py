@@ -12,6 +12,7 @@ The same class serves the long-running server and short CLI commands
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sqlite3
 from collections.abc import Callable, Mapping, Sequence
@@ -21,7 +22,7 @@ from typing import Any, TypeVar
 
 from ..errors import BadRequest, ConfigError, Conflict, NotFound
 from ..settings import Settings
-from . import options
+from . import backups, options, transfer
 from . import repositories as repo
 from . import routing_tables as routing
 from .crypto import Sealer, load_key
@@ -449,6 +450,72 @@ class Store:
 
     async def remove_alias(self, pattern: str) -> bool:
         return await self.write(lambda conn: routing.remove_alias(conn, pattern))
+
+    # -- export and import -----------------------------------------------------
+
+    async def read_config(self) -> transfer.ConfigData:
+        """The whole configuration as plain values, secrets opened."""
+        sealer = self._require_sealer()
+        return await self.read(lambda conn: transfer.read_config(conn, sealer))
+
+    async def replace_config(
+        self,
+        config: transfer.ConfigData,
+        combo_check: ComboCheck,
+        after: Callable[[sqlite3.Connection], object] | None = None,
+    ) -> int:
+        """Make the configuration exactly ``config`` in one transaction
+        (``after`` runs last inside it: an audit row); the new revision."""
+        sealer = self._require_sealer()
+
+        def work(conn: sqlite3.Connection) -> int:
+            transfer.replace_config(conn, sealer, config, combo_check)
+            if after is not None:
+                after(conn)
+            return repo.read_revision(conn)
+
+        return await self.write(work)
+
+    # -- backups ---------------------------------------------------------------
+
+    async def create_backup(self, kind: str = backups.MANUAL) -> backups.BackupInfo:
+        """A copy of the database in ``backup_dir``: it holds every write
+        acknowledged before this call (queued request-log rows go first)."""
+        self._require_sealer()
+        await self.flush_logs()
+        return await asyncio.to_thread(backups.copy_database, self.db_path, self.backup_dir, kind)
+
+    async def list_backups(self) -> list[backups.BackupInfo]:
+        """Every backup, newest first."""
+        return await asyncio.to_thread(backups.list_backups, self.backup_dir)
+
+    async def prune_backups(self, kind: str, keep: int) -> list[str]:
+        """Delete the oldest backups of ``kind`` beyond ``keep``; their names."""
+        return await asyncio.to_thread(backups.prune, self.backup_dir, kind, keep)
+
+    async def restore_backup(self, name: str) -> backups.RestoreResult:
+        """Replace the database's contents with backup ``name`` in one
+        transaction, after a pre-restore backup of what it replaces
+        (``backups`` explains what is kept and why)."""
+        sealer = self._require_sealer()
+        if self._writer is None:
+            raise ConfigError("the store is not open")
+
+        def job(conn: sqlite3.Connection) -> backups.RestoreResult:
+            source = backups.backup_path(self.backup_dir, name)
+            self._logs.flush(conn)  # queued log rows belong to the state replaced
+            return backups.restore(
+                conn,
+                sealer,
+                db_path=self.db_path,
+                source=source,
+                directory=self.backup_dir,
+                migrations=self._migrations,
+            )
+
+        # One job of the writer: writes queued before it are done, the ones
+        # queued after it run on the restored state.
+        return await self._writer.submit(job, None)
 
     # -- runtime state ---------------------------------------------------------
 

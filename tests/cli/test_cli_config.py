@@ -351,6 +351,9 @@ def test_config_show_prints_the_defaults_the_gateway_uses(cli: Cli) -> None:
         "admin-deny = none (default)",
         "ip-rpm = none (default)",
         f"injection-guard = {options.injection_guard} (default)",
+        f"backup-retention = {options.backup_retention} (default)",
+        f"backup-interval-hours = {options.backup_interval_hours} (default)",
+        "allow-link-local-base-urls = off (default)",
     ]
     assert cli.ok("config", "show").splitlines() == expected
     # The gateway's own breakers start from the same values.

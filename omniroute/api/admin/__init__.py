@@ -14,6 +14,7 @@ login that cannot be skipped. Thin handlers over the same code the CLI uses.
     audit      /api/audit
     translate  /api/translate: the translator playground
     keys       /api/keys: client keys and their scope
+    transfer   /api/export, /api/import, /api/backups: export, import, backup, restore
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from omniroute.api.admin.providers import ProviderRoutes
 from omniroute.api.admin.routing import RoutingRoutes
 from omniroute.api.admin.sessions import AdminAuth
 from omniroute.api.admin.settings import SettingsRoutes
+from omniroute.api.admin.transfer import TransferRoutes
 from omniroute.api.admin.translate import TranslateRoutes
 from omniroute.api.status import AdminAccess, StatusView
 from omniroute.config.options import Options
@@ -72,3 +74,4 @@ class AdminApi:
         HealthRoutes(self._manage).install(router, self.guards)
         AuditRoutes(self._manage.live.store).install(router, self.guards)
         TranslateRoutes().install(router, self.guards)
+        TransferRoutes(self._store, self.guards, self._options).install(router)

@@ -8,11 +8,11 @@ without breaking the passwords already set.
 from __future__ import annotations
 
 import base64
-import hashlib
 import hmac
 import os
 
 from omniroute.errors import BadRequest
+from omniroute.store.crypto import scrypt
 
 MIN_LENGTH = 12
 MIN_WORDS = 4  # or a passphrase of this many words
@@ -58,16 +58,7 @@ def verify_password(password: str, stored: str) -> bool:
 
 
 def _scrypt(password: str, salt: bytes, log2_n: int, r: int, p: int) -> bytes:
-    n = 1 << log2_n
-    return hashlib.scrypt(
-        password.encode("utf-8"),
-        salt=salt,
-        n=n,
-        r=r,
-        p=p,
-        maxmem=256 * n * r + (1 << 20),  # scrypt needs 128 * n * r bytes, and a margin
-        dklen=_KEY_BYTES,
-    )
+    return scrypt(password, salt, n=1 << log2_n, r=r, p=p, length=_KEY_BYTES)
 
 
 def _b64(data: bytes) -> str:
