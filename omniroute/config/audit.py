@@ -14,17 +14,26 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypedDict
 
 from omniroute.config.redact import redact
 from omniroute.store import Store
 from omniroute.store.admin import AdminRows, AuditRecord
 
 
+class ActorFields(TypedDict):
+    actor: str
+    address: str | None
+
+
 @dataclass(frozen=True, slots=True)
 class Actor:
     name: str  # session | cli | import | system
     address: str | None = None
+
+    def as_kwargs(self) -> ActorFields:
+        """For the functions that take ``actor=`` and ``address=``."""
+        return ActorFields(actor=self.name, address=self.address)
 
 
 CLI = Actor("cli")

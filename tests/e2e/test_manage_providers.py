@@ -244,7 +244,7 @@ async def test_discovery_over_the_api(env: Env) -> None:
     assert "answered HTTP 403" in refused and KEY not in refused
 
 
-async def test_a_canary_key_appears_in_no_answer_audit_row_or_log(
+async def test_a_canary_key_appears_in_no_answer_export_audit_row_or_log(
     env: Env, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
@@ -260,6 +260,8 @@ async def test_a_canary_key_appears_in_no_answer_audit_row_or_log(
     echo = openai_error(f"Incorrect API key provided: {CANARY}")
     env.mock.enqueue("POST", CHAT, Json(echo, status=401))
     await env.ok("POST", "/api/providers/acme/test", json={"account": account["id"] - 1})
+    exported = await env.ok("GET", "/api/export?secrets=0")
+    assert [p["name"] for p in exported["providers"]] == ["acme"]
     await env.ok("DELETE", "/api/providers/acme")
     entries = await env.ok("GET", "/api/audit")
     assert entries["entries"], "the changes were audited"

@@ -15,6 +15,7 @@ from collections.abc import Callable
 
 from omniroute.api.admin.sessions import AdminAuth
 from omniroute.api.status import AdminAccess
+from omniroute.config.audit import Actor
 from omniroute.config.options import Options
 from omniroute.errors import OmniError
 from omniroute.gateway.peers import arrived_over_tls as arrived_over_tls
@@ -117,3 +118,11 @@ class Guards:
             return await handler(request)
 
         return guarded
+
+
+def request_actor(request: Request, options: Options) -> Actor:
+    """Who makes a management request, for the audit log: a logged-in
+    session, else the local CLI through its per-start token; with the
+    caller's address."""
+    name = "session" if request.state.get("session") is not None else "cli"
+    return Actor(name, client_address(request, options))

@@ -14,8 +14,9 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from omniroute.api.admin.access import ADMIN_SESSION, Guards, client_address
+from omniroute.api.admin.access import ADMIN_SESSION, Guards, request_actor
 from omniroute.api.bodies import read_json
+from omniroute.config.audit import ActorFields
 from omniroute.config.keys import KeyEditor, key_view
 from omniroute.config.options import Options
 from omniroute.errors import NotFound
@@ -56,10 +57,9 @@ class KeyRoutes:
         record = await self._editor.revoke(_key_id(request), **self._who(request))
         return Response.json(key_view(record, time.time()))
 
-    def _who(self, request: Request) -> dict[str, str]:
+    def _who(self, request: Request) -> ActorFields:
         """The audit row's actor and address."""
-        actor = "session" if request.state.get("session") is not None else "cli"
-        return {"actor": actor, "address": client_address(request, self._options())}
+        return request_actor(request, self._options()).as_kwargs()
 
 
 def _key_id(request: Request) -> int:

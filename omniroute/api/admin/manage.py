@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass
 from typing import Any
 
-from omniroute.api.admin.access import client_address
+from omniroute.api.admin.access import request_actor
 from omniroute.api.bodies import field, read_json
 from omniroute.config.audit import Actor, Auditor
 from omniroute.config.editor import ConfigEditor
@@ -54,9 +54,7 @@ class Manage:
         self._options = options
 
     def actor(self, request: Request) -> Actor:
-        """A logged-in session, or the local CLI through its per-start token."""
-        name = "session" if request.state.get("session") is not None else "cli"
-        return Actor(name, client_address(request, self._options()))
+        return request_actor(request, self._options())
 
     def editor(self, request: Request) -> ConfigEditor:
         return ConfigEditor(self.live.store, self.live.catalog, actor=self.actor(request))

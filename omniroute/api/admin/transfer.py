@@ -18,8 +18,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from omniroute.api.admin.access import ADMIN_SESSION, ADMIN_TOKEN, Guards, client_address
+from omniroute.api.admin.access import ADMIN_SESSION, ADMIN_TOKEN, Guards, request_actor
 from omniroute.api.bodies import read_json
+from omniroute.config.audit import ActorFields
 from omniroute.config.backups import make_backup, restore_backup
 from omniroute.config.options import Options
 from omniroute.config.transfer import export_config, import_config
@@ -29,12 +30,6 @@ from omniroute.http.routing import Router
 from omniroute.store import Store
 
 PASSPHRASE_HEADER = "X-Export-Passphrase"  # noqa: S105 (a header name, not a secret)
-
-
-def actor(request: Request) -> str:
-    """Who did it, for the audit log: a logged-in session, else the local
-    CLI's per-start token."""
-    return "session" if request.state.get("session") is not None else "cli"
 
 
 def passphrase(request: Request) -> str | None:
@@ -82,8 +77,7 @@ class TransferRoutes:
             self._store,
             secrets=secrets,
             passphrase=given if secrets else None,
-            actor=actor(request),
-            address=client_address(request, self._options()),
+            **self._who(request),
         )
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
         name = f"omniroute-config-{stamp}{'-secrets' if secrets else ''}.json"
@@ -98,8 +92,7 @@ class TransferRoutes:
             self._store,
             read_json(request),
             passphrase=passphrase(request),
-            actor=actor(request),
-            address=client_address(request, self._options()),
+            **self._who(request),
         )
         return Response.json({"ok": True, **summary.to_json()})
 
@@ -108,18 +101,19 @@ class TransferRoutes:
         return Response.json({"backups": [b.to_json() for b in listed]})
 
     async def backup(self, request: Request) -> Response:
-        made = await make_backup(
-            self._store, actor=actor(request), address=client_address(request, self._options())
-        )
+        made = await make_backup(self._store, **self._who(request))
         return Response.json({"backup": made.to_json()}, status=201)
 
     async def restore(self, request: Request) -> Response:
         result = await restore_backup(
             self._store,
             request.path_params["name"],
-            actor=actor(request),
-            address=client_address(request, self._options()),
+            **self._who(request),
         )
         return Response.json(
             {"restored": result.restored, "previous": result.previous, "revision": result.revision}
         )
+
+    def _who(self, request: Request) -> ActorFields:
+        """The audit row's actor and address."""
+        return request_actor(request, self._options()).as_kwargs()
