@@ -50,7 +50,7 @@ async def test_a_key_round_trip_shows_the_key_once(
     assert created["state"] == "active" and created["models"] == ["oa/*"]
     assert isinstance(created["expires_at"], float) and created["rpm"] == 50
     key_id = created["id"]
-    await gw.reload()
+    # No reload: the answer means the key already works.
 
     assert await chat(openai_sdk(gw, key), "oa/m") == ANSWER
     with pytest.raises(openai.PermissionDeniedError):
@@ -65,12 +65,10 @@ async def test_a_key_round_trip_shows_the_key_once(
     changed = await call("PATCH", f"/api/keys/{key_id}", json={"models": None, "providers": ["oa"]})
     assert changed["status"] == 200
     assert changed["models"] == [] and changed["providers"] == ["oa"] and changed["rpm"] == 50
-    await gw.reload()
     assert await chat(openai_sdk(gw, key), "oa/n") == ANSWER
 
     revoked = await call("DELETE", f"/api/keys/{key_id}")
     assert revoked["status"] == 200 and revoked["state"] == "revoked"
-    await gw.reload()
     with pytest.raises(openai.AuthenticationError):
         await chat(openai_sdk(gw, key), "oa/m")
     again = await call("DELETE", f"/api/keys/{key_id}")

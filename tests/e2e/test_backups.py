@@ -78,11 +78,8 @@ async def test_backup_change_restore_brings_the_old_config_back_on_a_running_ser
     assert restored.status_code == 200, restored.text
     result = restored.json()
     assert result["restored"] == backup["name"] and result["previous"].endswith("pre-restore.db")
-    # The running server picks the restored configuration up by itself.
-    for _ in range(100):
-        if gw.gateway.registry().snapshot.revision == result["revision"]:
-            break
-        await asyncio.sleep(0.05)
+    # The answer means the running server already routes by the restored
+    # configuration.
     assert gw.gateway.registry().snapshot.revision == result["revision"]
     answer = await ask(http, gw, "p/m")
     assert answer.status_code == 200 and "from p" in answer.text

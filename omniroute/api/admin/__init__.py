@@ -65,7 +65,8 @@ class AdminApi:
 
     def install(self, router: Router) -> None:
         AuthRoutes(self.auth, self.guards, self._options).install(router)
-        KeyRoutes(self._store, self.guards, self._options).install(router)
+        applied = self._manage.applied
+        KeyRoutes(self._store, self.guards, self._options, applied).install(router)
         status = self.guards.token_or_session(StatusView(self._describe))
         router.add("GET", "/api/status", status, label=ADMIN_TOKEN)
         ProviderRoutes(self._manage).install(router, self.guards)
@@ -74,4 +75,4 @@ class AdminApi:
         HealthRoutes(self._manage).install(router, self.guards)
         AuditRoutes(self._manage.live.store).install(router, self.guards)
         TranslateRoutes().install(router, self.guards)
-        TransferRoutes(self._store, self.guards, self._options).install(router)
+        TransferRoutes(self._store, self.guards, self._options, applied).install(router)

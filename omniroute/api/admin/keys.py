@@ -12,7 +12,7 @@ A key is shown as ``config.keys.key_view``: its prefix, never the key.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from omniroute.api.admin.access import ADMIN_SESSION, Guards, request_actor
 from omniroute.api.bodies import read_json
@@ -26,12 +26,21 @@ from omniroute.store import Store
 
 
 class KeyRoutes:
-    __slots__ = ("_editor", "_guards", "_options")
+    __slots__ = ("_editor", "_guards", "_options", "_applied")
 
-    def __init__(self, store: Store, guards: Guards, options: Callable[[], Options]) -> None:
+    def __init__(
+        self,
+        store: Store,
+        guards: Guards,
+        options: Callable[[], Options],
+        applied: Callable[[], Awaitable[None]],
+    ) -> None:
         self._editor = KeyEditor(store)
         self._guards = guards
         self._options = options
+        # Called after a committed change, so that the answer means the key
+        # already works (or no longer does) on the client API.
+        self._applied = applied
 
     def install(self, router: Router) -> None:
         session = self._guards.session
@@ -46,15 +55,18 @@ class KeyRoutes:
 
     async def create(self, request: Request) -> Response:
         record, plaintext = await self._editor.create(read_json(request), **self._who(request))
+        await self._applied()
         return Response.json({"key": plaintext, **key_view(record, time.time())}, status=201)
 
     async def update(self, request: Request) -> Response:
         key_id = _key_id(request)
         record = await self._editor.update(key_id, read_json(request), **self._who(request))
+        await self._applied()
         return Response.json(key_view(record, time.time()))
 
     async def revoke(self, request: Request) -> Response:
         record = await self._editor.revoke(_key_id(request), **self._who(request))
+        await self._applied()
         return Response.json(key_view(record, time.time()))
 
     def _who(self, request: Request) -> ActorFields:

@@ -15,7 +15,7 @@ histories and proxies' records).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 from omniroute.api.admin.access import ADMIN_SESSION, ADMIN_TOKEN, Guards, request_actor
@@ -45,12 +45,21 @@ def passphrase(request: Request) -> str | None:
 
 
 class TransferRoutes:
-    __slots__ = ("_store", "_guards", "_options")
+    __slots__ = ("_store", "_guards", "_options", "_applied")
 
-    def __init__(self, store: Store, guards: Guards, options: Callable[[], Options]) -> None:
+    def __init__(
+        self,
+        store: Store,
+        guards: Guards,
+        options: Callable[[], Options],
+        applied: Callable[[], Awaitable[None]],
+    ) -> None:
         self._store = store
         self._guards = guards
         self._options = options
+        # Called after an import or a restore commits: the answer means the
+        # gateway already routes by the new configuration.
+        self._applied = applied
 
     def install(self, router: Router) -> None:
         session, token = self._guards.session, self._guards.token_or_session
@@ -94,6 +103,7 @@ class TransferRoutes:
             passphrase=passphrase(request),
             **self._who(request),
         )
+        await self._applied()
         return Response.json({"ok": True, **summary.to_json()})
 
     async def backups(self, request: Request) -> Response:
@@ -110,6 +120,7 @@ class TransferRoutes:
             request.path_params["name"],
             **self._who(request),
         )
+        await self._applied()
         return Response.json(
             {"restored": result.restored, "previous": result.previous, "revision": result.revision}
         )
