@@ -199,7 +199,8 @@ class Bench:
 
     def configure_gateway(self) -> None:
         base = f"http://127.0.0.1:{self.upstream_port}"
-        for name, url in (("bench", f"{base}/v1"), ("slow", f"{base}/slow/v1")):
+        for name, url in (("bench", f"{base}/v1"), ("slow", f"{base}/slow/v1"),
+                          ("paced", f"{base}/paced/v1")):
             self.cli("provider", "add", name, "--format", "openai", "--base-url", url,
                      "--api-key", UPSTREAM_KEY, "--models", "m")
         self.client_key = self.cli("key", "create").strip().splitlines()[-1].strip()
@@ -359,6 +360,29 @@ def scenario_translate(bench: Bench) -> list[Row]:
                         direct[f"{q}_ms"], passthrough[f"{q}_ms"]))
         rows.append(Row(f"stream whole c=1 {q}, Anthropic client", "ms",
                         direct[f"{q}_ms"], translating[f"{q}_ms"]))
+    return rows
+
+
+def scenario_event_delay(bench: Bench) -> list[Row]:
+    """How long each upstream SSE event takes to reach the client: streams of
+    40 events 5 ms apart, every event stamped by the upstream when written,
+    passed through to an OpenAI client and translated for an Anthropic one."""
+    params = {"count": max(5, bench.sizes.ttfb // 20), "warmup": 2}
+    direct = bench.direct(stream=True)
+    direct = Target(direct.port, "/paced/v1/chat/completions", direct.headers, direct.body)
+    anthropic_body = {"model": "paced/m", "max_tokens": 256, "messages": PROMPT, "stream": True}
+    translated = Target(bench.gateway_port, "/v1/messages",
+                        (("x-api-key", bench.client_key), ("anthropic-version", "2023-06-01")),
+                        json.dumps(anthropic_body))
+    alone = bench.load("event_delay", direct, **params)
+    passthrough = bench.load("event_delay", bench.through(model="paced/m", stream=True), **params)
+    translating = bench.load("event_delay", translated, **params)
+    rows = []
+    for q in ("p50", "p99"):
+        rows.append(Row(f"SSE event delay {q}, pass-through", "ms",
+                        alone[f"{q}_ms"], passthrough[f"{q}_ms"]))
+        rows.append(Row(f"SSE event delay {q}, Anthropic client", "ms",
+                        alone[f"{q}_ms"], translating[f"{q}_ms"]))
     return rows
 
 
@@ -527,6 +551,7 @@ SCENARIOS: list[Callable[[Bench], list[Row]]] = [
     scenario_latency,
     scenario_ttfb,
     scenario_translate,
+    scenario_event_delay,
     scenario_slow_first_event,
     scenario_throughput,
     scenario_write_load,

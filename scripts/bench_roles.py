@@ -26,6 +26,8 @@ from typing import Any
 
 SLOW_INTERVAL = 1.0  # seconds between two events of a slow (held-open) stream
 SLOW_EVENTS = 120  # so a slow stream ends by itself after two minutes
+PACE_INTERVAL = 0.005  # seconds between two events of a paced stream
+PACED_EVENTS = 40
 CHILD_LIFETIME = 900.0  # children exit after this, whatever happens
 
 # ---------------------------------------------------------------------------
@@ -109,7 +111,10 @@ def _split_chunked(buf: bytearray, head: bytes, pos: int) -> tuple[bytes, bytes]
 
 
 class FixedUpstream(asyncio.Protocol):
-    """Answers POST .../chat/completions; paths under /slow/ stream one event a second."""
+    """Answers POST .../chat/completions; paths under /slow/ stream one event a
+    second, paths under /paced/ one every 5 ms, each text stamped with the
+    moment it was written (CLOCK_MONOTONIC is shared by every process on the
+    machine, so the load client can tell how long each event took to arrive)."""
 
     __slots__ = ("transport", "buf", "slow")
 
@@ -141,6 +146,10 @@ class FixedUpstream(asyncio.Protocol):
             opening = _chat_chunk({"role": "assistant", "content": ""})
             self.transport.write(SSE_HEAD + _sse_chunk(opening))
             self.slow = asyncio.get_running_loop().call_later(SLOW_INTERVAL, self.tick, 1)
+        elif target.startswith(b"/paced/"):
+            opening = _chat_chunk({"role": "assistant", "content": ""})
+            self.transport.write(SSE_HEAD + _sse_chunk(opening))
+            self.pace(0)
         elif STREAM_TRUE.search(body):
             self.transport.write(STREAM_REPLY)
         else:
@@ -157,6 +166,18 @@ class FixedUpstream(asyncio.Protocol):
             return
         self.transport.write(_sse_chunk(_chat_chunk({"content": "."})))
         self.slow = asyncio.get_running_loop().call_later(SLOW_INTERVAL, self.tick, sent + 1)
+
+
+    def pace(self, sent: int) -> None:
+        assert self.transport is not None
+        if self.transport.is_closing():
+            return
+        if sent >= PACED_EVENTS:
+            self.transport.write(_sse_chunk(_chat_chunk({}, "stop")) + b"0\r\n\r\n")
+            return
+        stamp = f"@{time.monotonic():.6f};"
+        self.transport.write(_sse_chunk(_chat_chunk({"content": stamp})))
+        self.slow = asyncio.get_running_loop().call_later(PACE_INTERVAL, self.pace, sent + 1)
 
 
 async def run_upstream() -> None:
@@ -336,6 +357,31 @@ class Client:
             if not read_body and first:
                 return first, data
 
+    async def event_delays(self) -> list[float]:
+        """One paced stream: the delay of each stamped event, in seconds."""
+        if self.writer is None or self.writer.is_closing():
+            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+        assert self.reader is not None
+        self.writer.write(self.request)
+        head = await self.reader.readuntil(b"\r\n\r\n")
+        if int(head[9:12]) != 200 or b"transfer-encoding: chunked" not in head.lower():
+            raise ValueError(f"not a stream: {head[:200]!r}")
+        delays: list[float] = []
+        pending = b""  # an event's stamp may be split across chunks
+        while size := int((await self.reader.readuntil(b"\r\n")).split(b";")[0], 16):
+            chunk = (await self.reader.readexactly(size + 2))[:-2]
+            now = time.monotonic()
+            pending += chunk
+            last_end = 0
+            for match in STAMP.finditer(pending):
+                delays.append(now - float(match.group(1)))
+                last_end = match.end()
+            pending = pending[last_end:][-64:]
+        await self.reader.readuntil(b"\r\n")  # end of (empty) trailer section
+        if b"\r\nconnection: close" in head.lower():
+            self.close()
+        return delays
+
     async def exchange_whole(self) -> tuple[int, float, bytes]:
         """(status, seconds to the end, the whole body with chunk framing removed)."""
         if self.writer is None or self.writer.is_closing():
@@ -424,6 +470,27 @@ async def load_sequential(job: dict[str, Any]) -> dict[str, Any]:
             client.close()
         if index >= job["warmup"]:
             tally.add(status, first if first_byte else total, sample)
+    client.close()
+    return tally.result()
+
+
+STAMP = re.compile(rb"@(\d+\.\d+);")
+
+
+async def load_event_delay(job: dict[str, Any]) -> dict[str, Any]:
+    """Paced streams one after another: for every event, the time from the
+    upstream writing it to this client reading it."""
+    client, tally = Client("127.0.0.1", job["port"], _request_bytes(job)), Tally()
+    for index in range(job["warmup"] + job["count"]):
+        try:
+            delays = await asyncio.wait_for(client.event_delays(), job["timeout"])
+        except (OSError, asyncio.IncompleteReadError, ValueError, TimeoutError) as exc:
+            tally.failed(exc)
+            client.close()
+            continue
+        if index >= job["warmup"]:
+            for delay in delays:
+                tally.add(200, delay, b"")
     client.close()
     return tally.result()
 
@@ -590,7 +657,8 @@ async def _stdin_line() -> str:
 async def run_load() -> None:
     job = json.loads(sys.stdin.readline())
     runner = {"latency": load_sequential, "ttfb": load_sequential, "ttft": load_sequential,
-              "throughput": load_throughput, "hold": load_hold, "soak": load_soak}[job["kind"]]
+              "throughput": load_throughput, "hold": load_hold, "soak": load_soak,
+              "event_delay": load_event_delay}[job["kind"]]
     result = await asyncio.wait_for(runner(job), CHILD_LIFETIME)
     print(json.dumps(result), flush=True)
 
