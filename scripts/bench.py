@@ -240,6 +240,14 @@ class Bench:
         return _chat_target(self.gateway_port, "/v1/chat/completions", self.client_key, model,
                             stream)
 
+    def through_anthropic(self, model: str) -> Target:
+        """A streamed Anthropic Messages request through the gateway: the
+        upstream's OpenAI chunks are translated for this client."""
+        body = {"model": model, "max_tokens": 256, "messages": PROMPT, "stream": True}
+        return Target(self.gateway_port, "/v1/messages",
+                      (("x-api-key", self.client_key), ("anthropic-version", "2023-06-01")),
+                      json.dumps(body))
+
     def load(self, kind: str, target: Target, **params: Any) -> dict[str, Any]:
         job = {"kind": kind, "timeout": 30.0, **asdict(target), **params}
         limit = float(params.get("deadline", 270.0)) + 30.0
@@ -347,18 +355,21 @@ def scenario_translate(bench: Bench) -> list[Row]:
     through to an OpenAI client, and translated for an Anthropic client
     (``POST /v1/messages``: OpenAI chunks decoded, Anthropic events encoded)."""
     params = {"count": bench.sizes.ttfb, "warmup": 20}
-    anthropic_body = {"model": "bench/m", "max_tokens": 256, "messages": PROMPT, "stream": True}
-    translated = Target(bench.gateway_port, "/v1/messages",
-                        (("x-api-key", bench.client_key), ("anthropic-version", "2023-06-01")),
-                        json.dumps(anthropic_body))
     direct = bench.load("latency", bench.direct(stream=True), **params)
     passthrough = bench.load("latency", bench.through(stream=True), **params)
-    translating = bench.load("latency", translated, **params)
+    translating = bench.load("latency", bench.through_anthropic("bench/m"), **params)
+    return _lane_rows("stream whole c=1 {q}", direct, passthrough, translating)
+
+
+def _lane_rows(title: str, direct: dict[str, Any], passthrough: dict[str, Any],
+               translating: dict[str, Any]) -> list[Row]:
+    """p50 and p99 rows of the pass-through and the translating lane, each
+    next to the direct measure; ``title`` holds ``{q}`` for the quantile."""
     rows = []
     for q in ("p50", "p99"):
-        rows.append(Row(f"stream whole c=1 {q}, pass-through", "ms",
-                        direct[f"{q}_ms"], passthrough[f"{q}_ms"]))
-        rows.append(Row(f"stream whole c=1 {q}, Anthropic client", "ms",
+        name = title.format(q=q)
+        rows.append(Row(f"{name}, pass-through", "ms", direct[f"{q}_ms"], passthrough[f"{q}_ms"]))
+        rows.append(Row(f"{name}, Anthropic client", "ms",
                         direct[f"{q}_ms"], translating[f"{q}_ms"]))
     return rows
 
@@ -370,20 +381,10 @@ def scenario_event_delay(bench: Bench) -> list[Row]:
     params = {"count": max(5, bench.sizes.ttfb // 20), "warmup": 2}
     direct = bench.direct(stream=True)
     direct = Target(direct.port, "/paced/v1/chat/completions", direct.headers, direct.body)
-    anthropic_body = {"model": "paced/m", "max_tokens": 256, "messages": PROMPT, "stream": True}
-    translated = Target(bench.gateway_port, "/v1/messages",
-                        (("x-api-key", bench.client_key), ("anthropic-version", "2023-06-01")),
-                        json.dumps(anthropic_body))
     alone = bench.load("event_delay", direct, **params)
     passthrough = bench.load("event_delay", bench.through(model="paced/m", stream=True), **params)
-    translating = bench.load("event_delay", translated, **params)
-    rows = []
-    for q in ("p50", "p99"):
-        rows.append(Row(f"SSE event delay {q}, pass-through", "ms",
-                        alone[f"{q}_ms"], passthrough[f"{q}_ms"]))
-        rows.append(Row(f"SSE event delay {q}, Anthropic client", "ms",
-                        alone[f"{q}_ms"], translating[f"{q}_ms"]))
-    return rows
+    translating = bench.load("event_delay", bench.through_anthropic("paced/m"), **params)
+    return _lane_rows("SSE event delay {q}", alone, passthrough, translating)
 
 
 def scenario_slow_first_event(bench: Bench) -> list[Row]:

@@ -11,11 +11,11 @@ answers to, and the guards every route goes through (labelled for
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from omniroute.api.admin.sessions import AdminAuth
 from omniroute.api.status import AdminAccess
-from omniroute.config.audit import Actor
+from omniroute.config.audit import Actor, ActorFields
 from omniroute.config.options import Options
 from omniroute.errors import OmniError
 from omniroute.gateway.peers import arrived_over_tls as arrived_over_tls
@@ -23,6 +23,7 @@ from omniroute.gateway.peers import check_address
 from omniroute.gateway.peers import client_address as client_address
 from omniroute.gateway.peers import is_loopback as is_loopback
 from omniroute.http.message import Handler, Request, Response, StreamResponse
+from omniroute.store import Store
 
 PUBLIC = "public"
 CLIENT_KEY = "client-key"
@@ -126,3 +127,28 @@ def request_actor(request: Request, options: Options) -> Actor:
     caller's address."""
     name = "session" if request.state.get("session") is not None else "cli"
     return Actor(name, client_address(request, options))
+
+
+class AppliedRoutes:
+    """What the routes that change the live configuration directly (keys,
+    import, restore) share: the store, the guards, the settings for the
+    caller's address, and ``applied``, called after a committed change so
+    that the answer means the gateway already works by it."""
+
+    __slots__ = ("_store", "_guards", "_options", "_applied")
+
+    def __init__(
+        self,
+        store: Store,
+        guards: Guards,
+        options: Callable[[], Options],
+        applied: Callable[[], Awaitable[None]],
+    ) -> None:
+        self._store = store
+        self._guards = guards
+        self._options = options
+        self._applied = applied
+
+    def _who(self, request: Request) -> ActorFields:
+        """The audit row's actor and address."""
+        return request_actor(request, self._options()).as_kwargs()

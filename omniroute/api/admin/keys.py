@@ -12,35 +12,21 @@ A key is shown as ``config.keys.key_view``: its prefix, never the key.
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
 
-from omniroute.api.admin.access import ADMIN_SESSION, Guards, request_actor
+from omniroute.api.admin.access import ADMIN_SESSION, AppliedRoutes
 from omniroute.api.bodies import read_json
-from omniroute.config.audit import ActorFields
 from omniroute.config.keys import KeyEditor, key_view
-from omniroute.config.options import Options
 from omniroute.errors import NotFound
 from omniroute.http.message import Request, Response
 from omniroute.http.routing import Router
-from omniroute.store import Store
 
 
-class KeyRoutes:
-    __slots__ = ("_editor", "_guards", "_options", "_applied")
+class KeyRoutes(AppliedRoutes):
+    __slots__ = ()
 
-    def __init__(
-        self,
-        store: Store,
-        guards: Guards,
-        options: Callable[[], Options],
-        applied: Callable[[], Awaitable[None]],
-    ) -> None:
-        self._editor = KeyEditor(store)
-        self._guards = guards
-        self._options = options
-        # Called after a committed change, so that the answer means the key
-        # already works (or no longer does) on the client API.
-        self._applied = applied
+    @property
+    def _editor(self) -> KeyEditor:
+        return KeyEditor(self._store)
 
     def install(self, router: Router) -> None:
         session = self._guards.session
@@ -68,10 +54,6 @@ class KeyRoutes:
         record = await self._editor.revoke(_key_id(request), **self._who(request))
         await self._applied()
         return Response.json(key_view(record, time.time()))
-
-    def _who(self, request: Request) -> ActorFields:
-        """The audit row's actor and address."""
-        return request_actor(request, self._options()).as_kwargs()
 
 
 def _key_id(request: Request) -> int:

@@ -15,19 +15,15 @@ histories and proxies' records).
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
-from omniroute.api.admin.access import ADMIN_SESSION, ADMIN_TOKEN, Guards, request_actor
+from omniroute.api.admin.access import ADMIN_SESSION, ADMIN_TOKEN, AppliedRoutes
 from omniroute.api.bodies import read_json
-from omniroute.config.audit import ActorFields
 from omniroute.config.backups import make_backup, restore_backup
-from omniroute.config.options import Options
 from omniroute.config.transfer import export_config, import_config
 from omniroute.errors import BadRequest
 from omniroute.http.message import Request, Response
 from omniroute.http.routing import Router
-from omniroute.store import Store
 
 PASSPHRASE_HEADER = "X-Export-Passphrase"  # noqa: S105 (a header name, not a secret)
 
@@ -44,22 +40,8 @@ def passphrase(request: Request) -> str | None:
         return raw
 
 
-class TransferRoutes:
-    __slots__ = ("_store", "_guards", "_options", "_applied")
-
-    def __init__(
-        self,
-        store: Store,
-        guards: Guards,
-        options: Callable[[], Options],
-        applied: Callable[[], Awaitable[None]],
-    ) -> None:
-        self._store = store
-        self._guards = guards
-        self._options = options
-        # Called after an import or a restore commits: the answer means the
-        # gateway already routes by the new configuration.
-        self._applied = applied
+class TransferRoutes(AppliedRoutes):
+    __slots__ = ()
 
     def install(self, router: Router) -> None:
         session, token = self._guards.session, self._guards.token_or_session
@@ -124,7 +106,3 @@ class TransferRoutes:
         return Response.json(
             {"restored": result.restored, "previous": result.previous, "revision": result.revision}
         )
-
-    def _who(self, request: Request) -> ActorFields:
-        """The audit row's actor and address."""
-        return request_actor(request, self._options()).as_kwargs()
