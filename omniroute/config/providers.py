@@ -122,7 +122,7 @@ async def add_provider(
         key,
         provider=shape,
         provider_extra=provider_extra,
-        priority=check_priority(account.priority, naming),
+        priority=check_priority(account.priority, naming.field("priority")),
         account_extra=_account_extra(account),
         new_provider=new,
     )
@@ -140,7 +140,7 @@ async def add_account(
     _, added = await editor.add_account(
         name,
         key,
-        priority=check_priority(account.priority, naming),
+        priority=check_priority(account.priority, naming.field("priority")),
         account_extra=_account_extra(account),
     )
     return added
@@ -161,16 +161,15 @@ def _key_or_stand_in(key: str, entry: CatalogProvider | None, naming: Naming) ->
     return KEYLESS_ACCOUNT_KEY
 
 
-def check_priority(priority: int | None, naming: Naming) -> int | None:
+def check_priority(priority: Any, where: str) -> int | None:
+    """``priority`` when it is a whole number in range (or None); ``where``
+    names the input in the error."""
     if priority is not None and (
         isinstance(priority, bool)
         or not isinstance(priority, int)
         or not -MAX_PRIORITY <= priority <= MAX_PRIORITY
     ):
-        raise BadRequest(
-            f"{naming.field('priority')} must be a whole number from "
-            f"{-MAX_PRIORITY} to {MAX_PRIORITY}"
-        )
+        raise BadRequest(f"{where} must be a whole number from {-MAX_PRIORITY} to {MAX_PRIORITY}")
     return priority
 
 
@@ -221,7 +220,7 @@ async def change_account(
         raise BadRequest(f"nothing to change: give at least one {naming.option}")
     return await editor.update_account(
         account_id,
-        priority=check_priority(change.priority, naming),
+        priority=check_priority(change.priority, naming.field("priority")),
         enabled=change.enabled,
         extra=extra or None,
     )

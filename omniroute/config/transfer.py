@@ -36,8 +36,10 @@ from urllib.parse import urlsplit
 
 from omniroute import __version__
 from omniroute.config.base_urls import base_url_rule
+from omniroute.config.combos import check_weight
 from omniroute.config.export_secrets import check_passphrase, open_secrets, seal_secrets
 from omniroute.config.options import Options, check_extra, check_setting
+from omniroute.config.providers import check_priority
 from omniroute.config.routing import combo_check
 from omniroute.errors import BadRequest
 from omniroute.formats.wire import WIRE_FORMATS
@@ -387,8 +389,8 @@ class _Reader:
         key = self.secret(obj["api_key"], f"{path}.api_key")
         if key is None:
             return None  # listed in left_out: the account cannot exist without its key
-        priority = obj.get("priority", 0)
-        if isinstance(priority, bool) or not isinstance(priority, int):
+        priority = check_priority(obj.get("priority", 0), f"{path}.priority")
+        if priority is None:  # an explicit null: an account always has one
             raise BadRequest(f"{path}.priority must be a whole number")
         label = obj.get("label")
         if label is not None and not isinstance(label, str):
@@ -435,9 +437,7 @@ def _combo(raw: Any, path: str) -> ComboData:
     for i, target in enumerate(_list(obj, "targets", path)):
         where = f"{path}.targets[{i}]"
         item = _object(target, where)
-        weight = item.get("weight", 1)
-        if isinstance(weight, bool) or not isinstance(weight, int) or weight < 0:
-            raise BadRequest(f"{where}.weight must be a whole number >= 0")
+        weight = check_weight(item.get("weight", 1), f"{where}.weight")
         targets.append(
             ComboTargetRecord(_text(item, "ref", where), weight, _flag(item, "enabled", where))
         )
