@@ -248,6 +248,16 @@ class Bench:
                       (("x-api-key", self.client_key), ("anthropic-version", "2023-06-01")),
                       json.dumps(body))
 
+    def start_load(self, job: dict[str, Any]) -> subprocess.Popen[str]:
+        """A load client left running in the background with ``job``; its
+        stdin stays open for later lines, and it is stopped with the rest."""
+        proc = self.children.spawn([sys.executable, ROLES, "load"], stdin=subprocess.PIPE,
+                                   stdout=subprocess.PIPE)
+        assert proc.stdin is not None
+        proc.stdin.write(json.dumps(job) + "\n")
+        proc.stdin.flush()
+        return proc
+
     def load(self, kind: str, target: Target, **params: Any) -> dict[str, Any]:
         job = {"kind": kind, "timeout": 30.0, **asdict(target), **params}
         limit = float(params.get("deadline", 270.0)) + 30.0
@@ -442,12 +452,8 @@ def scenario_write_load(bench: Bench) -> list[Row]:
     seconds = 120.0 if bench.sizes.latency >= 1000 else 30.0
     job = {"kind": "throughput", "timeout": 30.0, "concurrency": WRITE_LOAD_CONCURRENCY,
            "duration": seconds, "warmup_seconds": 0.0, **asdict(bench.through())}
-    background = bench.children.spawn([sys.executable, ROLES, "load"], stdin=subprocess.PIPE,
-                                      stdout=subprocess.PIPE)
+    background = bench.start_load(job)
     try:
-        assert background.stdin is not None
-        background.stdin.write(json.dumps(job) + "\n")
-        background.stdin.flush()
         time.sleep(0.5)  # the writes are under way
         chat = bench.load("latency", bench.through(stream=True), **params)
         answered = bench.load("latency", responses, **params)
@@ -463,12 +469,9 @@ def scenario_open_streams(bench: Bench) -> list[Row]:
     idle = vm_rss_mb(bench.gateway_pid)
     job = {"kind": "hold", "timeout": 60.0, "count": count, "hold_seconds": 60.0,
            **asdict(bench.through(model="slow/m", stream=True))}
-    proc = bench.children.spawn([sys.executable, ROLES, "load"], stdin=subprocess.PIPE,
-                                stdout=subprocess.PIPE)
+    proc = bench.start_load(job)
     try:
         assert proc.stdin is not None
-        proc.stdin.write(json.dumps(job) + "\n")
-        proc.stdin.flush()
         ready = json.loads(_read_line(proc, 90, "stream holder"))
         held = vm_rss_mb(bench.gateway_pid)
         proc.stdin.write("release\n")
