@@ -8,6 +8,7 @@ answers 404, never 403, so probing reveals nothing.
 from __future__ import annotations
 
 import asyncio
+import gzip
 import os
 import stat
 from dataclasses import dataclass
@@ -52,6 +53,8 @@ _UTF8_TYPES = frozenset(
     {"application/json", "application/manifest+json", "application/xml", "image/svg+xml"}
 )
 _DEFAULT_TYPE = "application/octet-stream"
+# Text worth compressing: below this size gzip's header costs more than it saves.
+_GZIP_MIN_BYTES = 512
 
 # Files up to this size are read on the loop (a page-cache hit costs
 # microseconds); larger ones in a worker thread.
@@ -67,6 +70,10 @@ def content_type_for(name: str) -> str:
     return media
 
 
+def _compressible(media: str) -> bool:
+    return media.startswith("text/") or media in _UTF8_TYPES or media.endswith("javascript")
+
+
 @dataclass(frozen=True, slots=True)
 class _Cached:
     size: int
@@ -74,6 +81,8 @@ class _Cached:
     body: bytes
     etag: str
     content_type: str
+    # Compressed once when the file is loaded, then served from memory.
+    gzipped: bytes | None
 
     @property
     def stamp(self) -> tuple[int, int]:
@@ -81,13 +90,24 @@ class _Cached:
 
 
 class StaticFiles:
-    """A handler serving ``root``; reads ``request.path_params["path"]``."""
+    """A handler serving ``root``; reads ``request.path_params["path"]``.
 
-    __slots__ = ("_cache", "_cached_bytes", "_index", "_root")
+    ``headers`` are added to every answer (the dashboard's security headers).
+    Text files go out gzipped to clients that accept it.
+    """
 
-    def __init__(self, root: Path, *, index: str = "index.html") -> None:
+    __slots__ = ("_cache", "_cached_bytes", "_headers", "_index", "_root")
+
+    def __init__(
+        self,
+        root: Path,
+        *,
+        index: str = "index.html",
+        headers: tuple[tuple[str, str], ...] = (),
+    ) -> None:
         self._root = Path(root).resolve()
         self._index = index
+        self._headers = headers
         self._cache: dict[Path, _Cached] = {}
         self._cached_bytes = 0
 
@@ -95,10 +115,18 @@ class StaticFiles:
         relative = request.path_params.get("path", "")
         target = self._locate(relative)
         entry = await self._load(target)
-        headers = [("etag", entry.etag), ("cache-control", "no-cache")]
-        if _etag_matches(request.headers.get("if-none-match"), entry.etag):
+        body, etag = entry.body, entry.etag
+        headers = [("cache-control", "no-cache"), *self._headers]
+        if entry.gzipped is not None:
+            headers.append(("vary", "accept-encoding"))
+            if _accepts_gzip(request.headers.get("accept-encoding")):
+                # Each encoding is its own representation, so its own tag.
+                body, etag = entry.gzipped, entry.etag[:-1] + '-gz"'
+                headers.append(("content-encoding", "gzip"))
+        headers.append(("etag", etag))
+        if _etag_matches(request.headers.get("if-none-match"), etag):
             return Response(304, b"", headers)
-        return Response(200, entry.body, headers, entry.content_type)
+        return Response(200, body, headers, entry.content_type)
 
     def _locate(self, relative: str) -> Path:
         """The regular file ``relative`` names inside root, or NotFound."""
@@ -137,12 +165,20 @@ class StaticFiles:
             raise errors.NotFound("file not found")
         # The tag comes from the stat taken before reading; if the file
         # changed meanwhile, the next request sees a new mtime and reloads.
+        content_type = content_type_for(path.name)
+        zipped = None
+        if len(body) >= _GZIP_MIN_BYTES and _compressible(content_type.split(";")[0]):
+            # mtime=0: the same bytes give the same output, run after run.
+            zipped = gzip.compress(body, compresslevel=9, mtime=0)
+            if len(zipped) >= len(body):
+                zipped = None
         entry = _Cached(
             size=info.st_size,
             mtime_ns=info.st_mtime_ns,
             body=body,
             etag=f'"{info.st_size:x}-{info.st_mtime_ns:x}"',
-            content_type=content_type_for(path.name),
+            content_type=content_type,
+            gzipped=zipped,
         )
         self._remember(path, entry)
         return entry
@@ -150,14 +186,38 @@ class StaticFiles:
     def _remember(self, path: Path, entry: _Cached) -> None:
         old = self._cache.pop(path, None)
         if old is not None:
-            self._cached_bytes -= len(old.body)
-        if len(entry.body) > _CACHE_MAX_BYTES // 4:
+            self._cached_bytes -= _footprint(old)
+        size = _footprint(entry)
+        if size > _CACHE_MAX_BYTES // 4:
             return
-        while self._cache and self._cached_bytes + len(entry.body) > _CACHE_MAX_BYTES:
+        while self._cache and self._cached_bytes + size > _CACHE_MAX_BYTES:
             _, evicted = self._cache.popitem()
-            self._cached_bytes -= len(evicted.body)
+            self._cached_bytes -= _footprint(evicted)
         self._cache[path] = entry
-        self._cached_bytes += len(entry.body)
+        self._cached_bytes += size
+
+
+def _footprint(entry: _Cached) -> int:
+    return len(entry.body) + len(entry.gzipped or b"")
+
+
+def _accepts_gzip(header: str | None) -> bool:
+    """True when the client names gzip (or ``*``) with a non-zero quality;
+    an explicit gzip entry wins over ``*``."""
+    if not header:
+        return False
+    qualities: dict[str, float] = {}
+    for item in header.split(","):
+        coding, _, params = item.strip().partition(";")
+        quality = 1.0
+        params = params.strip().lower()
+        if params.startswith("q="):
+            try:
+                quality = float(params[2:])
+            except ValueError:
+                quality = 0.0
+        qualities.setdefault(coding.strip().lower(), quality)
+    return qualities.get("gzip", qualities.get("*", 0.0)) > 0
 
 
 def _etag_matches(header: str | None, etag: str) -> bool:

@@ -43,7 +43,7 @@ async def trust_loopback_proxy(gw: Harness) -> None:
 async def test_without_a_password_nothing_is_open_and_the_state_says_so(gw: Harness) -> None:
     http = client(gw)
     state = (await http.get("/api/auth/state")).json()
-    assert state == {"setup_required": True, "authenticated": False, "csrf": None}
+    assert state == {"setup_required": True, "authenticated": False, "csrf": None, "local": True}
     status = await http.get("/api/status")
     assert status.status_code == 401 and status.json()["error"]["kind"] == "setup_required"
     login = await http.post("/api/auth/login", json={"password": PASSWORD})

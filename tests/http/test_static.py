@@ -155,3 +155,46 @@ async def test_large_file_is_served_whole(tmp_path: Path) -> None:
     files = StaticFiles(tmp_path)
     response = await files(call(files, "big.bin"))
     assert response.body == blob
+
+
+async def test_text_goes_out_gzipped_when_the_client_accepts_it(site: Path) -> None:
+    import gzip
+
+    script = "const answer = 42;\n" * 200
+    (site / "assets" / "big.js").write_text(script)
+    files = StaticFiles(site)
+    plain = await files(call(files, "assets/big.js"))
+    assert plain.body == script.encode()
+    assert "content-encoding" not in dict(plain.headers)
+    assert dict(plain.headers)["vary"] == "accept-encoding"
+    zipped = await files(call(files, "assets/big.js", **{"accept-encoding": "br, gzip"}))
+    headers = dict(zipped.headers)
+    assert headers["content-encoding"] == "gzip"
+    assert gzip.decompress(zipped.body) == script.encode()
+    assert len(zipped.body) < len(script) // 10
+    # Each encoding has its own tag, and a 304 answers the matching one.
+    assert headers["etag"] != dict(plain.headers)["etag"]
+    again = await files(
+        call(
+            files, "assets/big.js", **{"accept-encoding": "gzip", "if-none-match": headers["etag"]}
+        )
+    )
+    assert again.status == 304
+    for refused in ("gzip;q=0", "identity", "*;q=0", "br, gzip;q=0, *"):
+        response = await files(call(files, "assets/big.js", **{"accept-encoding": refused}))
+        assert "content-encoding" not in dict(response.headers), refused
+    # Small files and images are never compressed.
+    tiny = await files(call(files, "assets/app.js", **{"accept-encoding": "gzip"}))
+    assert tiny.body == b"console.log(1)"
+    (site / "assets" / "big.png").write_bytes(b"\x00" * 4096)
+    image = await files(call(files, "assets/big.png", **{"accept-encoding": "gzip"}))
+    assert "content-encoding" not in dict(image.headers)
+
+
+async def test_configured_headers_go_on_every_answer(site: Path) -> None:
+    files = StaticFiles(site, headers=(("x-frame-options", "DENY"),))
+    ok = await files(call(files, "index.html"))
+    assert dict(ok.headers)["x-frame-options"] == "DENY"
+    etag = dict(ok.headers)["etag"]
+    cached = await files(call(files, "index.html", **{"if-none-match": etag}))
+    assert cached.status == 304 and dict(cached.headers)["x-frame-options"] == "DENY"

@@ -1,6 +1,6 @@
 """``/api/auth``: the first password, logging in and out, changing the password.
 
-GET  /api/auth/state     {"setup_required", "authenticated", "csrf"}
+GET  /api/auth/state     {"setup_required", "authenticated", "csrf", "local"}
 POST /api/auth/setup     {"password"}   only while none is set, only from loopback
 POST /api/auth/login     {"password"}   200 + session cookie; wrong: 401
 POST /api/auth/logout
@@ -51,6 +51,8 @@ class AuthRoutes:
                 "setup_required": not await self._auth.has_password(),
                 "authenticated": session is not None,
                 "csrf": session.csrf if session else None,
+                # Whether this browser may set the first password itself.
+                "local": is_loopback(client_address(request, self._options())),
             }
         )
 
