@@ -126,7 +126,7 @@ def log_in(page: Page, served: Served) -> None:
     page.goto(served.url + "/")
     page.get_by_label("Password", exact=True).fill(PASSWORD)
     page.get_by_role("button", name="Log in").click()
-    page.locator("#nav a").first.wait_for()
+    page.locator("main .page h1").wait_for()
 
 
 @pytest.fixture
