@@ -550,6 +550,59 @@ def _judge_soak(bench: Bench, what: str, result: dict[str, Any]) -> None:
                            f"one answer, e.g. {result['samples'].get('duplicated')!r}")
 
 
+# What the browser loads for the first screen after login: the page, what it
+# links, the modules app.js imports (followed), English and the home page.
+_FIRST_SCREEN_EXTRA = ("/locales/en.json", "/js/pages/home.js")
+
+
+def _first_screen_paths() -> list[str]:
+    import re
+
+    web = REPO / "web"
+    html = (web / "index.html").read_text(encoding="utf-8")
+    paths = re.findall(r'(?:src|href)="(/[^"]+)"', html)
+    pending = [p for p in paths if p.endswith(".js")]
+    while pending:
+        module = pending.pop()
+        text = (web / module.lstrip("/")).read_text(encoding="utf-8")
+        for name in re.findall(r'^import [^;]*? from "\./([\w/.-]+)"', text, re.M):
+            found = str(Path(module).parent / name)
+            if found not in paths:
+                paths.append(found)
+                pending.append(found)
+    return ["/", *paths, *_FIRST_SCREEN_EXTRA]
+
+
+def scenario_dashboard(bench: Bench) -> list[Row]:
+    """Bytes and time to fetch the dashboard's first screen over one
+    keep-alive connection, as plain bytes and as served gzipped."""
+    paths = _first_screen_paths()
+    conn = http.client.HTTPConnection("127.0.0.1", bench.gateway_port, timeout=10)
+    rows: list[Row] = []
+    try:
+        for encoding in ("identity", "gzip"):
+            sizes, times = [], []
+            for _ in range(5):
+                started, total = time.perf_counter(), 0
+                for path in paths:
+                    conn.request("GET", path, headers={"accept-encoding": encoding})
+                    reply = conn.getresponse()
+                    body = reply.read()
+                    if reply.status != 200:
+                        raise BenchError(f"dashboard: {path} answered {reply.status}")
+                    total += len(body)
+                times.append((time.perf_counter() - started) * 1000)
+                sizes.append(total)
+            label = "gzipped" if encoding == "gzip" else "plain"
+            rows.append(Row(f"dashboard first screen, {len(paths)} files {label}", "KB", None,
+                            sizes[-1] / 1024))
+            rows.append(Row(f"dashboard first screen fetch {label} p50", "ms", None,
+                            percentile(times, 0.5)))
+    finally:
+        conn.close()
+    return rows
+
+
 SCENARIOS: list[Callable[[Bench], list[Row]]] = [
     scenario_idle_rss,
     scenario_latency,
@@ -561,6 +614,7 @@ SCENARIOS: list[Callable[[Bench], list[Row]]] = [
     scenario_write_load,
     scenario_open_streams,
     scenario_startup,
+    scenario_dashboard,
     scenario_soak,
 ]
 
