@@ -32,6 +32,14 @@ CHROMIUM_ARGS = [
 ]
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test here drives the browser: ``-m "not browser"`` leaves them out."""
+    here = Path(__file__).parent
+    for item in items:
+        if item.path.is_relative_to(here):
+            item.add_marker(pytest.mark.browser)
+
+
 def chromium_path() -> str:
     for candidate in (os.environ.get("OMNIROUTE_CHROMIUM"), "chromium", "chromium-browser"):
         found = candidate and shutil.which(candidate)
