@@ -8,10 +8,10 @@ import { formatNumber, t } from "../i18n.js";
 
 // The formats /api/translate accepts, in the gateway's order.
 const FORMATS = [
-  ["openai", "OpenAI Chat Completions (openai)"],
-  ["openai-responses", "OpenAI Responses (openai-responses)"],
-  ["anthropic", "Anthropic Messages (anthropic)"],
-  ["gemini", "Gemini generateContent (gemini)"],
+  ["openai", "openai (Chat Completions)"],
+  ["openai-responses", "openai-responses (Responses)"],
+  ["anthropic", "anthropic (Messages)"],
+  ["gemini", "gemini (generateContent)"],
 ];
 // Where the client key is kept: this tab only, gone when it closes.
 const KEY_STORAGE = "omniroute.client-key";
@@ -70,6 +70,13 @@ export function example(format) {
 }
 
 const pretty = (value) => JSON.stringify(value, null, 2);
+
+/** A copy box for code: JSON reads left to right in every language. */
+function codeBox(text) {
+  const box = copyBox(text);
+  box.querySelector("pre").dir = "ltr";
+  return box;
+}
 
 /** The client endpoint, headers and body for one request in ``format``. */
 export function clientCall(format, body, model, key) {
@@ -163,13 +170,13 @@ function answerCard(title, result) {
   const text = answerText(result.format, result.data);
   return h("section", { class: "card", "aria-labelledby": headingId, dataset: { answer: result.format } },
     h("h3", { id: headingId }, title),
-    h("p", { class: "mono small" }, `POST ${result.path}`),
+    h("p", { class: "mono", dir: "ltr" }, `POST ${result.path}`),
     h("div", { class: "row" },
       badge(t("translator.status", { status: result.status || "—" }), ok ? "ok" : "bad"),
       badge(t("translator.latency", { ms: formatNumber(result.ms, { maximumFractionDigits: 0 }) }))),
-    h("pre", { class: ok ? "" : "error-text", dataset: { text: "" } }, text || t("translator.empty-answer")),
+    h("pre", { class: ok ? "" : "error-text", dir: "auto" }, text || t("translator.empty-answer")),
     h("details", {}, h("summary", {}, t("translator.raw")),
-      h("pre", {}, typeof result.data === "string" ? result.data : pretty(result.data))));
+      h("pre", { dir: "ltr" }, typeof result.data === "string" ? result.data : pretty(result.data))));
 }
 
 async function knownModels() {
@@ -185,7 +192,7 @@ async function knownModels() {
 export default async function render(root, ctx) {
   const from = select(FORMATS, "openai", { name: "from" });
   const to = select(FORMATS, "anthropic", { name: "to" });
-  const input = h("textarea", { name: "request", rows: 16, spellcheck: false });
+  const input = h("textarea", { name: "request", rows: 16, spellcheck: false, dir: "ltr" });
   input.value = pretty(example(from.value));
   let shownExample = input.value;
   const error = h("p", { class: "error-text", role: "alert" });
@@ -215,7 +222,7 @@ export default async function render(root, ctx) {
     translated = { from: from.value, to: to.value, body: answer.body };
     clear(output,
       h("h2", {}, t("translator.result", { format: to.value })),
-      copyBox(pretty(answer.body)));
+      codeBox(pretty(answer.body)));
     return translated;
   }
 
@@ -226,7 +233,7 @@ export default async function render(root, ctx) {
   }, { class: "secondary" });
 
   // ---- send and compare
-  const key = h("input", { type: "password", name: "client-key", autocomplete: "off", spellcheck: false,
+  const key = h("input", { type: "password", name: "client-key", autocomplete: "off", spellcheck: false, dir: "ltr",
     placeholder: "sk-omni-..." });
   key.value = sessionStorage.getItem(KEY_STORAGE) || "";
   key.addEventListener("input", () => {
@@ -234,7 +241,8 @@ export default async function render(root, ctx) {
     else sessionStorage.removeItem(KEY_STORAGE);
   });
   const listId = uid("models");
-  const model = h("input", { type: "text", name: "model", list: listId, autocomplete: "off", spellcheck: false });
+  const model = h("input", { type: "text", name: "model", list: listId, autocomplete: "off", spellcheck: false,
+    dir: "ltr" });
   const models = h("datalist", { id: listId });
   const sendError = h("p", { class: "error-text", role: "alert" });
   const answers = h("div", { class: "grid", "aria-live": "polite" });
