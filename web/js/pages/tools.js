@@ -259,7 +259,8 @@ export default async function render(root, ctx) {
     if (focused && focused !== document.activeElement && focused.isConnected) focused.focus();
   }
 
-  function setModels(names) {
+  /** ``loaded``: the names are the gateway's answer (not the first draw's placeholder). */
+  function setModels(names, loaded = true) {
     models = names;
     const options = names.length ? names : [MODEL_PLACEHOLDER];
     model = select(options, options[0], { name: "model" });
@@ -270,7 +271,7 @@ export default async function render(root, ctx) {
     });
     if (names.length) checked.add(names[0]);
     clear(modelSlot, field("tools.model", model, "tools.model-hint"));
-    note.textContent = names.length ? "" : t("tools.no-models");
+    note.textContent = names.length || !loaded ? "" : t("tools.no-models");
   }
 
   base.addEventListener("input", draw);
@@ -282,7 +283,7 @@ export default async function render(root, ctx) {
   wire.addEventListener("change", draw);
   copilotApi.addEventListener("change", drawCopilotFile);
 
-  setModels([]);
+  setModels([], false);
   draw();
   const names = await loadModels();
   if (ctx.signal.aborted) return;
