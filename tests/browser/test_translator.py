@@ -132,6 +132,45 @@ def test_send_and_compare_shows_both_answers(admin: Page, served: Served, watch:
     watch.assert_clean()
 
 
+def test_send_and_compare_gemini_and_responses(admin: Page, served: Served, watch: Watch) -> None:
+    served.run(
+        served.harness.add_provider(
+            "mock", "openai", served.mock_url + "/v1", "sk-upstream", ["mock-small"]
+        )
+    )
+    open_translator(admin, served)
+    admin.get_by_label("From format").select_option("gemini")
+    admin.get_by_label("To format").select_option("openai-responses")
+    expect(admin.get_by_label("Model", exact=True)).to_have_value("mock/mock-small")
+    admin.get_by_label("Client API key").fill(served.client_key)
+    admin.get_by_role("button", name="Send and compare").click()
+    original = admin.get_by_role("region", name="Original request (gemini)")
+    translated = admin.get_by_role("region", name="Translated request (openai-responses)")
+    expect(original).to_contain_text("POST /v1beta/models/mock/mock-small:generateContent")
+    expect(translated).to_contain_text("POST /v1/responses")
+    for side in (original, translated):
+        expect(side).to_contain_text(MOCK_ANSWER)
+        expect(side).to_contain_text("HTTP 200")
+    assert len([r for r in served.mock.requests if r.path == "/v1/chat/completions"]) == 2
+    watch.assert_clean()
+
+
+def test_send_and_compare_shows_refusals(admin: Page, served: Served, watch: Watch) -> None:
+    open_translator(admin, served)
+    admin.get_by_label("Model", exact=True).fill("no-such-model")
+    admin.get_by_label("Client API key").fill("sk-omni-not-a-key")
+    watch.allowed_statuses.add(401)
+    admin.get_by_role("button", name="Send and compare").click()
+    for name in ("Original request (openai)", "Translated request (anthropic)"):
+        side = admin.get_by_role("region", name=name)
+        expect(side).to_contain_text("HTTP 401")
+        expect(side.locator("pre.error-text")).to_contain_text("Invalid API key.")
+    # The client API's refusal is not the dashboard's: the session goes on.
+    expect(admin.get_by_role("button", name="Log out")).to_be_visible()
+    watch.errors = [e for e in watch.errors if "status of 401" not in e]
+    watch.assert_clean()
+
+
 def test_translator_fits_a_phone(admin: Page, served: Served, watch: Watch) -> None:
     admin.set_viewport_size({"width": 360, "height": 800})
     open_translator(admin, served)

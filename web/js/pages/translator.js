@@ -86,7 +86,8 @@ export function clientCall(format, body, model, key) {
   let path;
   if (format === "gemini") {
     delete sent.model;
-    path = `/v1beta/models/${encodeURIComponent(model)}:generateContent`;
+    // A provider/model name keeps its slash: the route takes the rest of the path.
+    path = `/v1beta/models/${encodeURIComponent(model).replaceAll("%2F", "/")}:generateContent`;
     headers["x-goog-api-key"] = key;
   } else {
     sent.model = model;
