@@ -285,7 +285,14 @@ export default async function render(root, ctx) {
 
   setModels([], false);
   draw();
-  const names = await loadModels();
+  let names;
+  try {
+    names = await loadModels();
+  } catch (error) {
+    // The snippets still work with a model typed in by hand.
+    if (!ctx.signal.aborted) note.textContent = error.message;
+    return;
+  }
   if (ctx.signal.aborted) return;
   setModels(names);
   draw();

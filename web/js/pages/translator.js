@@ -228,6 +228,12 @@ export default async function render(root, ctx) {
   }
 
   const convertButton = button("translator.convert", () => busy(convertButton, convert, error));
+  input.addEventListener("keydown", (event) => {
+    if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) {
+      event.preventDefault();
+      convertButton.click();
+    }
+  });
   const exampleButton = button("translator.load-example", () => {
     input.value = shownExample = pretty(example(from.value));
     input.focus();
