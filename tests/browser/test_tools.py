@@ -148,7 +148,7 @@ def test_copilot_file_lists_the_checked_models(
 
     # An ordinary copy button copies its own snippet.
     claude = tool_card(admin, "Claude Code")
-    claude.get_by_role("button", name="Copy").first.click()
+    claude.get_by_role("button", name="Copy ~/.claude/settings.json").click()
     settings = json.loads(admin.evaluate("() => navigator.clipboard.readText()"))
     assert settings["env"]["ANTHROPIC_AUTH_TOKEN"] == served.client_key
     watch.assert_clean()

@@ -44,10 +44,12 @@ async function loadModels() {
   return [...new Set(names)];
 }
 
-/** A copy box for code: config files read left to right in every language. */
-function codeBox(text) {
+/** A copy box for code (config files read left to right in every
+ * language) whose button names what it copies. */
+function codeBox(text, name) {
   const box = copyBox(text);
   box.querySelector("pre").dir = "ltr";
+  box.querySelector("button").setAttribute("aria-label", t("tools.copy-named", { name }));
   return box;
 }
 
@@ -55,7 +57,7 @@ function codeBox(text) {
 function snippet(path, text) {
   return h("div", { class: "field" },
     h("p", { class: "muted" }, t("tools.file", { path })),
-    codeBox(text));
+    codeBox(text, path));
 }
 
 /** A tool's card, a region named by its heading. */
@@ -71,7 +73,7 @@ function toolCard(name, introKey, ...parts) {
 function settingsForm(where, rows) {
   return [
     h("p", { class: "muted" }, where),
-    ...rows.map(([label, value]) => h("div", { class: "field" }, h("div", { class: "muted" }, label), codeBox(value))),
+    ...rows.map(([label, value]) => h("div", { class: "field" }, h("div", { class: "muted" }, label), codeBox(value, label))),
   ];
 }
 
