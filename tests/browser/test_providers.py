@@ -6,10 +6,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from playwright.sync_api import Locator, Page, expect
+from playwright.sync_api import Browser, Locator, Page, expect
 
-from tests.browser.conftest import Watch
+from tests.browser.conftest import Watch, screenshot
 from tests.browser.harness import Served
+from tests.browser.narrow import api_post, assert_fits, narrow_page
 
 
 def provider(served: Served, name: str) -> Any:
@@ -93,9 +94,7 @@ def test_custom_provider_test_disable_and_accounts(
     watch.assert_clean()
 
 
-def test_catalog_pick_limits_discover_and_remove(
-    served: Served, admin: Page, watch: Watch
-) -> None:
+def test_catalog_pick_limits_discover_and_remove(served: Served, admin: Page, watch: Watch) -> None:
     open_page(admin, served)
     card = open_add_card(admin)
     card.get_by_label("Search the catalog").fill("deepseek")
@@ -129,4 +128,28 @@ def test_catalog_pick_limits_discover_and_remove(
     admin.get_by_role("dialog").get_by_role("button", name="Remove").click()
     expect(section).to_have_count(0)
     assert provider(served, "deepseek") is None
+    watch.assert_clean()
+
+
+def test_narrow_right_to_left_layout(served: Served, browser: Browser, watch: Watch) -> None:
+    """At 360 px in Arabic, with every panel open, nothing in the page sticks out
+    sideways."""
+    with narrow_page(browser, served, watch) as page:
+        body = {
+            "name": "a-provider-with-a-rather-long-name",
+            "format": "openai",
+            "base_url": served.mock_url + "/v1/some/long/path/segment/to/wrap",
+            "api_key": "sk-narrow-layout-account-0001",
+            "models": [f"model-with-a-long-identifier-{n}" for n in range(6)],
+            "limits": {"rpm": 60, "max_concurrent": 4},
+            "proxy": "socks5://someone:secret@proxy.example.internal:1080",
+        }
+        api_post(page, served, "/api/providers", body)
+        page.goto(served.url + "/#/providers")
+        expect(page.locator("html")).to_have_attribute("dir", "rtl")
+        expect(page.locator("section.provider")).to_have_count(1)
+        page.locator("details").evaluate_all("all => all.forEach(d => { d.open = true; })")
+        page.locator("details.add-provider [role=tab]").first.click()
+        screenshot(page, "providers-360-ar")
+        assert_fits(page)
     watch.assert_clean()
