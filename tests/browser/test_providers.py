@@ -8,6 +8,7 @@ from typing import Any
 
 from playwright.sync_api import Browser, Locator, Page, expect
 
+from omniroute.gateway.resilience import account_key, provider_key
 from tests.browser.conftest import Watch, screenshot
 from tests.browser.harness import Served
 from tests.browser.narrow import api_post, assert_fits, narrow_page
@@ -71,26 +72,34 @@ def test_custom_provider_test_disable_and_accounts(
 
     section.get_by_role("button", name="Disable", exact=True).click()
     expect(section.get_by_role("button", name="Enable", exact=True)).to_be_visible()
-    assert provider(served, "mock").enabled is False
+    answer = admin.request.get(served.url + "/api/providers/mock")
+    assert answer.ok and answer.json()["enabled"] is False
 
     section.get_by_text("Add an account", exact=True).click()
     section.get_by_label("API key").fill("sk-mock-second-account-0002")
     section.get_by_role("button", name="Add this account").click()
     expect(section.get_by_text("…0002")).to_be_visible()
-    keys = [a.api_key for a in accounts(served, "mock")]
-    assert keys == ["sk-mock-first-account-0001", "sk-mock-second-account-0002"]
+    first, second = (a.id for a in accounts(served, "mock"))
+    keys = {a.id: a.api_key for a in accounts(served, "mock")}
+    assert keys == {first: "sk-mock-first-account-0001", second: "sk-mock-second-account-0002"}
 
-    second = accounts(served, "mock")[1].id
+    item = section.locator(f"li[data-account='{second}']")
+    item.get_by_text(f"Priority, proxy and rate limits of account #{second}").click()
+    item.get_by_label("Priority", exact=True).fill("-5")
+    item.get_by_label("Seconds between requests").fill("0.5")
+    item.get_by_role("button", name=f"Save account #{second}").click()
+    expect(item.get_by_text("priority -5")).to_be_visible()
+    changed = next(a for a in accounts(served, "mock") if a.id == second)
+    assert changed.priority == -5 and changed.extra["limits"]["min_gap"] == 0.5
+
     section.get_by_role("button", name=f"Disable account #{second}").click()
     expect(section.get_by_role("button", name=f"Enable account #{second}")).to_be_visible()
-    assert [a.enabled for a in accounts(served, "mock")] == [True, False]
+    assert {a.id: a.enabled for a in accounts(served, "mock")} == {first: True, second: False}
 
     section.get_by_role("button", name=f"Remove account #{second}").click()
     admin.get_by_role("dialog").get_by_role("button", name="Remove").click()
     expect(section.get_by_text("…0002")).to_have_count(0)
-    assert [a.id for a in accounts(served, "mock")] != [] and second not in [
-        a.id for a in accounts(served, "mock")
-    ]
+    assert [a.id for a in accounts(served, "mock")] == [first]
     watch.assert_clean()
 
 
@@ -104,6 +113,20 @@ def test_catalog_pick_limits_discover_and_remove(served: Served, admin: Page, wa
     section = admin.get_by_role("region", name="deepseek", exact=True)
     expect(section).to_be_visible()
     assert [a.api_key for a in accounts(served, "deepseek")] == ["sk-deepseek-test-key-9999"]
+
+    # Health: an account resting after a refusal, and the provider's breaker open.
+    account = accounts(served, "deepseek")[0].id
+
+    async def trouble() -> None:
+        resilience = served.harness.gateway.resilience
+        resilience.cooldowns.trip(account_key(account), 600, reason="auth")
+        for _ in range(20):
+            resilience.breakers.record_failure(provider_key("deepseek"))
+
+    served.run(trouble())
+    admin.get_by_role("button", name="Refresh").click()
+    expect(section.locator(f"li[data-account='{account}']")).to_contain_text("cooling down")
+    expect(section.get_by_text("breaker open")).to_be_visible()
 
     settings = section.locator("details.provider-settings")
     settings.get_by_text("Base URL, models, proxy and rate limits").click()

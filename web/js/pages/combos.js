@@ -105,10 +105,13 @@ export default async function render(root, ctx) {
       changed({ index: to, control });
     }
 
+    // Quick moves send overlapping saves; only the newest answer may redraw.
+    let generation = 0;
     async function changed(focus) {
       if (!onSave) return;
+      const mine = ++generation;
       const saved = await busy(null, () => onSave(), error);
-      if (saved) {
+      if (saved && mine === generation) {
         targets = saved.targets.map((target) => ({ ...target }));
         // Only the problems may differ: keep the user's place in the list.
         for (const [i, target] of saved.targets.entries()) {

@@ -133,7 +133,7 @@ export default async function render(root, ctx) {
     const test = button("common.test", () => busy(test, async () => {
       clear(result, h("p", { class: "muted" }, t("providers.testing")));
       showTest(result, await post(`${path}/test`));
-    }, result), { class: "small" });
+    }, result), { class: "small", disabled: !p.accounts.some((a) => a.enabled) });
     const replace = checkbox("providers.discover-replace", false);
     const discover = button("providers.discover", () => busy(discover, async () => {
       const found = await post(`${path}/discover`, { replace: replace.input.checked });
