@@ -102,6 +102,7 @@ def test_create_reorder_by_drag_and_keyboard_then_test(
         r.json()["model"] for r in served.mock.requests[before:] if r.path == "/v1/chat/completions"
     ]
     assert models == ["mock-large", "mock-small"]
+    screenshot(admin, "combos")
     watch.assert_clean()
 
 

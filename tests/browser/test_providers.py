@@ -147,6 +147,7 @@ def test_catalog_pick_limits_discover_and_remove(served: Served, admin: Page, wa
     expect(custom.get_by_text("Models (2)")).to_be_visible()
     assert list(provider(served, "mock").models) == ["mock-small", "mock-large"]
 
+    screenshot(admin, "providers")
     section.get_by_role("button", name="Remove", exact=True).click()
     admin.get_by_role("dialog").get_by_role("button", name="Remove").click()
     expect(section).to_have_count(0)

@@ -51,6 +51,7 @@ export default async function render(root, ctx) {
     let current = strategy;
     const holder = h("div");
     const error = h("p", { class: "error-text", role: "alert" });
+    const status = h("p", { class: "small muted", role: "status" });
 
     function draw(focus) {
       const list = targets.length
@@ -110,8 +111,10 @@ export default async function render(root, ctx) {
     async function changed(focus) {
       if (!onSave) return;
       const mine = ++generation;
+      status.textContent = "";
       const saved = await busy(null, () => onSave(), error);
       if (saved && mine === generation) {
+        status.textContent = t("combos.saved-order", { name: self });
         targets = saved.targets.map((target) => ({ ...target }));
         // Only the problems may differ: keep the user's place in the list.
         for (const [i, target] of saved.targets.entries()) {
@@ -152,7 +155,7 @@ export default async function render(root, ctx) {
 
     draw();
     return {
-      element: h("div", { class: "target-editor" }, h("h3", {}, t("combos.targets")), holder, error, addForm),
+      element: h("div", { class: "target-editor" }, h("h3", {}, t("combos.targets")), holder, status, error, addForm),
       targets: () => targets.map(({ ref, weight, enabled }) => ({ ref, weight: Number.isFinite(weight) ? weight : 1, enabled })),
       setStrategy(value) {
         current = value;
@@ -191,9 +194,7 @@ export default async function render(root, ctx) {
     const editor = targetEditor(combo.targets, combo.strategy, {
       self: combo.name,
       onSave: async () => {
-        const saved = await patch(path, { targets: editor.targets() });
-        toast(t("combos.saved-order", { name: combo.name }));
-        return saved;
+        return patch(path, { targets: editor.targets() });
       },
     });
     strategy.addEventListener("change", () => editor.setStrategy(strategy.value));
