@@ -152,6 +152,18 @@ def test_catalog_pick_limits_discover_and_remove(served: Served, admin: Page, wa
     admin.get_by_role("dialog").get_by_role("button", name="Remove").click()
     expect(section).to_have_count(0)
     assert provider(served, "deepseek") is None
+
+    # A refused form says why, beside the form, and adds nothing.
+    watch.allowed_statuses.add(400)
+    card = open_add_card(admin)
+    card.get_by_role("tab", name="Custom provider").click()
+    card.get_by_label("Provider name").fill("nowhere")
+    card.get_by_label("API key").fill("sk-nowhere-0000000000")
+    card.get_by_role("button", name="Add custom provider").click()
+    expect(card.get_by_role("alert")).to_contain_text("base_url")
+    assert provider(served, "nowhere") is None
+    # Chromium logs every 4xx answer to the console too: that one was asked for.
+    watch.errors = [e for e in watch.errors if "status of 400" not in e]
     watch.assert_clean()
 
 
