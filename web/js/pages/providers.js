@@ -1,6 +1,350 @@
-// Placeholder until this page is built.
-import { pageHead } from "../dom.js";
+// Providers and their accounts: add one from the catalog or by hand, test
+// it, discover its models, enable/disable/remove it, and edit its proxy and
+// rate limits (and each account's). Keys only ever come back masked.
+import { del, get, patch, post } from "../api.js";
+import { badge, busy, button, checkbox, clear, confirmDialog, field, h, pageHead, select, tabs, toast } from "../dom.js";
+import { formatNumber, t } from "../i18n.js";
 
-export default async function render(root) {
-  root.append(pageHead("nav.providers"));
+// omniroute/formats/wire.py WIRE_FORMATS
+const FORMATS = ["openai", "openai-responses", "anthropic", "gemini"];
+// The rate-limit fields the PATCH handlers accept (routing/ratelimit.py Limits).
+const LIMITS = [
+  { name: "rpm", label: "providers.limit.rpm", hint: "providers.limit.rpm-hint", step: "1", min: "1", int: true },
+  { name: "min_gap", label: "providers.limit.min-gap", hint: "providers.limit.min-gap-hint", step: "any", min: "0" },
+  { name: "max_concurrent", label: "providers.limit.max-concurrent", hint: "providers.limit.max-concurrent-hint", step: "1", min: "1", int: true },
+  { name: "max_queue", label: "providers.limit.max-queue", hint: "providers.limit.max-queue-hint", step: "1", min: "0", int: true },
+];
+
+function seconds(value) {
+  const s = Math.max(0, Math.ceil(value || 0));
+  if (s < 120) return formatNumber(s, { style: "unit", unit: "second", unitDisplay: "short" });
+  return formatNumber(Math.ceil(s / 60), { style: "unit", unit: "minute", unitDisplay: "short" });
+}
+
+function limitsText(limits) {
+  if (!limits) return t("providers.limits-default");
+  return LIMITS.filter((l) => limits[l.name] != null).map((l) => `${l.name}=${limits[l.name]}`).join(", ") || t("providers.limits-default");
+}
+
+/** Proxy and rate-limit inputs (plus priority for an account); ``changes()``
+ * gives only what the user changed, in the shape the PATCH handlers take. */
+function settingsEditor(record, { priority = false, provider = false } = {}) {
+  const inputs = {};
+  const parts = [];
+  if (provider) {
+    inputs.base_url = h("input", { type: "url", value: record.base_url || "", spellcheck: "false" });
+    parts.push(field("providers.base-url", inputs.base_url));
+    inputs.models = h("input", { type: "text", value: record.models_from === "provider" ? record.models.join(", ") : "", spellcheck: "false" });
+    parts.push(field("providers.models-field", inputs.models, "providers.models-edit-hint"));
+  }
+  if (priority) {
+    inputs.priority = h("input", { type: "number", step: "1", value: String(record.priority ?? "") });
+    parts.push(field("providers.priority", inputs.priority, "providers.priority-hint"));
+  }
+  inputs.proxy = h("input", { type: "text", value: record.proxy || "", spellcheck: "false", autocomplete: "off" });
+  parts.push(field("providers.proxy", inputs.proxy, "providers.proxy-hint"));
+  const limits = record.limits || {};
+  const limitInputs = {};
+  for (const l of LIMITS) {
+    limitInputs[l.name] = h("input", { type: "number", step: l.step, min: l.min, value: limits[l.name] == null ? "" : String(limits[l.name]) });
+    parts.push(field(l.label, limitInputs[l.name], l.hint));
+  }
+  const number = (input, int) => (input.value.trim() === "" ? null : int ? Number.parseInt(input.value, 10) : Number(input.value));
+  function changes() {
+    const body = {};
+    if (provider) {
+      if (inputs.base_url.value.trim() !== (record.base_url || "")) body.base_url = inputs.base_url.value.trim();
+      const models = inputs.models.value.split(",").map((m) => m.trim()).filter(Boolean);
+      const before = record.models_from === "provider" ? record.models : [];
+      if (models.join(",") !== before.join(",")) body.models = models;
+    }
+    if (priority && number(inputs.priority, true) !== record.priority && inputs.priority.value.trim() !== "") {
+      body.priority = number(inputs.priority, true);
+    }
+    // The proxy comes back masked: send it only when the user typed a new one.
+    const proxy = inputs.proxy.value.trim();
+    if (proxy !== (record.proxy || "")) body.proxy = proxy || null;
+    const changed = {};
+    for (const l of LIMITS) {
+      const value = number(limitInputs[l.name], l.int);
+      if (value !== (limits[l.name] ?? null)) changed[l.name] = value;
+    }
+    if (Object.keys(changed).length) body.limits = changed;
+    return body;
+  }
+  return { element: h("div", { class: "form-grid" }, parts), changes };
+}
+
+export default async function render(root, ctx) {
+  const listBox = h("div", { class: "provider-list" });
+  const addBox = h("div");
+  let catalog = [];
+  let providers = [];
+  root.append(
+    pageHead("providers.title", button("common.refresh", () => load(), { class: "secondary" })),
+    addBox,
+    h("h2", {}, t("providers.configured")),
+    listBox,
+    h("section", { class: "card", "aria-labelledby": "subscriptions-title" },
+      h("h2", { id: "subscriptions-title" }, t("providers.subscriptions")),
+      h("p", { class: "muted" }, t("providers.subscriptions-later"))),
+  );
+
+  async function load() {
+    const [list, health] = await Promise.all([get("/api/providers"), get("/api/health")]);
+    if (ctx.signal.aborted) return;
+    providers = list.providers;
+    clear(listBox, providers.length
+      ? providers.map((p) => providerCard(p, health))
+      : h("p", { class: "muted" }, t("providers.empty")));
+  }
+
+  // ---- health: breakers and cooldowns naming this provider or account
+  function providerHealth(name, health) {
+    const out = [];
+    for (const b of health.breakers || []) {
+      if (b.provider !== name || b.state === "closed") continue;
+      const kind = b.state === "open" ? "bad" : "warn";
+      if (b.scope === "provider") out.push(badge(t(`providers.breaker.${b.state}`, { time: seconds(b.retry_in) }), kind));
+      else out.push(badge(t("providers.model-breaker", { model: b.model || "?", time: seconds(b.retry_in) }), kind));
+    }
+    for (const c of health.cooldowns || []) {
+      if (c.provider === name && c.scope !== "account") out.push(badge(t("providers.cooldown", { time: seconds(c.remaining) }), "warn"));
+    }
+    return out;
+  }
+
+  function accountHealth(id, health) {
+    return (health.cooldowns || [])
+      .filter((c) => c.scope === "account" && c.account === id)
+      .map((c) => badge(c.model
+        ? t("providers.cooldown-model", { model: c.model, time: seconds(c.remaining) })
+        : t("providers.cooldown", { time: seconds(c.remaining) }), "warn"));
+  }
+
+  // ---- one provider
+  function providerCard(p, health) {
+    const path = `/api/providers/${encodeURIComponent(p.name)}`;
+    const result = h("div", { class: "test-result", "aria-live": "polite" });
+    const problems = providerHealth(p.name, health);
+    const accountProblems = p.accounts.some((a) => accountHealth(a.id, health).length);
+    const healthBadge = problems.length || accountProblems ? problems : [badge(t("providers.healthy"), "ok")];
+
+    const test = button("common.test", () => busy(test, async () => {
+      clear(result, h("p", { class: "muted" }, t("providers.testing")));
+      showTest(result, await post(`${path}/test`));
+    }, result), { class: "small", disabled: !p.accounts.some((a) => a.enabled) });
+    const replace = checkbox("providers.discover-replace", false);
+    const discover = button("providers.discover", () => busy(discover, async () => {
+      const found = await post(`${path}/discover`, { replace: replace.input.checked });
+      await load();
+      toast(found.listed === null
+        ? t("providers.discover-unlisted")
+        : t("providers.discover-result", { added: found.added.length, removed: found.removed.length, total: found.models.length }));
+    }, result), { class: "secondary small" });
+    const toggle = button(p.enabled ? "common.disable" : "common.enable", () => busy(toggle, async () => {
+      await patch(path, { enabled: !p.enabled });
+      toast(t(p.enabled ? "providers.disabled-toast" : "providers.enabled-toast", { name: p.name }));
+      await load();
+    }), { class: "secondary small" });
+    const remove = button("providers.remove", async () => {
+      if (!(await confirmDialog(t("providers.remove-confirm", { name: p.name }), "providers.remove"))) return;
+      await busy(remove, async () => {
+        const answer = await del(path);
+        const combos = Object.keys(answer.combos_naming_it || {});
+        toast(combos.length
+          ? t("providers.removed-combos", { name: p.name, combos: combos.join(", ") })
+          : t("providers.removed", { name: p.name }), combos.length ? "bad" : "");
+        await load();
+      });
+    }, { class: "danger small" });
+
+    const settings = settingsEditor(p, { provider: true });
+    const settingsError = h("p", { class: "error-text", role: "alert" });
+    const saveSettings = button("common.save", () => busy(saveSettings, async () => {
+      const body = settings.changes();
+      if (!Object.keys(body).length) return toast(t("providers.nothing-changed"));
+      await patch(path, body);
+      toast(t("common.saved"));
+      await load();
+    }, settingsError));
+
+    const models = p.models.length
+      ? h("ul", { class: "model-list" }, p.models.map((m) => h("li", {}, h("code", {}, m))))
+      : h("span", { class: "muted" }, t("providers.models-any"));
+
+    return h("section", { class: "card provider", "aria-label": p.name, dataset: { provider: p.name } },
+      h("div", { class: "page-head" },
+        h("h3", {}, p.name),
+        h("div", { class: "row" },
+          badge(p.enabled ? t("common.enabled") : t("common.disabled"), p.enabled ? "ok" : "warn"),
+          badge(p.format), badge(t(`providers.tier.${p.tier}`)), healthBadge)),
+      h("dl", { class: "facts" },
+        h("dt", {}, t("providers.base-url")), h("dd", {}, h("code", {}, p.base_url)),
+        h("dt", {}, t("providers.models", { count: p.models.length })),
+        h("dd", {}, models, p.models.length ? h("div", { class: "small muted" }, t(`providers.models-from.${p.models_from}`)) : null),
+        h("dt", {}, t("providers.proxy")), h("dd", {}, p.proxy ? h("code", {}, p.proxy) : h("span", { class: "muted" }, t("providers.proxy-none"))),
+        h("dt", {}, t("providers.limits")), h("dd", {}, limitsText(p.limits))),
+      h("div", { class: "row" }, test, discover, replace.element, toggle, remove),
+      result,
+      h("h4", {}, t("providers.accounts", { count: p.accounts.length })),
+      p.accounts.length
+        ? h("ul", { class: "account-list" }, p.accounts.map((a) => accountItem(a, health)))
+        : h("p", { class: "muted" }, t("providers.no-accounts")),
+      addAccountForm(p),
+      h("details", { class: "provider-settings" },
+        h("summary", {}, t("providers.settings")),
+        settings.element, settingsError, h("div", { class: "row" }, saveSettings)));
+  }
+
+  function showTest(box, r) {
+    const facts = [badge(r.ok ? t("providers.test-ok") : t("providers.test-failed"), r.ok ? "ok" : "bad")];
+    if (r.latency_ms != null) facts.push(h("span", {}, t("providers.latency", { ms: formatNumber(r.latency_ms) })));
+    if (r.status != null) facts.push(h("span", {}, t("providers.http-status", { status: r.status })));
+    if (r.model) facts.push(h("code", {}, r.model));
+    if (r.account != null) facts.push(h("span", {}, t("providers.account-n", { id: r.account })));
+    clear(box, h("div", { class: "row" }, facts), r.error ? h("p", { class: "error-text" }, r.error) : null);
+  }
+
+  // ---- accounts
+  function accountItem(a, health) {
+    const path = `/api/accounts/${a.id}`;
+    const label = t("providers.account-n", { id: a.id });
+    const toggle = button(a.enabled ? "common.disable" : "common.enable", () => busy(toggle, async () => {
+      await patch(path, { enabled: !a.enabled });
+      await load();
+    }), { class: "secondary small", "aria-label": t(a.enabled ? "providers.disable-account" : "providers.enable-account", { id: a.id }) });
+    const remove = button("providers.remove", async () => {
+      if (!(await confirmDialog(t("providers.remove-account-confirm", { id: a.id }), "providers.remove"))) return;
+      await busy(remove, async () => {
+        await del(path);
+        toast(t("providers.account-removed", { id: a.id }));
+        await load();
+      });
+    }, { class: "danger small", "aria-label": t("providers.remove-account", { id: a.id }) });
+    const editor = settingsEditor(a, { priority: true });
+    const error = h("p", { class: "error-text", role: "alert" });
+    const save = button("common.save", () => busy(save, async () => {
+      const body = editor.changes();
+      if (!Object.keys(body).length) return toast(t("providers.nothing-changed"));
+      await patch(path, body);
+      toast(t("common.saved"));
+      await load();
+    }, error), { "aria-label": t("providers.save-account", { id: a.id }) });
+    return h("li", { dataset: { account: String(a.id) } },
+      h("div", { class: "row" },
+        h("strong", {}, label),
+        h("code", { title: t("providers.key") }, a.key),
+        h("span", { class: "small muted" }, t("providers.priority-n", { priority: a.priority })),
+        badge(a.enabled ? t("common.enabled") : t("common.disabled"), a.enabled ? "ok" : "warn"),
+        accountHealth(a.id, health),
+        a.proxy ? h("span", { class: "small" }, t("providers.via-proxy", { proxy: a.proxy })) : null,
+        a.limits ? h("span", { class: "small" }, limitsText(a.limits)) : null),
+      h("div", { class: "row" }, toggle, remove),
+      h("details", {},
+        h("summary", {}, t("providers.account-settings", { id: a.id })),
+        editor.element, error, h("div", { class: "row" }, save)));
+  }
+
+  function addAccountForm(p) {
+    const key = h("input", { type: "password", autocomplete: "off", spellcheck: "false" });
+    const priority = h("input", { type: "number", step: "1" });
+    const error = h("p", { class: "error-text", role: "alert" });
+    const add = button("providers.add-account-submit", () => busy(add, async () => {
+      const body = { api_key: key.value };
+      if (priority.value.trim() !== "") body.priority = Number.parseInt(priority.value, 10);
+      const added = await post(`/api/providers/${encodeURIComponent(p.name)}/accounts`, body);
+      toast(t("providers.account-added", { id: added.id, name: p.name }));
+      await load();
+    }, error));
+    return h("details", { class: "add-account" },
+      h("summary", {}, t("providers.add-account")),
+      h("div", { class: "form-grid" },
+        field("providers.api-key", key, "providers.api-key-hint"),
+        field("providers.priority", priority, "providers.priority-hint")),
+      error, h("div", { class: "row" }, add));
+  }
+
+  // ---- adding a provider: from the catalog, or a custom one
+  function addCard() {
+    const pane = h("div");
+    const bar = tabs([
+      { id: "catalog", label: "providers.from-catalog" },
+      { id: "custom", label: "providers.custom" },
+    ], (id) => clear(pane, id === "catalog" ? catalogPane() : customPane()));
+    return h("details", { class: "card add-provider" },
+      h("summary", {}, t("providers.add")),
+      bar, pane);
+  }
+
+  function catalogPane() {
+    const search = h("input", { type: "search", autocomplete: "off", spellcheck: "false" });
+    const results = h("ul", { class: "catalog-list" });
+    const chosen = h("div", { "aria-live": "polite" });
+    const have = new Set(providers.map((p) => p.catalog || p.name));
+    function show() {
+      const q = search.value.trim().toLowerCase();
+      const hits = catalog.filter((c) => !q || [c.id, c.name, c.alias, c.tier].some((v) => v && String(v).toLowerCase().includes(q)));
+      clear(results, hits.length ? hits.map((c) => h("li", {},
+        h("button", { type: "button", class: "secondary", disabled: c.auth === "oauth", onclick: () => pick(c) },
+          h("span", {}, c.name), h("code", { class: "small" }, c.id)),
+        badge(t(`providers.tier.${c.tier}`)),
+        c.auth === "oauth" ? badge(t("providers.oauth-later"), "warn") : null,
+        have.has(c.id) ? badge(t("providers.already"), "ok") : null))
+        : h("li", { class: "muted" }, t("providers.catalog-none")));
+    }
+    function pick(entry) {
+      const key = h("input", { type: "password", autocomplete: "off", spellcheck: "false" });
+      const error = h("p", { class: "error-text", role: "alert" });
+      const add = button("providers.add-this", () => busy(add, async () => {
+        const body = { name: entry.id };
+        if (key.value.trim() || entry.auth !== "none") body.api_key = key.value;
+        await post("/api/providers", body);
+        toast(t("providers.added", { name: entry.name }));
+        await load();
+        clear(chosen);
+      }, error));
+      clear(chosen, h("div", { class: "card chosen" },
+        h("h3", {}, entry.name),
+        h("p", { class: "small muted" }, h("code", {}, entry.base_url), " · ", entry.format,
+          " · ", t("providers.models", { count: entry.models.length })),
+        field("providers.api-key", key, entry.auth === "none" ? "providers.api-key-none" : "providers.api-key-hint"),
+        error, h("div", { class: "row" }, add)));
+      key.focus();
+    }
+    search.addEventListener("input", show);
+    show();
+    return h("div", {}, field("providers.search", search), results, chosen);
+  }
+
+  function customPane() {
+    const name = h("input", { type: "text", autocomplete: "off", spellcheck: "false" });
+    const format = select(FORMATS, "openai");
+    const url = h("input", { type: "url", placeholder: "https://api.example.com/v1", spellcheck: "false" });
+    const key = h("input", { type: "password", autocomplete: "off", spellcheck: "false" });
+    const models = h("input", { type: "text", spellcheck: "false" });
+    const error = h("p", { class: "error-text", role: "alert" });
+    const add = button("providers.add-custom", () => busy(add, async () => {
+      const body = { name: name.value.trim(), format: format.value, base_url: url.value.trim(), api_key: key.value };
+      const list = models.value.split(",").map((m) => m.trim()).filter(Boolean);
+      if (list.length) body.models = list;
+      await post("/api/providers", body);
+      toast(t("providers.added", { name: body.name }));
+      await load();
+      for (const input of [name, url, key, models]) input.value = "";
+    }, error));
+    return h("div", {},
+      h("div", { class: "form-grid" },
+        field("providers.name", name, "providers.name-hint"),
+        field("providers.format", format),
+        field("providers.base-url", url),
+        field("providers.api-key", key),
+        field("providers.models-field", models, "providers.models-hint")),
+      error, h("div", { class: "row" }, add));
+  }
+
+  const [, cat] = await Promise.all([load(), get("/api/catalog")]);
+  if (ctx.signal.aborted) return;
+  catalog = cat.providers;
+  clear(addBox, addCard());
 }
