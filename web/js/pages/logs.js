@@ -106,19 +106,27 @@ async function requestsTab(panel, alive, ctx) {
 
   let rows = [];
   let nextBefore = null;
+  let asked = null; // the filters last asked for: asking again is skipped
+  let sequence = 0; // only the newest load's answer is shown
 
   async function load(append) {
-    const params = {
-      limit: PAGE_SIZE,
-      before: append ? nextBefore : "",
+    const filters = {
       status: status.value,
       model: model.value.trim(),
       provider: provider.value,
       key: key.value,
       since: period.value,
     };
+    // Enter in the model field both commits it and submits the form: one load.
+    const signature = JSON.stringify(filters);
+    if (!append && signature === asked) return;
+    asked = signature;
+    sequence += 1;
+    const mine = sequence;
+    const params = { limit: PAGE_SIZE, before: append ? nextBefore : "", ...filters };
     const answer = await busy(more, () => get(`/api/logs/requests${query(params)}`));
-    if (!answer || !alive()) return;
+    if (!answer && mine === sequence) asked = null; // failed: the same filters may retry
+    if (!answer || !alive() || mine !== sequence) return;
     rows = append ? rows.concat(answer.requests) : answer.requests;
     nextBefore = answer.next_before;
     clear(list, table(COLUMNS, rows, { onRowClick: (row) => openDetail(row, ctx.signal), empty: "logs.none" }));
