@@ -51,7 +51,8 @@ def test_requests_are_listed_filtered_and_opened(served: Served, admin: Page, wa
 
     # A row opens its detail, and the address names it.
     answered = logged[1]
-    rows.first.click()
+    rows.first.focus()  # rows are reachable by keyboard; Enter opens one
+    admin.keyboard.press("Enter")
     dialog = admin.get_by_role("dialog")
     expect(dialog.get_by_role("heading", name=f"Request #{answered.id}")).to_be_visible()
     expect(admin).to_have_url(re.compile(rf"#/logs/requests/{answered.id}$"))
@@ -62,6 +63,9 @@ def test_requests_are_listed_filtered_and_opened(served: Served, admin: Page, wa
     dialog.get_by_role("button", name="Close").click()
     expect(dialog).to_have_count(0)
     expect(admin).to_have_url(re.compile(r"#/logs/requests$"))
+    rows.nth(1).click()
+    expect(dialog.get_by_role("heading", name=f"Request #{logged[2].id}")).to_be_visible()
+    dialog.get_by_role("button", name="Close").click()
 
     # The address alone opens a row.
     refused = logged[0]
