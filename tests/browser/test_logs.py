@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 import time
 
+import httpx
 from playwright.sync_api import Page, expect
 
 from omniroute.store.admin import AdminRows
@@ -15,6 +16,16 @@ from omniroute.store.request_log import RequestFilter
 from tests.browser.conftest import Watch
 from tests.browser.harness import Served
 from tests.browser.traffic import MODEL, PROVIDER, UNKNOWN, fits_the_width, make_traffic
+
+
+def refuse_one_more(served: Served) -> None:
+    auth = {"authorization": f"Bearer {served.client_key}"}
+    body = {"model": UNKNOWN, "messages": [{"role": "user", "content": "hi"}]}
+    answer = httpx.post(
+        served.harness.base_url + "/v1/chat/completions", json=body, headers=auth, timeout=15
+    )
+    assert answer.status_code == 404
+    served.run(served.harness.gateway.store.flush_logs())
 
 
 def data_rows(page: Page) -> object:
@@ -43,8 +54,13 @@ def test_requests_are_listed_filtered_and_opened(served: Served, admin: Page, wa
     admin.get_by_label("Status").select_option("4xx")
     expect(rows).to_have_count(1)
     expect(rows.first).to_contain_text("404")
+    # Refresh keeps the filter and shows what arrived since.
+    refuse_one_more(served)
+    admin.get_by_role("button", name="Refresh").click()
+    expect(rows).to_have_count(2)
+    expect(admin.get_by_label("Status")).to_have_value("4xx")
     admin.get_by_label("Status").select_option("")
-    expect(rows).to_have_count(3)
+    expect(rows).to_have_count(4)
     admin.get_by_label("Model", exact=True).fill(MODEL)
     admin.get_by_label("Model", exact=True).press("Enter")
     expect(rows).to_have_count(2)

@@ -20,6 +20,7 @@ export default async function render(root, ctx) {
   const panel = h("div", { role: "tabpanel", id: uid("logs-panel") });
   let generation = 0;
   let current = initial;
+  let reload = null; // the shown tab's own refresh (keeps its filters), if it has one
 
   function show(id) {
     current = id;
@@ -30,13 +31,17 @@ export default async function render(root, ctx) {
     clear(panel);
     // Keep the address in step with the tab without reloading the page.
     if (location.hash !== `#/logs/${id}`) history.replaceState(null, "", `#/logs/${id}`);
-    if (id === "requests") requestsTab(panel, alive, ctx);
-    else if (id === "audit") auditTab(panel, alive);
+    reload = null;
+    const offer = (fn) => {
+      if (alive()) reload = fn;
+    };
+    if (id === "requests") requestsTab(panel, alive, ctx, offer);
+    else if (id === "audit") auditTab(panel, alive, offer);
     else panel.append(h("p", { class: "card muted" }, t(id === "console" ? "logs.console.later" : "logs.live.later")));
   }
 
   root.append(
-    pageHead("logs.title", button("common.refresh", () => show(current), { class: "secondary" })),
+    pageHead("logs.title", button("common.refresh", () => (reload ? reload() : show(current)), { class: "secondary" })),
     tabs(TABS, show, initial),
     panel,
   );
@@ -80,7 +85,7 @@ const COLUMNS = [
   },
 ];
 
-async function requestsTab(panel, alive, ctx) {
+async function requestsTab(panel, alive, ctx, offer) {
   const status = select(
     [["", t("logs.any")], ["2xx", t("logs.status.2xx")], ["4xx", t("logs.status.4xx")], ["5xx", t("logs.status.5xx")]],
     "",
@@ -139,6 +144,10 @@ async function requestsTab(panel, alive, ctx) {
     load(false);
   });
   for (const control of [status, model, provider, key, period]) control.addEventListener("change", () => load(false));
+  offer(() => {
+    asked = null;
+    return load(false);
+  });
 
   await load(false);
   // The filters' choices: providers and client keys as configured now.
@@ -226,7 +235,7 @@ const AUDIT_COLUMNS = [
   { label: "logs.audit.changes", value: (e) => changes(e.detail) },
 ];
 
-async function auditTab(panel, alive) {
+async function auditTab(panel, alive, offer) {
   const list = h("div");
   const more = button("logs.more", () => load(true), { class: "secondary" });
   const moreRow = h("div", { class: "row" });
@@ -242,5 +251,6 @@ async function auditTab(panel, alive) {
     clear(list, table(AUDIT_COLUMNS, entries, { empty: "logs.audit.none" }));
     clear(moreRow, nextBefore == null ? null : more);
   }
+  offer(() => load(false));
   await load(false);
 }

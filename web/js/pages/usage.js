@@ -2,7 +2,7 @@
 // provider, model or client key: totals, requests per day stacked by the
 // group, a bar per group, and the numbers as a table.
 import { get, query } from "../api.js";
-import { busy, clear, field, h, pageHead, select, table } from "../dom.js";
+import { busy, button, clear, field, h, pageHead, select, table } from "../dom.js";
 import { language, formatMoney, formatNumber, t } from "../i18n.js";
 import { OTHER_COLOR, PALETTE, horizontalBars, legend, stackedColumns } from "../charts.js";
 
@@ -32,7 +32,7 @@ export default async function render(root, ctx) {
 
   for (const control of [period, group]) control.addEventListener("change", load);
   root.append(
-    pageHead("usage.title"),
+    pageHead("usage.title", button("common.refresh", load, { class: "secondary" })),
     h("div", { class: "card" }, h("div", { class: "form-grid" },
       field("usage.period", period), field("usage.group", group))),
     body,
