@@ -11,6 +11,7 @@ import collections
 import logging
 import sqlite3
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from .db import BEGIN_WRITE, run_transaction
@@ -209,3 +210,167 @@ def _row(values: tuple[Any, ...]) -> RequestLogRow:
     data["stream"] = bool(data["stream"])
     data["usage_estimated"] = bool(data["usage_estimated"])
     return RequestLogRow(**data)
+
+
+# -- reading the log back (the management API) ---------------------------------
+
+# Every filter is always bound; one that is not wanted is bound as NULL (or as
+# the widest range), so the SQL text never depends on the request.
+_SELECT_ROWS = (
+    "SELECT r.id, k.name, r.ts, r.request_id, r.client_key_id, r.model, r.resolved_model, "
+    "r.provider, r.account_id, r.client_format, r.upstream_format, r.stream, r.status, "
+    "r.error_kind, r.latency_ms, r.ttft_ms, r.input_tokens, r.output_tokens, r.cached_tokens, "
+    "r.reasoning_tokens, r.usage_estimated, r.operation "
+    "FROM request_log r LEFT JOIN client_keys k ON k.id = r.client_key_id "
+)
+_SELECT_PAGE = (
+    _SELECT_ROWS + "WHERE r.id < :before AND r.ts >= :since AND r.ts < :until "
+    "AND r.status BETWEEN :status_low AND :status_high "
+    "AND (:model IS NULL OR r.model = :model OR r.resolved_model = :model "
+    "OR r.provider || '/' || r.resolved_model = :model) "
+    "AND (:provider IS NULL OR r.provider = :provider) "
+    "AND (:key IS NULL OR r.client_key_id = :key) "
+    "ORDER BY r.id DESC LIMIT :limit"
+)
+_SELECT_ONE = _SELECT_ROWS + "WHERE r.id = ?"
+_NEWEST = 2**62
+_FOREVER = float("inf")
+
+
+@dataclass(frozen=True, slots=True)
+class RequestFilter:
+    """Which logged requests to list; None (or the default) means any."""
+
+    limit: int = 50
+    before: int | None = None  # only rows with a smaller id: the next page back
+    status: tuple[int, int] = (0, 999)  # inclusive range
+    model: str | None = None  # requested, resolved, or provider/resolved
+    provider: str | None = None
+    key_id: int | None = None
+    since: float = 0.0
+    until: float = _FOREVER  # exclusive
+
+
+@dataclass(frozen=True, slots=True)
+class LoggedRequest:
+    """A stored row with its id and the name of its client key (if any)."""
+
+    id: int
+    key_name: str | None
+    row: RequestLogRow
+
+
+def find_requests(conn: sqlite3.Connection, wanted: RequestFilter) -> list[LoggedRequest]:
+    """Rows matching ``wanted``, newest first, at most ``wanted.limit``."""
+    params = {
+        "before": _NEWEST if wanted.before is None else wanted.before,
+        "since": wanted.since,
+        "until": wanted.until,
+        "status_low": wanted.status[0],
+        "status_high": wanted.status[1],
+        "model": wanted.model,
+        "provider": wanted.provider,
+        "key": wanted.key_id,
+        "limit": max(0, int(wanted.limit)),
+    }
+    return [_logged(values) for values in conn.execute(_SELECT_PAGE, params)]
+
+
+def find_request(conn: sqlite3.Connection, row_id: int) -> LoggedRequest | None:
+    found = conn.execute(_SELECT_ONE, (row_id,)).fetchone()
+    return None if found is None else _logged(found)
+
+
+def _logged(values: tuple[Any, ...]) -> LoggedRequest:
+    return LoggedRequest(int(values[0]), values[1], _row(values[2:]))
+
+
+# -- usage: totals grouped by one dimension (and optionally a second one) -------
+
+USAGE_DIMENSIONS = ("provider", "model", "key", "account", "day")
+# What each dimension groups by, and the name it shows. A model is named by
+# what served it (provider/upstream id); a request that never reached a
+# provider keeps the name it asked for. An account is named provider#id.
+_DIMENSION_SQL = {
+    "provider": ("r.provider", "r.provider"),
+    "model": ("coalesce(r.provider || '/' || r.resolved_model, r.model)",) * 2,
+    "key": ("r.client_key_id", "k.name"),
+    "account": ("r.provider, r.account_id", "r.provider || '#' || r.account_id"),
+    "day": ("strftime('%Y-%m-%d', r.ts, 'unixepoch')",) * 2,
+}
+# The ids shown beside a key's or an account's name.
+_DIMENSION_ID = {"key": ("key_id", "r.client_key_id"), "account": ("account_id", "r.account_id")}
+USAGE_NUMBERS = (
+    "requests",
+    "errors",
+    "input_tokens",
+    "output_tokens",
+    "cached_tokens",
+    "reasoning_tokens",
+    "avg_latency_ms",
+)
+_NUMBERS_SQL = (
+    "count(*), coalesce(sum(r.status >= 400), 0), coalesce(sum(r.input_tokens), 0), "
+    "coalesce(sum(r.output_tokens), 0), coalesce(sum(r.cached_tokens), 0), "
+    "coalesce(sum(r.reasoning_tokens), 0), avg(r.latency_ms)"
+)
+_FROM_PERIOD = (
+    " FROM request_log r LEFT JOIN client_keys k ON k.id = r.client_key_id "
+    "WHERE r.ts >= :since AND r.ts < :until"
+)
+_USAGE_TOTALS = "SELECT " + _NUMBERS_SQL + _FROM_PERIOD
+
+
+@dataclass(frozen=True, slots=True)
+class _UsageQuery:
+    sql: str
+    fields: tuple[str, ...]  # the names of the leading columns, before the numbers
+
+
+def _usage_query(group: str, series: str | None) -> _UsageQuery:
+    """The one SQL text for a (group, series) pair, built from the constants above."""
+    parts = [(group, "name")] + ([(series, "series")] if series else [])
+    fields: list[str] = []
+    shown: list[str] = []
+    grouped: list[str] = []
+    for dimension, label in parts:
+        by, name = _DIMENSION_SQL[dimension]
+        fields.append(label)
+        shown.append(name)
+        grouped.append(by)
+        if dimension in _DIMENSION_ID:
+            id_field, id_sql = _DIMENSION_ID[dimension]
+            fields.append(id_field)
+            shown.append(id_sql)
+    # Days read best in time order; anything else by how much it was used.
+    order = "1, 2" if group == "day" else "count(*) DESC, 1"
+    sql = (
+        "SELECT " + ", ".join(shown) + ", " + _NUMBERS_SQL + _FROM_PERIOD
+        + " GROUP BY " + ", ".join(grouped) + " ORDER BY " + order
+    )  # fmt: skip
+    return _UsageQuery(sql, tuple(fields))
+
+
+_USAGE_QUERIES = {
+    (group, series): _usage_query(group, series)
+    for group in USAGE_DIMENSIONS
+    for series in (None, *USAGE_DIMENSIONS)
+    if series != group
+}
+
+
+def usage(
+    conn: sqlite3.Connection, group: str, series: str | None, since: float, until: float
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Rows grouped by ``group`` (and ``series``) in [since, until), and the totals.
+
+    Each row: its name (and series), the ids of a key or account, then
+    USAGE_NUMBERS; errors are rows with status >= 400.
+    """
+    query = _USAGE_QUERIES[(group, series)]
+    period = {"since": since, "until": until}
+    rows = []
+    for values in conn.execute(query.sql, period):
+        rows.append(dict(zip(query.fields + USAGE_NUMBERS, values, strict=True)))
+    totals = conn.execute(_USAGE_TOTALS, period).fetchone()
+    return rows, dict(zip(USAGE_NUMBERS, totals, strict=True))

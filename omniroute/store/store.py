@@ -47,7 +47,15 @@ from .records import (
     ProviderRecord,
     RequestLogRow,
 )
-from .request_log import RequestLogBuffer, recent_requests
+from .request_log import (
+    LoggedRequest,
+    RequestFilter,
+    RequestLogBuffer,
+    find_request,
+    find_requests,
+    recent_requests,
+    usage,
+)
 from .routing_tables import ComboCheck
 from .sealed_options import seal_plain_values
 
@@ -549,6 +557,19 @@ class Store:
     async def recent_requests(self, limit: int = 100) -> list[RequestLogRow]:
         """The newest ``limit`` logged requests, newest first."""
         return await self.read(lambda conn: recent_requests(conn, limit))
+
+    async def find_requests(self, wanted: RequestFilter) -> list[LoggedRequest]:
+        """Logged requests matching ``wanted``, newest first."""
+        return await self.read(lambda conn: find_requests(conn, wanted))
+
+    async def find_request(self, row_id: int) -> LoggedRequest | None:
+        return await self.read(lambda conn: find_request(conn, row_id))
+
+    async def usage(
+        self, group: str, series: str | None, since: float, until: float
+    ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+        """Request log totals grouped by ``group`` (and ``series``) in [since, until)."""
+        return await self.read(lambda conn: usage(conn, group, series, since, until))
 
     @property
     def dropped_log_rows(self) -> int:

@@ -12,6 +12,9 @@ login that cannot be skipped. Thin handlers over the same code the CLI uses.
     settings   /api/settings
     health     /api/health: breakers, cooldowns, limiters, and their reset
     audit      /api/audit
+    params     query parameters of the read routes: numbers, moments, periods
+    logs       /api/logs/requests: the request log, filtered and paged
+    usage      /api/usage: the request log summed up by provider, model, key, day
     translate  /api/translate: the translator playground
     keys       /api/keys: client keys and their scope
     transfer   /api/export, /api/import, /api/backups: export, import, backup, restore
@@ -27,6 +30,7 @@ from omniroute.api.admin.audit import AuditRoutes
 from omniroute.api.admin.auth import AuthRoutes
 from omniroute.api.admin.health import HealthRoutes
 from omniroute.api.admin.keys import KeyRoutes
+from omniroute.api.admin.logs import LogRoutes
 from omniroute.api.admin.manage import LiveGateway, Manage
 from omniroute.api.admin.providers import ProviderRoutes
 from omniroute.api.admin.routing import RoutingRoutes
@@ -34,6 +38,7 @@ from omniroute.api.admin.sessions import AdminAuth
 from omniroute.api.admin.settings import SettingsRoutes
 from omniroute.api.admin.transfer import TransferRoutes
 from omniroute.api.admin.translate import TranslateRoutes
+from omniroute.api.admin.usage import UsageRoutes
 from omniroute.api.status import AdminAccess, StatusView
 from omniroute.config.options import Options
 from omniroute.http.routing import Router
@@ -74,5 +79,7 @@ class AdminApi:
         SettingsRoutes(self._manage).install(router, self.guards)
         HealthRoutes(self._manage).install(router, self.guards)
         AuditRoutes(self._manage.live.store).install(router, self.guards)
+        LogRoutes(self._manage.live.store).install(router, self.guards)
+        UsageRoutes(self._manage.live.store).install(router, self.guards)
         TranslateRoutes().install(router, self.guards)
         TransferRoutes(self._store, self.guards, self._options, applied).install(router)

@@ -7,8 +7,8 @@
 from __future__ import annotations
 
 from omniroute.api.admin.access import ADMIN_TOKEN, Guards
+from omniroute.api.admin.params import whole
 from omniroute.config.audit import audit_json
-from omniroute.errors import BadRequest
 from omniroute.http.message import Request, Response
 from omniroute.http.routing import Router
 from omniroute.store import Store
@@ -28,20 +28,10 @@ class AuditRoutes:
         router.add("GET", "/api/audit", guards.token_or_session(self.entries), label=ADMIN_TOKEN)
 
     async def entries(self, request: Request) -> Response:
-        limit = _whole(request, "limit", 1, MAX_LIMIT) or DEFAULT_LIMIT
-        before = _whole(request, "before", 1, 2**62)
+        limit = whole(request, "limit", 1, MAX_LIMIT) or DEFAULT_LIMIT
+        before = whole(request, "before", 1, 2**62)
         rows = await self._rows.audit_log(limit, before)
         more = len(rows) == limit and rows[-1].id > 1
         return Response.json(
             {"entries": [audit_json(r) for r in rows], "next_before": rows[-1].id if more else None}
         )
-
-
-def _whole(request: Request, name: str, low: int, high: int) -> int | None:
-    """A whole-number query parameter, None when not given."""
-    text = request.query.get(name)
-    if not text:
-        return None
-    if not (text.isascii() and text.isdigit()) or not low <= int(text) <= high:
-        raise BadRequest(f"'{name}' must be a whole number from {low} to {high}")
-    return int(text)
