@@ -91,7 +91,7 @@ def test_phone_navigation_collapses_and_keyboard_focus_shows(
     expect(nav).to_be_hidden()
     toggle.click()
     expect(toggle).to_have_attribute("aria-expanded", "true")
-    page.get_by_role("link", name="Providers").click()
+    page.get_by_role("link", name="Providers", exact=True).click()
     expect(nav).to_be_hidden()
     expect(page.locator('.page[data-page="providers"] h1')).to_be_visible()
     # Tabbing moves through the controls and the focused one is outlined.
@@ -126,7 +126,7 @@ def test_theme_follows_the_system_and_the_toggle(admin: Page, watch: Watch) -> N
 
 
 def test_arabic_is_right_to_left_and_languages_switch(admin: Page, watch: Watch) -> None:
-    admin.get_by_role("link", name="Providers").click()
+    admin.get_by_role("link", name="Providers", exact=True).click()
     admin.get_by_label("Language").select_option("ar")
     expect(admin.locator("html")).to_have_attribute("dir", "rtl")
     expect(admin.locator("html")).to_have_attribute("lang", "ar")

@@ -115,7 +115,7 @@ function catalogForm(added, error) {
 }
 
 function customForm(added, error) {
-  const name = h("input", { required: true, autocomplete: "off", pattern: "[a-z0-9][a-z0-9._-]*" });
+  const name = h("input", { required: true, autocomplete: "off", pattern: "[a-z0-9][a-z0-9._\\-]*" });
   const format = select(FORMATS, "openai");
   const url = h("input", { type: "url", required: true, placeholder: "http://127.0.0.1:11434/v1" });
   const key = h("input", { type: "password", autocomplete: "off" });
