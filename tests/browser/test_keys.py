@@ -4,11 +4,12 @@ its scope can be changed, and once revoked it no longer works."""
 from __future__ import annotations
 
 import httpx
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Browser, Page, expect
 
 from tests.browser import provoked
 from tests.browser.conftest import Watch
 from tests.browser.harness import MOCK_ANSWER, Served
+from tests.browser.layout import phone_overflow
 
 
 def add_mock_provider(served: Served) -> None:
@@ -115,4 +116,14 @@ def test_usage_per_key_waits_for_usage_tracking(served: Served, admin: Page, wat
     admin.goto(served.url + "/#/keys")
     expect(admin.get_by_text("arrives with usage tracking")).to_be_visible()
     assert not any("/api/usage" in url for _, url, _ in watch.api_calls)
+    watch.assert_clean()
+
+
+def test_the_page_fits_a_phone_in_both_directions(
+    served: Served, browser: Browser, watch: Watch
+) -> None:
+    served.set_password()
+    for lang in ("en", "ar"):
+        found = phone_overflow(browser, served, watch, ["keys"], lang)
+        assert found["keys"] <= 1, (lang, found)
     watch.assert_clean()

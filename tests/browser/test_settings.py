@@ -9,11 +9,12 @@ import sqlite3
 from pathlib import Path
 
 import httpx
-from playwright.sync_api import Page, Response, expect
+from playwright.sync_api import Browser, Page, Response, expect
 
 from tests.browser import provoked
 from tests.browser.conftest import Watch
 from tests.browser.harness import PASSWORD, Served
+from tests.browser.layout import phone_overflow
 
 
 def live_options(served: Served):  # type: ignore[no-untyped-def]
@@ -168,4 +169,15 @@ def test_the_language_choice_switches_the_whole_dashboard(
     expect(admin.get_by_role("heading", level=1)).to_have_text(spanish["settings.title"])
     expect(admin.locator('#nav a[data-page="keys"]')).to_have_text(spanish["nav.keys"])
     assert admin.evaluate("localStorage.getItem('omniroute.lang')") == "es"
+    watch.assert_clean()
+
+
+def test_every_tab_fits_a_phone_in_both_directions(
+    served: Served, browser: Browser, watch: Watch
+) -> None:
+    served.set_password()
+    tabs = ["resilience", "limits", "proxies", "security", "requests", "backups", "export"]
+    for lang in ("en", "ar"):
+        found = phone_overflow(browser, served, watch, [f"settings/{t}" for t in tabs], lang)
+        assert all(v <= 1 for v in found.values()), (lang, found)
     watch.assert_clean()

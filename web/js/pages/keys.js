@@ -147,7 +147,7 @@ export default async function render(root, ctx) {
   // stored anywhere) until the user closes it or leaves the page.
   function showOnce(answer) {
     const title = h("h2", { id: "key-once-title" }, t("keys.once.title", { name: answer.name || answer.prefix }));
-    const box = h("section", { class: "card key-once", role: "status", "aria-labelledby": "key-once-title" },
+    const box = h("section", { class: "card key-once", "aria-labelledby": "key-once-title" },
       title,
       copyBox(answer.key),
       h("p", {}, h("strong", {}, t("keys.once.note"))),

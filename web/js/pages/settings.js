@@ -45,11 +45,12 @@ function control(kind, value) {
     const options = [["", t("settings.default-option")], ...kind.map((v) => [String(v), optionLabel(v)])];
     return select(options, shown(value));
   }
-  if (kind === "long") return h("textarea", { rows: "5" }, shown(value));
+  if (kind === "long") return h("textarea", { rows: "5", dir: "auto" }, shown(value));
   if (kind === "int" || kind === "number") {
     return h("input", { type: "number", step: kind === "int" ? "1" : "any", min: "0", value: shown(value) });
   }
-  return h("input", { type: "text", spellcheck: "false", autocomplete: "off", value: shown(value) });
+  // Addresses, host names and URLs read left to right in every language.
+  return h("input", { type: "text", dir: "ltr", spellcheck: "false", autocomplete: "off", value: shown(value) });
 }
 
 /** The text of a control as JSON for PATCH /api/settings ("" -> null: the default). */
