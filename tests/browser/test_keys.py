@@ -73,6 +73,8 @@ def test_a_new_key_is_shown_once_works_and_fails_once_revoked(
     expect(row).to_contain_text("revoked")
     assert stored_key(served, "ci-bot").revoked
     assert chat(served, key).status_code == 401
+    changes = [c for c in watch.api_calls if c[0] in ("POST", "PATCH", "DELETE")]
+    assert all(csrf for _, url, csrf in changes if not url.endswith("/api/auth/login"))
     watch.assert_clean()
 
 

@@ -132,10 +132,11 @@ export default async function render(root, ctx) {
   root.append(pageHead("health.title", refresh, resetAll), updated, error, facts, sections);
   await load();
 
-  // Refresh every 10 seconds while the page is open (not while a question
-  // is being asked, not while the tab is hidden); leaving the page stops it.
+  // Refresh every 10 seconds while the page is open; not while the tab is
+  // hidden, a question is asked or the keyboard is on a Reset button (the
+  // redraw would take the focus away). Leaving the page stops it.
   const timer = setInterval(() => {
-    if (document.hidden || document.querySelector("dialog[open]")) return;
+    if (document.hidden || document.querySelector("dialog[open]") || sections.contains(document.activeElement)) return;
     load().catch((failure) => {
       if (!ctx.signal.aborted) error.textContent = failure.message;
     });

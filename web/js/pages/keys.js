@@ -123,7 +123,12 @@ function editDialog(key, onSaved) {
 
 export default async function render(root, ctx) {
   const once = h("div");
-  const list = h("section", { class: "card", "aria-labelledby": "keys-list-title" });
+  const listBody = h("div");
+  const list = h("section", { class: "card", "aria-labelledby": "keys-list-title" },
+    h("div", { class: "page-head" },
+      h("h2", { id: "keys-list-title" }, t("keys.list.title")),
+      button("common.refresh", (event) => busy(event.currentTarget, load), { class: "secondary small" })),
+    listBody);
   const usage = h("section", { class: "card", "aria-labelledby": "keys-usage-title" });
 
   // ---- create
@@ -173,11 +178,7 @@ export default async function render(root, ctx) {
       { label: "keys.col.created", value: (k) => formatTime(k.created_at) },
       { label: "keys.col.actions", value: actions },
     ];
-    clear(list,
-      h("div", { class: "page-head" },
-        h("h2", { id: "keys-list-title" }, t("keys.list.title")),
-        button("common.refresh", (event) => busy(event.currentTarget, load), { class: "secondary small" })),
-      table(columns, keys, { empty: "keys.empty" }));
+    clear(listBody, table(columns, keys, { empty: "keys.empty" }));
   }
 
   function actions(key) {
