@@ -119,6 +119,57 @@ async def test_the_backup_list_answers_the_local_cli_token(gw: Harness) -> None:
         assert (await http.post("/api/backups", headers=token)).status_code in (401, 403)
 
 
+async def test_a_backup_downloads_as_the_very_file(gw: Harness, tmp_path: Path) -> None:
+    admin = await Admin.login(gw)
+    await gw.gateway.store.add_alias("kept-*", "p/*")
+    name = (await admin.post("/api/backups")).json()["backup"]["name"]
+    answer = await admin.get(f"/api/backups/{name}")
+    assert answer.status_code == 200, answer.text
+    assert answer.headers["content-type"] == "application/octet-stream"
+    assert answer.headers["content-disposition"] == f'attachment; filename="{name}"'
+    assert answer.headers["cache-control"] == "no-store"
+    assert answer.content == (gw.gateway.store.backup_dir / name).read_bytes()
+    assert answer.content.startswith(b"SQLite format 3\x00")
+    copy = tmp_path / "downloaded.db"
+    copy.write_bytes(answer.content)
+    assert "kept-*" in aliases_in(copy)
+    # Taking a copy away is in the audit log, like an export.
+    (row,) = [r for r in await AdminRows(gw.gateway.store).audit_log() if "download" in r.action]
+    assert (row.actor, row.action, row.target) == ("session", "backup.download", name)
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "secret.key",
+        "omniroute.db",
+        "..%2Fomniroute.db",
+        "..%2F..%2Fdata%2Fsecret.key",
+        "omniroute-20250101T000000Z-manual.db",  # looks like one, does not exist
+        "omniroute-20250101T000000Z-auto.db",  # a link to the live database
+    ],
+)
+async def test_downloading_what_is_not_a_backup_is_404(gw: Harness, name: str) -> None:
+    admin = await Admin.login(gw)
+    await admin.post("/api/backups")
+    folder = gw.gateway.store.backup_dir
+    (folder / "omniroute-20250101T000000Z-auto.db").symlink_to(gw.gateway.store.db_path)
+    answer = await admin.get(f"/api/backups/{name}")
+    assert answer.status_code == 404, answer.text
+    assert answer.json()["error"]["kind"] == "not_found"
+    assert b"SQLite" not in answer.content
+
+
+async def test_downloading_a_backup_needs_a_session(gw: Harness) -> None:
+    admin = await Admin.login(gw)
+    name = (await admin.post("/api/backups")).json()["backup"]["name"]
+    token = {"authorization": f"Bearer {gw.gateway.admin.token}"}
+    async with httpx.AsyncClient(base_url=gw.base_url, timeout=15) as http:
+        for headers in (token, {}):
+            answer = await http.get(f"/api/backups/{name}", headers=headers)
+            assert answer.status_code == 401, answer.text
+
+
 async def test_automatic_backups_are_written_while_the_server_runs(tmp_path: Path) -> None:
     async with running_gateway(tmp_path, backup_check_interval=0.05) as gw:
         for _ in range(200):

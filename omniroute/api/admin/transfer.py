@@ -7,6 +7,7 @@ functions the CLI uses (``omniroute.config.transfer``, ``.backups``).
                                           when its secrets are encrypted
     GET  /api/backups                     {"backups": [{name, kind, size, created_at}]}
     POST /api/backups                     a backup now: {"backup": {…}}
+    GET  /api/backups/{name}              that backup's file, as a download
     POST /api/backups/{name}/restore      {"restored", "previous", "revision"}
 
 The passphrase travels in a header, never in the URL (URLs end up in logs,
@@ -15,17 +16,24 @@ histories and proxies' records).
 
 from __future__ import annotations
 
+import asyncio
+import time
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from typing import BinaryIO
 
 from omniroute.api.admin.access import ADMIN_SESSION, ADMIN_TOKEN, AppliedRoutes
 from omniroute.api.bodies import read_json
 from omniroute.config.backups import make_backup, restore_backup
 from omniroute.config.transfer import export_config, import_config
-from omniroute.errors import BadRequest
-from omniroute.http.message import Request, Response
+from omniroute.errors import BadRequest, NotFound
+from omniroute.http.message import GuardedStream, Request, Response, StreamResponse
 from omniroute.http.routing import Router
+from omniroute.store.admin import AdminRows
+from omniroute.store.backups import backup_path
 
 PASSPHRASE_HEADER = "X-Export-Passphrase"  # noqa: S105 (a header name, not a secret)
+_CHUNK = 256 * 1024
 
 
 def passphrase(request: Request) -> str | None:
@@ -49,6 +57,7 @@ class TransferRoutes(AppliedRoutes):
         router.add("POST", "/api/import", session(self.import_), label=ADMIN_SESSION)
         router.add("GET", "/api/backups", token(self.backups), label=ADMIN_TOKEN)
         router.add("POST", "/api/backups", session(self.backup), label=ADMIN_SESSION)
+        router.add("GET", "/api/backups/{name}", session(self.download), label=ADMIN_SESSION)
         restore = session(self.restore)
         router.add("POST", "/api/backups/{name}/restore", restore, label=ADMIN_SESSION)
 
@@ -106,3 +115,39 @@ class TransferRoutes(AppliedRoutes):
         return Response.json(
             {"restored": result.restored, "previous": result.previous, "revision": result.revision}
         )
+
+    async def download(self, request: Request) -> StreamResponse:
+        name = request.path_params["name"]
+        # Only a name the list gives: anything else (a path, a look-alike of
+        # a backup name that does not exist) is simply not a backup.
+        info = next((b for b in await self._store.list_backups() if b.name == name), None)
+        if info is None:
+            raise NotFound(f"there is no backup named {name[:100]!r}")
+        path = backup_path(self._store.backup_dir, name)
+        try:
+            handle = await asyncio.to_thread(path.open, "rb")
+        except FileNotFoundError:  # pruned since it was listed
+            raise NotFound(f"there is no backup named {name!r}") from None
+        try:
+            # The file holds the whole configuration (its secrets sealed with
+            # this server's key): taking a copy away is recorded like an export.
+            who = self._who(request)
+            detail = {"size": info.size}
+            await AdminRows(self._store).audit(
+                time.time(), who["actor"], "backup.download", name, detail, who["address"]
+            )
+        except BaseException:
+            handle.close()
+            raise
+        headers = [
+            ("content-disposition", f'attachment; filename="{name}"'),
+            ("cache-control", "no-store"),
+        ]
+        chunks = GuardedStream(_read(handle), lambda: asyncio.to_thread(handle.close))
+        return StreamResponse(chunks, headers=headers, content_type="application/octet-stream")
+
+
+async def _read(handle: BinaryIO) -> AsyncIterator[bytes]:
+    """The file in pieces, each read off the event loop (a backup can be large)."""
+    while chunk := await asyncio.to_thread(handle.read, _CHUNK):
+        yield chunk
