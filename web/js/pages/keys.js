@@ -4,10 +4,6 @@ import { del, get, patch, post, query } from "../api.js";
 import { badge, busy, button, clear, confirmDialog, copyBox, field, h, pageHead, table, toast } from "../dom.js";
 import { formatNumber, formatTime, t } from "../i18n.js";
 
-// Usage over time per key comes from GET /api/usage (usage tracking). The page
-// must not call it before that route exists: set this to true once it does.
-const USAGE_API = false;
-
 const STATE_BADGE = { active: "ok", expired: "warn", revoked: "bad" };
 
 /** "a, b\nc" -> ["a", "b", "c"] */
@@ -200,10 +196,6 @@ export default async function render(root, ctx) {
   // ---- usage per key over a period
   async function loadUsage() {
     const title = h("h2", { id: "keys-usage-title" }, t("keys.usage.title"));
-    if (!USAGE_API) {
-      clear(usage, title, h("p", { class: "muted" }, t("keys.usage.later")));
-      return;
-    }
     const data = await get(`/api/usage${query({ group: "key", since: "30d" })}`);
     if (ctx.signal.aborted) return;
     clear(usage, title, h("p", { class: "muted" }, t("keys.usage.period")),
