@@ -10,7 +10,7 @@ from playwright.sync_api import Browser, Locator, Page, expect
 
 from tests.browser.conftest import Watch, screenshot
 from tests.browser.harness import Served
-from tests.browser.narrow import api_post, assert_fits, narrow_page
+from tests.browser.layout import api_post, assert_fits, narrow_page
 
 SMALL, LARGE = "mock/mock-small", "mock/mock-large"
 

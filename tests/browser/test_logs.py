@@ -15,7 +15,8 @@ from omniroute.store.records import RequestLogRow
 from omniroute.store.request_log import RequestFilter
 from tests.browser.conftest import Watch
 from tests.browser.harness import Served
-from tests.browser.traffic import MODEL, PROVIDER, UNKNOWN, fits_the_width, make_traffic
+from tests.browser.layout import assert_fits
+from tests.browser.traffic import MODEL, PROVIDER, UNKNOWN, make_traffic
 
 
 def refuse_one_more(served: Served) -> None:
@@ -113,7 +114,7 @@ def test_load_more_pages_back(served: Served, admin: Page, watch: Watch) -> None
     expect(rows.last).to_contain_text("m0")
     expect(more).to_be_hidden()
     admin.set_viewport_size({"width": 360, "height": 800})
-    assert fits_the_width(admin)
+    assert_fits(admin)
     watch.assert_clean()
 
 

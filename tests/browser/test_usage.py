@@ -8,7 +8,8 @@ from playwright.sync_api import Page, expect
 
 from tests.browser.conftest import Watch
 from tests.browser.harness import Served
-from tests.browser.traffic import MODEL, PROVIDER, UNKNOWN, fits_the_width, make_traffic
+from tests.browser.layout import assert_fits
+from tests.browser.traffic import MODEL, PROVIDER, UNKNOWN, make_traffic
 
 
 def server_usage(served: Served, **params: str) -> dict[str, object]:
@@ -62,7 +63,7 @@ def test_totals_charts_and_table(served: Served, admin: Page, watch: Watch) -> N
     expect(stat(admin, "Requests")).to_have_text("4")
     assert server_usage(served, group="key", since="24h")["totals"]["requests"] == 4  # type: ignore[index]
     admin.set_viewport_size({"width": 360, "height": 800})
-    assert fits_the_width(admin)
+    assert_fits(admin)
     watch.assert_clean()
 
 

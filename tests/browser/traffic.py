@@ -26,19 +26,3 @@ def make_traffic(served: Served, answered: int = 2) -> None:
             answer = http.post("/v1/chat/completions", json=body)
             assert answer.status_code == (404 if model == UNKNOWN else 200), answer.text
     served.run(served.harness.gateway.store.flush_logs())
-
-
-def fits_the_width(page: object) -> bool:
-    """Nothing in the page's own area is wider than the window (wide tables
-    scroll inside their .table-wrap)."""
-    return bool(
-        page.evaluate(  # type: ignore[attr-defined]
-            """() => {
-              const main = document.getElementById("main");
-              const limit = document.documentElement.clientWidth + 1;
-              return main.scrollWidth <= main.clientWidth &&
-                [...main.querySelectorAll("*")].every((el) =>
-                  el.closest(".table-wrap") || el.getBoundingClientRect().right <= limit);
-            }"""
-        )
-    )
