@@ -3,6 +3,8 @@ the key it made."""
 
 from __future__ import annotations
 
+import re
+
 import httpx
 from playwright.sync_api import Browser, Page, expect
 
@@ -64,6 +66,21 @@ def test_first_run_guide_connects_a_provider_and_makes_a_working_key(
     page.get_by_role("button", name="Finish").click()
     expect(page.get_by_role("heading", name="Today")).to_be_visible()
     expect(page.locator('[data-stat="healthy"] .stat')).to_have_text("1 of 1")
+
+    # That request, made with the new key, is in the request log and the usage chart.
+    served.run(served.harness.gateway.store.flush_logs())
+    page.get_by_role("link", name="Logs", exact=True).click()
+    row = page.locator("[role=tabpanel] tbody tr.clickable").filter(has_text="laptop")
+    expect(row).to_have_count(1)
+    expect(row).to_contain_text("mock-small")
+    expect(row).to_contain_text("200")
+    page.get_by_role("link", name="Usage & cost").click()
+    chart = page.get_by_role("img", name=re.compile("per day"))
+    expect(chart.locator("rect title", has_text="mock")).to_contain_text("1 request")
+    page.get_by_label("Group by").select_option("key")
+    expect(
+        page.get_by_role("img", name=re.compile("per day")).locator("rect title")
+    ).to_contain_text("laptop")
     watch.assert_clean()
     context.close()
 
