@@ -3,7 +3,6 @@ its scope can be changed, and once revoked it no longer works."""
 
 from __future__ import annotations
 
-import httpx
 from playwright.sync_api import Page, expect
 
 from tests.browser.conftest import Watch
@@ -15,15 +14,6 @@ def add_mock_provider(served: Served) -> None:
         served.harness.add_provider(
             "mock", "openai", served.mock_url + "/v1", "sk-mock-upstream-0001", ["mock-small"]
         )
-    )
-
-
-def chat(served: Served, key: str, model: str = "mock/mock-small") -> httpx.Response:
-    return httpx.post(
-        served.url + "/v1/chat/completions",
-        json={"model": model, "messages": [{"role": "user", "content": "hi"}]},
-        headers={"authorization": f"Bearer {key}"},
-        timeout=15,
     )
 
 
@@ -56,7 +46,7 @@ def test_a_new_key_is_shown_once_works_and_fails_once_revoked(
     expect(row).to_contain_text(record.prefix)
     expect(row).to_contain_text("60 per minute")
 
-    answer = chat(served, key)
+    answer = served.chat("mock/mock-small", key)
     assert answer.status_code == 200 and MOCK_ANSWER in answer.text
 
     # Shown once: after a reload the key is nowhere on the page.
@@ -70,7 +60,7 @@ def test_a_new_key_is_shown_once_works_and_fails_once_revoked(
     admin.get_by_role("dialog").get_by_role("button", name="Revoke").click()
     expect(row).to_contain_text("revoked")
     assert stored_key(served, "ci-bot").revoked
-    assert chat(served, key).status_code == 401
+    assert served.chat("mock/mock-small", key).status_code == 401
     changes = [c for c in watch.api_calls if c[0] in ("POST", "PATCH", "DELETE")]
     assert all(csrf for _, url, csrf in changes if not url.endswith("/api/auth/login"))
     watch.assert_clean()
@@ -83,7 +73,7 @@ def test_editing_a_key_changes_its_scope(served: Served, admin: Page, watch: Wat
     admin.get_by_label("Requests per minute").fill("30")
     admin.get_by_role("button", name="Create key").click()
     key = admin.locator(".key-once code").inner_text().strip()
-    assert chat(served, key).status_code == 200
+    assert served.chat("mock/mock-small", key).status_code == 200
 
     admin.get_by_role("row").filter(has_text="narrow").get_by_role("button", name="Edit").click()
     dialog = admin.get_by_role("dialog")
@@ -100,7 +90,7 @@ def test_editing_a_key_changes_its_scope(served: Served, admin: Page, watch: Wat
 
     record = stored_key(served, "narrow")
     assert record.scope.models == ("mock/mock-large",) and record.scope.rpm is None
-    assert chat(served, key).status_code == 403  # outside its models now
+    assert served.chat("mock/mock-small", key).status_code == 403  # outside its models now
     # A bad value is the server's 400, shown in the dialog; nothing changes.
     watch.allowed_statuses.update({400})
     row.get_by_role("button", name="Edit").click()
