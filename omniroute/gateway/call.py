@@ -23,6 +23,7 @@ from omniroute.formats.common import new_id
 from omniroute.formats.wire import WireFormat, wire_format
 from omniroute.gateway.registry import ProviderInfo
 from omniroute.gateway.secrets import Scrubber
+from omniroute.http.multipart import Form
 from omniroute.providers.family import Operation
 from omniroute.routing.model import Target
 from omniroute.store.key_scope import KeyScope
@@ -51,6 +52,7 @@ class Call:
         "pinned_account",
         "echo",
         "recorded",
+        "upload",
         "_ir",
     )
 
@@ -93,6 +95,9 @@ class Call:
         # Request fields a translated Responses answer repeats (previous_response_id).
         self.echo: dict[str, Any] | None = None
         self.recorded = False  # its request-log row was written
+        # A multipart upload (audio, image edits), forwarded as it came but
+        # for its model; ``body`` then holds its text fields.
+        self.upload: Form | None = None
         self._ir: ir.Request | None = None
 
     @property

@@ -44,10 +44,10 @@ def dumps(obj: Any) -> bytes:
 class ChatOperation:
     operation = Operation.CHAT
 
-    def serves(self, provider: ProviderInfo) -> bool:
-        return Operation.CHAT in provider.family.operations
+    def serves(self, call: Call, provider: ProviderInfo, model: str) -> bool:
+        return Operation.CHAT in provider.family.operations and provider.offers("chat", model)
 
-    def unserved(self, call: Call, error: errors.OmniError) -> Response | None:
+    def unserved(self, call: Call, error: errors.OmniError, tried: bool) -> Response | None:
         return None  # nothing stands in for an answer
 
     async def run(

@@ -29,8 +29,10 @@ from omniroute import errors
 from omniroute.formats import ir
 from omniroute.gateway.call import Attempt, AttemptEnd, Call, Outcome
 from omniroute.gateway.chat import ChatOperation
+from omniroute.gateway.completions import CompletionsOperation
 from omniroute.gateway.count_tokens import CountTokensOperation
 from omniroute.gateway.exchange import Exchange
+from omniroute.gateway.forward import SpeechOperation, json_operations
 from omniroute.gateway.injection import OFF, InjectionGuard
 from omniroute.gateway.operation import OperationHandler
 from omniroute.gateway.registry import ProviderInfo, Registry
@@ -72,7 +74,14 @@ class Pipeline:
         self._store = store
         self._res = resilience
         self._exchange = Exchange(upstream, Timeouts.from_settings(settings))
-        handlers: tuple[OperationHandler, ...] = (ChatOperation(), CountTokensOperation())
+        chat = ChatOperation()
+        handlers: tuple[OperationHandler, ...] = (
+            chat,
+            CountTokensOperation(),
+            CompletionsOperation(chat),
+            SpeechOperation(),
+            *json_operations(),
+        )
         self._handlers = {h.operation: h for h in handlers}
         self._injection = InjectionGuard(store)
 
@@ -142,7 +151,7 @@ class Pipeline:
             if allowed is not None and not allowed(target):
                 continue  # outside the client key's scope: never tried, never reported
             provider = registry.provider(target.provider)
-            if not handler.serves(provider):
+            if not handler.serves(call, provider, target.model):
                 skipped.append((f"{target.ref}: cannot {call.operation.value}", None))
                 continue
             gates = _gates(target)
@@ -181,7 +190,7 @@ class Pipeline:
                         err.message,
                     )
                     if action is Action.STOP:
-                        return self._give_up(call, handler, attempt, err)
+                        return self._give_up(call, handler, attempt, err, tried=True)
                     if action is Action.NEXT_TARGET:
                         break
                     continue
@@ -202,7 +211,8 @@ class Pipeline:
                 ),
             )
         final = _final_error(call, failures, skipped)
-        return self._give_up(call, handler, failures[-1][0] if failures else None, final)
+        last = failures[-1][0] if failures else None
+        return self._give_up(call, handler, last, final, tried=bool(failures))
 
     def _give_up(
         self,
@@ -210,10 +220,12 @@ class Pipeline:
         handler: OperationHandler,
         attempt: Attempt | None,
         err: errors.OmniError,
+        *,
+        tried: bool,
     ) -> Response:
         """No upstream answered: the operation's stand-in answer if it has
         one (a token estimate), else the error."""
-        answer = handler.unserved(call, err)
+        answer = handler.unserved(call, err, tried)
         if answer is None:
             raise self._recorded(call, attempt, err)
         self._record(call, None, answer.status)

@@ -28,6 +28,7 @@ h11 parses every request head and every chunked body. Around it:
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from enum import Enum
 from typing import Final
 
@@ -93,12 +94,20 @@ class Config:
         "error_factory",
         "header_timeout",
         "keepalive_timeout",
+        "body_limit",
         "max_body_bytes",
         "max_header_bytes",
         "pipeline_buffer_bytes",
     )
 
-    def __init__(self, settings: Settings, error_factory: ErrorFactory) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        error_factory: ErrorFactory,
+        body_limit: Callable[[Request], int | None] | None = None,
+    ) -> None:
+        # A route's own body cap (an upload route's is larger); None: the general one.
+        self.body_limit = body_limit
         self.header_timeout = settings.header_timeout
         self.body_timeout = settings.body_timeout
         self.keepalive_timeout = settings.keepalive_timeout
@@ -364,12 +373,12 @@ class HTTPConnection:
         self._expect_continue = parsed.expect_continue
         self._head_only = request.method == "HEAD"
         self._http10 = request.http_version < "1.1"
+        limit = self._body_limit(request)
         if parsed.chunked:
             limits = self._config
             self._h11 = body_reader(head, limits.max_header_bytes + MAX_CHUNK_LINE)
-            self._chunks = ChunkScanner(limits.max_body_bytes, limits.max_header_bytes)
+            self._chunks = ChunkScanner(limit, limits.max_header_bytes)
         elif parsed.length:
-            limit = self._config.max_body_bytes
             if parsed.length > limit:
                 raise Rejection(413, f"request body is larger than {limit} bytes")
             self._body_left = parsed.length
@@ -378,6 +387,14 @@ class HTTPConnection:
         self._phase = _BODY
         self._deadline = now + self._config.body_timeout
         return self._read_body()
+
+    def _body_limit(self, request: Request) -> int:
+        """The request's body cap: its route's, checked before any of the
+        body is read (a Content-Length over it is refused at once, a
+        chunked body as soon as what arrived passes it)."""
+        own = self._config.body_limit
+        given = own(request) if own is not None else None
+        return self._config.max_body_bytes if given is None else given
 
     def _read_body(self) -> Event:
         inbox = self._inbox
