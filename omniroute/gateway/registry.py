@@ -20,9 +20,8 @@ from omniroute.config.options import Options, ProviderOptions, egress_proxy
 from omniroute.config.routing import catalog_entry, provider_view, view_of
 from omniroute.errors import NotFound
 from omniroute.gateway.secrets import Scrubber, proxy_secrets
-from omniroute.providers import ProviderFamily, family_for
+from omniroute.providers import ProviderFamily, family_for, served_capabilities
 from omniroute.providers.catalog import Catalog, CatalogProvider, ModelPrice
-from omniroute.providers.family import capabilities_of
 from omniroute.routing.model import ProviderView, RoutingView, Target
 from omniroute.routing.resolve import Resolution, resolve, resolve_model
 from omniroute.store import ConfigSnapshot, Store
@@ -106,22 +105,12 @@ class ProviderInfo:
             scrubbers=MappingProxyType(scrubbers),
             headers=MappingProxyType(headers),
             view=provider_view(record, entry, bool(accounts)),
-            capabilities=_capabilities(family, entry, own),
+            capabilities=frozenset(
+                served_capabilities(
+                    record.format, entry.capabilities if entry else None, own.capabilities
+                )
+            ),
         )
-
-
-def _capabilities(
-    family: ProviderFamily, entry: CatalogProvider | None, own: ProviderOptions
-) -> frozenset[str]:
-    """The provider's own choice, else its catalog entry's, else everything
-    its wire format can carry (a custom OpenAI-compatible server may serve
-    any operation); never more than the format can carry."""
-    possible = capabilities_of(family.operations)
-    if own.capabilities is not None:
-        return possible & frozenset(own.capabilities)
-    if entry is not None:
-        return possible & frozenset(entry.capabilities)
-    return possible
 
 
 _RESOLVED_KEPT = 1024  # model strings whose resolution is remembered per configuration
