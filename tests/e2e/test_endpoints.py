@@ -435,11 +435,13 @@ async def test_a_combo_skips_targets_without_the_capability(
     assert "mix" in ids and "chatty/m" not in ids
 
 
+EMBEDDED = {"object": "list", "data": [], "model": "m", "usage": {"prompt_tokens": 1}}
+COMPLETED = {"id": "c", "object": "text_completion", "created": 1, "model": "m", "choices": []}
 FALLBACK_CASES: list[tuple[str, str, Any]] = [
-    ("embeddings", "/embeddings", {"object": "list", "data": [], "model": "m", "usage": {"prompt_tokens": 1}}),
+    ("embeddings", "/embeddings", EMBEDDED),
     ("moderations", "/moderations", {"id": "m", "model": "m", "results": []}),
     ("rerank", "/rerank", {"results": []}),
-    ("completions", "/completions", {"id": "c", "object": "text_completion", "created": 1, "model": "m", "choices": []}),
+    ("completions", "/completions", COMPLETED),
     ("images", "/images/generations", {"created": 1, "data": []}),
     ("transcriptions", "/audio/transcriptions", {"text": "ok"}),
     ("translations", "/audio/translations", {"text": "ok"}),
