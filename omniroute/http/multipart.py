@@ -102,7 +102,7 @@ class MultipartReader:
         self._head = b""
         self.parts: list[Part] = []
 
-    def feed(self, data: bytes, start: int = 0, end: int | None = None) -> None:
+    def feed(self, data: bytes | bytearray, start: int = 0, end: int | None = None) -> None:
         """Read ``data[start:end]`` (given as a range so no slice is copied)."""
         stop = len(data) if end is None else end
         view = memoryview(data)
@@ -121,7 +121,7 @@ class MultipartReader:
 
     # -- states
 
-    def _scan(self, data: bytes, view: memoryview, pos: int, end: int) -> int:
+    def _scan(self, data: bytes | bytearray, view: memoryview, pos: int, end: int) -> int:
         """Content up to the next delimiter; the bytes that may begin one
         are held back until the next piece shows whether they do."""
         delim, held = self._delim, self._held
@@ -142,7 +142,7 @@ class MultipartReader:
         if end - pos >= size - 1:
             self._content(held)
             self._content(view[pos : end - (size - 1)])
-            self._held = data[end - (size - 1) : end]
+            self._held = bytes(data[end - (size - 1) : end])
         else:
             combined = held + data[pos:end]
             cut = max(0, len(combined) - (size - 1))
@@ -158,7 +158,7 @@ class MultipartReader:
         self._head = b""
         return pos
 
-    def _after_delimiter(self, data: bytes, pos: int, end: int) -> int:
+    def _after_delimiter(self, data: bytes | bytearray, pos: int, end: int) -> int:
         """``--`` closes the body (the epilogue is ignored); CRLF starts a part."""
         need = 2 - len(self._head)
         self._head += data[pos : min(end, pos + need)]
@@ -174,7 +174,7 @@ class MultipartReader:
             return pos
         raise MultipartError("A multipart boundary is followed by neither CRLF nor '--'.")
 
-    def _read_head(self, data: bytes, pos: int, end: int) -> int:
+    def _read_head(self, data: bytes | bytearray, pos: int, end: int) -> int:
         limit = self._limits.max_head_bytes
         take = data[pos : min(end, pos + limit + 4 - len(self._head))]
         buf = self._head + take
@@ -264,7 +264,9 @@ class Form:
         return write_form(parts, self.boundary)
 
 
-def read_form(body: bytes, content_type: str | None, limits: FormLimits | None = None) -> Form:
+def read_form(
+    body: bytes | bytearray, content_type: str | None, limits: FormLimits | None = None
+) -> Form:
     """The form in a whole body in memory (its parts are views of ``body``)."""
     boundary = boundary_of(content_type)
     reader = MultipartReader(boundary, limits)

@@ -74,6 +74,9 @@ LINGER_BYTES: Final = 1024 * 1024
 _NO_BODY_STATUSES: Final = frozenset({204, 304})
 _CONTINUE: Final = b"HTTP/1.1 100 Continue\r\n\r\n"
 _LAST_CHUNK: Final = b"0\r\n\r\n"
+# A body with a Content-Length above this is read into one buffer of its
+# size, so an upload is held once (pieces joined at the end would be twice).
+_ONE_BUFFER: Final = 1024 * 1024
 
 # Phases of a connection
 _IDLE: Final = 0  # between requests, nothing buffered
@@ -162,6 +165,7 @@ class HTTPConnection:
 
     __slots__ = (
         "_body_left",
+        "_buffer",
         "_chunked_out",
         "_chunks",
         "_client",
@@ -170,6 +174,7 @@ class HTTPConnection:
         "_config",
         "_deadline",
         "_expect_continue",
+        "_filled",
         "_h11",
         "_head_only",
         "_http10",
@@ -197,6 +202,8 @@ class HTTPConnection:
         self._h11: h11.Connection | None = None  # while a chunked body is read
         self._chunks: ChunkScanner | None = None
         self._parts: list[bytes] = []
+        self._buffer: bytearray | None = None
+        self._filled = 0
         self._body_left = 0
         self._expect_continue = False
         self._keep_alive = True
@@ -382,6 +389,9 @@ class HTTPConnection:
             if parsed.length > limit:
                 raise Rejection(413, f"request body is larger than {limit} bytes")
             self._body_left = parsed.length
+            if parsed.length > _ONE_BUFFER:
+                self._buffer = bytearray(parsed.length)
+                self._filled = 0
         else:
             return self._complete()
         self._phase = _BODY
@@ -402,7 +412,13 @@ class HTTPConnection:
             take = min(self._body_left, len(inbox))
             if take:
                 self._expect_continue = False
-                self._parts.append(bytes(inbox[:take]))
+                buffer = self._buffer
+                if buffer is None:
+                    self._parts.append(bytes(inbox[:take]))
+                else:
+                    with memoryview(inbox) as arrived:
+                        buffer[self._filled : self._filled + take] = arrived[:take]
+                    self._filled += take
                 del inbox[:take]
                 self._body_left -= take
             if self._body_left:
@@ -443,7 +459,10 @@ class HTTPConnection:
         request = self._request
         assert request is not None
         parts = self._parts
-        if parts:
+        if self._buffer is not None:
+            request.body = self._buffer
+            self._buffer = None
+        elif parts:
             request.body = parts[0] if len(parts) == 1 else b"".join(parts)
             self._parts = []
         self._phase = _BUSY
@@ -468,6 +487,7 @@ class HTTPConnection:
         self._inbox = bytearray()
         self._request = None
         self._parts = []
+        self._buffer = None
         self._h11 = None
         self._chunks = None
         if self._closing or self._peer_gone:
