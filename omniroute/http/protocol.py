@@ -261,6 +261,17 @@ class HTTPConnection:
             return
         if phase == _CLOSED or not data:
             return
+        if self._buffer is not None and not self._inbox:
+            # An upload's bytes go straight to its buffer, not through the inbox.
+            take = min(self._body_left, len(data))
+            with memoryview(data) as arrived:
+                self._buffer[self._filled : self._filled + take] = arrived[:take]
+            self._filled += take
+            self._body_left -= take
+            self._expect_continue = False
+            if take == len(data):
+                return
+            data = data[take:]
         self._inbox += data
         if phase == _IDLE:
             self._start_head(now)

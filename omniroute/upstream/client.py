@@ -38,7 +38,7 @@ from omniroute.upstream.response import UpstreamResponse
 
 # Request bodies up to this size leave in the same write as the head.
 _SMALL_BODY = 64 * 1024
-_UPLOAD_SLICE = 256 * 1024  # an upload's pieces go out this much at a time
+_UPLOAD_SLICE = 64 * 1024  # an upload's pieces go out this much at a time
 Piece = bytes | memoryview
 Body = bytes | Sequence[Piece]
 # Hop-by-hop headers (RFC 9110 section 7.6.1) plus the two we always set.
