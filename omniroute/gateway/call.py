@@ -125,6 +125,7 @@ class Outcome(enum.Enum):
     ANSWERED = "answered"  # the client got an answer (whole, or a stream that ended)
     FAILED = "failed"  # the upstream failed before answering: the request may go on
     ABANDONED = "abandoned"  # the client left before the answer began
+    REFUSED = "refused"  # the request could not be sent as it is: the client's error
 
 
 @dataclass(frozen=True, slots=True)

@@ -33,6 +33,7 @@ from omniroute.gateway.completions import CompletionsOperation
 from omniroute.gateway.count_tokens import CountTokensOperation
 from omniroute.gateway.exchange import Exchange
 from omniroute.gateway.forward import SpeechOperation, json_operations
+from omniroute.gateway.images import ImageFetcher
 from omniroute.gateway.injection import OFF, InjectionGuard
 from omniroute.gateway.operation import OperationHandler
 from omniroute.gateway.registry import ProviderInfo, Registry
@@ -74,7 +75,10 @@ class Pipeline:
         self._store = store
         self._res = resilience
         self._exchange = Exchange(upstream, Timeouts.from_settings(settings))
-        chat = ChatOperation()
+        # Image URLs fetched for upstreams that need them inline, through the
+        # SSRF guard (its resolver can be given for tests).
+        self.images = ImageFetcher()
+        chat = ChatOperation(self.images)
         handlers: tuple[OperationHandler, ...] = (
             chat,
             CountTokensOperation(),
@@ -317,6 +321,12 @@ class Pipeline:
         except errors.UpstreamError as err:
             attempt.end(AttemptEnd(Outcome.FAILED, err.status, error_kind=err.kind))
             raise
+        except errors.ClientError as err:
+            # The request cannot go as it is (an image URL refused, input this
+            # upstream's format cannot carry): nothing was learnt of the upstream.
+            attempt.end(AttemptEnd(Outcome.REFUSED, err.status, error_kind=err.kind))
+            self._release_probes(gates)
+            raise
         except asyncio.CancelledError:
             # The client left before the answer began: it gets its row, the
             # upstream's health is left as it was (nothing was learnt).
@@ -351,7 +361,7 @@ class Pipeline:
         for key in attempt.slots:
             res.limiter.release(key)
         attempt.slots.clear()
-        if end.outcome is Outcome.ABANDONED:
+        if end.outcome is Outcome.ABANDONED or end.outcome is Outcome.REFUSED:
             for key in _health_keys(attempt):
                 res.health.record_abandoned(key)
         else:

@@ -124,6 +124,9 @@ class ProviderFamily(Protocol):
     wire: str  # the wire format its upstreams speak
     default_auth_header: str  # bearer | x-api-key | x-goog-api-key
     operations: frozenset[Operation]  # what its upstreams can do
+    # Whether an image given by URL must reach it as inline data (it cannot
+    # fetch a web address itself).
+    inline_image_urls: bool
 
     def url(self, operation: Operation, base_url: str, model: str, *, stream: bool) -> str | None:
         """Where ``operation`` is sent; None when this family cannot do it."""
@@ -201,6 +204,7 @@ class BaseFamily:
     wire = "openai"
     default_auth_header = "bearer"
     operations = frozenset({Operation.CHAT})
+    inline_image_urls = False
 
     def url(self, operation: Operation, base_url: str, model: str, *, stream: bool) -> str | None:
         return None

@@ -21,6 +21,8 @@ class GeminiFamily(BaseFamily):
     wire = "gemini"
     operations = frozenset({Operation.CHAT, Operation.COUNT_TOKENS, Operation.EMBEDDINGS})
     default_auth_header = "x-goog-api-key"
+    # Gemini takes inline data or a file it stores, not a web address.
+    inline_image_urls = True
 
     def url(self, operation: Operation, base_url: str, model: str, *, stream: bool) -> str | None:
         where = f"{base_url.rstrip('/')}/models/{quote(model, safe='/-._~')}"
