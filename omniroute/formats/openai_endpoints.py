@@ -186,3 +186,37 @@ def completion_chunk(chunk: dict[str, Any]) -> dict[str, Any]:
 def _completion_id(chat_id: Any) -> str:
     text = chat_id if isinstance(chat_id, str) else ""
     return "cmpl-" + text.removeprefix("chatcmpl-") if text else "cmpl-omniroute"
+
+
+# --- images on Gemini (Imagen's :predict) --------------------------------------------
+
+# OpenAI sizes and the Imagen aspect ratio that draws the same shape.
+_ASPECTS = {"1024x1024": "1:1", "1792x1024": "16:9", "1024x1792": "9:16",
+            "1536x1024": "3:2", "1024x1536": "2:3"}  # fmt: skip
+
+
+def imagen_request(body: dict[str, Any]) -> dict[str, Any]:
+    """An OpenAI image generation as Imagen's ``:predict`` request
+    (ai.google.dev/gemini-api/docs/imagen). Imagen answers with the image
+    bytes only, so ``response_format`` ``url`` cannot be honoured."""
+    if body.get("response_format") == "url":
+        raise BadRequest("This upstream returns images as data only: ask for 'b64_json'.")
+    parameters: dict[str, Any] = {"sampleCount": body.get("n") or 1}
+    aspect = _ASPECTS.get(str(body.get("size")))
+    if aspect is not None:
+        parameters["aspectRatio"] = aspect
+    return {"instances": [{"prompt": body.get("prompt")}], "parameters": parameters}
+
+
+def imagen_answer(answer: Any) -> dict[str, Any]:
+    """``{"predictions": [{"bytesBase64Encoded", "mimeType"}]}`` in OpenAI's
+    shape (ValueError when the answer is not that)."""
+    if not isinstance(answer, dict) or not isinstance(answer.get("predictions"), list):
+        raise ValueError("no 'predictions' list")
+    data = []
+    for item in answer["predictions"]:
+        encoded = item.get("bytesBase64Encoded") if isinstance(item, dict) else None
+        if not isinstance(encoded, str):
+            raise ValueError("a prediction without its image")
+        data.append({"b64_json": encoded})
+    return {"created": int(time.time()), "data": data}

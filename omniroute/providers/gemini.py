@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
 
-from omniroute.formats import embeddings
+from omniroute.formats import embeddings, openai_endpoints
 from omniroute.providers.family import (
     PROBE_TEXT,
     BaseFamily,
@@ -19,7 +19,9 @@ from omniroute.providers.family import (
 
 class GeminiFamily(BaseFamily):
     wire = "gemini"
-    operations = frozenset({Operation.CHAT, Operation.COUNT_TOKENS, Operation.EMBEDDINGS})
+    operations = frozenset(
+        {Operation.CHAT, Operation.COUNT_TOKENS, Operation.EMBEDDINGS, Operation.IMAGES}
+    )
     default_auth_header = "x-goog-api-key"
     # Gemini takes inline data or a file it stores, not a web address.
     inline_image_urls = True
@@ -33,6 +35,8 @@ class GeminiFamily(BaseFamily):
         if operation is Operation.EMBEDDINGS:
             # One call for one text or many (ai.google.dev/api/embeddings).
             return where + ":batchEmbedContents"
+        if operation is Operation.IMAGES:
+            return where + ":predict"  # Imagen models
         return None
 
     def operation_body(
@@ -40,6 +44,8 @@ class GeminiFamily(BaseFamily):
     ) -> dict[str, Any]:
         if operation is Operation.EMBEDDINGS:
             return embeddings.gemini_request(body, model)
+        if operation is Operation.IMAGES:
+            return openai_endpoints.imagen_request(body)
         return super().operation_body(operation, body, model)
 
     def operation_answer(
@@ -47,6 +53,8 @@ class GeminiFamily(BaseFamily):
     ) -> Any:
         if operation is Operation.EMBEDDINGS:
             return embeddings.gemini_answer(answer, body, model)
+        if operation is Operation.IMAGES:
+            return openai_endpoints.imagen_answer(answer)
         return answer
 
     def passthrough_body(self, body: dict[str, Any], model: str) -> dict[str, Any]:

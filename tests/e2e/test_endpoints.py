@@ -377,6 +377,28 @@ async def test_image_generation_b64_and_url(gw: Harness, mock: MockUpstream) -> 
     assert resp.data and resp.data[0].url == "https://img.example/cat.png"
 
 
+async def test_image_generation_on_gemini_imagen(gw: Harness, mock: MockUpstream) -> None:
+    png = base64.b64encode(b"\x89PNG imagen").decode()
+    mock.route(
+        "POST",
+        "/gem/v1beta/models/imagen:predict",
+        Json({"predictions": [{"bytesBase64Encoded": png, "mimeType": "image/png"}]}),
+    )
+    resp = await sdk(gw).images.generate(
+        model="gem/imagen", prompt="a cat", n=1, size="1792x1024", response_format="b64_json"
+    )
+    assert resp.data and resp.data[0].b64_json == png
+    assert mock.requests[-1].json() == {
+        "instances": [{"prompt": "a cat"}],
+        "parameters": {"sampleCount": 1, "aspectRatio": "16:9"},
+    }
+    with pytest.raises(openai.BadRequestError) as caught:
+        await sdk(gw).images.generate(model="gem/imagen", prompt="a cat", response_format="url")
+    assert "b64_json" in caught.value.message
+    row = (await rows(gw))[-1]
+    assert (row.operation, row.status) == ("images", 400)
+
+
 async def test_image_edit_upload(gw: Harness, mock: MockUpstream) -> None:
     png = base64.b64encode(b"edited").decode()
     mock.route("POST", "/oc/v1/images/edits", Json({"created": 1, "data": [{"b64_json": png}]}))

@@ -140,7 +140,10 @@ def test_gemini_url_quotes_the_model(model: str, in_url: str) -> None:
         (OPENAI, set(Operation) - {Operation.COUNT_TOKENS}),
         (RESPONSES, {Operation.CHAT}),
         (ANTHROPIC, {Operation.CHAT, Operation.COUNT_TOKENS}),
-        (GEMINI, {Operation.CHAT, Operation.COUNT_TOKENS, Operation.EMBEDDINGS}),
+        (
+            GEMINI,
+            {Operation.CHAT, Operation.COUNT_TOKENS, Operation.EMBEDDINGS, Operation.IMAGES},
+        ),
     ],
     ids=wire_id,
 )
