@@ -37,8 +37,11 @@ _UNVERSIONED = (
     "/embeddings",
     "/moderations",
     "/rerank",
-    "/audio/",
-    "/images/",
+    "/audio/speech",
+    "/audio/transcriptions",
+    "/audio/translations",
+    "/images/generations",
+    "/images/edits",
 )
 
 # Gemini actions on /v1beta/models/{model}:{action}.
