@@ -25,6 +25,8 @@ Piece = bytes | memoryview
 
 _BOUNDARY = re.compile(r"^[0-9A-Za-z'()+_,\-./:=? ]{1,70}$")  # RFC 2046 section 5.1.1
 _HEAD_END = b"\r\n\r\n"
+_PARAM = re.compile(r'\s*;?\s*([^=;\s]+)\s*=\s*("(?:[^"\\\r\n]|\\.)*"|[^;]*)')
+_ESCAPED = re.compile(r"\\(.)")
 
 
 class MultipartError(BadRequest):
@@ -73,14 +75,12 @@ def _params(text: str) -> dict[str, str]:
     found: dict[str, str] = {}
     pos = 0
     while pos < len(text):
-        match = re.compile(r'\s*;?\s*([^=;\s]+)\s*=\s*("(?:[^"\\\r\n]|\\.)*"|[^;]*)').match(
-            text, pos
-        )
+        match = _PARAM.match(text, pos)
         if match is None or match.end() == pos:
             break
         name, value = match.group(1).lower(), match.group(2).strip()
         if value.startswith('"'):
-            value = re.sub(r"\\(.)", r"\1", value[1:-1])
+            value = _ESCAPED.sub(r"\1", value[1:-1])
         found.setdefault(name, value)
         pos = match.end()
     return found
