@@ -12,6 +12,7 @@ request-log row.
 from __future__ import annotations
 
 import enum
+import hashlib
 import json
 import time
 from collections.abc import Callable
@@ -113,7 +114,15 @@ class Call:
         return self._ir
 
     def body_digest(self) -> str:
-        return json.dumps(self.body, sort_keys=True, separators=(",", ":"))
+        text = json.dumps(self.body, sort_keys=True, separators=(",", ":"))
+        if self.upload is not None:
+            # An upload's text fields are in ``body``; its files count too.
+            files = hashlib.sha256()
+            for part in self.upload.parts:
+                for piece in part.pieces:
+                    files.update(piece)
+            text += files.hexdigest()
+        return text
 
     def new_answer_id(self) -> str:
         """A fresh id for a translated answer, so ids a client may refer back

@@ -520,3 +520,14 @@ async def test_chat_still_answers(gw: Harness, mock: MockUpstream) -> None:
     )
     assert "".join([c.choices[0].delta.content or "" async for c in stream if c.choices]) == "ab"
     assert json.loads(mock.requests[-1].body)["stream"] is True
+
+
+async def test_an_idempotency_key_never_shares_a_different_upload(
+    gw: Harness, mock: MockUpstream
+) -> None:
+    mock.route("POST", "/oc/v1/audio/transcriptions", Json({"text": "ok"}))
+    client = sdk(gw)
+    same = {"extra_headers": {"idempotency-key": "upload-1"}}
+    for audio in (b"first file", b"second file"):  # same key and fields, other files
+        await client.audio.transcriptions.create(model="oc/w", file=("a.wav", audio), **same)
+    assert [form_fields(r)["file"] for r in mock.requests] == [b"first file", b"second file"]
