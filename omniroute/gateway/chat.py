@@ -28,6 +28,7 @@ from omniroute.formats.common import (
 from omniroute.formats.wire import StreamEncoder, WireFormat, wire_format
 from omniroute.gateway.call import Attempt, AttemptEnd, Call, Outcome
 from omniroute.gateway.exchange import Exchange, public, scrub
+from omniroute.gateway.images import ImageFetcher, has_web_images
 from omniroute.gateway.registry import ProviderInfo
 from omniroute.gateway.relay import StreamRelay
 from omniroute.http.message import GuardedStream, Response, StreamResponse
@@ -44,10 +45,13 @@ def dumps(obj: Any) -> bytes:
 class ChatOperation:
     operation = Operation.CHAT
 
-    def serves(self, provider: ProviderInfo) -> bool:
-        return Operation.CHAT in provider.family.operations
+    def __init__(self, images: ImageFetcher | None = None) -> None:
+        self._images = images or ImageFetcher()
 
-    def unserved(self, call: Call, error: errors.OmniError) -> Response | None:
+    def serves(self, call: Call, provider: ProviderInfo, model: str) -> bool:
+        return Operation.CHAT in provider.family.operations and provider.offers("chat", model)
+
+    def unserved(self, call: Call, error: errors.OmniError, tried: bool) -> Response | None:
         return None  # nothing stands in for an answer
 
     async def run(
@@ -59,6 +63,13 @@ class ChatOperation:
             and not call.translate_only
             and attempt.system_prompt is None
         )
+        if (
+            not passthrough
+            and attempt.provider.family.inline_image_urls
+            and has_web_images(call.ir_request())
+        ):
+            # Fetched once: later attempts, to any upstream, send the data.
+            await self._images.inline(call.ir_request())
         body = _upstream_body(call, attempt, passthrough, upstream)
         resp = await exchange.open(call, attempt, body, stream=call.stream, timeouts=timeouts)
         if call.stream and _is_event_stream(resp):
