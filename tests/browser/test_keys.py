@@ -3,10 +3,15 @@ its scope can be changed, and once revoked it no longer works."""
 
 from __future__ import annotations
 
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Locator, Page, expect
 
 from tests.browser.conftest import Watch
 from tests.browser.harness import MOCK_ANSWER, Served
+
+
+def keys_list(page: Page) -> Locator:
+    """The table of keys (the usage table below it names keys too)."""
+    return page.get_by_role("region", name="Keys")
 
 
 def add_mock_provider(served: Served) -> None:
@@ -42,7 +47,7 @@ def test_a_new_key_is_shown_once_works_and_fails_once_revoked(
     box.get_by_role("button", name="Copy").click()
     expect(admin.get_by_text("Copied to the clipboard.")).to_be_visible()
     # The list shows the prefix, never the key.
-    row = admin.get_by_role("row").filter(has_text="ci-bot")
+    row = keys_list(admin).get_by_role("row").filter(has_text="ci-bot")
     expect(row).to_contain_text(record.prefix)
     expect(row).to_contain_text("60 per minute")
 
@@ -51,11 +56,11 @@ def test_a_new_key_is_shown_once_works_and_fails_once_revoked(
 
     # Shown once: after a reload the key is nowhere on the page.
     admin.reload()
-    expect(admin.get_by_role("row").filter(has_text="ci-bot")).to_be_visible()
+    expect(keys_list(admin).get_by_role("row").filter(has_text="ci-bot")).to_be_visible()
     expect(admin.locator(".key-once")).to_have_count(0)
     assert key not in admin.content()
 
-    row = admin.get_by_role("row").filter(has_text="ci-bot")
+    row = keys_list(admin).get_by_role("row").filter(has_text="ci-bot")
     row.get_by_role("button", name="Revoke").click()
     admin.get_by_role("dialog").get_by_role("button", name="Revoke").click()
     expect(row).to_contain_text("revoked")
@@ -75,7 +80,9 @@ def test_editing_a_key_changes_its_scope(served: Served, admin: Page, watch: Wat
     key = admin.locator(".key-once code").inner_text().strip()
     assert served.chat("mock/mock-small", key).status_code == 200
 
-    admin.get_by_role("row").filter(has_text="narrow").get_by_role("button", name="Edit").click()
+    keys_list(admin).get_by_role("row").filter(has_text="narrow").get_by_role(
+        "button", name="Edit"
+    ).click()
     dialog = admin.get_by_role("dialog")
     dialog.get_by_label("Models").fill("mock/mock-large")
     dialog.get_by_label("Requests per minute").fill("")
@@ -84,7 +91,7 @@ def test_editing_a_key_changes_its_scope(served: Served, admin: Page, watch: Wat
     # Only what changed is sent; a cleared limit is null.
     assert sent.value.post_data_json == {"models": ["mock/mock-large"], "rpm": None}
     expect(admin.get_by_role("dialog")).to_have_count(0)
-    row = admin.get_by_role("row").filter(has_text="narrow")
+    row = keys_list(admin).get_by_role("row").filter(has_text="narrow")
     expect(row).to_contain_text("models: mock/mock-large")
     expect(row).to_contain_text("no limits")
 
@@ -111,7 +118,7 @@ def test_usage_per_key_counts_the_keys_requests(served: Served, admin: Page, wat
     for _ in range(3):
         assert served.chat("mock/mock-small").status_code == 200
     admin.goto(served.url + "/#/keys")
-    usage = admin.locator("section, div").filter(has=admin.locator("#keys-usage-title")).last
+    usage = admin.get_by_role("region", name="Usage per key")
     # The request log is written in batches: reload until the rows are in.
     row = usage.get_by_role("row").filter(has_text="tests")
     for _ in range(20):
