@@ -27,6 +27,10 @@ Global settings (``settings`` table, JSON values):
     allow_link_local_base_urls
                       let a provider's base URL name a link-local address
                       (where cloud metadata services answer); default off
+    log               {file, max_bytes, backups}: the application log also
+                      written to a file that rotates by size (no file: off)
+    request_log       {max_rows}: the request log keeps at most this many
+                      rows (besides its age limit); unset: no row limit
 
 Per provider (the ``extra`` column): ``catalog`` (the catalog id it was added
 from), ``proxy``, ``limits`` ({rpm, min_gap, max_concurrent, max_queue}),
@@ -76,6 +80,10 @@ DEFAULT_ACCOUNT_STRATEGY = "fill-first"
 DEFAULT_BACKUP_RETENTION = 7
 DEFAULT_BACKUP_INTERVAL_HOURS = 24.0
 _MAX_BACKUP_RETENTION = 1000
+DEFAULT_LOG_MAX_BYTES = 10 * 1024 * 1024
+DEFAULT_LOG_BACKUPS = 5
+_MAX_LOG_BACKUPS = 100
+_MAX_PATH = 4096
 
 # What each global setting is while it is not stored: the running components'
 # own defaults (None: no proxy, no system prompt). ``config show`` prints these.
@@ -113,6 +121,10 @@ SETTING_DEFAULTS: Mapping[str, Any] = MappingProxyType(
         "backup_retention": DEFAULT_BACKUP_RETENTION,
         "backup_interval_hours": DEFAULT_BACKUP_INTERVAL_HOURS,
         "allow_link_local_base_urls": False,
+        "log": MappingProxyType(
+            {"file": None, "max_bytes": DEFAULT_LOG_MAX_BYTES, "backups": DEFAULT_LOG_BACKUPS}
+        ),
+        "request_log": MappingProxyType({"max_rows": None}),
     }
 )
 
@@ -146,6 +158,18 @@ class FallbackOptions:
 
 
 @dataclass(frozen=True, slots=True)
+class LogOptions:
+    file: str | None = None  # None: the application log goes to stderr only
+    max_bytes: int = DEFAULT_LOG_MAX_BYTES  # the file rotates once it is this long
+    backups: int = DEFAULT_LOG_BACKUPS  # rotated files kept (file.1 ... file.N)
+
+
+@dataclass(frozen=True, slots=True)
+class RequestLogOptions:
+    max_rows: int | None = None  # the newest rows kept; None: no row limit
+
+
+@dataclass(frozen=True, slots=True)
 class Options:
     """The global settings the running gateway reads."""
 
@@ -172,6 +196,8 @@ class Options:
     backup_retention: int = DEFAULT_BACKUP_RETENTION
     backup_interval_hours: float = DEFAULT_BACKUP_INTERVAL_HOURS  # 0: no automatic backups
     allow_link_local_base_urls: bool = False
+    log: LogOptions = LogOptions()
+    request_log: RequestLogOptions = RequestLogOptions()
 
     @classmethod
     def read(cls, settings: Mapping[str, Any]) -> Options:
@@ -439,6 +465,30 @@ def _flag(key: str, value: Any) -> bool:
     raise BadRequest(f"setting {key!r} must be on or off")
 
 
+def _log_setting(key: str, value: Any) -> dict[str, Any]:
+    if not isinstance(value, Mapping):
+        raise BadRequest(f"setting {key!r} must be an object with file, max_bytes, backups")
+    unknown = sorted(set(value) - {"file", "max_bytes", "backups"})
+    if unknown:
+        raise BadRequest(f"setting {key!r}: unknown fields {', '.join(unknown)}")
+    out: dict[str, Any] = {}
+    if value.get("file") is not None:
+        path = value["file"]
+        if not isinstance(path, str) or not path.strip() or len(path) > _MAX_PATH:
+            raise BadRequest(f"setting {key}.file must be a file path")
+        if "\x00" in path:
+            raise BadRequest(f"setting {key}.file must be a file path")
+        out["file"] = path.strip()
+    if value.get("max_bytes") is not None:
+        out["max_bytes"] = _number(key, "max_bytes", value["max_bytes"], minimum=4096, whole=True)
+    if value.get("backups") is not None:
+        backups = _number(key, "backups", value["backups"], minimum=0, whole=True)
+        if backups > _MAX_LOG_BACKUPS:
+            raise BadRequest(f"setting {key}.backups must be at most {_MAX_LOG_BACKUPS}")
+        out["backups"] = backups
+    return out
+
+
 SETTING_CHECKS: Mapping[str, Callable[[str, Any], Any]] = MappingProxyType(
     {
         "proxy": lambda key, value: check_proxy(value),
@@ -461,6 +511,8 @@ SETTING_CHECKS: Mapping[str, Callable[[str, Any], Any]] = MappingProxyType(
         "backup_retention": _retention,
         "backup_interval_hours": _hours,
         "allow_link_local_base_urls": _flag,
+        "log": _log_setting,
+        "request_log": _group({"max_rows": (1, True)}),
     }
 )
 
@@ -483,6 +535,8 @@ _TYPED: Mapping[str, Callable[[Any], Any]] = MappingProxyType(
         "breaker": lambda v: BreakerOptions(**v),
         "cooldown": lambda v: CooldownOptions(**v),
         "fallback": lambda v: FallbackOptions(**v),
+        "log": lambda v: LogOptions(**v),
+        "request_log": lambda v: RequestLogOptions(**v),
         "public_hosts": tuple,
         "trusted_proxies": _networks,
         "client_allow": _networks,

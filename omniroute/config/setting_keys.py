@@ -41,6 +41,10 @@ SETTING_KEYS: Mapping[str, tuple[str, str | None, type]] = MappingProxyType(
         "backup-retention": ("backup_retention", None, int),
         "backup-interval-hours": ("backup_interval_hours", None, float),
         "allow-link-local-base-urls": ("allow_link_local_base_urls", None, str),
+        "log.file": ("log", "file", str),
+        "log.max-bytes": ("log", "max_bytes", int),
+        "log.backups": ("log", "backups", int),
+        "request-log.max-rows": ("request_log", "max_rows", int),
     }
 )
 

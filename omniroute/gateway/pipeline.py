@@ -32,6 +32,7 @@ from omniroute.gateway.chat import ChatOperation
 from omniroute.gateway.count_tokens import CountTokensOperation
 from omniroute.gateway.exchange import Exchange
 from omniroute.gateway.injection import OFF, InjectionGuard
+from omniroute.gateway.observe import Observers
 from omniroute.gateway.operation import OperationHandler
 from omniroute.gateway.registry import ProviderInfo, Registry
 from omniroute.gateway.replay import Shared
@@ -67,8 +68,10 @@ class Pipeline:
         upstream: UpstreamClient,
         store: Store,
         resilience: Resilience,
+        observers: Observers | None = None,
     ) -> None:
         self._registry = registry
+        self.observers = observers or Observers()
         self._store = store
         self._res = resilience
         self._exchange = Exchange(upstream, Timeouts.from_settings(settings))
@@ -78,6 +81,7 @@ class Pipeline:
 
     async def run(self, call: Call) -> Response | StreamResponse:
         handler = self._handlers[call.operation]
+        self.observers.started(call.request_id, call.model, call.stream, call.dialect)
         try:
             guard = self._registry().options.injection_guard
             if guard != OFF and call.operation is Operation.CHAT:
@@ -106,7 +110,7 @@ class Pipeline:
     ) -> None:
         """The row of a request refused before it became a call (no key,
         unreadable JSON, no model)."""
-        self._store.log_request(
+        self._log(
             RequestLogRow(
                 ts=time.time(),
                 request_id=request_id,
@@ -315,6 +319,14 @@ class Pipeline:
             attempt.end(AttemptEnd(Outcome.FAILED, 500, error_kind="internal"))
             self._release_probes(gates)
             raise
+        if not call.recorded:  # a stream whose first token has just arrived
+            self.observers.first_token(
+                call.request_id,
+                call.model,
+                attempt.provider.name,
+                attempt.account.id,
+                (time.monotonic() - call.started) * 1000,
+            )
         for key in gates:
             res.breakers.record_success(key)
         res.cooldowns.success(akey)
@@ -411,7 +423,7 @@ class Pipeline:
             return
         call.recorded = True
         usage = usage or ir.Usage()
-        self._store.log_request(
+        self._log(
             RequestLogRow(
                 ts=time.time(),
                 request_id=call.request_id,
@@ -435,6 +447,10 @@ class Pipeline:
                 operation=call.operation.value,
             )
         )
+
+    def _log(self, row: RequestLogRow) -> None:
+        self._store.log_request(row)
+        self.observers.ended(row)
 
 
 def _gates(target: Target) -> list[str]:
