@@ -184,9 +184,7 @@ async def test_a_watcher_that_never_reads_does_not_hold_requests_up(env: Env) ->
         assert all(answers)
 
 
-async def test_console_log_filters_by_level_and_text_and_follows(
-    env: Env, info_logs: None
-) -> None:
+async def test_console_log_filters_by_level_and_text_and_follows(env: Env, info_logs: None) -> None:
     rid = await refused(env)
     found = await env.ok("GET", "/api/logs/console", params={"q": rid, "level": "info"})
     (entry,) = found["entries"]
@@ -197,7 +195,9 @@ async def test_console_log_filters_by_level_and_text_and_follows(
     ] == []
     assert await env.refused("GET", "/api/logs/console", 400, params={"level": "loud"})
     # Following: only what comes after, as it is written.
-    async with env.admin.http.stream("GET", "/api/logs/console/stream", params={"q": "404"}) as tail:
+    async with env.admin.http.stream(
+        "GET", "/api/logs/console/stream", params={"q": "404"}
+    ) as tail:
         assert tail.status_code == 200
         events = sse_events(tail.aiter_lines())
         later = await refused(env)
