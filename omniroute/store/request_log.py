@@ -247,7 +247,7 @@ _SELECT_ROWS = (
     "FROM request_log r LEFT JOIN client_keys k ON k.id = r.client_key_id "
 )
 _SELECT_PAGE = (
-    _SELECT_ROWS + "WHERE r.id < :before AND r.ts >= :since AND r.ts < :until "
+    _SELECT_ROWS + "WHERE r.id < :before AND r.id > :after AND r.ts >= :since AND r.ts < :until "
     "AND r.status BETWEEN :status_low AND :status_high "
     "AND (:model IS NULL OR r.model = :model OR r.resolved_model = :model "
     "OR r.provider || '/' || r.resolved_model = :model) "
@@ -266,6 +266,7 @@ class RequestFilter:
 
     limit: int = 50
     before: int | None = None  # only rows with a smaller id: the next page back
+    after: int = 0  # only rows with a larger id: what came since (following the log)
     status: tuple[int, int] = (0, 999)  # inclusive range
     model: str | None = None  # requested, resolved, or provider/resolved
     provider: str | None = None
@@ -287,6 +288,7 @@ def find_requests(conn: sqlite3.Connection, wanted: RequestFilter) -> list[Logge
     """Rows matching ``wanted``, newest first, at most ``wanted.limit``."""
     params = {
         "before": _NEWEST if wanted.before is None else wanted.before,
+        "after": wanted.after,
         "since": wanted.since,
         "until": wanted.until,
         "status_low": wanted.status[0],

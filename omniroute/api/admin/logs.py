@@ -66,7 +66,7 @@ def request_filter(request: Request) -> RequestFilter:
     return RequestFilter(
         limit=whole(request, "limit", 1, MAX_LIMIT) or DEFAULT_LIMIT,
         before=whole(request, "before", 1, 2**62),
-        status=_status(request.query.get("status")),
+        status=status_range(request.query.get("status")),
         model=_text(request, "model"),
         provider=_text(request, "provider"),
         key_id=whole(request, "key", 1, 2**62),
@@ -75,7 +75,8 @@ def request_filter(request: Request) -> RequestFilter:
     )
 
 
-def _status(text: str | None) -> tuple[int, int]:
+def status_range(text: str | None) -> tuple[int, int]:
+    """2xx, 4xx... or one code as an inclusive range; nothing: any."""
     if not text:
         return (0, 999)
     found = _STATUS.fullmatch(text)
