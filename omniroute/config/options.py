@@ -29,8 +29,10 @@ Global settings (``settings`` table, JSON values):
                       (where cloud metadata services answer); default off
     log               {file, max_bytes, backups}: the application log also
                       written to a file that rotates by size (no file: off)
-    request_log       {max_rows}: the request log keeps at most this many
-                      rows (besides its age limit); unset: no row limit
+    request_log       {max_rows, capture_bodies, capture_max_bytes,
+                      capture_retention_hours}: the request log keeps at
+                      most max_rows rows (besides its age limit; unset: no
+                      row limit); debug capture of bodies (off by default)
 
 Per provider (the ``extra`` column): ``catalog`` (the catalog id it was added
 from), ``proxy``, ``limits`` ({rpm, min_gap, max_concurrent, max_queue}),
@@ -83,6 +85,10 @@ _MAX_BACKUP_RETENTION = 1000
 DEFAULT_LOG_MAX_BYTES = 10 * 1024 * 1024
 DEFAULT_LOG_BACKUPS = 5
 _MAX_LOG_BACKUPS = 100
+DEFAULT_CAPTURE_MAX_BYTES = 64 * 1024
+DEFAULT_CAPTURE_RETENTION_HOURS = 1.0
+_MAX_CAPTURE_BYTES = 1024 * 1024
+_MAX_CAPTURE_HOURS = 168.0
 _MAX_PATH = 4096
 
 # What each global setting is while it is not stored: the running components'
@@ -124,7 +130,14 @@ SETTING_DEFAULTS: Mapping[str, Any] = MappingProxyType(
         "log": MappingProxyType(
             {"file": None, "max_bytes": DEFAULT_LOG_MAX_BYTES, "backups": DEFAULT_LOG_BACKUPS}
         ),
-        "request_log": MappingProxyType({"max_rows": None}),
+        "request_log": MappingProxyType(
+            {
+                "max_rows": None,
+                "capture_bodies": False,
+                "capture_max_bytes": DEFAULT_CAPTURE_MAX_BYTES,
+                "capture_retention_hours": DEFAULT_CAPTURE_RETENTION_HOURS,
+            }
+        ),
     }
 )
 
@@ -167,6 +180,10 @@ class LogOptions:
 @dataclass(frozen=True, slots=True)
 class RequestLogOptions:
     max_rows: int | None = None  # the newest rows kept; None: no row limit
+    # Debug capture of request/response bodies (redacted, in memory only).
+    capture_bodies: bool = False
+    capture_max_bytes: int = DEFAULT_CAPTURE_MAX_BYTES  # each body cut to this
+    capture_retention_hours: float = DEFAULT_CAPTURE_RETENTION_HOURS
 
 
 @dataclass(frozen=True, slots=True)
@@ -489,6 +506,31 @@ def _log_setting(key: str, value: Any) -> dict[str, Any]:
     return out
 
 
+_request_log_numbers = _group(
+    {
+        "max_rows": (1, True),
+        "capture_max_bytes": (256, True),
+        "capture_retention_hours": (0.01, False),
+    }
+)
+
+
+def _request_log_setting(key: str, value: Any) -> dict[str, Any]:
+    if not isinstance(value, Mapping):
+        raise BadRequest(f"setting {key!r} must be an object")
+    flag = value.get("capture_bodies")
+    numbers = _request_log_numbers(key, {k: v for k, v in value.items() if k != "capture_bodies"})
+    if numbers.get("capture_max_bytes", 0) > _MAX_CAPTURE_BYTES:
+        raise BadRequest(f"setting {key}.capture_max_bytes must be at most {_MAX_CAPTURE_BYTES}")
+    if numbers.get("capture_retention_hours", 0) > _MAX_CAPTURE_HOURS:
+        raise BadRequest(
+            f"setting {key}.capture_retention_hours must be at most {_MAX_CAPTURE_HOURS:g}"
+        )
+    if flag is not None:
+        numbers["capture_bodies"] = _flag(f"{key}.capture_bodies", flag)
+    return numbers
+
+
 SETTING_CHECKS: Mapping[str, Callable[[str, Any], Any]] = MappingProxyType(
     {
         "proxy": lambda key, value: check_proxy(value),
@@ -512,7 +554,7 @@ SETTING_CHECKS: Mapping[str, Callable[[str, Any], Any]] = MappingProxyType(
         "backup_interval_hours": _hours,
         "allow_link_local_base_urls": _flag,
         "log": _log_setting,
-        "request_log": _group({"max_rows": (1, True)}),
+        "request_log": _request_log_setting,
     }
 )
 

@@ -8,6 +8,7 @@ import logging
 import time
 from typing import Any
 
+from omniroute.gateway.capture import BodyCapture
 from omniroute.gateway.monitor import Monitor
 from omniroute.gateway.telemetry import Telemetry
 from omniroute.store.records import RequestLogRow
@@ -16,11 +17,12 @@ log = logging.getLogger("omniroute.observe")
 
 
 class Observers:
-    __slots__ = ("telemetry", "monitor")
+    __slots__ = ("telemetry", "monitor", "capture")
 
     def __init__(self, telemetry: Telemetry | None = None, monitor: Monitor | None = None) -> None:
         self.telemetry = telemetry or Telemetry()
         self.monitor = monitor or Monitor()
+        self.capture = BodyCapture()
 
     def started(self, request_id: str, model: str, stream: bool, dialect: str) -> None:
         self._publish(

@@ -26,6 +26,7 @@ import time
 from collections.abc import Callable
 
 from omniroute import errors
+from omniroute.config.options import RequestLogOptions
 from omniroute.formats import ir
 from omniroute.gateway.call import Attempt, AttemptEnd, Call, Outcome
 from omniroute.gateway.chat import ChatOperation
@@ -80,6 +81,33 @@ class Pipeline:
         self._injection = InjectionGuard(store)
 
     async def run(self, call: Call) -> Response | StreamResponse:
+        options = self._registry().options.request_log
+        if not options.capture_bodies:
+            return await self._run(call)
+        try:
+            response = await self._run(call)
+        except errors.OmniError as err:
+            self._capture(call, err.status, err.message.encode(), options)
+            raise
+        body = response.body if isinstance(response, Response) else None
+        self._capture(call, response.status, body, options)
+        return response
+
+    def _capture(
+        self, call: Call, status: int, body: bytes | None, options: RequestLogOptions
+    ) -> None:
+        """Debug capture (the ``request-log.capture-bodies`` setting)."""
+        self.observers.capture.keep(
+            call.request_id,
+            headers=call.client_headers,
+            body=call.body,
+            status=status,
+            response=body,
+            max_bytes=options.capture_max_bytes,
+            retention=options.capture_retention_hours * 3600,
+        )
+
+    async def _run(self, call: Call) -> Response | StreamResponse:
         handler = self._handlers[call.operation]
         self.observers.started(call.request_id, call.model, call.stream, call.dialect)
         try:

@@ -241,3 +241,40 @@ async def test_the_request_log_keeps_at_most_max_rows(env: Env) -> None:
     assert len(rows) == 2
     message = await env.refused("PATCH", "/api/settings", 400, json={"request-log.max-rows": 0})
     assert "max_rows" in message
+
+
+async def test_debug_capture_is_off_by_default_redacted_and_capped(env: Env) -> None:
+    secret = "tok-in-the-body-0123456789"
+    body = {
+        "model": f"acme/{MODEL}",
+        "messages": [{"role": "user", "content": "hi " + "x" * 600}],
+        "metadata": {"api_key": secret},
+    }
+
+    async def ask() -> int:
+        async with httpx.AsyncClient(base_url=env.gw.base_url, timeout=15) as http:
+            answer = await http.post(
+                CHAT, json=body, headers={"authorization": f"Bearer {env.gw.client_key}"}
+            )
+        assert answer.status_code == 200
+        await env.gw.gateway.store.flush_logs()
+        newest = (await env.ok("GET", "/api/logs/requests", params={"limit": 1}))["requests"]
+        return int(newest[0]["id"])
+
+    plain = await env.ok("GET", f"/api/logs/requests/{await ask()}")
+    assert "capture" not in plain
+    await env.ok("PATCH", "/api/settings", json={"request-log.capture-bodies": "on"})
+    shown = await env.ok("GET", f"/api/logs/requests/{await ask()}")
+    capture = shown["capture"]
+    assert capture["status"] == 200 and "hello from the mock" in capture["response_body"]
+    assert capture["request_headers"]["authorization"] == "***"
+    assert json.loads(capture["request_body"])["metadata"] == {"api_key": "***"}
+    text = json.dumps(shown)
+    assert secret not in text and env.gw.client_key not in text and KEY not in text
+    await env.ok("PATCH", "/api/settings", json={"request-log.capture-max-bytes": 256})
+    capped = (await env.ok("GET", f"/api/logs/requests/{await ask()}"))["capture"]
+    assert capped["request_truncated"] and len(capped["request_body"].encode()) <= 256
+    refused = await env.refused(
+        "PATCH", "/api/settings", 400, json={"request-log.capture-max-bytes": 10**9}
+    )
+    assert "capture_max_bytes" in refused

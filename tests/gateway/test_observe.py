@@ -215,3 +215,21 @@ async def test_monitor_stream_gives_keepalives_while_quiet() -> None:
     await stream.aclose()
     assert monitor.watchers == 0
     await asyncio.sleep(0)
+
+
+def test_captures_expire_and_are_bounded() -> None:
+    from omniroute.gateway.capture import BodyCapture
+
+    clock = Clock()
+    capture = BodyCapture(clock, max_entries=3)
+    for i in range(5):
+        capture.keep(
+            f"r{i}", headers={"x-api-key": "k", "accept": "*/*"}, body={"password": "p"},
+            status=200, response=b"not json", max_bytes=100, retention=60,
+        )  # fmt: skip
+    assert len(capture) == 3 and capture.get("r0") is None
+    kept = capture.get("r4")
+    assert kept is not None and kept["request_headers"] == {"x-api-key": "***", "accept": "*/*"}
+    assert kept["request_body"] == '{"password": "***"}' and kept["response_body"] == "not json"
+    clock.now += 61
+    assert capture.get("r4") is None and len(capture) == 0

@@ -81,9 +81,9 @@ class AdminApi:
         SettingsRoutes(self._manage).install(router, self.guards)
         HealthRoutes(self._manage).install(router, self.guards)
         AuditRoutes(self._manage.live.store).install(router, self.guards)
-        LogRoutes(self._manage.live.store).install(router, self.guards)
         live = self._manage.live
         observers = live.observers
+        LogRoutes(live.store, observers.capture).install(router, self.guards)
         ObserveRoutes(observers.telemetry, observers.monitor, live.console).install(
             router, self.guards
         )
