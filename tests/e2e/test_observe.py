@@ -278,3 +278,29 @@ async def test_debug_capture_is_off_by_default_redacted_and_capped(env: Env) -> 
         "PATCH", "/api/settings", 400, json={"request-log.capture-max-bytes": 10**9}
     )
     assert "capture_max_bytes" in refused
+
+
+async def test_requests_refused_before_routing_get_rows_too(env: Env) -> None:
+    async with httpx.AsyncClient(base_url=env.gw.base_url, timeout=15) as http:
+        wrong_key = await http.post(
+            CHAT,
+            json={"model": f"acme/{MODEL}", "messages": []},
+            headers={"authorization": "Bearer sk-not-a-key-0123456789"},
+        )
+        auth = {"authorization": f"Bearer {env.gw.client_key}"}
+        no_model = await http.post(CHAT, json={"messages": []}, headers=auth)
+        bad_json = await http.post(CHAT, content=b"{nope", headers=auth)
+    assert [wrong_key.status_code, no_model.status_code, bad_json.status_code] == [401, 400, 400]
+    await env.gw.gateway.store.flush_logs()
+    rows = (await env.ok("GET", "/api/logs/requests"))["requests"]
+    assert [(r["status"], r["error_kind"], r["client_format"]) for r in reversed(rows)] == [
+        (401, "authentication", "openai"),
+        (400, "invalid_request", "openai"),
+        (400, "invalid_request", "openai"),
+    ]
+    assert [r["request_id"] for r in reversed(rows)] == [
+        a.headers["x-request-id"] for a in (wrong_key, no_model, bad_json)
+    ]
+    overall = (await env.ok("GET", "/api/telemetry", params={"window": "5m"}))["windows"]["5m"]
+    assert overall["overall"]["errors"] == 3
+    assert "sk-not-a-key-0123456789" not in json.dumps(rows)
