@@ -199,6 +199,7 @@ class Gateway:
             return
         self._stopped = True
         self.admin.withdraw()
+        self.observers.monitor.close()  # live views end now, not after the grace
         if self.admin_server is not None:
             await self.admin_server.shutdown(self.settings.shutdown_grace)
         await self.server.shutdown(self.settings.shutdown_grace)

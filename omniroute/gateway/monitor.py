@@ -30,13 +30,16 @@ class Watcher:
 
     def offer(self, event: dict[str, Any]) -> bool:
         """Queue an event; False when the queue is full (the watcher is dropped)."""
-        if len(self._queue) >= self._limit:
-            self.dropped = True
-            self._wake.set()
+        if self.dropped or len(self._queue) >= self._limit:
+            self.end()
             return False
         self._queue.append(event)
         self._wake.set()
         return True
+
+    def end(self) -> None:
+        self.dropped = True
+        self._wake.set()
 
     def __len__(self) -> int:
         return len(self._queue)
@@ -61,6 +64,7 @@ class Monitor:
         self._max_watchers = max_watchers
         self._watchers: list[Watcher] = []
         self.dropped = 0  # watchers dropped for falling behind, since the start
+        self.closed = False  # the gateway stops: live streams end now, not after its grace
 
     @property
     def watchers(self) -> int:
@@ -69,9 +73,17 @@ class Monitor:
     def queued(self) -> int:
         return sum(len(w) for w in self._watchers)
 
+    def close(self) -> None:
+        """End every watcher's stream (the gateway is stopping)."""
+        self.closed = True
+        for watcher in self._watchers:
+            watcher.end()
+        self._watchers.clear()
+
     def watch(self) -> Watcher | None:
-        """A new watcher, or None when there are already ``max_watchers``."""
-        if len(self._watchers) >= self._max_watchers:
+        """A new watcher, or None when there are already ``max_watchers``
+        (or the gateway is stopping)."""
+        if self.closed or len(self._watchers) >= self._max_watchers:
             return None
         watcher = Watcher(self._queue_max)
         self._watchers.append(watcher)

@@ -304,3 +304,20 @@ async def test_requests_refused_before_routing_get_rows_too(env: Env) -> None:
     overall = (await env.ok("GET", "/api/telemetry", params={"window": "5m"}))["windows"]["5m"]
     assert overall["overall"]["errors"] == 3
     assert "sk-not-a-key-0123456789" not in json.dumps(rows)
+
+
+async def test_live_streams_end_when_the_gateway_stops(tmp_path: Path) -> None:
+    async with manage_env(tmp_path, shutdown_grace=30.0) as e:
+        async with e.admin.http.stream("GET", "/api/monitor") as live:
+            lines = live.aiter_lines()
+            assert (await anext(lines)).startswith(":")
+            monitor = e.gw.gateway.observers.monitor
+            stopping = asyncio.create_task(e.gw.gateway.stop())
+            # The stream ends at once, well inside the 30-second grace.
+            rest = await asyncio.wait_for(_rest(lines), 15)
+            await asyncio.wait_for(stopping, 15)
+        assert monitor.watchers == 0 and all(not line.startswith("data") for line in rest)
+
+
+async def _rest(lines: AsyncIterator[str]) -> list[str]:
+    return [line async for line in lines]

@@ -105,7 +105,7 @@ class ObserveRoutes:
             nonlocal seen
             yield b": console log\n\n"
             quiet = 0.0
-            while True:
+            while not self._monitor.closed:  # until the client leaves or the gateway stops
                 found = console.entries(level, text, seen, MAX_LIMIT)
                 # Records filtered out still move the mark on.
                 seen = max(seen, console.last_seq if not found else found[-1]["seq"])
