@@ -5,8 +5,10 @@ three rings of time slices: 10-second slices for the last 5 minutes,
 2-minute slices for the last hour and 30-minute slices for the last day.
 A slice holds counts and two fixed histograms (latency and time to first
 token), so recording a request is O(1) and the memory of one series is
-bounded by its slice count whatever the traffic. A window slides by whole
-slices: the 5-minute figure covers the last 5 minutes to 10 seconds.
+bounded by its slice count whatever the traffic. Each ring also keeps the
+running sum of its slices (a slice's counts are taken out when it slides
+out), so reading a window costs one histogram per series. A window slides
+by whole slices: the 5-minute figure covers the last 5 minutes to 10 seconds.
 
 Series are keyed by (provider, model, account); at most ``MAX_SERIES`` are
 kept, the rest (and requests refused before routing) go to one catch-all
@@ -83,16 +85,42 @@ class Slice:
                 self.ttft = _histogram()
             self.ttft[ttft] += 1
 
+    def remove_from(self, total: Slice) -> None:
+        """Take this slice's counts out of a running total."""
+        total.requests -= self.requests
+        total.errors -= self.errors
+        total.input_tokens -= self.input_tokens
+        total.output_tokens -= self.output_tokens
+        _subtract(total.latency, self.latency)
+        if self.ttft is not None and total.ttft is not None:
+            _subtract(total.ttft, self.ttft)
+
+
+def _subtract(total: array.array[int], part: array.array[int]) -> None:
+    for i, n in enumerate(part):
+        if n:
+            total[i] -= n
+
 
 class Ring:
     """A fixed number of slots, reused as time moves on: slot ``i % n``
-    holds slice ``i`` until slice ``i + n`` needs the slot."""
+    holds slice ``i`` until slice ``i + n`` needs the slot. ``total`` is the
+    sum of the slices held, kept as they are added and dropped, so reading a
+    window costs one histogram, not one per slice."""
 
-    __slots__ = ("width", "slots")
+    __slots__ = ("width", "slots", "total")
 
     def __init__(self, width: float, count: int) -> None:
         self.width = width
         self.slots: list[Slice | None] = [None] * count
+        self.total = Slice(0)
+        self.total.ttft = _histogram()
+
+    def _drop(self, slot: int) -> None:
+        old = self.slots[slot]
+        if old is not None:
+            old.remove_from(self.total)
+            self.slots[slot] = None
 
     def add(self, ts: float, sample: Sample, now: float) -> None:
         index = int(ts // self.width)
@@ -103,13 +131,19 @@ class Ring:
         if found is None or found.index != index:
             if found is not None and found.index > index:
                 return  # the slot already moved on to a newer slice
+            self._drop(slot)
             found = self.slots[slot] = Slice(index)
         found.add(sample)
+        self.total.add(sample)
 
-    def live(self, now: float) -> Iterable[Slice]:
-        newest = int(now // self.width)
-        oldest = newest - len(self.slots) + 1
-        return (s for s in self.slots if s is not None and oldest <= s.index <= newest)
+    def current(self, now: float) -> Slice | None:
+        """The window's sum at ``now`` (slices that slid out are dropped
+        first), or None when it saw nothing."""
+        oldest = int(now // self.width) - len(self.slots) + 1
+        for slot, found in enumerate(self.slots):
+            if found is not None and found.index < oldest:
+                self._drop(slot)
+        return self.total if self.total.requests else None
 
 
 class Telemetry:
@@ -177,16 +211,16 @@ class Telemetry:
         groups: dict[str, dict[Any, _Sum]] = {"providers": {}, "models": {}, "accounts": {}}
         overall = _Sum()
         for (provider, model, account), rings in self._series.items():
-            slices = list(rings[name].live(now))
-            if not slices:
+            total = rings[name].current(now)
+            if total is None:
                 continue
-            overall.add(slices)
+            overall.add(total)
             if not provider:
                 continue
-            groups["providers"].setdefault(provider, _Sum()).add(slices)
-            groups["models"].setdefault(f"{provider}/{model}", _Sum()).add(slices)
+            groups["providers"].setdefault(provider, _Sum()).add(total)
+            groups["models"].setdefault(f"{provider}/{model}", _Sum()).add(total)
             if account is not None:
-                groups["accounts"].setdefault((provider, account), _Sum()).add(slices)
+                groups["accounts"].setdefault((provider, account), _Sum()).add(total)
         seconds = width * count
         out: dict[str, Any] = {"seconds": seconds, "slice_seconds": width}
         out["overall"] = overall.json(seconds)
@@ -213,17 +247,14 @@ class _Sum:
         self.latency = [0] * _NB
         self.ttft = [0] * _NB
 
-    def add(self, slices: Iterable[Slice]) -> None:
-        for s in slices:
-            self.requests += s.requests
-            self.errors += s.errors
-            self.input_tokens += s.input_tokens
-            self.output_tokens += s.output_tokens
-            for i, n in enumerate(s.latency):
-                self.latency[i] += n
-            if s.ttft is not None:
-                for i, n in enumerate(s.ttft):
-                    self.ttft[i] += n
+    def add(self, s: Slice) -> None:
+        self.requests += s.requests
+        self.errors += s.errors
+        self.input_tokens += s.input_tokens
+        self.output_tokens += s.output_tokens
+        self.latency = [a + b for a, b in zip(self.latency, s.latency, strict=True)]
+        if s.ttft is not None:
+            self.ttft = [a + b for a, b in zip(self.ttft, s.ttft, strict=True)]
 
     def json(self, seconds: float) -> dict[str, Any]:
         return {
