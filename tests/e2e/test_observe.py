@@ -228,6 +228,15 @@ async def test_the_log_file_rotates_by_size(env: Env, info_logs: None, tmp_path:
     assert path.stat().st_size <= 4096
     assert "404" in path.read_text()
     assert KEY not in path.read_text() and env.gw.client_key not in path.read_text()
+    for wrong, named in (
+        ({"log.max-bytes": 10}, "max_bytes"),
+        ({"log.backups": 1000}, "backups"),
+        ({"log.file": ""}, "file"),
+    ):
+        assert named in await env.refused("PATCH", "/api/settings", 400, json=wrong)
+    # No file: the log goes to stderr only again.
+    await env.ok("PATCH", "/api/settings", json={"log.file": None})
+    assert env.gw.gateway.log_file.path is None
 
 
 async def test_the_request_log_keeps_at_most_max_rows(env: Env) -> None:
