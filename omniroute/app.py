@@ -3,20 +3,23 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 import time
 from pathlib import Path
 from typing import Any
 
-from omniroute import errors
+from omniroute import __version__, errors
 from omniroute.api.admin import AdminApi
 from omniroute.api.admin.access import CLIENT_KEY, PUBLIC
 from omniroute.api.admin.manage import LiveGateway
 from omniroute.api.client import ClientApi, normalise_path, request_id
 from omniroute.api.dialect import dialect_for_path, error_response
-from omniroute.api.status import AdminAccess
+from omniroute.api.status import AdminAccess, rss_bytes
+from omniroute.gateway.console import LOGGER, ConsoleLog, LogFile
 from omniroute.gateway.conversations import ConversationMemory
+from omniroute.gateway.observe import Observers
 from omniroute.gateway.pipeline import Pipeline
 from omniroute.gateway.registry import Registry, RegistryWatcher
 from omniroute.gateway.resilience import Resilience
@@ -29,9 +32,14 @@ from omniroute.settings import Settings
 from omniroute.store import Store
 from omniroute.store.auto_backup import AutoBackups
 from omniroute.store.lock import DataDirLock
+from omniroute.store.request_log import RequestFilter
 from omniroute.upstream import UpstreamClient
 
 log = logging.getLogger("omniroute")
+
+TELEMETRY_HISTORY = 86_400.0  # the longest telemetry window, read back after a start
+_REBUILD_PAGE = 2000
+_MAX_REBUILD_PAGES = 5000
 
 # Paths that belong to the APIs: never answered with a dashboard file.
 _API_PREFIXES = ("/v1/", "/v1beta/", "/api/")
@@ -72,8 +80,12 @@ class Gateway:
         self._watcher = RegistryWatcher(
             self.store, self.catalog, settings.config_poll_interval, self._swap
         )
+        self.observers = Observers()
+        self.console = ConsoleLog()
+        self.log_file = LogFile()
+        self._rebuild: asyncio.Task[None] | None = None
         self.pipeline = Pipeline(
-            settings, self.registry, self.upstream, self.store, self.resilience
+            settings, self.registry, self.upstream, self.store, self.resilience, self.observers
         )
         self.auto_backups = AutoBackups(
             self.store,
@@ -108,6 +120,9 @@ class Gateway:
                 resilience=self.resilience,
                 upstream=self.upstream,
                 reload=self._watcher.load,
+                observers=self.observers,
+                console=self.console,
+                details=self.details,
             ),
         )
         self.admin_router = Router()
@@ -137,8 +152,11 @@ class Gateway:
     def _swap(self, registry: Registry) -> None:
         self._registry = registry
         self.resilience.apply(registry)
+        self.store.limit_log_rows(registry.options.request_log.max_rows)
+        self.log_file.apply(registry.options.log)
 
     async def start(self) -> tuple[str, int]:
+        logging.getLogger(LOGGER).addHandler(self.console)
         self._lock.acquire()
         try:
             await self.store.open()
@@ -150,6 +168,7 @@ class Gateway:
             await self._initial_password()
             await self.resilience.restore(self.store)
             self._watcher.start()
+            self._rebuild = asyncio.create_task(self._rebuild_telemetry(time.time()))
             self.resilience.start_saving(self.store)
             self.auto_backups.start()
             self.address = await self.server.start(self.settings.host, self.settings.port)
@@ -163,9 +182,11 @@ class Gateway:
                 await self.server.shutdown(0)
             await self.auto_backups.stop()
             await self._watcher.stop()
+            await self._stop_rebuild()
             await self.resilience.stop_saving(self.store)
             await self.store.close()
             self._lock.release()
+            self._unhook_logs()
             raise
         self.admin.publish(_url(*self._admin_address()))
         self._lock.publish(_url(*self.address))
@@ -183,16 +204,75 @@ class Gateway:
             return
         self._stopped = True
         self.admin.withdraw()
+        self.observers.monitor.close()  # live views end now, not after the grace
         if self.admin_server is not None:
             await self.admin_server.shutdown(self.settings.shutdown_grace)
         await self.server.shutdown(self.settings.shutdown_grace)
         await self.auto_backups.stop()
         await self._watcher.stop()
+        await self._stop_rebuild()
         await self.resilience.stop_saving(self.store)
         await self.memory.drain()
         await self.upstream.aclose()
         await self.store.close()
         self._lock.release()
+        self._unhook_logs()
+
+    def _unhook_logs(self) -> None:
+        logging.getLogger(LOGGER).removeHandler(self.console)
+        self.log_file.close()
+
+    async def _rebuild_telemetry(self, started: float) -> None:
+        """Count the last day's logged requests from before this start into
+        the telemetry windows, a page at a time (a background task)."""
+        since = started - TELEMETRY_HISTORY
+        before: int | None = None
+        pages = 0
+        while pages < _MAX_REBUILD_PAGES:  # bounded: a day of rows, a page at a time
+            pages += 1
+            wanted = RequestFilter(limit=_REBUILD_PAGE, before=before, since=since, until=started)
+            try:
+                found = await self.store.find_requests(wanted)
+            except Exception:
+                log.warning("telemetry: could not read the request log back", exc_info=True)
+                return
+            self.observers.telemetry.rebuild(f.row for f in found)
+            if len(found) < _REBUILD_PAGE:
+                return
+            before = found[-1].id
+
+    async def _stop_rebuild(self) -> None:
+        task, self._rebuild = self._rebuild, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    def details(self) -> dict[str, Any]:
+        """The process, for the detailed health view."""
+        limiters = self.resilience.limiter.listing()
+        monitor = self.observers.monitor
+        return {
+            "uptime_s": round(time.time() - self.started, 1),
+            "version": __version__,
+            "memory": {"rss_bytes": rss_bytes()},
+            "queues": {
+                "request_log": self.store.queued_log_rows,
+                "request_log_dropped": self.store.dropped_log_rows,
+                "limiters": sum(li.queued for li in limiters),
+                "monitor": monitor.queued(),
+                "log_file": self.log_file.queued,
+            },
+            "connections": {
+                "open": self.server.connection_count
+                + (self.admin_server.connection_count if self.admin_server else 0),
+                "active_requests": self.server.active_requests
+                + (self.admin_server.active_requests if self.admin_server else 0),
+            },
+            "pools": {"upstream": self.upstream.stats()},
+            "watchers": {"monitor": monitor.watchers},
+            "telemetry_series": len(self.observers.telemetry),
+        }
 
     async def _initial_password(self) -> None:
         """``INITIAL_PASSWORD`` sets the admin password at the first start

@@ -31,6 +31,7 @@ from omniroute import __version__, errors
 from omniroute.cli import admin as cli_admin
 from omniroute.cli import doctor as cli_doctor
 from omniroute.cli import keys as cli_keys
+from omniroute.cli import logs as cli_logs
 from omniroute.cli import provider as cli_provider
 from omniroute.cli import routing as cli_routing
 from omniroute.cli import status as cli_status
@@ -63,6 +64,8 @@ commands:
   key list | key set ID [options] | key revoke ID
   admin password [--stdin] | admin logout-all
   audit [--limit N] [--json]         who changed what, newest first
+  logs [--follow] [--status 5xx] [--model M] [--limit N] [--json]
+                                     the request log, newest last
   export [--secrets] [-o FILE]       the configuration as a file (secrets: encrypted)
   import FILE                        replace the configuration with an exported one
   backup create|list|restore NAME    copies of the whole database
@@ -120,6 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_doctor.register(sub)
 
     cli_keys.register(sub)
+    cli_logs.register(sub)
     return parser
 
 

@@ -27,6 +27,12 @@ Global settings (``settings`` table, JSON values):
     allow_link_local_base_urls
                       let a provider's base URL name a link-local address
                       (where cloud metadata services answer); default off
+    log               {file, max_bytes, backups}: the application log also
+                      written to a file that rotates by size (no file: off)
+    request_log       {max_rows, capture_bodies, capture_max_bytes,
+                      capture_retention_hours}: the request log keeps at
+                      most max_rows rows (besides its age limit; unset: no
+                      row limit); debug capture of bodies (off by default)
 
 Per provider (the ``extra`` column): ``catalog`` (the catalog id it was added
 from), ``proxy``, ``limits`` ({rpm, min_gap, max_concurrent, max_queue}),
@@ -78,6 +84,14 @@ DEFAULT_ACCOUNT_STRATEGY = "fill-first"
 DEFAULT_BACKUP_RETENTION = 7
 DEFAULT_BACKUP_INTERVAL_HOURS = 24.0
 _MAX_BACKUP_RETENTION = 1000
+DEFAULT_LOG_MAX_BYTES = 10 * 1024 * 1024
+DEFAULT_LOG_BACKUPS = 5
+_MAX_LOG_BACKUPS = 100
+DEFAULT_CAPTURE_MAX_BYTES = 64 * 1024
+DEFAULT_CAPTURE_RETENTION_HOURS = 1.0
+_MAX_CAPTURE_BYTES = 1024 * 1024
+_MAX_CAPTURE_HOURS = 168.0
+_MAX_PATH = 4096
 
 # What each global setting is while it is not stored: the running components'
 # own defaults (None: no proxy, no system prompt). ``config show`` prints these.
@@ -115,6 +129,17 @@ SETTING_DEFAULTS: Mapping[str, Any] = MappingProxyType(
         "backup_retention": DEFAULT_BACKUP_RETENTION,
         "backup_interval_hours": DEFAULT_BACKUP_INTERVAL_HOURS,
         "allow_link_local_base_urls": False,
+        "log": MappingProxyType(
+            {"file": None, "max_bytes": DEFAULT_LOG_MAX_BYTES, "backups": DEFAULT_LOG_BACKUPS}
+        ),
+        "request_log": MappingProxyType(
+            {
+                "max_rows": None,
+                "capture_bodies": False,
+                "capture_max_bytes": DEFAULT_CAPTURE_MAX_BYTES,
+                "capture_retention_hours": DEFAULT_CAPTURE_RETENTION_HOURS,
+            }
+        ),
     }
 )
 
@@ -148,6 +173,22 @@ class FallbackOptions:
 
 
 @dataclass(frozen=True, slots=True)
+class LogOptions:
+    file: str | None = None  # None: the application log goes to stderr only
+    max_bytes: int = DEFAULT_LOG_MAX_BYTES  # the file rotates once it is this long
+    backups: int = DEFAULT_LOG_BACKUPS  # rotated files kept (file.1 ... file.N)
+
+
+@dataclass(frozen=True, slots=True)
+class RequestLogOptions:
+    max_rows: int | None = None  # the newest rows kept; None: no row limit
+    # Debug capture of request/response bodies (redacted, in memory only).
+    capture_bodies: bool = False
+    capture_max_bytes: int = DEFAULT_CAPTURE_MAX_BYTES  # each body cut to this
+    capture_retention_hours: float = DEFAULT_CAPTURE_RETENTION_HOURS
+
+
+@dataclass(frozen=True, slots=True)
 class Options:
     """The global settings the running gateway reads."""
 
@@ -174,6 +215,8 @@ class Options:
     backup_retention: int = DEFAULT_BACKUP_RETENTION
     backup_interval_hours: float = DEFAULT_BACKUP_INTERVAL_HOURS  # 0: no automatic backups
     allow_link_local_base_urls: bool = False
+    log: LogOptions = LogOptions()
+    request_log: RequestLogOptions = RequestLogOptions()
 
     @classmethod
     def read(cls, settings: Mapping[str, Any]) -> Options:
@@ -447,6 +490,55 @@ def _flag(key: str, value: Any) -> bool:
     raise BadRequest(f"setting {key!r} must be on or off")
 
 
+def _log_setting(key: str, value: Any) -> dict[str, Any]:
+    if not isinstance(value, Mapping):
+        raise BadRequest(f"setting {key!r} must be an object with file, max_bytes, backups")
+    unknown = sorted(set(value) - {"file", "max_bytes", "backups"})
+    if unknown:
+        raise BadRequest(f"setting {key!r}: unknown fields {', '.join(unknown)}")
+    out: dict[str, Any] = {}
+    if value.get("file") is not None:
+        path = value["file"]
+        if not isinstance(path, str) or not path.strip() or len(path) > _MAX_PATH:
+            raise BadRequest(f"setting {key}.file must be a file path")
+        if "\x00" in path:
+            raise BadRequest(f"setting {key}.file must be a file path")
+        out["file"] = path.strip()
+    if value.get("max_bytes") is not None:
+        out["max_bytes"] = _number(key, "max_bytes", value["max_bytes"], minimum=4096, whole=True)
+    if value.get("backups") is not None:
+        backups = _number(key, "backups", value["backups"], minimum=0, whole=True)
+        if backups > _MAX_LOG_BACKUPS:
+            raise BadRequest(f"setting {key}.backups must be at most {_MAX_LOG_BACKUPS}")
+        out["backups"] = backups
+    return out
+
+
+_request_log_numbers = _group(
+    {
+        "max_rows": (1, True),
+        "capture_max_bytes": (256, True),
+        "capture_retention_hours": (0.01, False),
+    }
+)
+
+
+def _request_log_setting(key: str, value: Any) -> dict[str, Any]:
+    if not isinstance(value, Mapping):
+        raise BadRequest(f"setting {key!r} must be an object")
+    flag = value.get("capture_bodies")
+    numbers = _request_log_numbers(key, {k: v for k, v in value.items() if k != "capture_bodies"})
+    if numbers.get("capture_max_bytes", 0) > _MAX_CAPTURE_BYTES:
+        raise BadRequest(f"setting {key}.capture_max_bytes must be at most {_MAX_CAPTURE_BYTES}")
+    if numbers.get("capture_retention_hours", 0) > _MAX_CAPTURE_HOURS:
+        raise BadRequest(
+            f"setting {key}.capture_retention_hours must be at most {_MAX_CAPTURE_HOURS:g}"
+        )
+    if flag is not None:
+        numbers["capture_bodies"] = _flag(f"{key}.capture_bodies", flag)
+    return numbers
+
+
 SETTING_CHECKS: Mapping[str, Callable[[str, Any], Any]] = MappingProxyType(
     {
         "proxy": lambda key, value: check_proxy(value),
@@ -469,6 +561,8 @@ SETTING_CHECKS: Mapping[str, Callable[[str, Any], Any]] = MappingProxyType(
         "backup_retention": _retention,
         "backup_interval_hours": _hours,
         "allow_link_local_base_urls": _flag,
+        "log": _log_setting,
+        "request_log": _request_log_setting,
     }
 )
 
@@ -491,6 +585,8 @@ _TYPED: Mapping[str, Callable[[Any], Any]] = MappingProxyType(
         "breaker": lambda v: BreakerOptions(**v),
         "cooldown": lambda v: CooldownOptions(**v),
         "fallback": lambda v: FallbackOptions(**v),
+        "log": lambda v: LogOptions(**v),
+        "request_log": lambda v: RequestLogOptions(**v),
         "public_hosts": tuple,
         "trusted_proxies": _networks,
         "client_allow": _networks,

@@ -41,6 +41,13 @@ SETTING_KEYS: Mapping[str, tuple[str, str | None, type]] = MappingProxyType(
         "backup-retention": ("backup_retention", None, int),
         "backup-interval-hours": ("backup_interval_hours", None, float),
         "allow-link-local-base-urls": ("allow_link_local_base_urls", None, str),
+        "log.file": ("log", "file", str),
+        "log.max-bytes": ("log", "max_bytes", int),
+        "log.backups": ("log", "backups", int),
+        "request-log.max-rows": ("request_log", "max_rows", int),
+        "request-log.capture-bodies": ("request_log", "capture_bodies", str),
+        "request-log.capture-max-bytes": ("request_log", "capture_max_bytes", int),
+        "request-log.capture-retention-hours": ("request_log", "capture_retention_hours", float),
     }
 )
 

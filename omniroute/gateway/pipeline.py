@@ -26,6 +26,7 @@ import time
 from collections.abc import Callable
 
 from omniroute import errors
+from omniroute.config.options import RequestLogOptions
 from omniroute.formats import ir
 from omniroute.gateway.call import Attempt, AttemptEnd, Call, Outcome
 from omniroute.gateway.chat import ChatOperation
@@ -35,6 +36,7 @@ from omniroute.gateway.exchange import Exchange
 from omniroute.gateway.forward import SpeechOperation, json_operations
 from omniroute.gateway.images import ImageFetcher
 from omniroute.gateway.injection import OFF, InjectionGuard
+from omniroute.gateway.observe import Observers
 from omniroute.gateway.operation import OperationHandler
 from omniroute.gateway.registry import ProviderInfo, Registry
 from omniroute.gateway.replay import Shared
@@ -70,8 +72,10 @@ class Pipeline:
         upstream: UpstreamClient,
         store: Store,
         resilience: Resilience,
+        observers: Observers | None = None,
     ) -> None:
         self._registry = registry
+        self.observers = observers or Observers()
         self._store = store
         self._res = resilience
         self._exchange = Exchange(upstream, Timeouts.from_settings(settings))
@@ -90,7 +94,35 @@ class Pipeline:
         self._injection = InjectionGuard(store)
 
     async def run(self, call: Call) -> Response | StreamResponse:
+        options = self._registry().options.request_log
+        if not options.capture_bodies:
+            return await self._run(call)
+        try:
+            response = await self._run(call)
+        except errors.OmniError as err:
+            self._capture(call, err.status, err.message.encode(), options)
+            raise
+        body = response.body if isinstance(response, Response) else None
+        self._capture(call, response.status, body, options)
+        return response
+
+    def _capture(
+        self, call: Call, status: int, body: bytes | None, options: RequestLogOptions
+    ) -> None:
+        """Debug capture (the ``request-log.capture-bodies`` setting)."""
+        self.observers.capture.keep(
+            call.request_id,
+            headers=call.client_headers,
+            body=call.body,
+            status=status,
+            response=body,
+            max_bytes=options.capture_max_bytes,
+            retention=options.capture_retention_hours * 3600,
+        )
+
+    async def _run(self, call: Call) -> Response | StreamResponse:
         handler = self._handlers[call.operation]
+        self.observers.started(call.request_id, call.model, call.stream, call.dialect)
         try:
             guard = self._registry().options.injection_guard
             if guard != OFF and call.operation is Operation.CHAT:
@@ -119,7 +151,7 @@ class Pipeline:
     ) -> None:
         """The row of a request refused before it became a call (no key,
         unreadable JSON, no model)."""
-        self._store.log_request(
+        self._log(
             RequestLogRow(
                 ts=time.time(),
                 request_id=request_id,
@@ -337,6 +369,14 @@ class Pipeline:
             attempt.end(AttemptEnd(Outcome.FAILED, 500, error_kind="internal"))
             self._release_probes(gates)
             raise
+        if not call.recorded:  # a stream whose first token has just arrived
+            self.observers.first_token(
+                call.request_id,
+                call.model,
+                attempt.provider.name,
+                attempt.account.id,
+                (time.monotonic() - call.started) * 1000,
+            )
         for key in gates:
             res.breakers.record_success(key)
         res.cooldowns.success(akey)
@@ -433,7 +473,7 @@ class Pipeline:
             return
         call.recorded = True
         usage = usage or ir.Usage()
-        self._store.log_request(
+        self._log(
             RequestLogRow(
                 ts=time.time(),
                 request_id=call.request_id,
@@ -457,6 +497,10 @@ class Pipeline:
                 operation=call.operation.value,
             )
         )
+
+    def _log(self, row: RequestLogRow) -> None:
+        self._store.log_request(row)
+        self.observers.ended(row)
 
 
 def _gates(target: Target) -> list[str]:

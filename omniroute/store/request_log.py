@@ -51,6 +51,7 @@ class RequestLogBuffer:
 
     __slots__ = (
         "_rows", "_limit", "_closed", "_dropped_full", "_dropped_failed", "_keep", "_pruned_at",
+        "_max_rows",
     )  # fmt: skip
 
     def __init__(self, limit: int, retention: float = 0.0) -> None:
@@ -62,6 +63,18 @@ class RequestLogBuffer:
         self._dropped_failed = 0  # only touched by the writer thread
         self._keep = retention
         self._pruned_at = 0.0  # writer thread only
+        self._max_rows: int | None = None
+
+    @property
+    def max_rows(self) -> int | None:
+        return self._max_rows
+
+    @max_rows.setter
+    def max_rows(self, value: int | None) -> None:
+        """The newest rows kept (None: no limit); a new limit applies at the next flush."""
+        if value != self._max_rows:
+            self._max_rows = value
+            self._pruned_at = 0.0
 
     @property
     def dropped(self) -> int:
@@ -120,22 +133,32 @@ class RequestLogBuffer:
         return len(values)
 
     def _prune(self, conn: sqlite3.Connection) -> None:
-        """Drop rows past the retention period, at most once every ten minutes."""
+        """Drop rows past the retention period and beyond the row limit, at
+        most once every ten minutes (and at once after the limit changed)."""
         now = time.time()
-        if self._keep <= 0 or now - self._pruned_at < _PRUNE_EVERY:
+        max_rows = self._max_rows
+        if (self._keep <= 0 and max_rows is None) or now - self._pruned_at < _PRUNE_EVERY:
             return
         self._pruned_at = now
+
+        def prune(c: sqlite3.Connection) -> None:
+            if self._keep > 0:
+                c.execute("DELETE FROM request_log WHERE ts < ?", (now - self._keep,))
+            if max_rows is not None:
+                c.execute(_PRUNE_ROWS, (max_rows,))
+
         try:
-            run_transaction(
-                conn,
-                lambda c: c.execute("DELETE FROM request_log WHERE ts < ?", (now - self._keep,)),
-                BEGIN_WRITE,
-            )
+            run_transaction(conn, prune, BEGIN_WRITE)
         except Exception:
             log.warning("request log: could not drop old rows", exc_info=True)
 
 
 _PRUNE_EVERY = 600.0  # seconds
+# Everything older than the newest N rows (ids only grow).
+_PRUNE_ROWS = (
+    "DELETE FROM request_log WHERE id <= "
+    "(SELECT id FROM request_log ORDER BY id DESC LIMIT 1 OFFSET ?)"
+)
 _KEY_USAGE = (
     "UPDATE client_keys SET last_used_at = max(coalesce(last_used_at, 0), ?), "
     "requests = requests + ?, input_tokens = input_tokens + ?, "
@@ -224,7 +247,7 @@ _SELECT_ROWS = (
     "FROM request_log r LEFT JOIN client_keys k ON k.id = r.client_key_id "
 )
 _SELECT_PAGE = (
-    _SELECT_ROWS + "WHERE r.id < :before AND r.ts >= :since AND r.ts < :until "
+    _SELECT_ROWS + "WHERE r.id < :before AND r.id > :after AND r.ts >= :since AND r.ts < :until "
     "AND r.status BETWEEN :status_low AND :status_high "
     "AND (:model IS NULL OR r.model = :model OR r.resolved_model = :model "
     "OR r.provider || '/' || r.resolved_model = :model) "
@@ -243,6 +266,7 @@ class RequestFilter:
 
     limit: int = 50
     before: int | None = None  # only rows with a smaller id: the next page back
+    after: int = 0  # only rows with a larger id: what came since (following the log)
     status: tuple[int, int] = (0, 999)  # inclusive range
     model: str | None = None  # requested, resolved, or provider/resolved
     provider: str | None = None
@@ -264,6 +288,7 @@ def find_requests(conn: sqlite3.Connection, wanted: RequestFilter) -> list[Logge
     """Rows matching ``wanted``, newest first, at most ``wanted.limit``."""
     params = {
         "before": _NEWEST if wanted.before is None else wanted.before,
+        "after": wanted.after,
         "since": wanted.since,
         "until": wanted.until,
         "status_low": wanted.status[0],

@@ -575,6 +575,15 @@ class Store:
     def dropped_log_rows(self) -> int:
         return self._logs.dropped
 
+    @property
+    def queued_log_rows(self) -> int:
+        """Rows waiting in memory for the writer."""
+        return len(self._logs)
+
+    def limit_log_rows(self, max_rows: int | None) -> None:
+        """Keep at most the newest ``max_rows`` rows (None: no row limit)."""
+        self._logs.max_rows = max_rows
+
 
 async def _stop(worker: Worker | None) -> None:
     if worker is None:

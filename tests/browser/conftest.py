@@ -73,10 +73,7 @@ class Watch:
     def attach(self, page: Page) -> None:
         page.on("console", self._console)
         page.on("pageerror", lambda error: self.errors.append(f"page error: {error}"))
-        page.on(
-            "requestfailed",
-            lambda req: self.failed.append(f"{req.method} {req.url}: {req.failure}"),
-        )
+        page.on("requestfailed", self._request_failed)
         page.on("response", self._response)
         page.on("request", self._request)
 
@@ -90,6 +87,15 @@ class Watch:
         if found and int(found.group(1)) in self.allowed_statuses:
             return
         self.errors.append(f"console: {text}")
+
+    def _request_failed(self, request: object) -> None:
+        # A live view (EventSource) the page closes when it is left ends as
+        # "aborted": that is the page stopping its stream, not a failure.
+        failure = getattr(request, "failure", None)
+        if getattr(request, "resource_type", "") == "eventsource" and failure == "net::ERR_ABORTED":
+            return
+        method, url = getattr(request, "method", ""), getattr(request, "url", "")
+        self.failed.append(f"{method} {url}: {failure}")
 
     def _request(self, request: object) -> None:
         url = getattr(request, "url", "")

@@ -53,7 +53,13 @@ def test_health_shows_and_resets_a_cooldown_and_a_breaker(
     admin.goto(served.url + "/#/health")
     expect(admin.get_by_text("Uptime")).to_be_visible()
     expect(admin.get_by_text("Memory")).to_be_visible()
-    expect(admin.get_by_text("Latency percentiles arrive with telemetry.")).to_be_visible()
+    # Percentiles per model, from the telemetry windows.
+    percentiles = admin.locator("section").filter(has_text="Latency percentiles")
+    first = percentiles.get_by_role("row").filter(has_text="acme/m1")
+    expect(first.locator("td").nth(1)).to_have_text("1")  # one request, refused upstream
+    expect(first.locator("td").nth(2)).to_have_text("0%")
+    expect(percentiles.get_by_label("Window")).to_have_value("1h")
+    expect(admin.get_by_text("Request log queue")).to_be_visible()
     cooling = admin.get_by_role("row").filter(has_text="account 1 of acme")
     expect(cooling).to_contain_text("rate_limit")
     cooldown_key = "account:1/m1"
@@ -82,6 +88,12 @@ def test_health_shows_and_resets_a_cooldown_and_a_breaker(
     expect(admin.get_by_text("Nothing is cooling down.")).to_be_visible()
     expect(admin.locator(".badge.bad")).to_have_count(0)  # no breaker open
     assert chat(served, "acme/m1").status_code == 200
+    # Six requests, three of them failed (two 429s and a 500): all inside 5 minutes.
+    percentiles.get_by_label("Window").select_option("5m")
+    row = percentiles.get_by_role("row").filter(has_text="acme/m1")
+    expect(row.locator("td").nth(1)).to_have_text("6")
+    expect(row.locator("td").nth(2)).to_have_text("50%")
+    expect(row.locator("td").nth(3)).to_contain_text("ms")
     watch.assert_clean()
 
 

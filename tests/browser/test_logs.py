@@ -1,13 +1,17 @@
 """The Logs page: requests made through the gateway are listed, filtered,
 paged and opened one by one (also straight from the address); the audit
-tab pages through management changes."""
+tab pages through management changes; the console log filters and follows
+the server's log; the live monitor shows requests as they happen."""
 
 from __future__ import annotations
 
+import logging
 import re
 import time
+from collections.abc import Iterator
 
 import httpx
+import pytest
 from playwright.sync_api import Page, expect
 
 from omniroute.store.admin import AdminRows
@@ -19,7 +23,8 @@ from tests.browser.layout import assert_fits
 from tests.browser.traffic import MODEL, PROVIDER, UNKNOWN, make_traffic
 
 
-def refuse_one_more(served: Served) -> None:
+def refuse_one_more(served: Served) -> str:
+    """A refused request (unknown model), logged; its request id."""
     auth = {"authorization": f"Bearer {served.client_key}"}
     body = {"model": UNKNOWN, "messages": [{"role": "user", "content": "hi"}]}
     answer = httpx.post(
@@ -27,6 +32,17 @@ def refuse_one_more(served: Served) -> None:
     )
     assert answer.status_code == 404
     served.run(served.harness.gateway.store.flush_logs())
+    return answer.headers["x-request-id"]
+
+
+@pytest.fixture
+def info_logs() -> Iterator[None]:
+    """The gateway's INFO records reach its handlers (as under `omniroute serve`)."""
+    logger = logging.getLogger("omniroute")
+    before = logger.level
+    logger.setLevel(logging.INFO)
+    yield
+    logger.setLevel(before)
 
 
 def data_rows(page: Page) -> object:
@@ -118,7 +134,7 @@ def test_load_more_pages_back(served: Served, admin: Page, watch: Watch) -> None
     watch.assert_clean()
 
 
-def test_audit_tab_and_the_later_tabs(served: Served, admin: Page, watch: Watch) -> None:
+def test_audit_tab(served: Served, admin: Page, watch: Watch) -> None:
     rows = AdminRows(served.harness.gateway.store)
     change = {"before": {"fallback.max-attempts": 3}, "after": {"fallback.max-attempts": 4}}
     served.run(rows.audit(time.time(), "cli", "settings.update", "fallback", change))
@@ -130,10 +146,6 @@ def test_audit_tab_and_the_later_tabs(served: Served, admin: Page, watch: Watch)
     expect(entry).to_contain_text("cli")
     stored = served.run(rows.audit_log(10))
     assert stored[0].action == "settings.update"
-    admin.get_by_role("tab", name="Console log").click()
-    expect(admin.get_by_role("tabpanel")).to_contain_text("later version")
-    admin.get_by_role("tab", name="Live monitor").click()
-    expect(admin.get_by_role("tabpanel")).to_contain_text("later version")
     # Opened from the address, the tab is chosen.
     admin.goto(served.url + "/#/logs/audit")
     expect(admin.get_by_role("tab", name="Audit")).to_have_attribute("aria-selected", "true")
@@ -149,3 +161,69 @@ def test_audit_tab_and_the_later_tabs(served: Served, admin: Page, watch: Watch)
     expect(entries.filter(has_text="settings.update")).to_have_count(1)
     expect(admin.get_by_role("button", name="Load more")).to_have_count(0)
     watch.assert_clean()
+
+
+def test_console_log_filters_searches_and_follows(
+    served: Served, admin: Page, watch: Watch, info_logs: None
+) -> None:
+    first = refuse_one_more(served)
+    admin.goto(served.url + "/#/logs/console")
+    panel = admin.get_by_role("tabpanel")
+    lines = panel.locator("tbody tr")
+    expect(lines.filter(has_text=first)).to_have_count(1)
+    expect(lines.filter(has_text=first)).to_contain_text("404")
+    # Search narrows to one request's line; Enter applies it.
+    search = admin.get_by_label("Search")
+    search.fill(first)
+    search.press("Enter")
+    expect(lines).to_have_count(1)
+    # Errors only: the refusal is an info line.
+    admin.get_by_label("Lowest level").select_option("error")
+    expect(panel).to_contain_text("No log lines match.")
+    admin.get_by_label("Lowest level").select_option("info")
+    search.fill("404")
+    search.press("Enter")
+    expect(lines.filter(has_text=first)).to_have_count(1)
+    # Following: a new line appears without a refresh, newest first.
+    admin.get_by_label("Follow new lines").check()
+    expect(panel).to_contain_text("new lines appear as they are written")
+    later = refuse_one_more(served)
+    expect(lines.first).to_contain_text(later)
+    expect(lines.filter(has_text=first)).to_have_count(1)  # nothing repeated
+    watch.assert_clean()
+
+
+def test_live_monitor_shows_requests_and_stops_when_left(
+    served: Served, admin: Page, watch: Watch
+) -> None:
+    monitor = served.harness.gateway.observers.monitor
+    admin.goto(served.url + "/#/logs/live")
+    panel = admin.get_by_role("tabpanel")
+    expect(panel).to_contain_text("Live: requests appear")
+    make_traffic(served, answered=1)
+    rows = panel.locator("tbody tr")
+    expect(rows).to_have_count(2)
+    expect(rows.filter(has_text=f"{PROVIDER}/{MODEL}")).to_contain_text("200")
+    expect(rows.filter(has_text=f"{PROVIDER}/{MODEL}")).to_contain_text(PROVIDER)
+    expect(rows.filter(has_text=UNKNOWN)).to_contain_text("404")
+    assert monitor.watchers == 1
+    # Another tab closes the stream; so does leaving the page.
+    admin.get_by_role("tab", name="Requests").click()
+    expect(admin.get_by_role("tabpanel").locator("tbody tr.clickable")).to_have_count(2)
+    assert wait_for(lambda: monitor.watchers == 0)
+    admin.get_by_role("tab", name="Live monitor").click()
+    expect(admin.get_by_role("tabpanel")).to_contain_text("Live: requests appear")
+    assert monitor.watchers == 1
+    admin.get_by_role("link", name="Home").click()
+    expect(admin.locator('#nav a[aria-current="page"]')).to_have_text("Home")
+    assert wait_for(lambda: monitor.watchers == 0)
+    watch.assert_clean()
+
+
+def wait_for(check: object, tries: int = 100) -> bool:
+    """Poll a condition the server side settles a moment later (bounded)."""
+    for _ in range(tries):
+        if check():  # type: ignore[operator]
+            return True
+        time.sleep(0.05)
+    return False

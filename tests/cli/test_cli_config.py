@@ -372,6 +372,14 @@ def test_config_show_prints_the_defaults_the_gateway_uses(cli: Cli) -> None:
         f"backup-retention = {options.backup_retention} (default)",
         f"backup-interval-hours = {options.backup_interval_hours} (default)",
         "allow-link-local-base-urls = off (default)",
+        "log.file = none (default)",
+        f"log.max-bytes = {options.log.max_bytes} (default)",
+        f"log.backups = {options.log.backups} (default)",
+        "request-log.max-rows = none (default)",
+        "request-log.capture-bodies = off (default)",
+        f"request-log.capture-max-bytes = {options.request_log.capture_max_bytes} (default)",
+        "request-log.capture-retention-hours = "
+        f"{options.request_log.capture_retention_hours} (default)",
     ]
     assert cli.ok("config", "show").splitlines() == expected
     # The gateway's own breakers start from the same values.

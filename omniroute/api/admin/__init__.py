@@ -14,6 +14,7 @@ login that cannot be skipped. Thin handlers over the same code the CLI uses.
     audit      /api/audit
     params     query parameters of the read routes: numbers, moments, periods
     logs       /api/logs/requests: the request log, filtered and paged
+    observe    /api/telemetry, /api/monitor, /api/logs/console: live observation
     usage      /api/usage: the request log summed up by provider, model, key, day
     translate  /api/translate: the translator playground
     keys       /api/keys: client keys and their scope
@@ -32,6 +33,7 @@ from omniroute.api.admin.health import HealthRoutes
 from omniroute.api.admin.keys import KeyRoutes
 from omniroute.api.admin.logs import LogRoutes
 from omniroute.api.admin.manage import LiveGateway, Manage
+from omniroute.api.admin.observe import ObserveRoutes
 from omniroute.api.admin.providers import ProviderRoutes
 from omniroute.api.admin.routing import RoutingRoutes
 from omniroute.api.admin.sessions import AdminAuth
@@ -79,7 +81,12 @@ class AdminApi:
         SettingsRoutes(self._manage).install(router, self.guards)
         HealthRoutes(self._manage).install(router, self.guards)
         AuditRoutes(self._manage.live.store).install(router, self.guards)
-        LogRoutes(self._manage.live.store).install(router, self.guards)
+        live = self._manage.live
+        observers = live.observers
+        LogRoutes(live.store, observers.capture).install(router, self.guards)
+        ObserveRoutes(observers.telemetry, observers.monitor, live.console).install(
+            router, self.guards
+        )
         UsageRoutes(self._manage.live.store).install(router, self.guards)
         TranslateRoutes().install(router, self.guards)
         TransferRoutes(self._store, self.guards, self._options, applied).install(router)

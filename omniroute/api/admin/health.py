@@ -2,7 +2,9 @@
 operator's reset of it.
 
 GET  /api/health         breakers, cooldowns, limiters (each naming its
-                         provider, account, model or combo), latency numbers
+                         provider, account, model or combo), latency numbers;
+                         and the process: uptime, version, memory (RSS),
+                         queue depths, connections and the upstream pool
 POST /api/health/reset   {"target": KEY | PROVIDER}: one key as listed
                          (``provider:x``, ``model:x/m``, ``account:3``,
                          ``account:3/m``, ``combo:c#0``), or everything of one
@@ -40,7 +42,7 @@ class HealthRoutes:
         for section in ("breakers", "cooldowns", "limiters"):
             for item in status[section]:
                 item.update(scope(item["key"], owners))
-        return Response.json(status)
+        return Response.json({**status, **self._m.live.details()})
 
     async def reset(self, request: Request) -> Response:
         target = field(body_of(request, ("target",)), "target", str, required=False)

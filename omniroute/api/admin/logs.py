@@ -5,7 +5,9 @@ GET /api/logs/requests?limit=&before=&status=&model=&provider=&key=&since=&until
     or as resolved; key: a client key id; since/until: unix seconds (since
     may also be 24h, 7d, 30d).  ``before`` pages back: give the
     ``next_before`` of the previous answer (null when there is nothing older).
-GET /api/logs/requests/{id}   one row
+GET /api/logs/requests/{id}   one row; with ``capture`` (its redacted request
+                              and response bodies) while the debug capture
+                              (request-log.capture-bodies) holds them
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from omniroute.api.admin.access import ADMIN_TOKEN, Guards
 from omniroute.api.admin.manage import path_id
 from omniroute.api.admin.params import period, whole
 from omniroute.errors import BadRequest, NotFound
+from omniroute.gateway.capture import BodyCapture
 from omniroute.http.message import Request, Response
 from omniroute.http.routing import Router
 from omniroute.store import Store
@@ -30,10 +33,11 @@ _TEXT_MAX = 500  # a model or provider name longer than this matches nothing any
 
 
 class LogRoutes:
-    __slots__ = ("_store",)
+    __slots__ = ("_store", "_capture")
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, capture: BodyCapture | None = None) -> None:
         self._store = store
+        self._capture = capture
 
     def install(self, router: Router, guards: Guards) -> None:
         read = guards.token_or_session
@@ -58,7 +62,11 @@ class LogRoutes:
         found = await self._store.find_request(row_id)
         if found is None:
             raise NotFound(f"no logged request with id {row_id}")
-        return Response.json(logged_json(found))
+        shown = logged_json(found)
+        captured = self._capture.get(found.row.request_id) if self._capture else None
+        if captured is not None:
+            shown["capture"] = captured
+        return Response.json(shown)
 
 
 def request_filter(request: Request) -> RequestFilter:
@@ -66,7 +74,7 @@ def request_filter(request: Request) -> RequestFilter:
     return RequestFilter(
         limit=whole(request, "limit", 1, MAX_LIMIT) or DEFAULT_LIMIT,
         before=whole(request, "before", 1, 2**62),
-        status=_status(request.query.get("status")),
+        status=status_range(request.query.get("status")),
         model=_text(request, "model"),
         provider=_text(request, "provider"),
         key_id=whole(request, "key", 1, 2**62),
@@ -75,7 +83,8 @@ def request_filter(request: Request) -> RequestFilter:
     )
 
 
-def _status(text: str | None) -> tuple[int, int]:
+def status_range(text: str | None) -> tuple[int, int]:
+    """2xx, 4xx... or one code as an inclusive range; nothing: any."""
     if not text:
         return (0, 999)
     found = _STATUS.fullmatch(text)

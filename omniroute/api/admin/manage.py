@@ -9,6 +9,7 @@ its configuration, so the next client request already sees it.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass
 from typing import Any
@@ -21,6 +22,8 @@ from omniroute.config.naming import Naming
 from omniroute.config.options import Options
 from omniroute.config.providers import KEEP
 from omniroute.errors import BadRequest, NotFound
+from omniroute.gateway.console import ConsoleLog
+from omniroute.gateway.observe import Observers
 from omniroute.gateway.registry import Registry
 from omniroute.gateway.resilience import Resilience
 from omniroute.http.message import Request
@@ -44,6 +47,11 @@ class LiveGateway:
     resilience: Resilience
     upstream: UpstreamClient
     reload: Callable[[], Awaitable[object]]  # read the configuration now
+    # Telemetry and the live monitor; the application log's ring.
+    observers: Observers = dataclasses.field(default_factory=Observers)
+    console: ConsoleLog = dataclasses.field(default_factory=ConsoleLog)
+    # The process for /api/health: uptime, version, memory, queues, connections.
+    details: Callable[[], dict[str, Any]] = dict
 
 
 class Manage:

@@ -1,12 +1,29 @@
 // Health: what the gateway remembers about its upstreams (breakers,
-// cooldowns, rate limiters, latency) with a reset for each, and the
-// process itself (version, uptime, memory). Refreshes every 10 seconds.
-import { get, post } from "../api.js";
-import { badge, busy, button, clear, confirmDialog, h, pageHead, table, toast } from "../dom.js";
+// cooldowns, rate limiters, latency) with a reset for each, latency
+// percentiles per model over a chosen window (from /api/telemetry), and the
+// process itself (version, uptime, memory, queues). Refreshes every 10 seconds.
+import { get, post, query } from "../api.js";
+import { badge, busy, button, clear, confirmDialog, field, h, pageHead, select, table, toast } from "../dom.js";
 import { formatNumber, t } from "../i18n.js";
 
 const REFRESH_MS = 10_000;
 const BREAKER_BADGE = { closed: "ok", half_open: "warn", open: "bad" };
+const WINDOWS = ["5m", "1h", "24h"];
+
+const millis = (value) =>
+  value == null ? "—" : formatNumber(value, { style: "unit", unit: "millisecond", maximumFractionDigits: 0 });
+const percent = (value) => (value == null ? "—" : formatNumber(value, { style: "percent", maximumFractionDigits: 1 }));
+
+const PERCENTILE_COLUMNS = [
+  { label: "health.col.model", value: (m) => h("code", {}, m.model) },
+  { label: "health.col.total", value: (m) => formatNumber(m.requests) },
+  { label: "health.col.success", value: (m) => percent(m.success_rate) },
+  { label: "health.col.p50", value: (m) => millis(m.latency_ms.p50) },
+  { label: "health.col.p95", value: (m) => millis(m.latency_ms.p95) },
+  { label: "health.col.p99", value: (m) => millis(m.latency_ms.p99) },
+  { label: "health.col.ttft", value: (m) => millis(m.ttft_ms.p50) },
+  { label: "health.col.rate", value: (m) => formatNumber(m.requests_per_s, { maximumFractionDigits: 2 }) },
+];
 
 function duration(seconds) {
   const value = Math.max(0, seconds ?? 0);
@@ -45,6 +62,11 @@ export default async function render(root, ctx) {
   const sections = h("div");
   const updated = h("p", { class: "muted", role: "status" });
   const error = h("p", { class: "error-text", role: "alert" });
+  const windowChoice = select(WINDOWS.map((w) => [w, t(`health.window.${w}`)]), "1h");
+  const percentiles = h("div");
+  const percentileCard = h("section", { class: "card" }, h("h2", {}, t("health.percentiles.title")),
+    h("p", { class: "muted" }, t("health.percentiles.intro")),
+    h("div", { class: "form-grid" }, field("health.percentiles.window", windowChoice)), percentiles);
 
   async function reset(key, control) {
     const done = await busy(control, async () => {
@@ -71,6 +93,11 @@ export default async function render(root, ctx) {
       table(columns, rows, { empty: emptyKey }));
   }
 
+  function drawPercentiles(telemetry) {
+    const shown = telemetry.windows[windowChoice.value];
+    clear(percentiles, table(PERCENTILE_COLUMNS, shown ? shown.models : [], { empty: "health.percentiles.empty" }));
+  }
+
   function draw(health, status) {
     clear(facts,
       stat("health.status", badge(t("health.ok"), "ok")),
@@ -79,7 +106,8 @@ export default async function render(root, ctx) {
       stat("health.memory", formatNumber(status.memory_rss_mb, { style: "unit", unit: "megabyte", maximumFractionDigits: 0 })),
       stat("health.connections", formatNumber(status.connections)),
       stat("health.active", formatNumber(status.active_requests)),
-      stat("health.revision", formatNumber(status.config_revision)));
+      stat("health.revision", formatNumber(status.config_revision)),
+      stat("health.queue", formatNumber(health.queues?.request_log ?? 0)));
     const latency = Object.entries(health.health || {}).map(([key, snap]) => ({ key, ...snap }));
     clear(sections,
       section("health.breakers.title", "health.breakers.intro", [
@@ -112,24 +140,30 @@ export default async function render(root, ctx) {
           { label: "health.col.success", value: (s) => formatNumber(s.success_ratio, { style: "percent", maximumFractionDigits: 1 }) },
           { label: "health.col.in-flight", value: (s) => formatNumber(s.in_flight) },
           { label: "health.col.total", value: (s) => formatNumber(s.total) },
-        ], latency, { empty: "health.latency.empty" }),
-        h("p", { class: "muted" }, t("health.percentiles-later"))));
+        ], latency, { empty: "health.latency.empty" })));
     updated.textContent = t("health.updated", { time: new Date().toLocaleTimeString(document.documentElement.lang) });
   }
 
   async function load() {
-    const [health, status] = await Promise.all([get("/api/health"), get("/api/status")]);
+    const [health, status, telemetry] = await Promise.all([
+      get("/api/health"),
+      get("/api/status"),
+      get(`/api/telemetry${query({ window: windowChoice.value })}`),
+    ]);
     if (ctx.signal.aborted) return;
     error.textContent = "";
     draw(health, status);
+    drawPercentiles(telemetry);
   }
+
+  windowChoice.addEventListener("change", () => busy(null, load, error));
 
   const refresh = button("common.refresh", (event) => busy(event.currentTarget, load, error), { class: "secondary" });
   const resetAll = button("health.reset-all", async (event) => {
     const control = event.currentTarget;
     if (await confirmDialog(t("health.reset-all.confirm"), "health.reset-all")) await reset(null, control);
   }, { class: "danger" });
-  root.append(pageHead("health.title", refresh, resetAll), updated, error, facts, sections);
+  root.append(pageHead("health.title", refresh, resetAll), updated, error, facts, sections, percentileCard);
   await load();
 
   // Refresh every 10 seconds while the page is open; not while the tab is

@@ -1,9 +1,11 @@
 // Logs: the requests clients made through the gateway (filtered, paged, each
-// row's full detail), the audit log of management changes, and notes for the
-// console log and live monitor, whose APIs arrive later.
+// row's full detail), the audit log of management changes, the server's
+// console log (filtered by level and text, optionally followed live) and the
+// live monitor of requests as they start and end. The two live views use
+// server-sent events (EventSource) and close when the tab or page is left.
 // #/logs/<tab> opens a tab; #/logs/requests/<id> opens one request's detail.
 import { get, query } from "../api.js";
-import { badge, busy, button, clear, copyBox, field, h, pageHead, select, table, tabs, uid } from "../dom.js";
+import { badge, busy, button, checkbox, clear, copyBox, field, h, pageHead, select, table, tabs, uid } from "../dom.js";
 import { formatNumber, formatTime, t } from "../i18n.js";
 
 const TABS = [
@@ -21,8 +23,15 @@ export default async function render(root, ctx) {
   let generation = 0;
   let current = initial;
   let reload = null; // the shown tab's own refresh (keeps its filters), if it has one
+  let stops = []; // what the shown tab must close when it is left (live streams)
+  const stopAll = () => {
+    for (const stop of stops) stop();
+    stops = [];
+  };
+  ctx.signal.addEventListener("abort", stopAll, { once: true });
 
   function show(id) {
+    stopAll();
     current = id;
     generation += 1;
     const mine = generation;
@@ -35,9 +44,11 @@ export default async function render(root, ctx) {
     const offer = (fn) => {
       if (alive()) reload = fn;
     };
+    const onStop = (fn) => (alive() ? stops.push(fn) : fn());
     if (id === "requests") requestsTab(panel, alive, ctx, offer);
     else if (id === "audit") auditTab(panel, alive, offer);
-    else panel.append(h("p", { class: "card muted" }, t(id === "console" ? "logs.console.later" : "logs.live.later")));
+    else if (id === "console") consoleTab(panel, alive, offer, onStop);
+    else liveTab(panel, onStop);
   }
 
   root.append(
@@ -253,4 +264,126 @@ async function auditTab(panel, alive, offer) {
   }
   offer(() => load(false));
   await load(false);
+}
+
+// ---- console log ------------------------------------------------------------
+
+const LEVELS = ["debug", "info", "warning", "error"];
+const LEVEL_BADGE = { debug: "", info: "", warning: "warn", error: "bad", critical: "bad" };
+const CONSOLE_MAX = 500; // lines kept on the page while following
+
+const CONSOLE_COLUMNS = [
+  { label: "logs.console.time", value: (e) => formatTime(e.ts) },
+  { label: "logs.console.level", value: (e) => badge(e.level, LEVEL_BADGE[e.level]) },
+  { label: "logs.console.logger", value: (e) => h("code", {}, e.logger) },
+  { label: "logs.console.message", value: (e) => h("pre", { class: "console-line" }, e.message) },
+];
+
+async function consoleTab(panel, alive, offer, onStop) {
+  const level = select(LEVELS.map((l) => [l, t(`logs.level.${l}`)]), "info");
+  const search = h("input", { type: "search", autocomplete: "off", spellcheck: "false" });
+  const follow = checkbox("logs.console.follow", false);
+  const form = h("form", { class: "form-grid", role: "search", "aria-label": t("logs.console.filters") },
+    field("logs.console.filter-level", level),
+    field("logs.console.filter-text", search, "logs.console.filter-hint"),
+    follow.element);
+  const list = h("div");
+  const summary = h("p", { class: "muted small", role: "status" });
+  panel.append(h("div", { class: "card" }, form), h("div", { class: "card" }, summary, list));
+  let entries = []; // newest first
+  let source = null;
+
+  const filters = () => ({ level: level.value, q: search.value.trim() });
+  function draw() {
+    clear(list, table(CONSOLE_COLUMNS, entries, { empty: "logs.console.none" }));
+    summary.textContent = t(source ? "logs.console.following" : "logs.console.shown", { n: formatNumber(entries.length) });
+  }
+  function close() {
+    if (source) source.close();
+    source = null;
+  }
+  onStop(close);
+
+  async function load() {
+    close();
+    const answer = await busy(null, () => get(`/api/logs/console${query({ ...filters(), limit: CONSOLE_MAX })}`));
+    if (!answer || !alive()) return;
+    entries = answer.entries.slice().reverse();
+    if (follow.input.checked) {
+      // Only what comes after the lines shown: none is missed or repeated.
+      source = new EventSource(`/api/logs/console/stream${query({ ...filters(), after: answer.last_seq })}`);
+      source.addEventListener("log", (event) => {
+        entries.unshift(JSON.parse(event.data));
+        entries.length = Math.min(entries.length, CONSOLE_MAX);
+        draw();
+      });
+    }
+    draw();
+  }
+
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    load();
+  });
+  for (const control of [level, follow.input]) control.addEventListener("change", load);
+  search.addEventListener("change", load);
+  offer(load);
+  await load();
+}
+
+// ---- live monitor -----------------------------------------------------------
+
+const LIVE_MAX = 200; // requests kept on the page
+
+const LIVE_COLUMNS = [
+  { label: "logs.col.time", value: (r) => formatTime(r.ts) },
+  { label: "logs.live.request", value: (r) => h("code", {}, r.request_id) },
+  { label: "logs.col.model", value: (r) => r.model || "—" },
+  { label: "logs.col.provider", value: (r) => r.provider || "—" },
+  {
+    label: "logs.col.status",
+    value: (r) => (r.status == null ? badge(t("logs.live.running"), "warn") : badge(String(r.status), statusKind(r.status))),
+  },
+  { label: "logs.field.ttft-ms", value: (r) => ms(r.ttft_ms) },
+  { label: "logs.col.latency", value: (r) => ms(r.latency_ms) },
+  {
+    label: "logs.col.tokens",
+    value: (r) => (r.status == null ? "—" : t("logs.tokens", { input: formatNumber(r.input_tokens), output: formatNumber(r.output_tokens) })),
+  },
+];
+
+function liveTab(panel, onStop) {
+  const list = h("div");
+  const state = h("p", { class: "muted small", role: "status" }, t("logs.live.connecting"));
+  panel.append(h("div", { class: "card" }, h("p", { class: "muted" }, t("logs.live.intro")), state, list));
+  const requests = new Map(); // request id -> what is known, newest last
+  let drawing = false;
+
+  function draw() {
+    drawing = false;
+    clear(list, table(LIVE_COLUMNS, [...requests.values()].reverse(), { empty: "logs.live.none" }));
+  }
+  function later() {
+    if (!drawing) {
+      drawing = true;
+      requestAnimationFrame(draw);
+    }
+  }
+  function update(event) {
+    const data = JSON.parse(event.data);
+    const known = requests.get(data.request_id) || { ts: data.ts, status: null };
+    requests.delete(data.request_id); // re-inserted: the newest activity comes first
+    const merged = { ...known, ...data, ts: known.ts };
+    if (event.type !== "end") merged.status = null;
+    requests.set(data.request_id, merged);
+    while (requests.size > LIVE_MAX) requests.delete(requests.keys().next().value);
+    later();
+  }
+
+  const source = new EventSource("/api/monitor");
+  source.addEventListener("open", () => (state.textContent = t("logs.live.connected")));
+  source.addEventListener("error", () => (state.textContent = t("logs.live.reconnecting")));
+  for (const name of ["start", "first_token", "end"]) source.addEventListener(name, update);
+  onStop(() => source.close());
+  draw();
 }
