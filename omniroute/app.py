@@ -6,6 +6,7 @@ import asyncio
 import logging
 import signal
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ from omniroute.api.client import ClientApi, normalise_path, request_id
 from omniroute.api.dialect import dialect_for_path, error_response
 from omniroute.api.status import AdminAccess
 from omniroute.gateway.conversations import ConversationMemory
+from omniroute.gateway.costs import Costs
 from omniroute.gateway.pipeline import Pipeline
 from omniroute.gateway.registry import Registry, RegistryWatcher
 from omniroute.gateway.resilience import Resilience
@@ -61,7 +63,8 @@ def web_root() -> Path:
 
 
 class Gateway:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, clock: Callable[[], float] = time.time) -> None:
+        """``clock``: wall time for spending periods (UTC days and months)."""
         self.settings = settings
         self.started = time.time()
         self.store = Store(settings)
@@ -72,8 +75,9 @@ class Gateway:
         self._watcher = RegistryWatcher(
             self.store, self.catalog, settings.config_poll_interval, self._swap
         )
+        self.costs = Costs(self.registry, clock)
         self.pipeline = Pipeline(
-            settings, self.registry, self.upstream, self.store, self.resilience
+            settings, self.registry, self.upstream, self.store, self.resilience, self.costs
         )
         self.auto_backups = AutoBackups(
             self.store,
@@ -144,6 +148,7 @@ class Gateway:
             await self._watcher.load()
             await self._initial_password()
             await self.resilience.restore(self.store)
+            await self.costs.rebuild(self.store)
             self._watcher.start()
             self.resilience.start_saving(self.store)
             self.auto_backups.start()

@@ -49,9 +49,12 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
+from omniroute.config import spending
 from omniroute.errors import BadRequest
+from omniroute.providers.catalog import ModelPrice
 from omniroute.routing import breaker as _breaker
 from omniroute.routing import cooldown as _cooldown
+from omniroute.routing.budgets import Budget
 from omniroute.routing.ratelimit import Limits
 from omniroute.routing.strategies import STRATEGIES
 from omniroute.store.admin import AUDIT_RETENTION_SETTING, DEFAULT_AUDIT_RETENTION_DAYS
@@ -172,6 +175,10 @@ class Options:
     backup_retention: int = DEFAULT_BACKUP_RETENTION
     backup_interval_hours: float = DEFAULT_BACKUP_INTERVAL_HOURS  # 0: no automatic backups
     allow_link_local_base_urls: bool = False
+    # Price overrides by provider/model, and spending ceilings by scope
+    # (see config/spending.py).
+    prices: Mapping[str, ModelPrice] = field(default_factory=lambda: MappingProxyType({}))
+    budgets: Mapping[str, Budget] = field(default_factory=lambda: MappingProxyType({}))
 
     @classmethod
     def read(cls, settings: Mapping[str, Any]) -> Options:
@@ -461,6 +468,8 @@ SETTING_CHECKS: Mapping[str, Callable[[str, Any], Any]] = MappingProxyType(
         "backup_retention": _retention,
         "backup_interval_hours": _hours,
         "allow_link_local_base_urls": _flag,
+        spending.PRICES: spending.check_prices,
+        spending.BUDGETS: spending.check_budgets,
     }
 )
 
@@ -489,5 +498,7 @@ _TYPED: Mapping[str, Callable[[Any], Any]] = MappingProxyType(
         "client_deny": _networks,
         "admin_allow": _networks,
         "admin_deny": _networks,
+        spending.PRICES: spending.typed_prices,
+        spending.BUDGETS: spending.typed_budgets,
     }
 )

@@ -169,7 +169,15 @@ def _answered(call: Call, attempt: Attempt, body: bytes, usage: ir.Usage) -> Res
     headers.append(("x-omniroute-tokens-in", str(usage.input_tokens)))
     headers.append(("x-omniroute-tokens-out", str(usage.output_tokens)))
     headers.append(("x-omniroute-latency-ms", str(round((time.monotonic() - call.started) * 1000))))
+    if attempt.cost is not None:
+        headers.append(("x-omniroute-cost", cost_text(attempt.cost)))
+    headers.append(("x-omniroute-cache-hit", "true" if usage.cached_input_tokens > 0 else "false"))
     return Response(200, body, headers, content_type="application/json")
+
+
+def cost_text(usd: float) -> str:
+    """USD with enough places for a one-token answer, without exponent notation."""
+    return f"{usd:.8f}".rstrip("0").rstrip(".") if usd else "0"
 
 
 def _not_json(attempt: Attempt, why: str) -> errors.UpstreamProtocolError:

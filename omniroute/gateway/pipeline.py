@@ -29,6 +29,7 @@ from omniroute import errors
 from omniroute.formats import ir
 from omniroute.gateway.call import Attempt, AttemptEnd, Call, Outcome
 from omniroute.gateway.chat import ChatOperation
+from omniroute.gateway.costs import Costs
 from omniroute.gateway.count_tokens import CountTokensOperation
 from omniroute.gateway.exchange import Exchange
 from omniroute.gateway.injection import OFF, InjectionGuard
@@ -67,8 +68,10 @@ class Pipeline:
         upstream: UpstreamClient,
         store: Store,
         resilience: Resilience,
+        costs: Costs | None = None,
     ) -> None:
         self._registry = registry
+        self.costs = costs or Costs(registry)
         self._store = store
         self._res = resilience
         self._exchange = Exchange(upstream, Timeouts.from_settings(settings))
@@ -79,6 +82,9 @@ class Pipeline:
     async def run(self, call: Call) -> Response | StreamResponse:
         handler = self._handlers[call.operation]
         try:
+            refused = self.costs.refuse_key(call.client_key_id)
+            if refused is not None:
+                raise refused
             guard = self._registry().options.injection_guard
             if guard != OFF and call.operation is Operation.CHAT:
                 await self._injection.check(call, guard)
@@ -144,6 +150,10 @@ class Pipeline:
             provider = registry.provider(target.provider)
             if not handler.serves(provider):
                 skipped.append((f"{target.ref}: cannot {call.operation.value}", None))
+                continue
+            spent = self.costs.over_budget(target)
+            if spent is not None:
+                skipped.append((f"{target.ref}: {spent[0]}", spent[1]))
                 continue
             gates = _gates(target)
             if not self._admit(gates):
@@ -411,30 +421,34 @@ class Pipeline:
             return
         call.recorded = True
         usage = usage or ir.Usage()
-        self._store.log_request(
-            RequestLogRow(
-                ts=time.time(),
-                request_id=call.request_id,
-                model=call.model,
-                status=status,
-                latency_ms=(time.monotonic() - call.started) * 1000,
-                client_key_id=call.client_key_id,
-                resolved_model=attempt.target.model if attempt else None,
-                provider=attempt.provider.name if attempt else None,
-                account_id=attempt.account.id if attempt else None,
-                client_format=call.dialect,
-                upstream_format=attempt.upstream_format if attempt else None,
-                stream=call.stream,
-                error_kind=error_kind,
-                ttft_ms=ttft * 1000 if ttft is not None else None,
-                input_tokens=usage.input_tokens,
-                output_tokens=usage.output_tokens,
-                cached_tokens=usage.cached_input_tokens,
-                reasoning_tokens=usage.reasoning_tokens,
-                usage_estimated=usage.estimated,
-                operation=call.operation.value,
-            )
+        row = RequestLogRow(
+            ts=time.time(),
+            request_id=call.request_id,
+            model=call.model,
+            status=status,
+            latency_ms=(time.monotonic() - call.started) * 1000,
+            client_key_id=call.client_key_id,
+            resolved_model=attempt.target.model if attempt else None,
+            provider=attempt.provider.name if attempt else None,
+            account_id=attempt.account.id if attempt else None,
+            client_format=call.dialect,
+            upstream_format=attempt.upstream_format if attempt else None,
+            stream=call.stream,
+            error_kind=error_kind,
+            ttft_ms=ttft * 1000 if ttft is not None else None,
+            input_tokens=usage.input_tokens,
+            output_tokens=usage.output_tokens,
+            cached_tokens=usage.cached_input_tokens,
+            reasoning_tokens=usage.reasoning_tokens,
+            usage_estimated=usage.estimated,
+            operation=call.operation.value,
+            combo=attempt.target.combo if attempt else None,
+            combo_step=attempt.target.step if attempt else None,
         )
+        self.costs.price(row)
+        if attempt is not None:
+            attempt.cost = row.cost
+        self._store.log_request(row)
 
 
 def _gates(target: Target) -> list[str]:

@@ -190,6 +190,15 @@ _KEY_USAGE = sql(
     "ALTER TABLE client_keys ADD COLUMN output_tokens INTEGER NOT NULL DEFAULT 0",
 )
 
+# What each request cost (USD at the prices in force when it was logged; NULL
+# when no price was known) and the combo step that served it, so spending per
+# combo step can be added up again after a restart.
+_REQUEST_COST = sql(
+    "ALTER TABLE request_log ADD COLUMN cost REAL",
+    "ALTER TABLE request_log ADD COLUMN combo TEXT",
+    "ALTER TABLE request_log ADD COLUMN combo_step INTEGER",
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "config tables", _CONFIG_TABLES),
     Migration(2, "request log", _REQUEST_LOG),
@@ -198,6 +207,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(5, "request operation", _REQUEST_OPERATION),
     Migration(6, "admin", _ADMIN),
     Migration(7, "client key usage", _KEY_USAGE),
+    Migration(8, "request cost", _REQUEST_COST),
 )
 
 _LEDGER = """CREATE TABLE IF NOT EXISTS schema_migrations (

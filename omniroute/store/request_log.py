@@ -23,22 +23,16 @@ log = logging.getLogger("omniroute.store")
 _COLUMN_SQL = (
     "ts, request_id, client_key_id, model, resolved_model, provider, account_id, "
     "client_format, upstream_format, stream, status, error_kind, latency_ms, ttft_ms, "
-    "input_tokens, output_tokens, cached_tokens, reasoning_tokens, usage_estimated, operation"
+    "input_tokens, output_tokens, cached_tokens, reasoning_tokens, usage_estimated, operation, "
+    "cost, combo, combo_step"
 )
 _COLUMNS = tuple(name.strip() for name in _COLUMN_SQL.split(","))
 _TS, _KEY_ID, _INPUT, _OUTPUT = (
     _COLUMNS.index(name) for name in ("ts", "client_key_id", "input_tokens", "output_tokens")
 )
-_INSERT = (
-    "INSERT INTO request_log (" + _COLUMN_SQL + ") "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-)
-_SELECT_RECENT = (
-    "SELECT ts, request_id, client_key_id, model, resolved_model, provider, account_id, "
-    "client_format, upstream_format, stream, status, error_kind, latency_ms, ttft_ms, "
-    "input_tokens, output_tokens, cached_tokens, reasoning_tokens, usage_estimated, operation "
-    "FROM request_log ORDER BY id DESC LIMIT ?"
-)
+_PLACES = ", ".join("?" * len(_COLUMNS))
+_INSERT = "INSERT INTO request_log (" + _COLUMN_SQL + ") VALUES (" + _PLACES + ")"  # noqa: S608
+_SELECT_RECENT = "SELECT " + _COLUMN_SQL + " FROM request_log ORDER BY id DESC LIMIT ?"  # noqa: S608
 
 
 class RequestLogBuffer:
@@ -186,6 +180,9 @@ def _values(row: RequestLogRow) -> tuple[Any, ...] | None:
             int(row.reasoning_tokens),
             int(bool(row.usage_estimated)),
             str(row.operation),
+            None if row.cost is None else float(row.cost),
+            _opt_str(row.combo),
+            _opt_int(row.combo_step),
         )
     except (AttributeError, TypeError, ValueError, OverflowError):
         return None
@@ -220,7 +217,7 @@ _SELECT_ROWS = (
     "SELECT r.id, k.name, r.ts, r.request_id, r.client_key_id, r.model, r.resolved_model, "
     "r.provider, r.account_id, r.client_format, r.upstream_format, r.stream, r.status, "
     "r.error_kind, r.latency_ms, r.ttft_ms, r.input_tokens, r.output_tokens, r.cached_tokens, "
-    "r.reasoning_tokens, r.usage_estimated, r.operation "
+    "r.reasoning_tokens, r.usage_estimated, r.operation, r.cost, r.combo, r.combo_step "
     "FROM request_log r LEFT JOIN client_keys k ON k.id = r.client_key_id "
 )
 _SELECT_PAGE = (
@@ -308,11 +305,12 @@ USAGE_NUMBERS = (
     "cached_tokens",
     "reasoning_tokens",
     "avg_latency_ms",
+    "cost",
 )
 _NUMBERS_SQL = (
     "count(*), coalesce(sum(r.status >= 400), 0), coalesce(sum(r.input_tokens), 0), "
     "coalesce(sum(r.output_tokens), 0), coalesce(sum(r.cached_tokens), 0), "
-    "coalesce(sum(r.reasoning_tokens), 0), avg(r.latency_ms)"
+    "coalesce(sum(r.reasoning_tokens), 0), avg(r.latency_ms), sum(r.cost)"
 )
 _FROM_PERIOD = (
     " FROM request_log r LEFT JOIN client_keys k ON k.id = r.client_key_id "
@@ -374,3 +372,27 @@ def usage(
         rows.append(dict(zip(query.fields + USAGE_NUMBERS, values, strict=True)))
     totals = conn.execute(_USAGE_TOTALS, period).fetchone()
     return rows, dict(zip(USAGE_NUMBERS, totals, strict=True))
+
+
+# -- spending: what budgets count, added up again at start ---------------------
+
+_SPENDING = (
+    "SELECT strftime('%Y-%m-%d', ts, 'unixepoch'), provider, client_key_id, combo, combo_step, "
+    "sum(cost) FROM request_log WHERE ts >= ? AND ts < ? AND cost > 0 "
+    "GROUP BY 1, provider, client_key_id, combo, combo_step"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class SpentRow:
+    day: str  # UTC YYYY-MM-DD
+    provider: str | None
+    key_id: int | None
+    combo: str | None
+    combo_step: int | None
+    cost: float
+
+
+def spending(conn: sqlite3.Connection, since: float, until: float) -> list[SpentRow]:
+    """Cost per UTC day, provider, client key and combo step in [since, until)."""
+    return [SpentRow(*values) for values in conn.execute(_SPENDING, (since, until))]

@@ -1,0 +1,141 @@
+"""What a request cost, and the spending ceilings that follow from it.
+
+A row's cost is computed once, when it is logged, from the price in force at
+that moment (an override from ``omniroute price``, else the catalog's), so a
+later price change never rewrites history. Spending per provider, client key
+and combo step lives in memory (``routing.budgets.Spending``): rebuilt from
+the log at start, then incremented with each priced row, so the request path
+asks no SQL question to enforce a budget.
+"""
+
+from __future__ import annotations
+
+import calendar
+import logging
+import time
+from collections.abc import Callable
+
+from omniroute import errors
+from omniroute.gateway.registry import Registry
+from omniroute.providers.catalog import ModelPrice
+from omniroute.routing.budgets import (
+    Spending,
+    combo_scope,
+    key_scope,
+    month_start,
+    provider_scope,
+)
+from omniroute.routing.model import Target
+from omniroute.store import Store
+from omniroute.store.records import RequestLogRow
+
+log = logging.getLogger("omniroute.budgets")
+
+
+def price_for(registry: Registry, provider: str, model: str) -> ModelPrice | None:
+    """The price in force for ``provider/model``: the override, else the catalog's."""
+    override = registry.options.prices.get(f"{provider}/{model}")
+    if override is not None:
+        return override
+    try:
+        return registry.provider(provider).price(model)
+    except KeyError:
+        return None
+
+
+def row_cost(registry: Registry, row: RequestLogRow) -> float | None:
+    """USD for a row's tokens at the price in force now; None when no price is known."""
+    if row.provider is None or row.resolved_model is None:
+        return None
+    if row.operation != "chat":
+        return 0.0  # counting tokens is free
+    price = price_for(registry, row.provider, row.resolved_model)
+    if price is None:
+        return None
+    return price.cost(row.input_tokens, row.output_tokens, row.cached_tokens, row.reasoning_tokens)
+
+
+def row_scopes(row: RequestLogRow) -> list[str]:
+    scopes = []
+    if row.provider is not None:
+        scopes.append(provider_scope(row.provider))
+    if row.client_key_id is not None:
+        scopes.append(key_scope(row.client_key_id))
+    if row.combo is not None and row.combo_step is not None:
+        scopes.append(combo_scope(row.combo, row.combo_step))
+    return scopes
+
+
+class Costs:
+    """Prices rows as they are logged and keeps spending against budgets."""
+
+    __slots__ = ("_registry", "spending")
+
+    def __init__(
+        self, registry: Callable[[], Registry], clock: Callable[[], float] = time.time
+    ) -> None:
+        self._registry = registry
+        self.spending = Spending(clock)
+
+    def price(self, row: RequestLogRow) -> None:
+        """Fill the row's cost and count it against its scopes' budgets."""
+        registry = self._registry()
+        row.cost = row_cost(registry, row)
+        if row.cost:
+            scopes = row_scopes(row)
+            self.spending.add(scopes, row.cost, row.ts)
+            self.spending.warn(scopes, registry.options.budgets)
+
+    async def rebuild(self, store: Store) -> None:
+        """Spending of the current UTC month (and so day), from the request log."""
+        now = self.spending.now()
+        for spent in await store.spending(month_start(now), now + 86_400):
+            row = RequestLogRow(
+                ts=_noon(spent.day),
+                request_id="",
+                model="",
+                status=200,
+                latency_ms=0.0,
+                client_key_id=spent.key_id,
+                provider=spent.provider,
+                combo=spent.combo,
+                combo_step=spent.combo_step,
+            )
+            self.spending.add(row_scopes(row), spent.cost, row.ts)
+
+    def refuse_key(self, key_id: int | None) -> errors.RateLimited | None:
+        """The 429 for a client key that has spent its budget, else None."""
+        if key_id is None:
+            return None
+        scope = key_scope(key_id)
+        budget = self._registry().options.budgets.get(scope)
+        period = self.spending.over(scope, budget)
+        if period is None or budget is None:
+            return None
+        limit = budget.limit(period)
+        return errors.RateLimited(
+            f"This API key has reached its {period} spending budget "
+            f"(${limit:.2f}); it resets at the start of the next UTC "
+            f"{'day' if period == 'daily' else 'month'}.",
+            retry_after=self.spending.retry_after(period),
+        )
+
+    def over_budget(self, target: Target) -> tuple[str, float] | None:
+        """Why a target must be skipped (its provider or combo step has spent
+        its budget) and the seconds until that budget resets; else None."""
+        budgets = self._registry().options.budgets
+        if not budgets:
+            return None
+        scopes = [provider_scope(target.provider)]
+        if target.combo is not None and target.step is not None:
+            scopes.append(combo_scope(target.combo, target.step))
+        for scope in scopes:
+            period = self.spending.over(scope, budgets.get(scope))
+            if period is not None:
+                return f"{scope} over its {period} budget", self.spending.retry_after(period)
+        return None
+
+
+def _noon(day: str) -> float:
+    """A moment inside a UTC day (YYYY-MM-DD)."""
+    return calendar.timegm(time.strptime(day, "%Y-%m-%d")) + 43_200.0
