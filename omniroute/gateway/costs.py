@@ -88,20 +88,7 @@ class Costs:
 
     async def rebuild(self, store: Store) -> None:
         """Spending of the current UTC month (and so day), from the request log."""
-        now = self.spending.now()
-        for spent in await store.spending(month_start(now), now + 86_400):
-            row = RequestLogRow(
-                ts=_noon(spent.day),
-                request_id="",
-                model="",
-                status=200,
-                latency_ms=0.0,
-                client_key_id=spent.key_id,
-                provider=spent.provider,
-                combo=spent.combo,
-                combo_step=spent.combo_step,
-            )
-            self.spending.add(row_scopes(row), spent.cost, row.ts)
+        await load_spending(store, self.spending)
 
     def refuse_key(self, key_id: int | None) -> errors.RateLimited | None:
         """The 429 for a client key that has spent its budget, else None."""
@@ -134,6 +121,24 @@ class Costs:
             if period is not None:
                 return f"{scope} over its {period} budget", self.spending.retry_after(period)
         return None
+
+
+async def load_spending(store: Store, spending: Spending) -> None:
+    """Add the logged cost of the current UTC month (by ``spending``'s clock)."""
+    now = spending.now()
+    for spent in await store.spending(month_start(now), now + 86_400):
+        row = RequestLogRow(
+            ts=_noon(spent.day),
+            request_id="",
+            model="",
+            status=200,
+            latency_ms=0.0,
+            client_key_id=spent.key_id,
+            provider=spent.provider,
+            combo=spent.combo,
+            combo_step=spent.combo_step,
+        )
+        spending.add(row_scopes(row), spent.cost, row.ts)
 
 
 def _noon(day: str) -> float:
