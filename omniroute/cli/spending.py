@@ -24,8 +24,8 @@ from omniroute import errors
 from omniroute.cli.common import command, group, number, with_store
 from omniroute.config import spending
 from omniroute.config.editor import ConfigEditor
-from omniroute.gateway.costs import load_spending
-from omniroute.routing.budgets import PERIODS, Spending
+from omniroute.gateway.costs import spent_now
+from omniroute.routing.budgets import PERIODS
 from omniroute.settings import Settings
 from omniroute.store import Store
 from omniroute.store.request_log import USAGE_NUMBERS
@@ -179,13 +179,6 @@ async def cmd_budget_list(args: argparse.Namespace, settings: Settings) -> int:
 
 
 _NOTHING = {"daily": 0.0, "monthly": 0.0}
-
-
-async def spent_now(store: Store, now: float) -> dict[str, dict[str, float]]:
-    """Each scope's spending today and this month (UTC), from the request log."""
-    spent = Spending(clock=lambda: now)
-    await load_spending(store, spent)
-    return spent.listing()
 
 
 def _budget_text(budget: dict[str, Any], spent: dict[str, float] | None = None) -> str:

@@ -141,6 +141,13 @@ async def load_spending(store: Store, spending: Spending) -> None:
         spending.add(row_scopes(row), spent.cost, row.ts)
 
 
+async def spent_now(store: Store, now: float) -> dict[str, dict[str, float]]:
+    """Each scope's spending today and this month (UTC), from the request log."""
+    spent = Spending(clock=lambda: now)
+    await load_spending(store, spent)
+    return spent.listing()
+
+
 def _noon(day: str) -> float:
     """A moment inside a UTC day (YYYY-MM-DD)."""
     return calendar.timegm(time.strptime(day, "%Y-%m-%d")) + 43_200.0
