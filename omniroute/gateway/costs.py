@@ -83,7 +83,9 @@ class Costs:
         row.cost = row_cost(registry, row)
         if row.cost:
             scopes = row_scopes(row)
-            self.spending.add(scopes, row.cost, row.ts)
+            # Counted in the period of the spending clock (the row's own time
+            # in production, where both are the wall clock).
+            self.spending.add(scopes, row.cost, self.spending.now())
             self.spending.warn(scopes, registry.options.budgets)
 
     async def rebuild(self, store: Store) -> None:
