@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from . import usage_daily
 from .db import BEGIN_WRITE, run_transaction
 from .records import RequestLogRow
 
@@ -100,10 +101,12 @@ class RequestLogBuffer:
             else:
                 values.append(converted)
         usage = _key_usage(values)
+        days = _by_day(values)
 
         def write(c: sqlite3.Connection) -> None:
             c.executemany(_INSERT, values)
             c.executemany(_KEY_USAGE, [(*used, key_id) for key_id, used in usage.items()])
+            usage_daily.add(c, days)
 
         try:
             run_transaction(conn, write, BEGIN_WRITE)
@@ -122,7 +125,7 @@ class RequestLogBuffer:
         try:
             run_transaction(
                 conn,
-                lambda c: c.execute("DELETE FROM request_log WHERE ts < ?", (now - self._keep,)),
+                lambda c: _drop_before(c, now - self._keep),
                 BEGIN_WRITE,
             )
         except Exception:
@@ -130,6 +133,14 @@ class RequestLogBuffer:
 
 
 _PRUNE_EVERY = 600.0  # seconds
+
+
+def _drop_before(conn: sqlite3.Connection, cutoff: float) -> None:
+    conn.execute("DELETE FROM request_log WHERE ts < ?", (cutoff,))
+    # Whole days only: the day the cutoff falls in keeps its totals.
+    usage_daily.prune(conn, time.strftime("%Y-%m-%d", time.gmtime(cutoff)))
+
+
 _KEY_USAGE = (
     "UPDATE client_keys SET last_used_at = max(coalesce(last_used_at, 0), ?), "
     "requests = requests + ?, input_tokens = input_tokens + ?, "
@@ -154,6 +165,35 @@ def _key_usage(values: list[tuple[Any, ...]]) -> dict[int, tuple[float, int, int
             taken + row[_OUTPUT],
         )
     return usage
+
+
+_ROLLED = tuple(
+    _COLUMNS.index(name)
+    for name in (
+        "ts", "provider", "resolved_model", "model", "client_key_id", "account_id", "combo",
+        "combo_step", "status", "input_tokens", "output_tokens", "cached_tokens",
+        "reasoning_tokens", "latency_ms", "cost",
+    )
+)  # fmt: skip
+
+
+def _by_day(values: list[tuple[Any, ...]]) -> dict[usage_daily.DayKey, usage_daily.DayNumbers]:
+    """A batch of stored rows summed per UTC day and what usage groups by."""
+    days: dict[usage_daily.DayKey, usage_daily.DayNumbers] = {}
+    for row in values:
+        ts, provider, resolved, model, key_id, account_id, combo, step, status, *rest = (
+            row[i] for i in _ROLLED
+        )
+        given, taken, cached, reasoning, latency, cost = rest
+        name = f"{provider}/{resolved}" if provider is not None and resolved is not None else model
+        day = time.strftime("%Y-%m-%d", time.gmtime(ts))
+        key = usage_daily.DayKey(day, provider, name, key_id, account_id, combo, step)
+        days[key] = days.get(key, usage_daily.NOTHING).plus(
+            usage_daily.DayNumbers(
+                1, int(status >= 400), given, taken, cached, reasoning, latency, cost
+            )
+        )
+    return days
 
 
 def _values(row: RequestLogRow) -> tuple[Any, ...] | None:
@@ -280,119 +320,3 @@ def find_request(conn: sqlite3.Connection, row_id: int) -> LoggedRequest | None:
 
 def _logged(values: tuple[Any, ...]) -> LoggedRequest:
     return LoggedRequest(int(values[0]), values[1], _row(values[2:]))
-
-
-# -- usage: totals grouped by one dimension (and optionally a second one) -------
-
-USAGE_DIMENSIONS = ("provider", "model", "key", "account", "day")
-# What each dimension groups by, and the name it shows. A model is named by
-# what served it (provider/upstream id); a request that never reached a
-# provider keeps the name it asked for. An account is named provider#id.
-_DIMENSION_SQL = {
-    "provider": ("r.provider", "r.provider"),
-    "model": ("coalesce(r.provider || '/' || r.resolved_model, r.model)",) * 2,
-    "key": ("r.client_key_id", "k.name"),
-    "account": ("r.provider, r.account_id", "r.provider || '#' || r.account_id"),
-    "day": ("strftime('%Y-%m-%d', r.ts, 'unixepoch')",) * 2,
-}
-# The ids shown beside a key's or an account's name.
-_DIMENSION_ID = {"key": ("key_id", "r.client_key_id"), "account": ("account_id", "r.account_id")}
-USAGE_NUMBERS = (
-    "requests",
-    "errors",
-    "input_tokens",
-    "output_tokens",
-    "cached_tokens",
-    "reasoning_tokens",
-    "avg_latency_ms",
-    "cost",
-)
-_NUMBERS_SQL = (
-    "count(*), coalesce(sum(r.status >= 400), 0), coalesce(sum(r.input_tokens), 0), "
-    "coalesce(sum(r.output_tokens), 0), coalesce(sum(r.cached_tokens), 0), "
-    "coalesce(sum(r.reasoning_tokens), 0), avg(r.latency_ms), sum(r.cost)"
-)
-_FROM_PERIOD = (
-    " FROM request_log r LEFT JOIN client_keys k ON k.id = r.client_key_id "
-    "WHERE r.ts >= :since AND r.ts < :until"
-)
-_USAGE_TOTALS = "SELECT " + _NUMBERS_SQL + _FROM_PERIOD
-
-
-@dataclass(frozen=True, slots=True)
-class _UsageQuery:
-    sql: str
-    fields: tuple[str, ...]  # the names of the leading columns, before the numbers
-
-
-def _usage_query(group: str, series: str | None) -> _UsageQuery:
-    """The one SQL text for a (group, series) pair, built from the constants above."""
-    parts = [(group, "name")] + ([(series, "series")] if series else [])
-    fields: list[str] = []
-    shown: list[str] = []
-    grouped: list[str] = []
-    for dimension, label in parts:
-        by, name = _DIMENSION_SQL[dimension]
-        fields.append(label)
-        shown.append(name)
-        grouped.append(by)
-        if dimension in _DIMENSION_ID:
-            id_field, id_sql = _DIMENSION_ID[dimension]
-            fields.append(id_field)
-            shown.append(id_sql)
-    # Days read best in time order; anything else by how much it was used.
-    order = "1, 2" if group == "day" else "count(*) DESC, 1"
-    sql = (
-        "SELECT " + ", ".join(shown) + ", " + _NUMBERS_SQL + _FROM_PERIOD
-        + " GROUP BY " + ", ".join(grouped) + " ORDER BY " + order
-    )  # fmt: skip
-    return _UsageQuery(sql, tuple(fields))
-
-
-_USAGE_QUERIES = {
-    (group, series): _usage_query(group, series)
-    for group in USAGE_DIMENSIONS
-    for series in (None, *USAGE_DIMENSIONS)
-    if series != group
-}
-
-
-def usage(
-    conn: sqlite3.Connection, group: str, series: str | None, since: float, until: float
-) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """Rows grouped by ``group`` (and ``series``) in [since, until), and the totals.
-
-    Each row: its name (and series), the ids of a key or account, then
-    USAGE_NUMBERS; errors are rows with status >= 400.
-    """
-    query = _USAGE_QUERIES[(group, series)]
-    period = {"since": since, "until": until}
-    rows = []
-    for values in conn.execute(query.sql, period):
-        rows.append(dict(zip(query.fields + USAGE_NUMBERS, values, strict=True)))
-    totals = conn.execute(_USAGE_TOTALS, period).fetchone()
-    return rows, dict(zip(USAGE_NUMBERS, totals, strict=True))
-
-
-# -- spending: what budgets count, added up again at start ---------------------
-
-_SPENDING = (
-    "SELECT strftime('%Y-%m-%d', ts, 'unixepoch'), provider, client_key_id, combo, combo_step, "
-    "sum(cost) FROM request_log WHERE ts >= ? AND ts < ? AND cost > 0 "
-    "GROUP BY 1, provider, client_key_id, combo, combo_step"
-)
-
-
-@dataclass(frozen=True, slots=True)
-class SpentRow:
-    day: str  # UTC YYYY-MM-DD
-    provider: str | None
-    key_id: int | None
-    combo: str | None
-    combo_step: int | None
-    cost: float
-
-
-def spending(conn: sqlite3.Connection, since: float, until: float) -> list[SpentRow]:
-    """Cost per UTC day, provider, client key and combo step in [since, until)."""
-    return [SpentRow(*values) for values in conn.execute(_SPENDING, (since, until))]

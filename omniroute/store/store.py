@@ -51,15 +51,13 @@ from .request_log import (
     LoggedRequest,
     RequestFilter,
     RequestLogBuffer,
-    SpentRow,
     find_request,
     find_requests,
     recent_requests,
-    spending,
-    usage,
 )
 from .routing_tables import ComboCheck
 from .sealed_options import seal_plain_values
+from .usage_daily import SpentRow, spending, usage
 
 T = TypeVar("T")
 
