@@ -28,7 +28,7 @@ from omniroute.gateway.costs import spent_now
 from omniroute.routing.budgets import PERIODS
 from omniroute.settings import Settings
 from omniroute.store import Store
-from omniroute.store.usage_daily import USAGE_NUMBERS
+from omniroute.store.usage_hourly import USAGE_NUMBERS
 
 _USD = number(0, 1e9)
 _BY = ("provider", "model", "key", "day")

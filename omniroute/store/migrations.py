@@ -193,15 +193,15 @@ _KEY_USAGE = sql(
 # What each request cost (USD at the prices in force when it was logged; NULL
 # when no price was known) and the combo step that served it, so spending per
 # combo step can be added up again after a restart.
-# The request log summed per UTC day and what a row is grouped by (filled as
+# The request log summed per UTC hour and what a row is grouped by (filled as
 # rows are written, and here from the rows already there), so usage over
 # weeks reads thousands of rows rather than millions.
 _REQUEST_COST = sql(
     "ALTER TABLE request_log ADD COLUMN cost REAL",
     "ALTER TABLE request_log ADD COLUMN combo TEXT",
     "ALTER TABLE request_log ADD COLUMN combo_step INTEGER",
-    """CREATE TABLE usage_daily (
-        day TEXT NOT NULL,
+    """CREATE TABLE usage_hourly (
+        hour TEXT NOT NULL,
         provider TEXT,
         model TEXT NOT NULL,
         client_key_id INTEGER,
@@ -217,8 +217,8 @@ _REQUEST_COST = sql(
         latency_ms REAL NOT NULL,
         cost REAL
     )""",
-    "CREATE INDEX usage_daily_by_day ON usage_daily(day)",
-    """INSERT INTO usage_daily SELECT strftime('%Y-%m-%d', ts, 'unixepoch'), provider,
+    "CREATE INDEX usage_hourly_by_hour ON usage_hourly(hour)",
+    """INSERT INTO usage_hourly SELECT strftime('%Y-%m-%dT%H', ts, 'unixepoch'), provider,
         coalesce(provider || '/' || resolved_model, model), client_key_id, account_id, NULL,
         NULL, count(*), sum(status >= 400), sum(input_tokens), sum(output_tokens),
         sum(cached_tokens), sum(reasoning_tokens), sum(latency_ms), NULL

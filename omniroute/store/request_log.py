@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from . import usage_daily
+from . import usage_hourly
 from .db import BEGIN_WRITE, run_transaction
 from .records import RequestLogRow
 
@@ -101,12 +101,12 @@ class RequestLogBuffer:
             else:
                 values.append(converted)
         usage = _key_usage(values)
-        days = _by_day(values)
+        hours = _by_hour(values)
 
         def write(c: sqlite3.Connection) -> None:
             c.executemany(_INSERT, values)
             c.executemany(_KEY_USAGE, [(*used, key_id) for key_id, used in usage.items()])
-            usage_daily.add(c, days)
+            usage_hourly.add(c, hours)
 
         try:
             run_transaction(conn, write, BEGIN_WRITE)
@@ -137,8 +137,7 @@ _PRUNE_EVERY = 600.0  # seconds
 
 def _drop_before(conn: sqlite3.Connection, cutoff: float) -> None:
     conn.execute("DELETE FROM request_log WHERE ts < ?", (cutoff,))
-    # Whole days only: the day the cutoff falls in keeps its totals.
-    usage_daily.prune(conn, time.strftime("%Y-%m-%d", time.gmtime(cutoff)))
+    usage_hourly.prune(conn, cutoff)
 
 
 _KEY_USAGE = (
@@ -177,23 +176,25 @@ _ROLLED = tuple(
 )  # fmt: skip
 
 
-def _by_day(values: list[tuple[Any, ...]]) -> dict[usage_daily.DayKey, usage_daily.DayNumbers]:
-    """A batch of stored rows summed per UTC day and what usage groups by."""
-    days: dict[usage_daily.DayKey, usage_daily.DayNumbers] = {}
+def _by_hour(
+    values: list[tuple[Any, ...]],
+) -> dict[usage_hourly.HourKey, usage_hourly.HourNumbers]:
+    """A batch of stored rows summed per UTC hour and what usage groups by."""
+    hours: dict[usage_hourly.HourKey, usage_hourly.HourNumbers] = {}
     for row in values:
         ts, provider, resolved, model, key_id, account_id, combo, step, status, *rest = (
             row[i] for i in _ROLLED
         )
         given, taken, cached, reasoning, latency, cost = rest
         name = f"{provider}/{resolved}" if provider is not None and resolved is not None else model
-        day = time.strftime("%Y-%m-%d", time.gmtime(ts))
-        key = usage_daily.DayKey(day, provider, name, key_id, account_id, combo, step)
-        days[key] = days.get(key, usage_daily.NOTHING).plus(
-            usage_daily.DayNumbers(
+        hour = usage_hourly.hour_of(ts)
+        key = usage_hourly.HourKey(hour, provider, name, key_id, account_id, combo, step)
+        hours[key] = hours.get(key, usage_hourly.NOTHING).plus(
+            usage_hourly.HourNumbers(
                 1, int(status >= 400), given, taken, cached, reasoning, latency, cost
             )
         )
-    return days
+    return hours
 
 
 def _values(row: RequestLogRow) -> tuple[Any, ...] | None:

@@ -57,7 +57,7 @@ from .request_log import (
 )
 from .routing_tables import ComboCheck
 from .sealed_options import seal_plain_values
-from .usage_daily import SpentRow, spending, usage
+from .usage_hourly import SpentRow, spending, usage
 
 T = TypeVar("T")
 

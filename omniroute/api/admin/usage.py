@@ -22,7 +22,7 @@ from omniroute.errors import BadRequest
 from omniroute.http.message import Request, Response
 from omniroute.http.routing import Router
 from omniroute.store import Store
-from omniroute.store.usage_daily import USAGE_DIMENSIONS
+from omniroute.store.usage_hourly import USAGE_DIMENSIONS
 
 DEFAULT_PERIOD = 7 * 86_400
 

@@ -1,5 +1,5 @@
-"""Usage totals read whole days from the daily roll-up and the partial days
-at a period's ends from the log: the answer must equal summing the log
+"""Usage totals read whole hours from the hourly roll-up and the partial
+hours at a period's ends from the log: the answer must equal summing the log
 itself, for any period. The migration fills the roll-up from rows logged
 before it."""
 
@@ -14,7 +14,7 @@ import pytest
 from omniroute.settings import Settings
 from omniroute.store import RequestLogRow, Store
 from omniroute.store.migrations import MIGRATIONS
-from omniroute.store.usage_daily import USAGE_DIMENSIONS, usage
+from omniroute.store.usage_hourly import USAGE_DIMENSIONS, usage
 
 pytestmark = pytest.mark.anyio
 
@@ -59,11 +59,12 @@ def straight_from_the_log(conn: sqlite3.Connection, since: float, until: float) 
     ).fetchone()
 
 
+HOUR = 3600.0
 PERIODS = [
-    (START, START + 6 * DAY),  # whole days only
-    (START + 0.3 * DAY, START + 4.7 * DAY),  # partial days at both ends
-    (START + 1.5 * DAY, START + 1.9 * DAY),  # inside one day
-    (START + 0.5 * DAY, START + 1.5 * DAY),  # two partial days, no whole one
+    (START, START + 6 * DAY),  # whole hours only
+    (START + 0.3 * DAY + 17, START + 4.7 * DAY + 5),  # partial hours at both ends
+    (START + 1.5 * DAY + 60, START + 1.5 * DAY + 1000),  # inside one hour
+    (START + 5 * HOUR + 1800, START + 6 * HOUR + 1800),  # two partial hours, no whole one
     (0.0, START + 10 * DAY),
 ]
 
@@ -118,7 +119,7 @@ async def test_the_migration_rolls_up_rows_logged_before_it(settings: Settings) 
                 60,
                 None,
             )
-            days = conn.execute("SELECT count(*) FROM usage_daily").fetchone()[0]
-            assert days == 5
+            hours = conn.execute("SELECT count(*) FROM usage_hourly").fetchone()[0]
+            assert hours == 20  # every row in an hour of its own
 
         await store.read(check)

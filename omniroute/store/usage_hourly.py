@@ -1,9 +1,9 @@
-"""Usage totals: the request log summed per UTC day, and the reads on top.
+"""Usage totals: the request log summed per UTC hour, and the reads on top.
 
-``usage_daily`` holds one row per UTC day and (provider, model name, client
+``usage_hourly`` holds one row per UTC hour and (provider, model name, client
 key, account, combo, combo step), added to in the same transaction as each
 batch of request-log rows. A usage question over a period reads the whole
-days inside it from here and only its partial first and last days from the
+hours inside it from here and only its partial first and last hours from the
 request log itself, so a month of a busy gateway is thousands of rows to
 read rather than millions. Both halves are summed the same way, so the
 answer equals summing the log alone.
@@ -11,13 +11,12 @@ answer equals summing the log alone.
 
 from __future__ import annotations
 
-import calendar
 import sqlite3
 import time
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-DAY = 86_400
+HOUR = 3600
 
 USAGE_DIMENSIONS = ("provider", "model", "key", "account", "day")
 USAGE_NUMBERS = (
@@ -32,8 +31,8 @@ USAGE_NUMBERS = (
 )
 
 
-class DayKey(NamedTuple):
-    day: str
+class HourKey(NamedTuple):
+    hour: str  # UTC YYYY-MM-DDTHH
     provider: str | None
     model: str
     client_key_id: int | None
@@ -42,7 +41,7 @@ class DayKey(NamedTuple):
     combo_step: int | None
 
 
-class DayNumbers(NamedTuple):
+class HourNumbers(NamedTuple):
     requests: int
     errors: int
     input_tokens: int
@@ -52,7 +51,7 @@ class DayNumbers(NamedTuple):
     latency_ms: float  # the sum
     cost: float | None  # None: no row had a known price
 
-    def plus(self, other: DayNumbers) -> DayNumbers:
+    def plus(self, other: HourNumbers) -> HourNumbers:
         cost = (
             self.cost
             if other.cost is None
@@ -60,7 +59,7 @@ class DayNumbers(NamedTuple):
             if self.cost is None
             else self.cost + other.cost
         )
-        return DayNumbers(
+        return HourNumbers(
             self.requests + other.requests,
             self.errors + other.errors,
             self.input_tokens + other.input_tokens,
@@ -72,34 +71,38 @@ class DayNumbers(NamedTuple):
         )
 
 
-NOTHING = DayNumbers(0, 0, 0, 0, 0, 0, 0.0, None)
+NOTHING = HourNumbers(0, 0, 0, 0, 0, 0, 0.0, None)
 
 # -- writing (the writer thread, inside the request log's batch transaction) ----
 
 _MATCH = (
-    "day = ? AND provider IS ? AND model = ? AND client_key_id IS ? AND account_id IS ? "
+    "hour = ? AND provider IS ? AND model = ? AND client_key_id IS ? AND account_id IS ? "
     "AND combo IS ? AND combo_step IS ?"
 )
 _UPDATE = (
-    "UPDATE usage_daily SET requests = requests + ?, errors = errors + ?, "  # noqa: S608
+    "UPDATE usage_hourly SET requests = requests + ?, errors = errors + ?, "  # noqa: S608
     "input_tokens = input_tokens + ?, output_tokens = output_tokens + ?, "
     "cached_tokens = cached_tokens + ?, reasoning_tokens = reasoning_tokens + ?, "
     "latency_ms = latency_ms + ?, "
     "cost = CASE WHEN ? IS NULL THEN cost ELSE coalesce(cost, 0) + ? END WHERE " + _MATCH
 )
-_INSERT = "INSERT INTO usage_daily VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+_INSERT = "INSERT INTO usage_hourly VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 
 
-def add(conn: sqlite3.Connection, days: dict[DayKey, DayNumbers]) -> None:
-    for key, numbers in days.items():
+def add(conn: sqlite3.Connection, hours: dict[HourKey, HourNumbers]) -> None:
+    for key, numbers in hours.items():
         changed = conn.execute(_UPDATE, (*numbers[:7], numbers.cost, numbers.cost, *key))
         if changed.rowcount == 0:
             conn.execute(_INSERT, (*key, *numbers))
 
 
-def prune(conn: sqlite3.Connection, before_day: str) -> None:
-    """Drop the days before ``before_day`` (YYYY-MM-DD), with the log's old rows."""
-    conn.execute("DELETE FROM usage_daily WHERE day < ?", (before_day,))
+def prune(conn: sqlite3.Connection, cutoff: float) -> None:
+    """Drop the hours that ended before ``cutoff``, with the log's old rows."""
+    conn.execute("DELETE FROM usage_hourly WHERE hour < ?", (hour_of(cutoff),))
+
+
+def hour_of(ts: float) -> str:
+    return time.strftime("%Y-%m-%dT%H", time.gmtime(ts))
 
 
 # -- reading --------------------------------------------------------------------
@@ -115,12 +118,12 @@ _LOG_DIMENSIONS = {
     "account": ("r.provider, r.account_id", "r.provider || '#' || r.account_id"),
     "day": ("strftime('%Y-%m-%d', r.ts, 'unixepoch')",) * 2,
 }
-_DAY_DIMENSIONS = {
+_HOUR_DIMENSIONS = {
     "provider": ("r.provider", "r.provider"),
     "model": ("r.model", "r.model"),
     "key": ("r.client_key_id", "k.name"),
     "account": ("r.provider, r.account_id", "r.provider || '#' || r.account_id"),
-    "day": ("r.day", "r.day"),
+    "day": ("substr(r.hour, 1, 10)",) * 2,
 }
 # The ids shown beside a key's or an account's name.
 _DIMENSION_ID = {"key": ("key_id", "r.client_key_id"), "account": ("account_id", "r.account_id")}
@@ -129,7 +132,7 @@ _LOG_NUMBERS = (
     "coalesce(sum(r.output_tokens), 0), coalesce(sum(r.cached_tokens), 0), "
     "coalesce(sum(r.reasoning_tokens), 0), coalesce(sum(r.latency_ms), 0), sum(r.cost)"
 )
-_DAY_NUMBERS = (
+_HOUR_NUMBERS = (
     "sum(r.requests), sum(r.errors), sum(r.input_tokens), sum(r.output_tokens), "
     "sum(r.cached_tokens), sum(r.reasoning_tokens), sum(r.latency_ms), sum(r.cost)"
 )
@@ -137,16 +140,16 @@ _LOG_FROM = (
     " FROM request_log r LEFT JOIN client_keys k ON k.id = r.client_key_id "
     "WHERE r.ts >= :since AND r.ts < :until"
 )
-_DAY_FROM = (
-    " FROM usage_daily r LEFT JOIN client_keys k ON k.id = r.client_key_id "
-    "WHERE r.day >= :first AND r.day < :last"
+_HOUR_FROM = (
+    " FROM usage_hourly r LEFT JOIN client_keys k ON k.id = r.client_key_id "
+    "WHERE r.hour >= :first AND r.hour < :last"
 )
 
 
 @dataclass(frozen=True, slots=True)
 class _UsageQuery:
     log_sql: str  # over request-log rows in [since, until)
-    day_sql: str  # over whole days in [first, last)
+    hour_sql: str  # over whole hours in [first, last)
     fields: tuple[str, ...]  # the names of the leading columns, before the numbers
 
 
@@ -176,7 +179,7 @@ def _usage_query(group: str, series: str | None) -> _UsageQuery:
             fields.append(_DIMENSION_ID[dimension][0])
     return _UsageQuery(
         _select(_LOG_DIMENSIONS, _LOG_NUMBERS, _LOG_FROM, parts),
-        _select(_DAY_DIMENSIONS, _DAY_NUMBERS, _DAY_FROM, parts),
+        _select(_HOUR_DIMENSIONS, _HOUR_NUMBERS, _HOUR_FROM, parts),
         tuple(fields),
     )
 
@@ -201,7 +204,7 @@ def usage(
     """
     query = _USAGE_QUERIES[(group, series)]
     width = len(query.fields)
-    merged: dict[tuple[Any, ...], DayNumbers] = {}
+    merged: dict[tuple[Any, ...], HourNumbers] = {}
     for leading, numbers in _parts(conn, query, since, until, width):
         merged[leading] = merged.get(leading, NOTHING).plus(numbers)
     rows = [_shown(query.fields, leading, numbers) for leading, numbers in merged.items()]
@@ -217,32 +220,26 @@ def usage(
 
 def _parts(
     conn: sqlite3.Connection, query: _UsageQuery, since: float, until: float, width: int
-) -> list[tuple[tuple[Any, ...], DayNumbers]]:
-    """Whole UTC days from usage_daily, the partial days at the ends from the log."""
-    first = _day_start(since) + (0 if since == _day_start(since) else DAY)
-    last = _day_start(until) if until != float("inf") else first
+) -> list[tuple[tuple[Any, ...], HourNumbers]]:
+    """Whole UTC hours from usage_hourly, the partial hours at the ends from the log."""
+    first = _hour_start(since) + (0 if since == _hour_start(since) else HOUR)
+    last = _hour_start(until) if until != float("inf") else first
     found: list[tuple[Any, ...]] = []
     if first >= last:
         found += conn.execute(query.log_sql, {"since": since, "until": until})
     else:
-        days = {"first": _day_text(first), "last": _day_text(last)}
-        found += conn.execute(query.day_sql, days)
+        hours = {"first": hour_of(first), "last": hour_of(last)}
+        found += conn.execute(query.hour_sql, hours)
         if since < first:
             found += conn.execute(query.log_sql, {"since": since, "until": first})
         if last < until:
             found += conn.execute(query.log_sql, {"since": last, "until": until})
-    return [(tuple(v[:width]), DayNumbers(*v[width:])) for v in found]
+    return [(tuple(v[:width]), HourNumbers(*v[width:])) for v in found]
 
 
-def _day_start(ts: float) -> float:
-    if ts <= 0:
-        return 0.0
-    t = time.gmtime(ts)
-    return float(calendar.timegm((t.tm_year, t.tm_mon, t.tm_mday, 0, 0, 0, 0, 0, 0)))
-
-
-def _day_text(ts: float) -> str:
-    return time.strftime("%Y-%m-%d", time.gmtime(ts))
+def _hour_start(ts: float) -> float:
+    """UTC hours start on multiples of 3600 seconds (unix time has no leap seconds)."""
+    return float(max(0, int(ts // HOUR) * HOUR))
 
 
 def _sortable(value: Any) -> tuple[bool, Any]:
@@ -250,7 +247,7 @@ def _sortable(value: Any) -> tuple[bool, Any]:
     return (value is not None, "" if value is None else value)
 
 
-def _shown(fields: tuple[str, ...], leading: tuple[Any, ...], n: DayNumbers) -> dict[str, Any]:
+def _shown(fields: tuple[str, ...], leading: tuple[Any, ...], n: HourNumbers) -> dict[str, Any]:
     row = dict(zip(fields, leading, strict=True))
     row.update(
         requests=n.requests,
@@ -268,9 +265,9 @@ def _shown(fields: tuple[str, ...], leading: tuple[Any, ...], n: DayNumbers) -> 
 # -- spending: what budgets count, added up again at start ---------------------
 
 _SPENDING = (
-    "SELECT day, provider, client_key_id, combo, combo_step, sum(cost) FROM usage_daily "
-    "WHERE day >= ? AND day <= ? AND cost > 0 "
-    "GROUP BY day, provider, client_key_id, combo, combo_step"
+    "SELECT substr(hour, 1, 10), provider, client_key_id, combo, combo_step, sum(cost) "
+    "FROM usage_hourly WHERE hour >= ? AND hour < ? AND cost > 0 "
+    "GROUP BY 1, provider, client_key_id, combo, combo_step"
 )
 
 
@@ -285,7 +282,7 @@ class SpentRow:
 
 
 def spending(conn: sqlite3.Connection, since: float, until: float) -> list[SpentRow]:
-    """Cost per UTC day, provider, client key and combo step, for the days from
-    ``since``'s to ``until``'s (both included)."""
-    period = (_day_text(since), _day_text(until))
+    """Cost per UTC day, provider, client key and combo step, for the hours
+    from ``since``'s to ``until``'s (both included)."""
+    period = (hour_of(since), hour_of(until + HOUR))
     return [SpentRow(*values) for values in conn.execute(_SPENDING, period)]
