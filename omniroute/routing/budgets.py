@@ -27,6 +27,7 @@ log = logging.getLogger("omniroute.budgets")
 PERIODS = ("daily", "monthly")
 SCOPE_KINDS = ("provider", "key", "combo")
 WARN_SHARE = 0.8  # a warning is logged once per period when spending crosses this share
+_WARNED_KEPT = 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,6 +151,10 @@ class Spending:
                 spent = self.spent(scope, period)
                 when = day_of(now) if period == "daily" else month_of(now)
                 if spent >= WARN_SHARE * limit and (scope, period, when) not in self._warned:
+                    if len(self._warned) >= _WARNED_KEPT:  # past periods' marks
+                        self._warned = {
+                            w for w in self._warned if w[2] in (day_of(now), month_of(now))
+                        }
                     self._warned.add((scope, period, when))
                     log.warning(
                         "budget: %s has spent $%.4f of its %s budget of $%.2f (%d%%)",
