@@ -120,7 +120,12 @@ class Gateway:
         dashboard = self.admin_api.guards.public(StaticFiles(web_root(), headers=DASHBOARD_HEADERS))
         self.web.add("GET", "/{path:path}", dashboard, label=PUBLIC)
         self.split = settings.admin_port is not None
-        self.server = Server(self.handle, settings, error_factory=self._protocol_error)
+        self.server = Server(
+            self.handle,
+            settings,
+            error_factory=self._protocol_error,
+            body_limit=lambda request: client_api.body_limit(normalise_path(request.path)),
+        )
         self.admin_server = (
             Server(self.handle_admin, settings, error_factory=self._protocol_error)
             if self.split

@@ -35,6 +35,9 @@ class Settings:
     # HTTP server limits
     max_header_bytes: int = 16 * 1024  # larger -> 431
     max_body_bytes: int = 10 * 1024 * 1024  # larger -> 413
+    # Routes that take uploads (audio, image edits) allow this for the file
+    # and the form around it instead.
+    max_upload_bytes: int = 25 * 1024 * 1024
     header_timeout: float = 10.0  # whole request head must arrive within this (slowloris)
     body_timeout: float = 60.0  # whole request body must arrive within this
     keepalive_timeout: float = 15.0  # idle keep-alive connection is closed after this

@@ -1,6 +1,6 @@
 """Benchmark: the gateway next to a direct call to the same fixed-answer upstream.
 
-    scripts/bench [--quick] [--json] [--streams N] [--duration S] [--soak | --usage]
+    scripts/bench [--quick] [--json] [--streams N] [--duration S] [--soak]
 
 Everything runs on 127.0.0.1 with ephemeral ports, each part in its own
 process so that the gateway has a core of its own as far as the machine
@@ -422,6 +422,52 @@ def scenario_slow_first_event(bench: Bench) -> list[Row]:
     ]
 
 
+UPLOAD_MB = 25  # the largest audio file the API takes
+
+
+def _status_kb(pid: int, field: str) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    raise BenchError(f"no {field} for pid {pid}")
+
+
+def scenario_upload(bench: Bench) -> list[Row]:
+    """A 25 MB transcription upload forwarded to the upstream: how much the
+    gateway's peak RSS grows (the goal: no more than the file once)."""
+    boundary = "bench-upload-7MA4YWxkTrZu0gW"
+    head = (f'--{boundary}\r\nContent-Disposition: form-data; name="model"\r\n\r\nbench/m\r\n'
+            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="a.wav"\r\n'
+            "Content-Type: audio/wav\r\n\r\n").encode()
+    audio = os.urandom(UPLOAD_MB * 1024 * 1024)
+    body = head + audio + f"\r\n--{boundary}--\r\n".encode()
+    pid = bench.gateway_pid
+    time.sleep(0.5)
+    before_kb = _status_kb(pid, "VmRSS")
+    # Writing 5 resets the peak RSS to the current RSS (proc(5), clear_refs).
+    Path(f"/proc/{pid}/clear_refs").write_text("5")
+    conn = http.client.HTTPConnection("127.0.0.1", bench.gateway_port, timeout=120)
+    try:
+        conn.request("POST", "/v1/audio/transcriptions", body=body, headers={
+            "authorization": f"Bearer {bench.client_key}",
+            "content-type": f"multipart/form-data; boundary={boundary}"})
+        reply = conn.getresponse()
+        answer = reply.read()
+    finally:
+        conn.close()
+    if reply.status != 200:
+        raise BenchError(f"the upload was answered {reply.status}: {answer[:200]!r}")
+    growth_mb = (_status_kb(pid, "VmHWM") - before_kb) / 1024
+    # The file once, plus the fixed-size buffers on the way (a socket read,
+    # an upload slice): anything more means a copy of the file was made.
+    if growth_mb > UPLOAD_MB + 1:
+        bench.notes.append(f"a {UPLOAD_MB} MB upload grew the gateway's RSS by {growth_mb:.1f} MB")
+    return [
+        Row(f"{UPLOAD_MB} MB upload forwarded: peak RSS growth", "MB", None, growth_mb),
+        Row(f"{UPLOAD_MB} MB upload: RSS growth per file size", "x", None, growth_mb / UPLOAD_MB),
+    ]
+
+
 def scenario_throughput(bench: Bench) -> list[Row]:
     params = {"concurrency": 64, "duration": bench.sizes.duration,
               "warmup_seconds": bench.sizes.warmup_seconds}
@@ -744,6 +790,7 @@ SCENARIOS: list[Callable[[Bench], list[Row]]] = [
     scenario_throughput,
     scenario_write_load,
     scenario_open_streams,
+    scenario_upload,
     scenario_startup,
     scenario_dashboard,
     scenario_usage,
@@ -822,8 +869,9 @@ def conduct(args: argparse.Namespace) -> int:
             bench.start_upstream()
             bench.configure_gateway()
             bench.start_gateway()
-            only = scenario_soak if args.soak else scenario_usage if args.usage else None
-            chosen = [s for s in SCENARIOS if s is only] if only else SCENARIOS
+            chosen = [s for s in SCENARIOS if s is scenario_soak] if args.soak else SCENARIOS
+            if args.only:
+                chosen = [s for s in SCENARIOS if s.__name__ == f"scenario_{args.only}"]
             for scenario in chosen:
                 try:
                     rows += scenario(bench)
@@ -831,8 +879,7 @@ def conduct(args: argparse.Namespace) -> int:
                     bench.notes.append(f"{scenario.__name__} failed: {exc}")
         finally:
             children.stop_all()
-    mode = ("quick" if args.quick else "full") + (" soak" if args.soak else "") + (
-        " usage" if args.usage else "")
+    mode = ("quick" if args.quick else "full") + (" soak" if args.soak else "")
     meta = {"mode": mode, "python": platform.python_version(),
             "cpus": os.cpu_count(), "machine": platform.machine()}
     print(render_json(rows, meta, bench.notes) if args.json else render_text(rows, meta,
@@ -846,10 +893,9 @@ def main(argv: Sequence[str]) -> int:
     parser.add_argument("--json", action="store_true", help="machine-readable output")
     parser.add_argument("--streams", type=int, help="open streams to hold (default 1,000)")
     parser.add_argument("--duration", type=float, help="seconds of throughput measurement")
+    parser.add_argument("--only", help="one scenario by name (upload, latency, soak…)")
     parser.add_argument("--soak", action="store_true",
                         help="only the failure soak (10,000 streams; 1,000 with --quick)")
-    parser.add_argument("--usage", action="store_true",
-                        help="only the usage questions over 1,000,000 logged rows (100,000 quick)")
     try:
         return conduct(parser.parse_args(argv))
     except BenchError as exc:

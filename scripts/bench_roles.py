@@ -71,6 +71,8 @@ def _fixed_replies() -> tuple[bytes, bytes, bytes]:
 
 JSON_REPLY, STREAM_REPLY, SSE_HEAD = _fixed_replies()
 NOT_FOUND = b"HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\n\r\n"
+TRANSCRIPT_REPLY = (b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n"
+                    b"content-length: 14\r\n\r\n{\"text\": \"ok\"}")
 STREAM_TRUE = re.compile(rb'"stream"\s*:\s*true')
 
 
@@ -139,7 +141,9 @@ class FixedUpstream(asyncio.Protocol):
     def answer(self, head: bytes, body: bytes) -> None:
         assert self.transport is not None
         target = head.split(b" ", 2)[1]
-        if not target.endswith(b"/chat/completions"):
+        if target.endswith(b"/audio/transcriptions"):
+            self.transport.write(TRANSCRIPT_REPLY)
+        elif not target.endswith(b"/chat/completions"):
             self.transport.write(NOT_FOUND)
         elif target.startswith(b"/slow/"):
             # The opening chunk carries the role and empty content, as OpenAI's does.

@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from omniroute.api.bodies import read_json
+from omniroute.api.endpoints import Endpoints
 from omniroute.errors import BadRequest, Forbidden, NotFound, OmniError
 from omniroute.formats.sse import SSEDecoder
 from omniroute.gateway.admission import Admission
@@ -20,7 +21,7 @@ from omniroute.gateway.registry import Registry
 from omniroute.gateway.scope import visible
 from omniroute.http.message import GuardedStream, Handler, Request, Response, StreamResponse
 from omniroute.http.routing import Router
-from omniroute.providers.family import Operation
+from omniroute.providers.family import CAPABILITIES, Operation
 from omniroute.settings import Settings
 from omniroute.store.records import ClientKeyRecord
 
@@ -34,6 +35,13 @@ _UNVERSIONED = (
     "/models",
     "/messages",
     "/embeddings",
+    "/moderations",
+    "/rerank",
+    "/audio/speech",
+    "/audio/transcriptions",
+    "/audio/translations",
+    "/images/generations",
+    "/images/edits",
 )
 
 # Gemini actions on /v1beta/models/{model}:{action}.
@@ -103,6 +111,7 @@ class ClientApi:
         self._memory = memory
         self._started = started
         self._admission = Admission(settings, registry)
+        self._endpoints = Endpoints(settings, pipeline, self._endpoint_call)
 
     def install(self, router: Router, *, label: str, public: str) -> None:
         """Add the LLM API's routes, labelled ``label`` (each passes the
@@ -124,6 +133,8 @@ class ClientApi:
         )
         for method, pattern, handler in routes:
             router.add(method, pattern, handler, label=label)
+        for path, handler in self._endpoints.routes():
+            router.add("POST", path, door(handler, "openai"), label=label)
         router.add("GET", "/health", self.health, label=public)
 
     def _door(self, handler: Handler, dialect: str | None = None) -> Handler:
@@ -196,11 +207,28 @@ class ClientApi:
         )
         return call
 
-    def _model_ids(self, request: Request) -> list[str]:
+    def body_limit(self, path: str) -> int | None:
+        """The body cap of the route at ``path`` (None: the general one)."""
+        return self._endpoints.body_limit(path)
+
+    def _endpoint_call(
+        self,
+        request: Request,
+        body: dict[str, Any],
+        model: str,
+        stream: bool,
+        include_usage: bool,
+        operation: Operation,
+    ) -> Call:
+        return self._call(
+            request, _key_of(request), "openai", body, model, stream, include_usage, operation
+        )
+
+    def _model_ids(self, request: Request, capability: str | None = None) -> list[str]:
         """What the model listings show: everything served, or for a key
-        with a scope, what it may use."""
+        with a scope, what it may use; with ``capability``, only what serves it."""
         registry = self._registry()
-        ids = registry.model_ids()
+        ids = registry.model_ids(capability)
         key = _key_of(request)
         if key is None or not key.scope.restricted:
             return ids
@@ -224,6 +252,11 @@ class ClientApi:
         return await self._pipeline.run(call)
 
     async def models(self, request: Request) -> Response:
+        capability = request.query.get("capability")
+        if capability is not None and capability not in CAPABILITIES:
+            raise BadRequest(
+                f"Unknown capability {capability!r}; known: {', '.join(CAPABILITIES)}."
+            )
         created = int(self._started)
         data = [
             {
@@ -232,7 +265,7 @@ class ClientApi:
                 "created": created,
                 "owned_by": model_id.split("/")[0],
             }
-            for model_id in self._model_ids(request)
+            for model_id in self._model_ids(request, capability)
         ]
         return Response.json({"object": "list", "data": data})
 

@@ -36,8 +36,18 @@ from omniroute.config.providers import (
 )
 from omniroute.formats.wire import WIRE_FORMATS
 from omniroute.providers.catalog import Catalog, CatalogProvider, ModelPrice
+from omniroute.providers.family import CAPABILITIES, check_capabilities
 from omniroute.settings import Settings
 from omniroute.store import Store
+
+_CAPABILITIES_HELP = (
+    f"what the provider serves, comma-separated ({', '.join(CAPABILITIES)}); by default "
+    "the catalog's, or for a custom OpenAI-compatible server everything"
+)
+
+
+def _capabilities(given: str) -> list[str]:
+    return check_capabilities(split_list(given))
 
 
 def register(sub: Any) -> None:
@@ -51,6 +61,7 @@ def register(sub: Any) -> None:
     add.add_argument("--api-key", help="the account's API key (stored encrypted)")
     add.add_argument("--models", help="comma-separated model ids this provider serves")
     add.add_argument("--priority", type=PRIORITY, help="account priority (lower is tried first)")
+    add.add_argument("--capabilities", help=_CAPABILITIES_HELP)
     add_proxy_option(add, "this account")
 
     catalog = command(
@@ -67,6 +78,7 @@ def register(sub: Any) -> None:
     pset.add_argument("--base-url", help="API base URL including its version")
     pset.add_argument("--models", help="comma-separated model ids ('' : use the catalog's)")
     pset.add_argument("--alias", help="a short model prefix for a custom provider ('none' clears)")
+    pset.add_argument("--capabilities", help=_CAPABILITIES_HELP + " ('none': the default)")
     add_proxy_option(pset, "every account of this provider")
     add_limit_options(pset)
     pset.add_argument(
@@ -116,6 +128,7 @@ async def cmd_add(args: argparse.Namespace, settings: Settings) -> int:
             format=args.format,
             base_url=args.base_url or None,
             models=models,
+            capabilities=None if args.capabilities is None else _capabilities(args.capabilities),
             naming=NAMING,
         )
         count = len((await store.snapshot()).accounts_for(provider.id))
@@ -242,6 +255,7 @@ def _print_provider(p: dict[str, Any]) -> None:
     limits = describe_limits(p["limits"])
     if limits:
         print(f"  limits: {limits}")
+    print(f"  capabilities: {', '.join(p['capabilities'])}")
     if p["headers"]:
         # Names only: a header value may be a credential.
         print(f"  headers: {', '.join(sorted(p['headers']))}")
@@ -291,6 +305,11 @@ async def cmd_set(args: argparse.Namespace, settings: Settings) -> int:
         proxy=proxy if proxy_given else KEEP,
         limits=limits_given(args),
         headers=_headers(args.header) if args.header else None,
+        capabilities=KEEP
+        if args.capabilities is None
+        else None
+        if is_none(args.capabilities)
+        else _capabilities(args.capabilities),
     )
 
     async def run(store: Store) -> int:

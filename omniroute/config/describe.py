@@ -12,6 +12,7 @@ from typing import Any
 
 from omniroute.config.redact import mask, mask_headers, shown_proxy
 from omniroute.config.routing import catalog_entry, target_problem
+from omniroute.providers import served_capabilities
 from omniroute.providers.catalog import Catalog
 from omniroute.routing.model import RoutingView
 from omniroute.store import AccountRecord, AliasRecord, ComboRecord, ConfigSnapshot, ProviderRecord
@@ -56,8 +57,18 @@ def provider_json(
         "proxy": shown_proxy(record.extra.get("proxy")),
         "limits": record.extra.get("limits"),
         "headers": mask_headers(record.extra.get("headers")),
+        "capabilities": list(
+            served_capabilities(
+                record.format, entry.capabilities if entry else None, _own_capabilities(record)
+            )
+        ),
         "accounts": [account_json(a) for a in snapshot.accounts_for(record.id)],
     }
+
+
+def _own_capabilities(record: ProviderRecord) -> list[str] | None:
+    own = record.extra.get("capabilities")
+    return [str(c) for c in own] if isinstance(own, list) else None
 
 
 def combo_json(combo: ComboRecord, view: RoutingView | None = None) -> dict[str, Any]:

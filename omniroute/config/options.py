@@ -31,8 +31,9 @@ Global settings (``settings`` table, JSON values):
 Per provider (the ``extra`` column): ``catalog`` (the catalog id it was added
 from), ``proxy``, ``limits`` ({rpm, min_gap, max_concurrent, max_queue}),
 ``headers`` ({name: value} sent upstream), ``alias`` (a custom provider's own
-model prefix). Per account: ``proxy`` and ``limits``. Other keys are kept as
-given (they must be plain JSON).
+model prefix), ``capabilities`` (what it is asked to serve: chat, embeddings…;
+by default what its catalog entry or its wire format offers). Per account:
+``proxy`` and ``limits``. Other keys are kept as given (they must be plain JSON).
 
 A proxy URL may carry a password: checks never repeat a value in an error.
 Reading is lenient (a value stored by another version that no longer passes
@@ -52,6 +53,7 @@ from typing import Any
 from omniroute.config import spending
 from omniroute.errors import BadRequest
 from omniroute.providers.catalog import ModelPrice
+from omniroute.providers.family import check_capabilities
 from omniroute.routing import breaker as _breaker
 from omniroute.routing import cooldown as _cooldown
 from omniroute.routing.budgets import Budget
@@ -205,6 +207,9 @@ class ProviderOptions:
     limits: Limits | None = None
     headers: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     alias: str | None = None
+    # What the provider is asked to serve (None: what its catalog entry or
+    # wire format offers).
+    capabilities: tuple[str, ...] | None = None
 
     @classmethod
     def read(cls, extra: Mapping[str, Any], what: str = "provider") -> ProviderOptions:
@@ -222,6 +227,8 @@ class ProviderOptions:
                 checked = Limits.from_dict(checked)
             elif key == "headers":
                 checked = MappingProxyType(dict(checked))
+            elif key == "capabilities":
+                checked = tuple(checked)
             values[key] = checked
         return cls(**values)
 
@@ -308,6 +315,7 @@ PROVIDER_CHECKS: Mapping[str, Callable[[Any], Any]] = MappingProxyType(
         "limits": check_limits,
         "headers": _check_headers,
         "alias": _check_alias,
+        "capabilities": check_capabilities,
     }
 )
 ACCOUNT_CHECKS: Mapping[str, Callable[[Any], Any]] = MappingProxyType(

@@ -64,6 +64,8 @@ class ProviderChange:
     proxy: str | None | Keep = KEEP
     limits: Mapping[str, Any] | None = None  # merged into the stored ones
     headers: Mapping[str, str | None] | None = None  # None (or "") removes a header
+    # What the provider serves (chat, embeddings…); None: back to its default.
+    capabilities: Sequence[str] | None | Keep = KEEP
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +87,7 @@ async def add_provider(
     format: str | None = None,
     base_url: str | None = None,
     models: Sequence[str] | None = None,
+    capabilities: Sequence[str] | None = None,
     naming: Naming,
     new: bool = False,
 ) -> tuple[ProviderRecord, AccountRecord]:
@@ -117,6 +120,8 @@ async def add_provider(
                 f"needs {naming.field('format')} and {naming.field('base_url')}"
             )
         shape = (format, url, models)
+    if capabilities is not None:
+        provider_extra = {**(provider_extra or {}), "capabilities": list(capabilities)}
     return await editor.add_account(
         name,
         key,
@@ -204,6 +209,9 @@ async def change_provider(
         extra["headers"] = merge_headers(current.extra.get("headers"), change.headers) or None
     if change.alias is not KEEP:
         extra["alias"] = change.alias
+    if change.capabilities is not KEEP:
+        given = change.capabilities
+        extra["capabilities"] = None if given is None else list(given)
     if url is None and change.models is None and change.enabled is None and not extra:
         raise BadRequest(f"nothing to change: give at least one {naming.option}")
     return await editor.update_provider(

@@ -12,6 +12,7 @@ request-log row.
 from __future__ import annotations
 
 import enum
+import hashlib
 import json
 import time
 from collections.abc import Callable
@@ -23,6 +24,7 @@ from omniroute.formats.common import new_id
 from omniroute.formats.wire import WireFormat, wire_format
 from omniroute.gateway.registry import ProviderInfo
 from omniroute.gateway.secrets import Scrubber
+from omniroute.http.multipart import Form
 from omniroute.providers.family import Operation
 from omniroute.routing.model import Target
 from omniroute.store.key_scope import KeyScope
@@ -51,6 +53,7 @@ class Call:
         "pinned_account",
         "echo",
         "recorded",
+        "upload",
         "_ir",
     )
 
@@ -93,6 +96,9 @@ class Call:
         # Request fields a translated Responses answer repeats (previous_response_id).
         self.echo: dict[str, Any] | None = None
         self.recorded = False  # its request-log row was written
+        # A multipart upload (audio, image edits), forwarded as it came but
+        # for its model; ``body`` then holds its text fields.
+        self.upload: Form | None = None
         self._ir: ir.Request | None = None
 
     @property
@@ -108,7 +114,15 @@ class Call:
         return self._ir
 
     def body_digest(self) -> str:
-        return json.dumps(self.body, sort_keys=True, separators=(",", ":"))
+        text = json.dumps(self.body, sort_keys=True, separators=(",", ":"))
+        if self.upload is not None:
+            # An upload's text fields are in ``body``; its files count too.
+            files = hashlib.sha256()
+            for part in self.upload.parts:
+                for piece in part.pieces:
+                    files.update(piece)
+            text += files.hexdigest()
+        return text
 
     def new_answer_id(self) -> str:
         """A fresh id for a translated answer, so ids a client may refer back
@@ -120,6 +134,7 @@ class Outcome(enum.Enum):
     ANSWERED = "answered"  # the client got an answer (whole, or a stream that ended)
     FAILED = "failed"  # the upstream failed before answering: the request may go on
     ABANDONED = "abandoned"  # the client left before the answer began
+    REFUSED = "refused"  # the request could not be sent as it is: the client's error
 
 
 @dataclass(frozen=True, slots=True)

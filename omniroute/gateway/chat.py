@@ -27,7 +27,9 @@ from omniroute.formats.common import (
 )
 from omniroute.formats.wire import StreamEncoder, WireFormat, wire_format
 from omniroute.gateway.call import Attempt, AttemptEnd, Call, Outcome
+from omniroute.gateway.costs import cost_headers
 from omniroute.gateway.exchange import Exchange, public, scrub
+from omniroute.gateway.images import ImageFetcher, has_web_images
 from omniroute.gateway.registry import ProviderInfo
 from omniroute.gateway.relay import StreamRelay
 from omniroute.http.message import GuardedStream, Response, StreamResponse
@@ -44,10 +46,13 @@ def dumps(obj: Any) -> bytes:
 class ChatOperation:
     operation = Operation.CHAT
 
-    def serves(self, provider: ProviderInfo) -> bool:
-        return Operation.CHAT in provider.family.operations
+    def __init__(self, images: ImageFetcher | None = None) -> None:
+        self._images = images or ImageFetcher()
 
-    def unserved(self, call: Call, error: errors.OmniError) -> Response | None:
+    def serves(self, call: Call, provider: ProviderInfo, model: str) -> bool:
+        return Operation.CHAT in provider.family.operations and provider.offers("chat", model)
+
+    def unserved(self, call: Call, error: errors.OmniError, tried: bool) -> Response | None:
         return None  # nothing stands in for an answer
 
     async def run(
@@ -59,6 +64,13 @@ class ChatOperation:
             and not call.translate_only
             and attempt.system_prompt is None
         )
+        if (
+            not passthrough
+            and attempt.provider.family.inline_image_urls
+            and has_web_images(call.ir_request())
+        ):
+            # Fetched once: later attempts, to any upstream, send the data.
+            await self._images.inline(call.ir_request())
         body = _upstream_body(call, attempt, passthrough, upstream)
         resp = await exchange.open(call, attempt, body, stream=call.stream, timeouts=timeouts)
         if call.stream and _is_event_stream(resp):
@@ -169,15 +181,8 @@ def _answered(call: Call, attempt: Attempt, body: bytes, usage: ir.Usage) -> Res
     headers.append(("x-omniroute-tokens-in", str(usage.input_tokens)))
     headers.append(("x-omniroute-tokens-out", str(usage.output_tokens)))
     headers.append(("x-omniroute-latency-ms", str(round((time.monotonic() - call.started) * 1000))))
-    if attempt.cost is not None:
-        headers.append(("x-omniroute-cost", cost_text(attempt.cost)))
-    headers.append(("x-omniroute-cache-hit", "true" if usage.cached_input_tokens > 0 else "false"))
+    headers += cost_headers(attempt.cost, usage)
     return Response(200, body, headers, content_type="application/json")
-
-
-def cost_text(usd: float) -> str:
-    """USD with enough places for a one-token answer, without exponent notation."""
-    return f"{usd:.8f}".rstrip("0").rstrip(".") if usd else "0"
 
 
 def _not_json(attempt: Attempt, why: str) -> errors.UpstreamProtocolError:

@@ -16,8 +16,10 @@ import time
 from collections.abc import Callable
 
 from omniroute import errors
+from omniroute.formats import ir
 from omniroute.gateway.registry import Registry
 from omniroute.providers.catalog import ModelPrice
+from omniroute.providers.family import Operation
 from omniroute.routing.budgets import (
     Spending,
     combo_scope,
@@ -30,6 +32,13 @@ from omniroute.store import Store
 from omniroute.store.records import RequestLogRow
 
 log = logging.getLogger("omniroute.budgets")
+
+
+# Operations priced per token (what the catalog's prices are), and free ones.
+_PER_TOKEN = frozenset(
+    {Operation.CHAT.value, Operation.COMPLETIONS.value, Operation.EMBEDDINGS.value}
+)
+_FREE = frozenset({Operation.COUNT_TOKENS.value, Operation.MODERATION.value})
 
 
 def price_for(registry: Registry, provider: str, model: str) -> ModelPrice | None:
@@ -47,8 +56,10 @@ def row_cost(registry: Registry, row: RequestLogRow) -> float | None:
     """USD for a row's tokens at the price in force now; None when no price is known."""
     if row.provider is None or row.resolved_model is None:
         return None
-    if row.operation != "chat":
-        return 0.0  # counting tokens is free
+    if row.operation in _FREE:
+        return 0.0
+    if row.operation not in _PER_TOKEN:
+        return None  # priced per image, second or search, which the catalog does not know
     price = price_for(registry, row.provider, row.resolved_model)
     if price is None:
         return None
@@ -64,6 +75,19 @@ def row_scopes(row: RequestLogRow) -> list[str]:
     if row.combo is not None and row.combo_step is not None:
         scopes.append(combo_scope(row.combo, row.combo_step))
     return scopes
+
+
+def cost_headers(cost: float | None, usage: ir.Usage) -> list[tuple[str, str]]:
+    """``x-omniroute-cost`` (USD; absent when no price is known) and
+    ``x-omniroute-cache-hit`` (the upstream read input from its prompt cache)."""
+    out = [] if cost is None else [("x-omniroute-cost", _usd(cost))]
+    out.append(("x-omniroute-cache-hit", "true" if usage.cached_input_tokens > 0 else "false"))
+    return out
+
+
+def _usd(usd: float) -> str:
+    """Enough places for a one-token answer, without exponent notation."""
+    return f"{usd:.8f}".rstrip("0").rstrip(".") if usd else "0"
 
 
 class Costs:

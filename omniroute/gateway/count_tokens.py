@@ -26,10 +26,12 @@ from omniroute.upstream import Timeouts
 class CountTokensOperation:
     operation = Operation.COUNT_TOKENS
 
-    def serves(self, provider: ProviderInfo) -> bool:
-        return Operation.COUNT_TOKENS in provider.family.operations
+    def serves(self, call: Call, provider: ProviderInfo, model: str) -> bool:
+        return Operation.COUNT_TOKENS in provider.family.operations and provider.offers(
+            "chat", model
+        )
 
-    def unserved(self, call: Call, error: errors.OmniError) -> Response:
+    def unserved(self, call: Call, error: errors.OmniError, tried: bool) -> Response:
         return _answer(call, call.wire.count_tokens_estimate(call.ir_request()), [])
 
     async def run(

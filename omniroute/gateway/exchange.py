@@ -22,6 +22,7 @@ from omniroute.formats.wire import wire_format
 from omniroute.gateway.call import Attempt, Call
 from omniroute.routing.cooldown import parse_retry_after
 from omniroute.upstream import Timeouts, UpstreamClient, UpstreamResponse
+from omniroute.upstream.client import Body
 
 _ERROR_BODY_CAP = 64 * 1024
 
@@ -36,7 +37,14 @@ class Exchange:
         self.timeouts = timeouts  # the configured ones; a call may get shorter
 
     async def open(
-        self, call: Call, attempt: Attempt, body: bytes, *, stream: bool, timeouts: Timeouts
+        self,
+        call: Call,
+        attempt: Attempt,
+        body: Body,
+        *,
+        stream: bool,
+        timeouts: Timeouts,
+        content_type: str | None = None,
     ) -> UpstreamResponse:
         provider, account = attempt.provider, attempt.account
         url = provider.family.url(
@@ -51,6 +59,8 @@ class Exchange:
             extra=provider.headers,
             client_headers=call.client_headers,
         )
+        if content_type is not None:  # an upload: its own multipart boundary
+            headers = [(k, content_type if k == "content-type" else v) for k, v in headers]
         try:
             resp = await self._upstream.send(
                 "POST", url, headers, body, proxy=attempt.proxy, timeouts=timeouts

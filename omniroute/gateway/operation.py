@@ -1,5 +1,5 @@
-"""What the failover loop needs of an operation (chat, count tokens, and the
-endpoints still to come), so one loop serves them all."""
+"""What the failover loop needs of an operation (chat, count tokens,
+completions, embeddings and the other endpoints), so one loop serves them all."""
 
 from __future__ import annotations
 
@@ -17,8 +17,10 @@ from omniroute.upstream import Timeouts
 class OperationHandler(Protocol):
     operation: Operation
 
-    def serves(self, provider: ProviderInfo) -> bool:
-        """Whether this provider's upstreams can do the operation at all."""
+    def serves(self, call: Call, provider: ProviderInfo, model: str) -> bool:
+        """Whether this provider (and the model on it) can do the operation
+        for this call: its format carries it, its capabilities include it,
+        and it can take what the request holds."""
         ...
 
     async def run(
@@ -28,6 +30,8 @@ class OperationHandler(Protocol):
         its end on the attempt when it answered."""
         ...
 
-    def unserved(self, call: Call, error: errors.OmniError) -> Response | None:
-        """The answer when no upstream could serve the call (None: the error)."""
+    def unserved(self, call: Call, error: errors.OmniError, tried: bool) -> Response | None:
+        """The answer when no upstream could serve the call (None: the error;
+        ``tried``: whether any upstream was tried at all). May raise a
+        clearer error."""
         ...

@@ -29,9 +29,12 @@ from omniroute import errors
 from omniroute.formats import ir
 from omniroute.gateway.call import Attempt, AttemptEnd, Call, Outcome
 from omniroute.gateway.chat import ChatOperation
+from omniroute.gateway.completions import CompletionsOperation
 from omniroute.gateway.costs import Costs
 from omniroute.gateway.count_tokens import CountTokensOperation
 from omniroute.gateway.exchange import Exchange
+from omniroute.gateway.forward import SpeechOperation, json_operations
+from omniroute.gateway.images import ImageFetcher
 from omniroute.gateway.injection import OFF, InjectionGuard
 from omniroute.gateway.operation import OperationHandler
 from omniroute.gateway.registry import ProviderInfo, Registry
@@ -75,7 +78,17 @@ class Pipeline:
         self._store = store
         self._res = resilience
         self._exchange = Exchange(upstream, Timeouts.from_settings(settings))
-        handlers: tuple[OperationHandler, ...] = (ChatOperation(), CountTokensOperation())
+        # Image URLs fetched for upstreams that need them inline, through the
+        # SSRF guard (its resolver can be given for tests).
+        self.images = ImageFetcher()
+        chat = ChatOperation(self.images)
+        handlers: tuple[OperationHandler, ...] = (
+            chat,
+            CountTokensOperation(),
+            CompletionsOperation(chat),
+            SpeechOperation(),
+            *json_operations(),
+        )
         self._handlers = {h.operation: h for h in handlers}
         self._injection = InjectionGuard(store)
 
@@ -148,7 +161,7 @@ class Pipeline:
             if allowed is not None and not allowed(target):
                 continue  # outside the client key's scope: never tried, never reported
             provider = registry.provider(target.provider)
-            if not handler.serves(provider):
+            if not handler.serves(call, provider, target.model):
                 skipped.append((f"{target.ref}: cannot {call.operation.value}", None))
                 continue
             spent = self.costs.over_budget(target)
@@ -191,7 +204,7 @@ class Pipeline:
                         err.message,
                     )
                     if action is Action.STOP:
-                        return self._give_up(call, handler, attempt, err)
+                        return self._give_up(call, handler, attempt, err, tried=True)
                     if action is Action.NEXT_TARGET:
                         break
                     continue
@@ -212,7 +225,8 @@ class Pipeline:
                 ),
             )
         final = _final_error(call, failures, skipped)
-        return self._give_up(call, handler, failures[-1][0] if failures else None, final)
+        last = failures[-1][0] if failures else None
+        return self._give_up(call, handler, last, final, tried=bool(failures))
 
     def _give_up(
         self,
@@ -220,10 +234,12 @@ class Pipeline:
         handler: OperationHandler,
         attempt: Attempt | None,
         err: errors.OmniError,
+        *,
+        tried: bool,
     ) -> Response:
         """No upstream answered: the operation's stand-in answer if it has
         one (a token estimate), else the error."""
-        answer = handler.unserved(call, err)
+        answer = handler.unserved(call, err, tried)
         if answer is None:
             raise self._recorded(call, attempt, err)
         self._record(call, None, answer.status)
@@ -315,6 +331,12 @@ class Pipeline:
         except errors.UpstreamError as err:
             attempt.end(AttemptEnd(Outcome.FAILED, err.status, error_kind=err.kind))
             raise
+        except errors.ClientError as err:
+            # The request cannot go as it is (an image URL refused, input this
+            # upstream's format cannot carry): nothing was learnt of the upstream.
+            attempt.end(AttemptEnd(Outcome.REFUSED, err.status, error_kind=err.kind))
+            self._release_probes(gates)
+            raise
         except asyncio.CancelledError:
             # The client left before the answer began: it gets its row, the
             # upstream's health is left as it was (nothing was learnt).
@@ -349,7 +371,7 @@ class Pipeline:
         for key in attempt.slots:
             res.limiter.release(key)
         attempt.slots.clear()
-        if end.outcome is Outcome.ABANDONED:
+        if end.outcome is Outcome.ABANDONED or end.outcome is Outcome.REFUSED:
             for key in _health_keys(attempt):
                 res.health.record_abandoned(key)
         else:

@@ -20,7 +20,7 @@ from omniroute.config.options import Options, ProviderOptions, egress_proxy
 from omniroute.config.routing import catalog_entry, provider_view, view_of
 from omniroute.errors import NotFound
 from omniroute.gateway.secrets import Scrubber, proxy_secrets
-from omniroute.providers import ProviderFamily, family_for
+from omniroute.providers import ProviderFamily, family_for, served_capabilities
 from omniroute.providers.catalog import Catalog, CatalogProvider, ModelPrice
 from omniroute.routing.model import ProviderView, RoutingView, Target
 from omniroute.routing.resolve import Resolution, resolve, resolve_model
@@ -44,6 +44,7 @@ class ProviderInfo:
     scrubbers: Mapping[int, Scrubber]  # each account's secrets, to keep out of errors
     headers: Mapping[str, str]  # the catalog's defaults, then the provider's own
     view: ProviderView
+    capabilities: frozenset[str]  # what it serves (models may serve less)
 
     @property
     def name(self) -> str:
@@ -61,6 +62,15 @@ class ProviderInfo:
     def strip(self) -> tuple[str, ...]:
         """Answer fields this provider adds that strict SDKs refuse."""
         return self.catalog.strip if self.catalog else ()
+
+    def offers(self, capability: str, model: str | None = None) -> bool:
+        """Whether the provider (and ``model`` on it, when given) serves
+        ``capability``. A model the catalog describes serves what it lists;
+        any other model serves what its provider does."""
+        if capability not in self.capabilities:
+            return False
+        found = self.catalog.model(model) if self.catalog and model is not None else None
+        return found is None or found.capabilities is None or capability in found.capabilities
 
     def price(self, model: str) -> ModelPrice | None:
         found = self.catalog.model(model) if self.catalog else None
@@ -83,10 +93,11 @@ class ProviderInfo:
             scrubbers[account.id] = Scrubber(
                 (account.api_key, *proxy_secrets(proxy), *own.headers.values())
             )
+        family = family_for(record.format)
         return cls(
             record=record,
             catalog=entry,
-            family=family_for(record.format),
+            family=family,
             options=own,
             accounts=accounts,
             account_options=MappingProxyType(account_options),
@@ -94,6 +105,11 @@ class ProviderInfo:
             scrubbers=MappingProxyType(scrubbers),
             headers=MappingProxyType(headers),
             view=provider_view(record, entry, bool(accounts)),
+            capabilities=frozenset(
+                served_capabilities(
+                    record.format, entry.capabilities if entry else None, own.capabilities
+                )
+            ),
         )
 
 
@@ -162,14 +178,31 @@ class Registry:
         price = self._providers[target.provider].price(target.model)
         return price.blended() if price else None
 
-    def model_ids(self) -> list[str]:
+    def model_ids(self, capability: str | None = None) -> list[str]:
         """What ``/v1/models`` lists: enabled combos first, then ``prefix/model``
-        for every provider that can serve (alias as prefix when it has one)."""
+        for every provider that can serve (alias as prefix when it has one);
+        with ``capability``, only what serves it (a combo when one of its
+        targets does)."""
         combos = sorted(c.name for c in self.snapshot.combos if c.enabled)
         serving = sorted(
             (p for p in self._providers.values() if p.view.usable), key=lambda p: p.name
         )
-        return combos + [f"{p.view.alias or p.name}/{m}" for p in serving for m in p.view.models]
+        models = [
+            f"{p.view.alias or p.name}/{m}"
+            for p in serving
+            for m in p.view.models
+            if capability is None or p.offers(capability, m)
+        ]
+        if capability is not None:
+            combos = [c for c in combos if self._combo_offers(c, capability)]
+        return combos + models
+
+    def _combo_offers(self, name: str, capability: str) -> bool:
+        try:
+            targets = self.resolve(name).targets
+        except NotFound:
+            return False
+        return any(self.provider(t.provider).offers(capability, t.model) for t in targets)
 
 
 class RegistryWatcher:

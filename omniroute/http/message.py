@@ -112,7 +112,7 @@ class Request:
         method: str,
         target: str,
         headers: Headers | Iterable[tuple[str | bytes, str | bytes]] = (),
-        body: bytes = b"",
+        body: bytes | bytearray = b"",
         *,
         client: tuple[str, int] | None = None,
         http_version: str = "1.1",

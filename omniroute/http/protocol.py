@@ -28,6 +28,7 @@ h11 parses every request head and every chunked body. Around it:
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from enum import Enum
 from typing import Final
 
@@ -73,6 +74,9 @@ LINGER_BYTES: Final = 1024 * 1024
 _NO_BODY_STATUSES: Final = frozenset({204, 304})
 _CONTINUE: Final = b"HTTP/1.1 100 Continue\r\n\r\n"
 _LAST_CHUNK: Final = b"0\r\n\r\n"
+# A body with a Content-Length above this is read into one buffer of its
+# size, so an upload is held once (pieces joined at the end would be twice).
+_ONE_BUFFER: Final = 1024 * 1024
 
 # Phases of a connection
 _IDLE: Final = 0  # between requests, nothing buffered
@@ -93,12 +97,20 @@ class Config:
         "error_factory",
         "header_timeout",
         "keepalive_timeout",
+        "body_limit",
         "max_body_bytes",
         "max_header_bytes",
         "pipeline_buffer_bytes",
     )
 
-    def __init__(self, settings: Settings, error_factory: ErrorFactory) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        error_factory: ErrorFactory,
+        body_limit: Callable[[Request], int | None] | None = None,
+    ) -> None:
+        # A route's own body cap (an upload route's is larger); None: the general one.
+        self.body_limit = body_limit
         self.header_timeout = settings.header_timeout
         self.body_timeout = settings.body_timeout
         self.keepalive_timeout = settings.keepalive_timeout
@@ -153,6 +165,7 @@ class HTTPConnection:
 
     __slots__ = (
         "_body_left",
+        "_buffer",
         "_chunked_out",
         "_chunks",
         "_client",
@@ -161,6 +174,7 @@ class HTTPConnection:
         "_config",
         "_deadline",
         "_expect_continue",
+        "_filled",
         "_h11",
         "_head_only",
         "_http10",
@@ -188,6 +202,8 @@ class HTTPConnection:
         self._h11: h11.Connection | None = None  # while a chunked body is read
         self._chunks: ChunkScanner | None = None
         self._parts: list[bytes] = []
+        self._buffer: bytearray | None = None
+        self._filled = 0
         self._body_left = 0
         self._expect_continue = False
         self._keep_alive = True
@@ -245,6 +261,17 @@ class HTTPConnection:
             return
         if phase == _CLOSED or not data:
             return
+        if self._buffer is not None and not self._inbox:
+            # An upload's bytes go straight to its buffer, not through the inbox.
+            take = min(self._body_left, len(data))
+            with memoryview(data) as arrived:
+                self._buffer[self._filled : self._filled + take] = arrived[:take]
+            self._filled += take
+            self._body_left -= take
+            self._expect_continue = False
+            if take == len(data):
+                return
+            data = data[take:]
         self._inbox += data
         if phase == _IDLE:
             self._start_head(now)
@@ -364,20 +391,31 @@ class HTTPConnection:
         self._expect_continue = parsed.expect_continue
         self._head_only = request.method == "HEAD"
         self._http10 = request.http_version < "1.1"
+        limit = self._body_limit(request)
         if parsed.chunked:
             limits = self._config
             self._h11 = body_reader(head, limits.max_header_bytes + MAX_CHUNK_LINE)
-            self._chunks = ChunkScanner(limits.max_body_bytes, limits.max_header_bytes)
+            self._chunks = ChunkScanner(limit, limits.max_header_bytes)
         elif parsed.length:
-            limit = self._config.max_body_bytes
             if parsed.length > limit:
                 raise Rejection(413, f"request body is larger than {limit} bytes")
             self._body_left = parsed.length
+            if parsed.length > _ONE_BUFFER:
+                self._buffer = bytearray(parsed.length)
+                self._filled = 0
         else:
             return self._complete()
         self._phase = _BODY
         self._deadline = now + self._config.body_timeout
         return self._read_body()
+
+    def _body_limit(self, request: Request) -> int:
+        """The request's body cap: its route's, checked before any of the
+        body is read (a Content-Length over it is refused at once, a
+        chunked body as soon as what arrived passes it)."""
+        own = self._config.body_limit
+        given = own(request) if own is not None else None
+        return self._config.max_body_bytes if given is None else given
 
     def _read_body(self) -> Event:
         inbox = self._inbox
@@ -385,7 +423,13 @@ class HTTPConnection:
             take = min(self._body_left, len(inbox))
             if take:
                 self._expect_continue = False
-                self._parts.append(bytes(inbox[:take]))
+                buffer = self._buffer
+                if buffer is None:
+                    self._parts.append(bytes(inbox[:take]))
+                else:
+                    with memoryview(inbox) as arrived:
+                        buffer[self._filled : self._filled + take] = arrived[:take]
+                    self._filled += take
                 del inbox[:take]
                 self._body_left -= take
             if self._body_left:
@@ -426,7 +470,10 @@ class HTTPConnection:
         request = self._request
         assert request is not None
         parts = self._parts
-        if parts:
+        if self._buffer is not None:
+            request.body = self._buffer
+            self._buffer = None
+        elif parts:
             request.body = parts[0] if len(parts) == 1 else b"".join(parts)
             self._parts = []
         self._phase = _BUSY
@@ -451,6 +498,7 @@ class HTTPConnection:
         self._inbox = bytearray()
         self._request = None
         self._parts = []
+        self._buffer = None
         self._h11 = None
         self._chunks = None
         if self._closing or self._peer_gone:

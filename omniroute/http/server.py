@@ -73,9 +73,15 @@ class _Shared:
         "open_connections",
     )
 
-    def __init__(self, handler: Handler, settings: Settings, error_factory: ErrorFactory) -> None:
+    def __init__(
+        self,
+        handler: Handler,
+        settings: Settings,
+        error_factory: ErrorFactory,
+        body_limit: Callable[[Request], int | None] | None,
+    ) -> None:
         self.handler = handler
-        self.config = Config(settings, error_factory)
+        self.config = Config(settings, error_factory, body_limit)
         self.closing = False
         self.active_requests = 0
         self.open_connections = 0
@@ -424,10 +430,17 @@ class Server:
     __slots__ = ("_listener", "_max_connections", "_settings", "_shared")
 
     def __init__(
-        self, handler: Handler, settings: Settings, *, error_factory: ErrorFactory | None = None
+        self,
+        handler: Handler,
+        settings: Settings,
+        *,
+        error_factory: ErrorFactory | None = None,
+        body_limit: Callable[[Request], int | None] | None = None,
     ) -> None:
         self._settings = settings
-        self._shared = _Shared(handler, settings, error_factory or default_error_factory)
+        self._shared = _Shared(
+            handler, settings, error_factory or default_error_factory, body_limit
+        )
         self._max_connections = settings.max_connections
         self._listener: asyncio.Server | None = None
 

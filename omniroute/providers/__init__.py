@@ -11,10 +11,11 @@ family that owns what differs between upstreams.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from types import MappingProxyType
 
 from omniroute.providers.anthropic import AnthropicFamily
-from omniroute.providers.family import ProviderFamily
+from omniroute.providers.family import CAPABILITIES, ProviderFamily, capabilities_of
 from omniroute.providers.gemini import GeminiFamily
 from omniroute.providers.openai import OpenAIChatFamily
 from omniroute.providers.responses import ResponsesFamily
@@ -29,6 +30,18 @@ _FAMILIES: MappingProxyType[str, ProviderFamily] = MappingProxyType(
 )
 
 
+def served_capabilities(
+    wire_format: str, declared: Sequence[str] | None, own: Sequence[str] | None
+) -> tuple[str, ...]:
+    """What a provider serves: its own choice (``--capabilities``), else
+    what its catalog entry declares, else everything its wire format can
+    carry (a custom OpenAI-compatible server may serve any operation);
+    never more than the format can carry."""
+    possible = capabilities_of(family_for(wire_format).operations)
+    chosen = own if own is not None else declared
+    return tuple(c for c in CAPABILITIES if c in possible and (chosen is None or c in chosen))
+
+
 def family_for(wire_format: str) -> ProviderFamily:
     """The family of upstreams speaking ``wire_format``."""
     try:
@@ -37,4 +50,4 @@ def family_for(wire_format: str) -> ProviderFamily:
         raise ValueError(f"unknown wire format {wire_format!r}") from None
 
 
-__all__ = ["ProviderFamily", "family_for"]
+__all__ = ["ProviderFamily", "family_for", "served_capabilities"]

@@ -23,8 +23,12 @@ A provider entry says how to reach one kind of upstream:
     strip        answer fields the upstream adds that strict SDKs refuse
                  (dotted paths, e.g. ``x_groq``, ``usage.usage_breakdown``):
                  removed even from answers passed through unchanged
+    capabilities what the provider's API serves besides chat (chat, embeddings,
+                 images, transcription, speech, moderation, rerank, completions);
+                 ``["chat"]`` when not given
     models       known models: id, context, max_output, price (USD per 1M tokens:
-                 input, output, cached_input, reasoning)
+                 input, output, cached_input, reasoning), and capabilities when
+                 the model does less than its provider (an embedding model)
 
 Prices are approximate public list prices. Subscription providers carry the list
 price of the same model on the pay-per-token API (what the call would have cost
@@ -48,8 +52,10 @@ from types import MappingProxyType
 from typing import Any
 from urllib.parse import urlsplit
 
-from omniroute.errors import ConfigError
+from omniroute.errors import BadRequest, ConfigError
 from omniroute.formats.wire import WIRE_FORMATS
+from omniroute.providers import family_for
+from omniroute.providers.family import capabilities_of, check_capabilities
 from omniroute.routing.model import TIERS
 
 AUTH_KINDS = frozenset({"api_key", "oauth", "none"})
@@ -108,6 +114,7 @@ class CatalogModel:
     context: int | None = None
     max_output: int | None = None
     price: ModelPrice | None = None
+    capabilities: tuple[str, ...] | None = None  # None: the provider's
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,6 +134,7 @@ class CatalogProvider:
     wildcard: bool = False
     strip: tuple[str, ...] = ()
     docs: str = ""
+    capabilities: tuple[str, ...] = ("chat",)
 
     def model(self, model_id: str) -> CatalogModel | None:
         for model in self.models:
@@ -157,6 +165,7 @@ class CatalogProvider:
             "base_url": self.base_url,
             "headers": dict(self.headers),
             "wildcard": self.wildcard,
+            "capabilities": list(self.capabilities),
             "docs": self.docs,
             "models": [dataclasses.asdict(m) for m in self.models],
         }
@@ -244,6 +253,7 @@ def _parse_provider(raw: Any) -> CatalogProvider:
         wildcard=_opt_bool(raw, "wildcard", where),
         docs=_opt_str(raw, "docs", where) or "",
         strip=tuple(strip),
+        capabilities=_capabilities(raw, where) or ("chat",),
     )
 
 
@@ -258,7 +268,20 @@ def _parse_model(raw: Any, where: str) -> CatalogModel:
         context=_opt_positive_int(raw, "context", where),
         max_output=_opt_positive_int(raw, "max_output", where),
         price=None if price is None else parse_price(price, where),
+        capabilities=_capabilities(raw, where),
     )
+
+
+def _capabilities(raw: dict[str, Any], where: str) -> tuple[str, ...] | None:
+    value = raw.get("capabilities")
+    if value is None:
+        return None
+    if not isinstance(value, list) or not value or not all(isinstance(c, str) for c in value):
+        raise ConfigError(f"{where}: 'capabilities' must be a non-empty list of names")
+    try:
+        return tuple(check_capabilities(value))
+    except BadRequest as exc:
+        raise ConfigError(f"{where}: {exc.message}") from None
 
 
 def parse_price(raw: Any, where: str) -> ModelPrice:
@@ -339,6 +362,9 @@ def _check_provider(p: CatalogProvider) -> None:
         if not ok:
             raise ConfigError(f"{where}: {problem}")
     _check_base_url(p, where)
+    offered = capabilities_of(family_for(p.format).operations)
+    if not set(p.capabilities) <= offered:
+        raise ConfigError(f"{where}: a {p.format} upstream cannot serve all of {p.capabilities}")
     seen: set[str] = set()
     for model in p.models:
         if model.id in seen:
@@ -346,6 +372,8 @@ def _check_provider(p: CatalogProvider) -> None:
         seen.add(model.id)
         if p.tier == "local" and model.price is not None and model.price.blended() != 0:
             raise ConfigError(f"{where}: local model {model.id!r} must be priced at 0")
+        if model.capabilities is not None and not set(model.capabilities) <= set(p.capabilities):
+            raise ConfigError(f"{where}: model {model.id!r} has capabilities its provider lacks")
 
 
 def _check_base_url(p: CatalogProvider, where: str) -> None:

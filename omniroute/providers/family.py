@@ -29,6 +29,59 @@ class Operation(enum.Enum):
 
     CHAT = "chat"
     COUNT_TOKENS = "count_tokens"
+    COMPLETIONS = "completions"
+    EMBEDDINGS = "embeddings"
+    MODERATION = "moderation"
+    RERANK = "rerank"
+    SPEECH = "speech"
+    TRANSCRIPTION = "transcription"
+    TRANSLATION = "translation"
+    IMAGES = "images"
+    IMAGE_EDITS = "image_edits"
+
+    @property
+    def capability(self) -> str:
+        """The capability a provider and model need for this operation."""
+        return _CAPABILITY_OF.get(self, self.value)
+
+
+# What a provider or a model can be asked to do, as the catalog, the
+# ``--capabilities`` option and ``/v1/models?capability=`` name it.
+CAPABILITIES = (
+    "chat",
+    "embeddings",
+    "images",
+    "transcription",
+    "speech",
+    "moderation",
+    "rerank",
+    "completions",
+)
+_CAPABILITY_OF = {
+    Operation.COUNT_TOKENS: "chat",  # counting is part of what a chat upstream offers
+    Operation.TRANSLATION: "transcription",  # the same speech-to-text models
+    Operation.IMAGE_EDITS: "images",
+}
+
+
+def capabilities_of(operations: frozenset[Operation]) -> frozenset[str]:
+    """The capabilities a set of operations gives."""
+    return frozenset(op.capability for op in operations)
+
+
+def check_capabilities(value: Any) -> list[str]:
+    """A list of capability names (or one comma-separated string), checked,
+    without repeats, in the canonical order."""
+    if isinstance(value, str):
+        value = [part.strip() for part in value.split(",") if part.strip()]
+    if not isinstance(value, list | tuple) or not value:
+        raise BadRequest(f"capabilities must be a non-empty list of: {', '.join(CAPABILITIES)}")
+    unknown = sorted({str(v) for v in value} - set(CAPABILITIES))
+    if unknown:
+        raise BadRequest(
+            f"unknown capabilities {', '.join(unknown)}; known: {', '.join(CAPABILITIES)}"
+        )
+    return [c for c in CAPABILITIES if c in value]
 
 
 class Action(enum.Enum):
@@ -71,6 +124,9 @@ class ProviderFamily(Protocol):
     wire: str  # the wire format its upstreams speak
     default_auth_header: str  # bearer | x-api-key | x-goog-api-key
     operations: frozenset[Operation]  # what its upstreams can do
+    # Whether an image given by URL must reach it as inline data (it cannot
+    # fetch a web address itself).
+    inline_image_urls: bool
 
     def url(self, operation: Operation, base_url: str, model: str, *, stream: bool) -> str | None:
         """Where ``operation`` is sent; None when this family cannot do it."""
@@ -103,6 +159,21 @@ class ProviderFamily(Protocol):
         """The token-count request made from a rendered chat request."""
         ...
 
+    def operation_body(
+        self, operation: Operation, body: dict[str, Any], model: str
+    ) -> dict[str, Any]:
+        """The upstream's JSON request for an operation other than chat,
+        made from the client's (OpenAI-shaped) body; BadRequest when this
+        family cannot carry something in it."""
+        ...
+
+    def operation_answer(
+        self, operation: Operation, answer: Any, body: dict[str, Any], model: str
+    ) -> Any:
+        """The upstream's JSON answer to such an operation in OpenAI's shape
+        (ValueError when it is not what the operation answers)."""
+        ...
+
     def classify(self, status: int | None, kind: str) -> Failure:
         """What a failure means: the upstream's HTTP status (None when no
         status arrived: timeouts, resets) and the error kind."""
@@ -133,6 +204,7 @@ class BaseFamily:
     wire = "openai"
     default_auth_header = "bearer"
     operations = frozenset({Operation.CHAT})
+    inline_image_urls = False
 
     def url(self, operation: Operation, base_url: str, model: str, *, stream: bool) -> str | None:
         return None
@@ -194,6 +266,16 @@ class BaseFamily:
 
     def count_body(self, rendered: dict[str, Any]) -> dict[str, Any]:
         return rendered
+
+    def operation_body(
+        self, operation: Operation, body: dict[str, Any], model: str
+    ) -> dict[str, Any]:
+        return {**body, "model": model}
+
+    def operation_answer(
+        self, operation: Operation, answer: Any, body: dict[str, Any], model: str
+    ) -> Any:
+        return answer
 
     def classify(self, status: int | None, kind: str) -> Failure:
         """The same everywhere unless a family knows better:

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
 
+from omniroute.formats import embeddings, openai_endpoints
 from omniroute.providers.family import (
     PROBE_TEXT,
     BaseFamily,
@@ -18,8 +19,12 @@ from omniroute.providers.family import (
 
 class GeminiFamily(BaseFamily):
     wire = "gemini"
-    operations = frozenset({Operation.CHAT, Operation.COUNT_TOKENS})
+    operations = frozenset(
+        {Operation.CHAT, Operation.COUNT_TOKENS, Operation.EMBEDDINGS, Operation.IMAGES}
+    )
     default_auth_header = "x-goog-api-key"
+    # Gemini takes inline data or a file it stores, not a web address.
+    inline_image_urls = True
 
     def url(self, operation: Operation, base_url: str, model: str, *, stream: bool) -> str | None:
         where = f"{base_url.rstrip('/')}/models/{quote(model, safe='/-._~')}"
@@ -27,7 +32,30 @@ class GeminiFamily(BaseFamily):
             return where + (":streamGenerateContent?alt=sse" if stream else ":generateContent")
         if operation is Operation.COUNT_TOKENS:
             return where + ":countTokens"
+        if operation is Operation.EMBEDDINGS:
+            # One call for one text or many (ai.google.dev/api/embeddings).
+            return where + ":batchEmbedContents"
+        if operation is Operation.IMAGES:
+            return where + ":predict"  # Imagen models
         return None
+
+    def operation_body(
+        self, operation: Operation, body: dict[str, Any], model: str
+    ) -> dict[str, Any]:
+        if operation is Operation.EMBEDDINGS:
+            return embeddings.gemini_request(body, model)
+        if operation is Operation.IMAGES:
+            return openai_endpoints.imagen_request(body)
+        return super().operation_body(operation, body, model)
+
+    def operation_answer(
+        self, operation: Operation, answer: Any, body: dict[str, Any], model: str
+    ) -> Any:
+        if operation is Operation.EMBEDDINGS:
+            return embeddings.gemini_answer(answer, body, model)
+        if operation is Operation.IMAGES:
+            return openai_endpoints.imagen_answer(answer)
+        return answer
 
     def passthrough_body(self, body: dict[str, Any], model: str) -> dict[str, Any]:
         return body  # the URL names the model

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import re
+from types import MappingProxyType
 
 from omniroute.providers.family import BaseFamily, Capabilities, Operation
 
@@ -18,13 +19,33 @@ def reasons(model: str) -> bool:
     return _NO_REASONING.match(model.rsplit("/", 1)[-1]) is None
 
 
+# Where each operation goes under an OpenAI-compatible base URL (OpenAI's
+# API reference; vLLM, Jina and llama.cpp serve rerank at ``/rerank``).
+_PATHS = MappingProxyType(
+    {
+        Operation.CHAT: "/chat/completions",
+        Operation.COMPLETIONS: "/completions",
+        Operation.EMBEDDINGS: "/embeddings",
+        Operation.MODERATION: "/moderations",
+        Operation.RERANK: "/rerank",
+        Operation.SPEECH: "/audio/speech",
+        Operation.TRANSCRIPTION: "/audio/transcriptions",
+        Operation.TRANSLATION: "/audio/translations",
+        Operation.IMAGES: "/images/generations",
+        Operation.IMAGE_EDITS: "/images/edits",
+    }
+)
+
+
 class OpenAIChatFamily(BaseFamily):
     wire = "openai"
+    # Compatible servers differ in what they serve; a provider narrows this
+    # with its capabilities (the catalog's, or the user's ``--capabilities``).
+    operations = frozenset(_PATHS)
 
     def url(self, operation: Operation, base_url: str, model: str, *, stream: bool) -> str | None:
-        if operation is Operation.CHAT:
-            return base_url.rstrip("/") + "/chat/completions"
-        return None
+        path = _PATHS.get(operation)
+        return None if path is None else base_url.rstrip("/") + path
 
     def capabilities(self, model: str) -> Capabilities:
         return Capabilities(reasoning=reasons(model))

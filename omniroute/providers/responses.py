@@ -11,6 +11,7 @@ from omniroute.providers.openai import OpenAIChatFamily
 
 class ResponsesFamily(OpenAIChatFamily):
     wire = "openai-responses"
+    operations = frozenset({Operation.CHAT})
 
     def url(self, operation: Operation, base_url: str, model: str, *, stream: bool) -> str | None:
         if operation is Operation.CHAT:

@@ -38,6 +38,9 @@ from omniroute.upstream.response import UpstreamResponse
 
 # Request bodies up to this size leave in the same write as the head.
 _SMALL_BODY = 64 * 1024
+_UPLOAD_SLICE = 64 * 1024  # an upload's pieces go out this much at a time
+Piece = bytes | memoryview
+Body = bytes | Sequence[Piece]
 # Hop-by-hop headers (RFC 9110 section 7.6.1) plus the two we always set.
 _DROPPED = frozenset(
     {"connection", "keep-alive", "transfer-encoding", "te", "upgrade", "host", "content-length"}
@@ -103,19 +106,22 @@ class UpstreamClient:
         method: str,
         url: str,
         headers: Sequence[tuple[str, str]],
-        body: bytes = b"",
+        body: Body = b"",
         *,
         proxy: str | None = None,
         timeouts: Timeouts | None = None,
     ) -> UpstreamResponse:
-        """Send one request; return once the response head has arrived."""
+        """Send one request; return once the response head has arrived.
+        ``body`` is bytes, or pieces sent one after the other (an upload
+        forwarded without joining it into one more copy)."""
         target = self._targets.get(url)
         if target is None:
             target = _parse_url(url)
             if len(self._targets) >= _MAX_CACHED_ROUTES:
                 self._targets.clear()
             self._targets[url] = target
-        request = _build_request(method, target, headers, body)
+        length = len(body) if isinstance(body, bytes) else sum(len(p) for p in body)
+        request = _build_request(method, target, headers, length)
         route = self._route(proxy) if proxy else None
         tm = timeouts or self._timeouts
         deadline = asyncio.get_running_loop().time() + tm.total
@@ -191,7 +197,7 @@ class UpstreamClient:
         self,
         conn: Connection,
         request: bytes,
-        body: bytes,
+        body: Body,
         target: _Target,
         tm: Timeouts,
         deadline: float,
@@ -205,8 +211,11 @@ class UpstreamClient:
         timer = asyncio.timeout_at(min(first_byte_end, deadline))
         try:
             async with timer:
-                _write_request(wire, request, body)
-                await wire.drain()
+                if isinstance(body, bytes):
+                    _write_request(wire, request, body)
+                    await wire.drain()
+                else:
+                    await _write_pieces(wire, request, body)
                 while True:
                     event = parser.next_event()
                     if type(event) is Head:
@@ -239,6 +248,18 @@ class UpstreamClient:
             total=tm.total,
             max_bytes=self._settings.upstream_max_response_bytes,
         )
+
+
+async def _write_pieces(wire: Wire, head: bytes, pieces: Sequence[Piece]) -> None:
+    """The head, then each piece in slices, waiting for the socket between
+    them: the transport never buffers a copy of a large upload."""
+    wire.write(head)
+    for piece in pieces:
+        view = memoryview(piece)
+        for start in range(0, len(view), _UPLOAD_SLICE):
+            wire.write(view[start : start + _UPLOAD_SLICE])
+            await wire.drain()
+    await wire.drain()
 
 
 def _write_request(wire: Wire, head: bytes, body: bytes) -> None:
@@ -312,7 +333,7 @@ def _parse_url(url: str) -> _Target:
 
 
 def _build_request(
-    method: str, target: _Target, headers: Sequence[tuple[str, str]], body: bytes
+    method: str, target: _Target, headers: Sequence[tuple[str, str]], length: int
 ) -> bytes:
     """The request line and headers, checked in one pass."""
     dropped: frozenset[str] | set[str] = _DROPPED
@@ -333,8 +354,8 @@ def _build_request(
             # Bodies are passed on as they come; a compressed one would have
             # to be decoded before any format translation.
             out.append((b"Accept-Encoding", b"identity"))
-        if body or method.upper() in _BODY_METHODS:
-            out.append((b"Content-Length", str(len(body)).encode("ascii")))
+        if length or method.upper() in _BODY_METHODS:
+            out.append((b"Content-Length", str(length).encode("ascii")))
         wire_headers.check(out)
         if not _METHOD.fullmatch(method) or not _TARGET.fullmatch(target.target):
             raise ValueError("method or target")

@@ -124,7 +124,7 @@ class Wire(asyncio.Protocol):
             raise ConnectionResetError("connection reset by peer") from self._exc
         return b""
 
-    def write(self, data: bytes) -> None:
+    def write(self, data: bytes | memoryview) -> None:
         if self._lost or self.transport is None or self.transport.is_closing():
             raise ConnectionResetError("connection closed before the request was sent")
         self.transport.write(data)

@@ -9,8 +9,9 @@ What is refused:
 
 * schemes other than http and https, credentials in the URL, backslashes,
   spaces and control characters anywhere in it;
-* ``localhost`` and every ``*.localhost`` name (RFC 6761), with or without
-  the trailing dot, before anything is resolved;
+* ``localhost`` and every ``*.localhost`` name (RFC 6761), and the names
+  cloud metadata services answer on (``metadata.google.internal``…), with
+  or without the trailing dot, before anything is resolved;
 * IPv4 addresses in any spelling the C library would accept (``2130706433``,
   ``0177.0.0.1``, ``0x7f.1``, ``127.1``): a host whose last label is a number
   is read as an address, the way browsers read it, never as a name;
@@ -319,6 +320,10 @@ class UrlGuard:
 
     async def check(self, url: str) -> Target:
         parsed = parse_url(url)
+        if parsed.literal is None and parsed.host.rstrip(".") in _METADATA_NAMES:
+            # Refused by name too: where it does not resolve to a link-local
+            # address, it may still be answered by something that should not be.
+            raise UrlRefused(f"the URL's host {parsed.host} is a cloud metadata host")
         if parsed.literal is not None:
             addresses: tuple[IPAddress, ...] = (parsed.literal,)
         else:

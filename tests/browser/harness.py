@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+import httpx
+
 from tests.support.harness import Harness, running_gateway
 from tests.support.mock_upstream import Json, MockUpstream, Usage, openai_chat_json
 
@@ -55,6 +57,15 @@ class Served:
 
     def run(self, coro: Awaitable[T]) -> T:
         return self.loop.run(coro)
+
+    def chat(self, model: str, key: str | None = None) -> httpx.Response:
+        """One chat request through the gateway, as a client would send it."""
+        return httpx.post(
+            self.url + "/v1/chat/completions",
+            headers={"authorization": f"Bearer {key or self.client_key}"},
+            json={"model": model, "messages": [{"role": "user", "content": "Hello"}]},
+            timeout=15,
+        )
 
     def set_password(self, password: str = PASSWORD) -> None:
         auth = self.harness.gateway.admin_api.auth

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 
-import httpx
 from playwright.sync_api import Browser, Page, expect
 
 from tests.browser.conftest import Watch, new_page
@@ -54,12 +53,7 @@ def test_first_run_guide_connects_a_provider_and_makes_a_working_key(
     assert "mock/mock-small" in snippet
 
     # The snippet's settings work: the key reaches the mock through the gateway.
-    answer = httpx.post(
-        served.url + "/v1/chat/completions",
-        headers={"authorization": f"Bearer {key}"},
-        json={"model": "mock/mock-small", "messages": [{"role": "user", "content": "Hello"}]},
-        timeout=10,
-    )
+    answer = served.chat("mock/mock-small", key)
     assert answer.status_code == 200
     assert answer.json()["choices"][0]["message"]["content"] == MOCK_ANSWER
 

@@ -13,6 +13,7 @@ from playwright.sync_api import Browser, Page, expect
 
 from tests.browser.conftest import Watch, log_in, new_page, screenshot
 from tests.browser.harness import Served, serve
+from tests.browser.layout import phone_overflow
 
 PAGES = (
     "home",
@@ -48,12 +49,7 @@ def populated(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
             )
         )
         for model in ("mock/mock-small", "mock/mock-large", "nowhere/none"):
-            httpx.post(
-                served.url + "/v1/chat/completions",
-                headers={"authorization": f"Bearer {served.client_key}"},
-                json={"model": model, "messages": [{"role": "user", "content": "hi"}]},
-                timeout=10,
-            )
+            served.chat(model)
         yield served
 
 
@@ -78,6 +74,14 @@ def test_every_page_renders_cleanly(
     assert [c for c in calls if not c[2]] == [], "an /api call went without the CSRF header"
     watch.assert_clean()
     context.close()
+
+
+def test_every_page_fits_a_phone_right_to_left(populated: Served, browser: Browser) -> None:
+    """In Arabic at 360 px nothing in any page's area sticks out sideways."""
+    watch = Watch()
+    found = phone_overflow(browser, populated, watch, list(PAGES), "ar")
+    assert {page: items for page, items in found.items() if items} == {}
+    watch.assert_clean()
 
 
 def test_phone_navigation_collapses_and_keyboard_focus_shows(

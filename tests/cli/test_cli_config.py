@@ -209,6 +209,24 @@ def test_provider_set_enable_disable_remove(cli: Cli) -> None:
     cli.assert_no_secrets(DEEPSEEK_KEY, PROXY_PASSWORD)
 
 
+def test_provider_capabilities(cli: Cli) -> None:
+    out = cli.ok(
+        "provider", "add", "box", "--format", "openai", "--base-url", "http://127.0.0.1:9/v1",
+        "--api-key", CUSTOM_KEY, "--capabilities", "embeddings, chat",
+    )  # fmt: skip
+    assert "provider box" in out
+    assert "capabilities: chat, embeddings\n" in cli.ok("provider", "list")
+    cli.ok("provider", "set", "box", "--capabilities", "rerank")
+    assert "capabilities: rerank\n" in cli.ok("provider", "list")
+    cli.ok("provider", "set", "box", "--capabilities", "none")  # back to everything
+    listing = cli.ok("provider", "list")
+    assert "capabilities: chat, embeddings, images, transcription, speech" in listing
+    refused = cli.fails("provider", "set", "box", "--capabilities", "telepathy")
+    assert "unknown capabilities telepathy" in refused
+    cli.ok("provider", "add", "deepseek", "--api-key", DEEPSEEK_KEY)
+    assert "capabilities: chat\n" in cli.ok("provider", "list")  # the catalog's
+
+
 def test_account_set(cli: Cli) -> None:
     cli.ok("provider", "add", "deepseek", "--api-key", DEEPSEEK_KEY)
     out = cli.ok(

@@ -96,6 +96,23 @@ async def test_provider_changes_take_effect_without_restart(env: Env) -> None:
     assert PROXY_PASSWORD not in "".join(env.seen)
 
 
+async def test_capabilities_over_the_api(env: Env) -> None:
+    body = {**provider_body(env.mock, KEY), "capabilities": ["chat"]}
+    created = await env.ok("POST", "/api/providers", 201, json=body)
+    assert created["capabilities"] == ["chat"]
+    changed = await env.ok(
+        "PATCH", "/api/providers/acme", json={"capabilities": ["embeddings", "chat"]}
+    )
+    assert changed["capabilities"] == ["chat", "embeddings"]
+    default = await env.ok("PATCH", "/api/providers/acme", json={"capabilities": None})
+    assert "speech" in default["capabilities"]  # a custom OpenAI-compatible server: everything
+    message = await env.refused(
+        "PATCH", "/api/providers/acme", 400, json={"capabilities": ["telepathy"]}
+    )
+    assert "telepathy" in message
+    assert (await env.ok("GET", "/api/providers/acme")) == default
+
+
 async def test_accounts_are_added_changed_and_removed(env: Env) -> None:
     env.upstream_answers()
     await env.ok("POST", "/api/providers", 201, json=provider_body(env.mock, KEY))

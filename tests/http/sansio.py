@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from omniroute.http import ErrorFactory, Request, Response, default_error_factory
 from omniroute.http.protocol import (
     CLOSE,
@@ -23,10 +25,13 @@ class Driver:
     """One connection: bytes in, events and written bytes out, time by hand."""
 
     def __init__(
-        self, settings: Settings | None = None, error_factory: ErrorFactory | None = None
+        self,
+        settings: Settings | None = None,
+        error_factory: ErrorFactory | None = None,
+        body_limit: Callable[[Request], int | None] | None = None,
     ) -> None:
         self.now = 100.0
-        config = Config(settings or Settings(), error_factory or default_error_factory)
+        config = Config(settings or Settings(), error_factory or default_error_factory, body_limit)
         self.conn = HTTPConnection(config, CLIENT, self.now)
         self.written = bytearray()
         self.closed = False

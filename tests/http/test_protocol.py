@@ -332,6 +332,34 @@ def test_chunked_body_over_the_limit_is_413_as_soon_as_it_exceeds() -> None:
     assert refused(driver, b"40\r\n").status == 413
 
 
+def uploads_larger(request: Request) -> int | None:
+    return 1000 if request.path == "/upload" else None
+
+
+def test_a_route_may_have_its_own_body_cap() -> None:
+    driver = Driver(Settings(max_body_bytes=100), body_limit=uploads_larger)
+    assert driver.request(post("/upload", b"u" * 1000)).body == b"u" * 1000
+    assert refused(Driver(Settings(max_body_bytes=100)), post("/upload", b"u" * 101)).status == 413
+    over = b"POST /upload HTTP/1.1\r\nHost: t\r\nContent-Length: 1001\r\n\r\n"
+    driver = Driver(Settings(max_body_bytes=100), body_limit=uploads_larger)
+    assert refused(driver, over).status == 413  # before any of the body was read
+    driver = Driver(Settings(max_body_bytes=100), body_limit=uploads_larger)
+    assert driver.feed(chunked("/upload", b"3e8\r\n" + b"a" * 1000 + b"\r\n")) == [NEED_DATA]
+    assert refused(driver, b"1\r\n").status == 413  # as soon as the chunks pass it
+
+
+def test_a_large_body_arrives_whole_in_any_pieces() -> None:
+    body = bytes(range(256)) * 8192  # 2 MiB: read into one buffer of its size
+    driver = Driver(Settings(max_body_bytes=4 * 1024 * 1024))
+    message = post("/", body)
+    head_end = message.index(b"\r\n\r\n") + 4
+    assert driver.feed(message[:head_end]) == [NEED_DATA]
+    for start in range(head_end, len(message) - 70001, 70001):
+        assert driver.feed(message[start : start + 70001]) == [NEED_DATA]
+    received = driver.request(message[start + 70001 :])
+    assert received.body == body
+
+
 @pytest.mark.parametrize("trickle", [False, True])
 def test_head_over_the_limit_is_431(trickle: bool) -> None:
     driver = Driver(Settings(max_header_bytes=1024))

@@ -96,6 +96,29 @@ def test_gemini_urls_name_the_model(base: str) -> None:
 
 
 @pytest.mark.parametrize(
+    ("operation", "path"),
+    [
+        (Operation.COMPLETIONS, "/completions"),
+        (Operation.EMBEDDINGS, "/embeddings"),
+        (Operation.MODERATION, "/moderations"),
+        (Operation.RERANK, "/rerank"),
+        (Operation.SPEECH, "/audio/speech"),
+        (Operation.TRANSCRIPTION, "/audio/transcriptions"),
+        (Operation.TRANSLATION, "/audio/translations"),
+        (Operation.IMAGES, "/images/generations"),
+        (Operation.IMAGE_EDITS, "/images/edits"),
+    ],
+)
+def test_openai_urls_of_the_other_endpoints(operation: Operation, path: str) -> None:
+    assert OPENAI.url(operation, BASE + "/", "m", stream=False) == BASE + path
+
+
+def test_gemini_embeds_in_one_batch_call() -> None:
+    url = GEMINI.url(Operation.EMBEDDINGS, BASE, "gemini-embedding-001", stream=False)
+    assert url == f"{BASE}/models/gemini-embedding-001:batchEmbedContents"
+
+
+@pytest.mark.parametrize(
     ("model", "in_url"),
     [
         ("gemini-2.5-pro", "gemini-2.5-pro"),
@@ -113,10 +136,14 @@ def test_gemini_url_quotes_the_model(model: str, in_url: str) -> None:
 @pytest.mark.parametrize(
     ("family", "operations"),
     [
-        (OPENAI, {Operation.CHAT}),
+        # An OpenAI-compatible server may serve every operation but token counting.
+        (OPENAI, set(Operation) - {Operation.COUNT_TOKENS}),
         (RESPONSES, {Operation.CHAT}),
         (ANTHROPIC, {Operation.CHAT, Operation.COUNT_TOKENS}),
-        (GEMINI, {Operation.CHAT, Operation.COUNT_TOKENS}),
+        (
+            GEMINI,
+            {Operation.CHAT, Operation.COUNT_TOKENS, Operation.EMBEDDINGS, Operation.IMAGES},
+        ),
     ],
     ids=wire_id,
 )

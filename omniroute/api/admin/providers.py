@@ -5,10 +5,11 @@ characters; proxy passwords and header values are masked.
 
 GET    /api/providers                      every provider with its accounts
 POST   /api/providers                      {"name", "api_key", "format", "base_url",
-                                            "models", "priority", "proxy", "limits"}
+                                            "models", "capabilities", "priority", "proxy",
+                                            "limits"}
 GET    /api/providers/{name}
 PATCH  /api/providers/{name}               {"base_url", "models", "enabled", "alias",
-                                            "proxy", "limits", "headers"}
+                                            "proxy", "limits", "headers", "capabilities"}
 DELETE /api/providers/{name}               with its accounts
 POST   /api/providers/{name}/accounts      {"api_key", "priority", "proxy", "limits"}
 PATCH  /api/accounts/{id}                  {"priority", "enabled", "proxy", "limits"}
@@ -34,6 +35,7 @@ from omniroute.api.admin.manage import (
 from omniroute.api.bodies import field
 from omniroute.config.describe import account_json, provider_json
 from omniroute.config.providers import (
+    KEEP,
     AccountChange,
     NewAccount,
     ProviderChange,
@@ -46,10 +48,20 @@ from omniroute.errors import BadRequest, NotFound
 from omniroute.gateway.probe import probe_provider
 from omniroute.http.message import Request, Response
 from omniroute.http.routing import Router
+from omniroute.providers.family import check_capabilities
 
 _ACCOUNT_FIELDS = ("api_key", "priority", "proxy", "limits")
-_NEW_PROVIDER = ("name", "format", "base_url", "models", *_ACCOUNT_FIELDS)
-_PROVIDER_CHANGE = ("base_url", "models", "enabled", "alias", "proxy", "limits", "headers")
+_NEW_PROVIDER = ("name", "format", "base_url", "models", "capabilities", *_ACCOUNT_FIELDS)
+_PROVIDER_CHANGE = (
+    "base_url",
+    "models",
+    "enabled",
+    "alias",
+    "proxy",
+    "limits",
+    "headers",
+    "capabilities",
+)
 _ACCOUNT_CHANGE = ("priority", "enabled", "proxy", "limits")
 
 
@@ -93,6 +105,7 @@ class ProviderRoutes:
             format=field(body, "format", str, required=False),
             base_url=field(body, "base_url", str, required=False),
             models=string_list(body, "models"),
+            capabilities=_capabilities(body.get("capabilities")),
             naming=API_NAMING,
             new=True,
         )
@@ -115,6 +128,7 @@ class ProviderRoutes:
             proxy=nullable(body, "proxy", str),
             limits=field(body, "limits", dict, required=False),
             headers=headers,
+            capabilities=_capabilities(body["capabilities"]) if "capabilities" in body else KEEP,
         )
         await change_provider(self._m.editor(request), name, change, naming=API_NAMING)
         await self._m.applied()
@@ -221,3 +235,8 @@ def _new_account(body: dict[str, Any]) -> NewAccount:
 def _outcome(result: dict[str, Any]) -> dict[str, Any]:
     """What a test's audit row keeps: whether it worked and what answered."""
     return {k: result[k] for k in ("ok", "status", "model", "account")}
+
+
+def _capabilities(value: object) -> list[str] | None:
+    """'capabilities': a list of names (null: the provider's default)."""
+    return None if value is None else check_capabilities(value)
