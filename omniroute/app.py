@@ -7,6 +7,7 @@ import contextlib
 import logging
 import signal
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ from omniroute.api.dialect import dialect_for_path, error_response
 from omniroute.api.status import AdminAccess, rss_bytes
 from omniroute.gateway.console import LOGGER, ConsoleLog, LogFile
 from omniroute.gateway.conversations import ConversationMemory
+from omniroute.gateway.costs import Costs
 from omniroute.gateway.observe import Observers
 from omniroute.gateway.pipeline import Pipeline
 from omniroute.gateway.registry import Registry, RegistryWatcher
@@ -69,7 +71,8 @@ def web_root() -> Path:
 
 
 class Gateway:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, clock: Callable[[], float] = time.time) -> None:
+        """``clock``: wall time for spending periods (UTC days and months)."""
         self.settings = settings
         self.started = time.time()
         self.store = Store(settings)
@@ -84,8 +87,15 @@ class Gateway:
         self.console = ConsoleLog()
         self.log_file = LogFile()
         self._rebuild: asyncio.Task[None] | None = None
+        self.costs = Costs(self.registry, clock)
         self.pipeline = Pipeline(
-            settings, self.registry, self.upstream, self.store, self.resilience, self.observers
+            settings,
+            self.registry,
+            self.upstream,
+            self.store,
+            self.resilience,
+            self.observers,
+            self.costs,
         )
         self.auto_backups = AutoBackups(
             self.store,
@@ -167,6 +177,7 @@ class Gateway:
             await self._watcher.load()
             await self._initial_password()
             await self.resilience.restore(self.store)
+            await self.costs.rebuild(self.store)
             self._watcher.start()
             self._rebuild = asyncio.create_task(self._rebuild_telemetry(time.time()))
             self.resilience.start_saving(self.store)

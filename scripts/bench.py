@@ -87,13 +87,14 @@ class Sizes:
     streams: int
     starts: int
     soak: int  # streamed requests per soak run
+    usage_rows: int  # request-log rows generated for the usage questions
 
     @classmethod
     def pick(cls, quick: bool, streams: int | None, duration: float | None) -> Sizes:
-        base = (cls(200, 100, 1.5, 0.5, 100, 1, 1000) if quick
-                else cls(2000, 1000, 5.0, 1.0, 1000, 3, 10_000))
+        base = (cls(200, 100, 1.5, 0.5, 100, 1, 1000, 100_000) if quick
+                else cls(2000, 1000, 5.0, 1.0, 1000, 3, 10_000, 1_000_000))
         return cls(base.latency, base.ttfb, duration or base.duration, base.warmup_seconds,
-                   streams or base.streams, base.starts, base.soak)
+                   streams or base.streams, base.starts, base.soak, base.usage_rows)
 
 
 def _pdeathsig() -> None:
@@ -649,6 +650,136 @@ def scenario_dashboard(bench: Bench) -> list[Row]:
     return rows
 
 
+def _fill_request_log(db: Path, count: int, days: float) -> None:
+    """``count`` request-log rows, in time order over the last ``days`` days,
+    written the way the gateway writes them (batches through the writer's
+    code, which keeps the daily roll-up)."""
+    import random
+    import sqlite3
+
+    sys.path.insert(0, str(REPO))
+    from omniroute.store.records import RequestLogRow
+    from omniroute.store.request_log import RequestLogBuffer
+
+    rng = random.Random(11)
+    providers = [("openai", "gpt-5"), ("anthropic", "claude-sonnet-4-5"), ("groq", "llama"),
+                 ("deepseek", "deepseek-chat"), ("gemini", "gemini-2.5-pro")]
+    conn = sqlite3.connect(db, isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    buffer = RequestLogBuffer(limit=50_000)
+    start = time.time() - days * 86_400
+    step = days * 86_400 / count
+    try:
+        for i in range(count):
+            provider, model = providers[i % 5]
+            buffer.add(RequestLogRow(
+                ts=start + i * step, request_id=f"bench-{i}", model=f"{provider}/{model}",
+                status=200 if rng.random() > 0.03 else 502, latency_ms=rng.uniform(50, 900),
+                client_key_id=None, resolved_model=model, provider=provider,
+                account_id=1 + i % 3, input_tokens=rng.randint(100, 9000),
+                output_tokens=rng.randint(10, 2000), cached_tokens=rng.randint(0, 100),
+                cost=rng.uniform(0, 0.02)))
+            if len(buffer) >= 50_000:
+                buffer.flush(conn)
+        buffer.flush(conn)
+    finally:
+        conn.close()
+
+
+def _usage_query_ms(db: Path) -> list[float]:
+    """The store function behind ``omniroute usage`` and ``/api/usage``, timed
+    in this process (the command's own time is mostly Python starting)."""
+    import sqlite3
+
+    from omniroute.store.usage_hourly import usage
+
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        now, times = time.time(), []
+        for group in ("day", "provider", "model") * 3:
+            started = time.perf_counter()
+            usage(conn, group, None, now - 30 * 86_400, now)
+            times.append((time.perf_counter() - started) * 1000)
+        return times
+    finally:
+        conn.close()
+
+
+def _copy_data_dir(source: Path, target: Path) -> None:
+    """A consistent copy of the gateway's database (and its key) to fill."""
+    import shutil
+    import sqlite3
+
+    target.mkdir(mode=0o700)
+    shutil.copy2(source / "secret.key", target / "secret.key")
+    src = sqlite3.connect(source / "omniroute.db")
+    dst = sqlite3.connect(target / "omniroute.db")
+    try:
+        src.backup(dst)
+    finally:
+        src.close()
+        dst.close()
+
+
+def scenario_usage(bench: Bench) -> list[Row]:
+    """Usage questions over a large request log (a copy of the database with
+    1,000,000 generated rows over 30 days; 100,000 with --quick): the
+    ``omniroute usage`` command (a whole process, start-up included) and
+    ``GET /api/usage?group=day`` on a gateway serving that copy."""
+    count = bench.sizes.usage_rows
+    copy = bench.data_dir / "usage-copy"
+    _copy_data_dir(bench.data_dir, copy)
+    _fill_request_log(copy / "omniroute.db", count, 30.0)
+    base = [sys.executable, "-m", "omniroute"]
+    where = ["--data-dir", str(copy)]
+    command_ms = []
+    for by in ("day", "provider", "model", "day", "provider", "model"):
+        started = time.perf_counter()
+        done = subprocess.run([*base, "usage", "--by", by, "--since", "30d", *where],
+                              capture_output=True, text=True, timeout=120, cwd=REPO,
+                              env=_clean_env())
+        command_ms.append((time.perf_counter() - started) * 1000)
+        if done.returncode != 0:
+            raise BenchError(f"omniroute usage failed: {done.stderr.strip()[-300:]}")
+    started = time.perf_counter()
+    subprocess.run([*base, "--version"], capture_output=True, timeout=60, cwd=REPO,
+                   env=_clean_env(), check=True)
+    bare_ms = (time.perf_counter() - started) * 1000
+    query_ms = _usage_query_ms(copy / "omniroute.db")
+    port = _free_port()
+    log = (copy / "gateway.log").open("a")
+    gateway = bench.children.spawn(
+        [*base, "serve", "--host", "127.0.0.1", "--port", str(port), *where],
+        stdout=log, stderr=subprocess.STDOUT, env=_clean_env())
+    log.close()
+    try:
+        deadline = time.perf_counter() + 60
+        while _health_status(port) != 200:
+            if gateway.poll() is not None or time.perf_counter() > deadline:
+                raise BenchError("the gateway on the usage copy did not come up")
+            time.sleep(0.01)
+        token = json.loads((copy / "admin.json").read_text())["token"]
+        api_ms = []
+        for since in ("30d", "7d") * 5:
+            started = time.perf_counter()
+            answer = _get_json(port, f"/api/usage?group=day&since={since}",
+                               {"authorization": f"Bearer {token}"})
+            api_ms.append((time.perf_counter() - started) * 1000)
+            if not answer or answer["totals"]["requests"] <= 0:
+                raise BenchError("GET /api/usage gave no totals")
+    finally:
+        bench.children.stop(gateway)
+    label = f"{count // 1000:,}K rows"
+    return [
+        Row(f"omniroute usage, {label}, 30 days, p50", "ms", None, percentile(command_ms, 0.5)),
+        Row("  of which interpreter start (--version)", "ms", None, bare_ms),
+        Row("  of which the store's query (by day, provider, model)", "ms", None,
+            percentile(query_ms, 0.5)),
+        Row(f"GET /api/usage?group=day, {label}, p50", "ms", None, percentile(api_ms, 0.5)),
+        Row(f"GET /api/usage?group=day, {label}, max", "ms", None, max(api_ms)),
+    ]
+
+
 SCENARIOS: list[Callable[[Bench], list[Row]]] = [
     scenario_idle_rss,
     scenario_latency,
@@ -662,6 +793,7 @@ SCENARIOS: list[Callable[[Bench], list[Row]]] = [
     scenario_upload,
     scenario_startup,
     scenario_dashboard,
+    scenario_usage,
     scenario_soak,
 ]
 

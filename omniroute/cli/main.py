@@ -7,6 +7,7 @@
     omniroute alias add|list|remove …
     omniroute config set KEY VALUE | show
     omniroute key create|list|set|revoke …
+    omniroute price set|list|unset …, budget set|list|unset …, usage …
     omniroute admin password|logout-all, omniroute audit, omniroute routes
     omniroute export|import …, backup create|list|restore …, doctor
     omniroute --version | --help
@@ -34,6 +35,7 @@ from omniroute.cli import keys as cli_keys
 from omniroute.cli import logs as cli_logs
 from omniroute.cli import provider as cli_provider
 from omniroute.cli import routing as cli_routing
+from omniroute.cli import spending as cli_spending
 from omniroute.cli import status as cli_status
 from omniroute.cli import transfer as cli_transfer
 from omniroute.cli.common import (
@@ -62,6 +64,13 @@ commands:
   key create [--name N] [--models A,B] [--providers P,Q] [--expires 30d] [--rpm N]
              [--max-concurrent N]    a client key (printed once) and what it may do
   key list | key set ID [options] | key revoke ID
+  price set PROVIDER/MODEL --input X --output Y [--cached Z] [--reasoning W]
+                                     override a price (USD per 1M tokens)
+  price list | price unset PROVIDER/MODEL
+  budget set provider:NAME|key:ID|combo:NAME/STEP [--daily USD] [--monthly USD]
+  budget list | budget unset SCOPE   spending ceilings per UTC day and month
+  usage [--by provider|model|key|day] [--since 7d] [--csv]
+                                     requests, tokens and cost from the request log
   admin password [--stdin] | admin logout-all
   audit [--limit N] [--json]         who changed what, newest first
   logs [--follow] [--status 5xx] [--model M] [--limit N] [--json]
@@ -118,6 +127,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     cli_provider.register(sub)
     cli_routing.register(sub)
+    cli_spending.register(sub)
     cli_admin.register(sub)
     cli_transfer.register(sub)
     cli_doctor.register(sub)

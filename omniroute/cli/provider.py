@@ -146,7 +146,7 @@ async def cmd_add(args: argparse.Namespace, settings: Settings) -> int:
 
 _CATALOG_LEGEND = (
     "ctx: context window, out: longest answer, in tokens; "
-    "price: USD per 1M tokens, input/output (cached input)"
+    "price: USD per 1M tokens, input/output (cached input); overrides: `omniroute price list`"
 )
 
 
@@ -221,6 +221,8 @@ def _price(price: ModelPrice | None) -> str:
     text = f"${price.input:g}/${price.output:g}"
     if price.cached_input is not None:
         text += f" (${price.cached_input:g})"
+    if price.reasoning is not None and price.reasoning != price.output:
+        text += f" reasoning ${price.reasoning:g}"
     return text
 
 

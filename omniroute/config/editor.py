@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from omniroute.config import spending
 from omniroute.config.audit import CLI, Actor, Auditor, difference
 from omniroute.config.base_urls import check_base_url
 from omniroute.config.describe import account_json, alias_json, combo_json, provider_json
@@ -87,6 +88,51 @@ class ConfigEditor:
         self, before: Mapping[str, Any], after: Mapping[str, Any], target: str
     ) -> None:
         await self.audit.record("settings.update", target, difference(before, after))
+
+    # -- prices and budgets (one entry of the ``prices`` / ``budgets`` settings)
+
+    async def set_price(self, ref: str, price: Mapping[str, Any]) -> dict[str, Any]:
+        """Override the price of ``provider/model``; returns it as stored."""
+        ref = spending.check_model_ref(ref)
+        checked = spending.check_price(ref, price)
+        before = (await self.store.snapshot()).settings.get(spending.PRICES) or {}
+        await self.store.merge_setting(
+            spending.PRICES, {ref: checked}, lambda v: check_setting(spending.PRICES, v)
+        )
+        await self.audit.record("price.set", ref, difference(before.get(ref) or {}, checked))
+        return checked
+
+    async def unset_price(self, ref: str) -> bool:
+        """Back to the catalog's price; False if ``ref`` had no override."""
+        before = (await self.store.snapshot()).settings.get(spending.PRICES) or {}
+        if ref not in before:
+            return False
+        await self.store.merge_setting(
+            spending.PRICES, {ref: None}, lambda v: check_setting(spending.PRICES, v)
+        )
+        await self.audit.record("price.unset", ref, {"before": before[ref]})
+        return True
+
+    async def set_budget(self, scope: str, budget: Mapping[str, Any]) -> dict[str, Any]:
+        """Set the daily and/or monthly ceiling of a scope; returns it as stored."""
+        scope = spending.check_scope(scope)
+        checked = spending.check_budget(scope, budget)
+        before = (await self.store.snapshot()).settings.get(spending.BUDGETS) or {}
+        await self.store.merge_setting(
+            spending.BUDGETS, {scope: checked}, lambda v: check_setting(spending.BUDGETS, v)
+        )
+        await self.audit.record("budget.set", scope, difference(before.get(scope) or {}, checked))
+        return checked
+
+    async def unset_budget(self, scope: str) -> bool:
+        before = (await self.store.snapshot()).settings.get(spending.BUDGETS) or {}
+        if scope not in before:
+            return False
+        await self.store.merge_setting(
+            spending.BUDGETS, {scope: None}, lambda v: check_setting(spending.BUDGETS, v)
+        )
+        await self.audit.record("budget.unset", scope, {"before": before[scope]})
+        return True
 
     # -- providers and accounts
 

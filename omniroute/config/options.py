@@ -56,10 +56,13 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
+from omniroute.config import spending
 from omniroute.errors import BadRequest
+from omniroute.providers.catalog import ModelPrice
 from omniroute.providers.family import check_capabilities
 from omniroute.routing import breaker as _breaker
 from omniroute.routing import cooldown as _cooldown
+from omniroute.routing.budgets import Budget
 from omniroute.routing.ratelimit import Limits
 from omniroute.routing.strategies import STRATEGIES
 from omniroute.store.admin import AUDIT_RETENTION_SETTING, DEFAULT_AUDIT_RETENTION_DAYS
@@ -217,6 +220,10 @@ class Options:
     allow_link_local_base_urls: bool = False
     log: LogOptions = LogOptions()
     request_log: RequestLogOptions = RequestLogOptions()
+    # Price overrides by provider/model, and spending ceilings by scope
+    # (see config/spending.py).
+    prices: Mapping[str, ModelPrice] = field(default_factory=lambda: MappingProxyType({}))
+    budgets: Mapping[str, Budget] = field(default_factory=lambda: MappingProxyType({}))
 
     @classmethod
     def read(cls, settings: Mapping[str, Any]) -> Options:
@@ -563,6 +570,8 @@ SETTING_CHECKS: Mapping[str, Callable[[str, Any], Any]] = MappingProxyType(
         "allow_link_local_base_urls": _flag,
         "log": _log_setting,
         "request_log": _request_log_setting,
+        spending.PRICES: spending.check_prices,
+        spending.BUDGETS: spending.check_budgets,
     }
 )
 
@@ -593,5 +602,7 @@ _TYPED: Mapping[str, Callable[[Any], Any]] = MappingProxyType(
         "client_deny": _networks,
         "admin_allow": _networks,
         "admin_deny": _networks,
+        spending.PRICES: spending.typed_prices,
+        spending.BUDGETS: spending.typed_budgets,
     }
 )

@@ -161,6 +161,7 @@ class Attempt:
         "upstream_headers",
         "slots",
         "scrubber",
+        "cost",
         "_listener",
     )
 
@@ -186,6 +187,7 @@ class Attempt:
         self.ended: AttemptEnd | None = None
         self.upstream_headers: list[tuple[str, str]] = []  # once its answer began
         self.slots: list[str] = []  # rate-limit slots it holds until it ends
+        self.cost: float | None = None  # USD, once its row is logged (None: no price known)
         # The account's secrets, kept out of every error relayed to the client.
         self.scrubber = scrubber or provider.scrubbers.get(account.id) or Scrubber(())
         self._listener = listener

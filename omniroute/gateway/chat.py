@@ -27,6 +27,7 @@ from omniroute.formats.common import (
 )
 from omniroute.formats.wire import StreamEncoder, WireFormat, wire_format
 from omniroute.gateway.call import Attempt, AttemptEnd, Call, Outcome
+from omniroute.gateway.costs import cost_headers
 from omniroute.gateway.exchange import Exchange, public, scrub
 from omniroute.gateway.images import ImageFetcher, has_web_images
 from omniroute.gateway.registry import ProviderInfo
@@ -180,6 +181,7 @@ def _answered(call: Call, attempt: Attempt, body: bytes, usage: ir.Usage) -> Res
     headers.append(("x-omniroute-tokens-in", str(usage.input_tokens)))
     headers.append(("x-omniroute-tokens-out", str(usage.output_tokens)))
     headers.append(("x-omniroute-latency-ms", str(round((time.monotonic() - call.started) * 1000))))
+    headers += cost_headers(attempt.cost, usage)
     return Response(200, body, headers, content_type="application/json")
 
 

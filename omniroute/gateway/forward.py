@@ -25,6 +25,7 @@ from omniroute.formats.openai_endpoints import (
 )
 from omniroute.gateway.call import Attempt, AttemptEnd, Call, Outcome
 from omniroute.gateway.chat import dumps
+from omniroute.gateway.costs import cost_headers
 from omniroute.gateway.exchange import Exchange, public
 from omniroute.gateway.registry import ProviderInfo
 from omniroute.http.message import GuardedStream, Response, StreamResponse
@@ -108,6 +109,7 @@ def _answered(
     headers = attempt.headers()
     headers.append(("x-omniroute-tokens-in", str(usage.input_tokens)))
     headers.append(("x-omniroute-latency-ms", str(round((time.monotonic() - call.started) * 1000))))
+    headers += cost_headers(attempt.cost, usage)
     return Response(200, body, headers, content_type=content_type)
 
 

@@ -31,6 +31,7 @@ from omniroute.formats import ir
 from omniroute.gateway.call import Attempt, AttemptEnd, Call, Outcome
 from omniroute.gateway.chat import ChatOperation
 from omniroute.gateway.completions import CompletionsOperation
+from omniroute.gateway.costs import Costs
 from omniroute.gateway.count_tokens import CountTokensOperation
 from omniroute.gateway.exchange import Exchange
 from omniroute.gateway.forward import SpeechOperation, json_operations
@@ -73,9 +74,11 @@ class Pipeline:
         store: Store,
         resilience: Resilience,
         observers: Observers | None = None,
+        costs: Costs | None = None,
     ) -> None:
         self._registry = registry
         self.observers = observers or Observers()
+        self.costs = costs or Costs(registry)
         self._store = store
         self._res = resilience
         self._exchange = Exchange(upstream, Timeouts.from_settings(settings))
@@ -124,6 +127,9 @@ class Pipeline:
         handler = self._handlers[call.operation]
         self.observers.started(call.request_id, call.model, call.stream, call.dialect)
         try:
+            refused = self.costs.refuse_key(call.client_key_id)
+            if refused is not None:
+                raise refused
             guard = self._registry().options.injection_guard
             if guard != OFF and call.operation is Operation.CHAT:
                 await self._injection.check(call, guard)
@@ -189,6 +195,10 @@ class Pipeline:
             provider = registry.provider(target.provider)
             if not handler.serves(call, provider, target.model):
                 skipped.append((f"{target.ref}: cannot {call.operation.value}", None))
+                continue
+            spent = self.costs.over_budget(target)
+            if spent is not None:
+                skipped.append((f"{target.ref}: {spent[0]}", spent[1]))
                 continue
             gates = _gates(target)
             if not self._admit(gates):
@@ -473,30 +483,34 @@ class Pipeline:
             return
         call.recorded = True
         usage = usage or ir.Usage()
-        self._log(
-            RequestLogRow(
-                ts=time.time(),
-                request_id=call.request_id,
-                model=call.model,
-                status=status,
-                latency_ms=(time.monotonic() - call.started) * 1000,
-                client_key_id=call.client_key_id,
-                resolved_model=attempt.target.model if attempt else None,
-                provider=attempt.provider.name if attempt else None,
-                account_id=attempt.account.id if attempt else None,
-                client_format=call.dialect,
-                upstream_format=attempt.upstream_format if attempt else None,
-                stream=call.stream,
-                error_kind=error_kind,
-                ttft_ms=ttft * 1000 if ttft is not None else None,
-                input_tokens=usage.input_tokens,
-                output_tokens=usage.output_tokens,
-                cached_tokens=usage.cached_input_tokens,
-                reasoning_tokens=usage.reasoning_tokens,
-                usage_estimated=usage.estimated,
-                operation=call.operation.value,
-            )
+        row = RequestLogRow(
+            ts=time.time(),
+            request_id=call.request_id,
+            model=call.model,
+            status=status,
+            latency_ms=(time.monotonic() - call.started) * 1000,
+            client_key_id=call.client_key_id,
+            resolved_model=attempt.target.model if attempt else None,
+            provider=attempt.provider.name if attempt else None,
+            account_id=attempt.account.id if attempt else None,
+            client_format=call.dialect,
+            upstream_format=attempt.upstream_format if attempt else None,
+            stream=call.stream,
+            error_kind=error_kind,
+            ttft_ms=ttft * 1000 if ttft is not None else None,
+            input_tokens=usage.input_tokens,
+            output_tokens=usage.output_tokens,
+            cached_tokens=usage.cached_input_tokens,
+            reasoning_tokens=usage.reasoning_tokens,
+            usage_estimated=usage.estimated,
+            operation=call.operation.value,
+            combo=attempt.target.combo if attempt else None,
+            combo_step=attempt.target.step if attempt else None,
         )
+        self.costs.price(row)
+        if attempt is not None:
+            attempt.cost = row.cost
+        self._log(row)
 
     def _log(self, row: RequestLogRow) -> None:
         self._store.log_request(row)

@@ -82,6 +82,31 @@ class ModelPrice:
         """
         return (3 * self.input + self.output) / 4
 
+    def cost(self, input_tokens: int, output_tokens: int, cached: int, reasoning: int) -> float:
+        """USD for one answer. ``input_tokens`` counts cached ones too and
+        ``output_tokens`` reasoning ones too (how the request log keeps them),
+        so each token is charged once: cached at the cached price, reasoning at
+        the reasoning price, each falling back to the plain one."""
+        cached = min(max(cached, 0), max(input_tokens, 0))
+        reasoning = min(max(reasoning, 0), max(output_tokens, 0))
+        cached_price = self.input if self.cached_input is None else self.cached_input
+        reasoning_price = self.output if self.reasoning is None else self.reasoning
+        total = (
+            (input_tokens - cached) * self.input
+            + cached * cached_price
+            + (output_tokens - reasoning) * self.output
+            + reasoning * reasoning_price
+        )
+        return max(total, 0.0) / 1_000_000
+
+    def to_json(self) -> dict[str, float | None]:
+        return {
+            "input": self.input,
+            "output": self.output,
+            "cached_input": self.cached_input,
+            "reasoning": self.reasoning,
+        }
+
 
 @dataclass(frozen=True, slots=True)
 class CatalogModel:
@@ -242,7 +267,7 @@ def _parse_model(raw: Any, where: str) -> CatalogModel:
         id=mid,
         context=_opt_positive_int(raw, "context", where),
         max_output=_opt_positive_int(raw, "max_output", where),
-        price=None if price is None else _parse_price(price, where),
+        price=None if price is None else parse_price(price, where),
         capabilities=_capabilities(raw, where),
     )
 
@@ -259,7 +284,7 @@ def _capabilities(raw: dict[str, Any], where: str) -> tuple[str, ...] | None:
         raise ConfigError(f"{where}: {exc.message}") from None
 
 
-def _parse_price(raw: Any, where: str) -> ModelPrice:
+def parse_price(raw: Any, where: str) -> ModelPrice:
     if not isinstance(raw, dict):
         raise ConfigError(f"{where}: 'price' must be an object or null")
     unknown = set(raw) - {"input", "output", "cached_input", "reasoning"}

@@ -74,6 +74,7 @@ KEPT_TABLES = frozenset(
         "admin_sessions",
         "audit_log",
         "request_log",
+        "usage_hourly",
         "response_memory",
         "schema_migrations",
     }

@@ -190,6 +190,41 @@ _KEY_USAGE = sql(
     "ALTER TABLE client_keys ADD COLUMN output_tokens INTEGER NOT NULL DEFAULT 0",
 )
 
+# What each request cost (USD at the prices in force when it was logged; NULL
+# when no price was known) and the combo step that served it, so spending per
+# combo step can be added up again after a restart.
+# The request log summed per UTC hour and what a row is grouped by (filled as
+# rows are written, and here from the rows already there), so usage over
+# weeks reads thousands of rows rather than millions.
+_REQUEST_COST = sql(
+    "ALTER TABLE request_log ADD COLUMN cost REAL",
+    "ALTER TABLE request_log ADD COLUMN combo TEXT",
+    "ALTER TABLE request_log ADD COLUMN combo_step INTEGER",
+    """CREATE TABLE usage_hourly (
+        hour TEXT NOT NULL,
+        provider TEXT,
+        model TEXT NOT NULL,
+        client_key_id INTEGER,
+        account_id INTEGER,
+        combo TEXT,
+        combo_step INTEGER,
+        requests INTEGER NOT NULL,
+        errors INTEGER NOT NULL,
+        input_tokens INTEGER NOT NULL,
+        output_tokens INTEGER NOT NULL,
+        cached_tokens INTEGER NOT NULL,
+        reasoning_tokens INTEGER NOT NULL,
+        latency_ms REAL NOT NULL,
+        cost REAL
+    )""",
+    "CREATE INDEX usage_hourly_by_hour ON usage_hourly(hour)",
+    """INSERT INTO usage_hourly SELECT strftime('%Y-%m-%dT%H', ts, 'unixepoch'), provider,
+        coalesce(provider || '/' || resolved_model, model), client_key_id, account_id, NULL,
+        NULL, count(*), sum(status >= 400), sum(input_tokens), sum(output_tokens),
+        sum(cached_tokens), sum(reasoning_tokens), sum(latency_ms), NULL
+        FROM request_log GROUP BY 1, 2, 3, 4, 5""",
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "config tables", _CONFIG_TABLES),
     Migration(2, "request log", _REQUEST_LOG),
@@ -198,6 +233,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(5, "request operation", _REQUEST_OPERATION),
     Migration(6, "admin", _ADMIN),
     Migration(7, "client key usage", _KEY_USAGE),
+    Migration(8, "request cost", _REQUEST_COST),
 )
 
 _LEDGER = """CREATE TABLE IF NOT EXISTS schema_migrations (

@@ -214,3 +214,6 @@ class RequestLogRow:
     reasoning_tokens: int = 0
     usage_estimated: bool = False
     operation: str = "chat"
+    cost: float | None = None  # USD at the prices in force when logged; None: no price known
+    combo: str | None = None  # the combo and step that served it, if any
+    combo_step: int | None = None

@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from . import usage_hourly
 from .db import BEGIN_WRITE, run_transaction
 from .records import RequestLogRow
 
@@ -23,22 +24,16 @@ log = logging.getLogger("omniroute.store")
 _COLUMN_SQL = (
     "ts, request_id, client_key_id, model, resolved_model, provider, account_id, "
     "client_format, upstream_format, stream, status, error_kind, latency_ms, ttft_ms, "
-    "input_tokens, output_tokens, cached_tokens, reasoning_tokens, usage_estimated, operation"
+    "input_tokens, output_tokens, cached_tokens, reasoning_tokens, usage_estimated, operation, "
+    "cost, combo, combo_step"
 )
 _COLUMNS = tuple(name.strip() for name in _COLUMN_SQL.split(","))
 _TS, _KEY_ID, _INPUT, _OUTPUT = (
     _COLUMNS.index(name) for name in ("ts", "client_key_id", "input_tokens", "output_tokens")
 )
-_INSERT = (
-    "INSERT INTO request_log (" + _COLUMN_SQL + ") "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-)
-_SELECT_RECENT = (
-    "SELECT ts, request_id, client_key_id, model, resolved_model, provider, account_id, "
-    "client_format, upstream_format, stream, status, error_kind, latency_ms, ttft_ms, "
-    "input_tokens, output_tokens, cached_tokens, reasoning_tokens, usage_estimated, operation "
-    "FROM request_log ORDER BY id DESC LIMIT ?"
-)
+_PLACES = ", ".join("?" * len(_COLUMNS))
+_INSERT = "INSERT INTO request_log (" + _COLUMN_SQL + ") VALUES (" + _PLACES + ")"  # noqa: S608
+_SELECT_RECENT = "SELECT " + _COLUMN_SQL + " FROM request_log ORDER BY id DESC LIMIT ?"  # noqa: S608
 
 
 class RequestLogBuffer:
@@ -119,10 +114,12 @@ class RequestLogBuffer:
             else:
                 values.append(converted)
         usage = _key_usage(values)
+        hours = _by_hour(values)
 
         def write(c: sqlite3.Connection) -> None:
             c.executemany(_INSERT, values)
             c.executemany(_KEY_USAGE, [(*used, key_id) for key_id, used in usage.items()])
+            usage_hourly.add(c, hours)
 
         try:
             run_transaction(conn, write, BEGIN_WRITE)
@@ -143,7 +140,7 @@ class RequestLogBuffer:
 
         def prune(c: sqlite3.Connection) -> None:
             if self._keep > 0:
-                c.execute("DELETE FROM request_log WHERE ts < ?", (now - self._keep,))
+                _drop_before(c, now - self._keep)
             if max_rows is not None:
                 c.execute(_PRUNE_ROWS, (max_rows,))
 
@@ -159,6 +156,13 @@ _PRUNE_ROWS = (
     "DELETE FROM request_log WHERE id <= "
     "(SELECT id FROM request_log ORDER BY id DESC LIMIT 1 OFFSET ?)"
 )
+
+
+def _drop_before(conn: sqlite3.Connection, cutoff: float) -> None:
+    conn.execute("DELETE FROM request_log WHERE ts < ?", (cutoff,))
+    usage_hourly.prune(conn, cutoff)
+
+
 _KEY_USAGE = (
     "UPDATE client_keys SET last_used_at = max(coalesce(last_used_at, 0), ?), "
     "requests = requests + ?, input_tokens = input_tokens + ?, "
@@ -185,6 +189,37 @@ def _key_usage(values: list[tuple[Any, ...]]) -> dict[int, tuple[float, int, int
     return usage
 
 
+_ROLLED = tuple(
+    _COLUMNS.index(name)
+    for name in (
+        "ts", "provider", "resolved_model", "model", "client_key_id", "account_id", "combo",
+        "combo_step", "status", "input_tokens", "output_tokens", "cached_tokens",
+        "reasoning_tokens", "latency_ms", "cost",
+    )
+)  # fmt: skip
+
+
+def _by_hour(
+    values: list[tuple[Any, ...]],
+) -> dict[usage_hourly.HourKey, usage_hourly.HourNumbers]:
+    """A batch of stored rows summed per UTC hour and what usage groups by."""
+    hours: dict[usage_hourly.HourKey, usage_hourly.HourNumbers] = {}
+    for row in values:
+        ts, provider, resolved, model, key_id, account_id, combo, step, status, *rest = (
+            row[i] for i in _ROLLED
+        )
+        given, taken, cached, reasoning, latency, cost = rest
+        name = f"{provider}/{resolved}" if provider is not None and resolved is not None else model
+        hour = usage_hourly.hour_of(ts)
+        key = usage_hourly.HourKey(hour, provider, name, key_id, account_id, combo, step)
+        hours[key] = hours.get(key, usage_hourly.NOTHING).plus(
+            usage_hourly.HourNumbers(
+                1, int(status >= 400), given, taken, cached, reasoning, latency, cost
+            )
+        )
+    return hours
+
+
 def _values(row: RequestLogRow) -> tuple[Any, ...] | None:
     """The row as bound parameters, or None if its fields have unusable types."""
     try:
@@ -209,6 +244,9 @@ def _values(row: RequestLogRow) -> tuple[Any, ...] | None:
             int(row.reasoning_tokens),
             int(bool(row.usage_estimated)),
             str(row.operation),
+            None if row.cost is None else float(row.cost),
+            _opt_str(row.combo),
+            _opt_int(row.combo_step),
         )
     except (AttributeError, TypeError, ValueError, OverflowError):
         return None
@@ -243,7 +281,7 @@ _SELECT_ROWS = (
     "SELECT r.id, k.name, r.ts, r.request_id, r.client_key_id, r.model, r.resolved_model, "
     "r.provider, r.account_id, r.client_format, r.upstream_format, r.stream, r.status, "
     "r.error_kind, r.latency_ms, r.ttft_ms, r.input_tokens, r.output_tokens, r.cached_tokens, "
-    "r.reasoning_tokens, r.usage_estimated, r.operation "
+    "r.reasoning_tokens, r.usage_estimated, r.operation, r.cost, r.combo, r.combo_step "
     "FROM request_log r LEFT JOIN client_keys k ON k.id = r.client_key_id "
 )
 _SELECT_PAGE = (
@@ -308,94 +346,3 @@ def find_request(conn: sqlite3.Connection, row_id: int) -> LoggedRequest | None:
 
 def _logged(values: tuple[Any, ...]) -> LoggedRequest:
     return LoggedRequest(int(values[0]), values[1], _row(values[2:]))
-
-
-# -- usage: totals grouped by one dimension (and optionally a second one) -------
-
-USAGE_DIMENSIONS = ("provider", "model", "key", "account", "day")
-# What each dimension groups by, and the name it shows. A model is named by
-# what served it (provider/upstream id); a request that never reached a
-# provider keeps the name it asked for. An account is named provider#id.
-_DIMENSION_SQL = {
-    "provider": ("r.provider", "r.provider"),
-    "model": ("coalesce(r.provider || '/' || r.resolved_model, r.model)",) * 2,
-    "key": ("r.client_key_id", "k.name"),
-    "account": ("r.provider, r.account_id", "r.provider || '#' || r.account_id"),
-    "day": ("strftime('%Y-%m-%d', r.ts, 'unixepoch')",) * 2,
-}
-# The ids shown beside a key's or an account's name.
-_DIMENSION_ID = {"key": ("key_id", "r.client_key_id"), "account": ("account_id", "r.account_id")}
-USAGE_NUMBERS = (
-    "requests",
-    "errors",
-    "input_tokens",
-    "output_tokens",
-    "cached_tokens",
-    "reasoning_tokens",
-    "avg_latency_ms",
-)
-_NUMBERS_SQL = (
-    "count(*), coalesce(sum(r.status >= 400), 0), coalesce(sum(r.input_tokens), 0), "
-    "coalesce(sum(r.output_tokens), 0), coalesce(sum(r.cached_tokens), 0), "
-    "coalesce(sum(r.reasoning_tokens), 0), avg(r.latency_ms)"
-)
-_FROM_PERIOD = (
-    " FROM request_log r LEFT JOIN client_keys k ON k.id = r.client_key_id "
-    "WHERE r.ts >= :since AND r.ts < :until"
-)
-_USAGE_TOTALS = "SELECT " + _NUMBERS_SQL + _FROM_PERIOD
-
-
-@dataclass(frozen=True, slots=True)
-class _UsageQuery:
-    sql: str
-    fields: tuple[str, ...]  # the names of the leading columns, before the numbers
-
-
-def _usage_query(group: str, series: str | None) -> _UsageQuery:
-    """The one SQL text for a (group, series) pair, built from the constants above."""
-    parts = [(group, "name")] + ([(series, "series")] if series else [])
-    fields: list[str] = []
-    shown: list[str] = []
-    grouped: list[str] = []
-    for dimension, label in parts:
-        by, name = _DIMENSION_SQL[dimension]
-        fields.append(label)
-        shown.append(name)
-        grouped.append(by)
-        if dimension in _DIMENSION_ID:
-            id_field, id_sql = _DIMENSION_ID[dimension]
-            fields.append(id_field)
-            shown.append(id_sql)
-    # Days read best in time order; anything else by how much it was used.
-    order = "1, 2" if group == "day" else "count(*) DESC, 1"
-    sql = (
-        "SELECT " + ", ".join(shown) + ", " + _NUMBERS_SQL + _FROM_PERIOD
-        + " GROUP BY " + ", ".join(grouped) + " ORDER BY " + order
-    )  # fmt: skip
-    return _UsageQuery(sql, tuple(fields))
-
-
-_USAGE_QUERIES = {
-    (group, series): _usage_query(group, series)
-    for group in USAGE_DIMENSIONS
-    for series in (None, *USAGE_DIMENSIONS)
-    if series != group
-}
-
-
-def usage(
-    conn: sqlite3.Connection, group: str, series: str | None, since: float, until: float
-) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """Rows grouped by ``group`` (and ``series``) in [since, until), and the totals.
-
-    Each row: its name (and series), the ids of a key or account, then
-    USAGE_NUMBERS; errors are rows with status >= 400.
-    """
-    query = _USAGE_QUERIES[(group, series)]
-    period = {"since": since, "until": until}
-    rows = []
-    for values in conn.execute(query.sql, period):
-        rows.append(dict(zip(query.fields + USAGE_NUMBERS, values, strict=True)))
-    totals = conn.execute(_USAGE_TOTALS, period).fetchone()
-    return rows, dict(zip(USAGE_NUMBERS, totals, strict=True))

@@ -54,10 +54,10 @@ from .request_log import (
     find_request,
     find_requests,
     recent_requests,
-    usage,
 )
 from .routing_tables import ComboCheck
 from .sealed_options import seal_plain_values
+from .usage_hourly import SpentRow, spending, usage
 
 T = TypeVar("T")
 
@@ -570,6 +570,10 @@ class Store:
     ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
         """Request log totals grouped by ``group`` (and ``series``) in [since, until)."""
         return await self.read(lambda conn: usage(conn, group, series, since, until))
+
+    async def spending(self, since: float, until: float) -> list[SpentRow]:
+        """Logged cost per UTC day, provider, client key and combo step."""
+        return await self.read(lambda conn: spending(conn, since, until))
 
     @property
     def dropped_log_rows(self) -> int:

@@ -157,6 +157,31 @@ def test_export_downloads_without_secrets(served: Served, admin: Page, watch: Wa
     watch.assert_clean()
 
 
+def test_budgets_are_set_shown_and_removed(served: Served, admin: Page, watch: Watch) -> None:
+    admin.goto(served.url + "/#/settings/budgets")
+    admin.get_by_label("Scope").fill("combo:fast/1")
+    admin.get_by_label("Daily (USD)").fill("5")
+    admin.get_by_label("Monthly (USD)").fill("100")
+    admin.get_by_role("button", name="Set budget").click()
+    row = admin.get_by_role("row").filter(has_text="combo:fast/1")
+    expect(row).to_contain_text("$5.00")
+    expect(row).to_contain_text("$100.00")
+    expect(row).to_contain_text("$0.00 / $0.00")
+    budgets = served.harness.gateway.registry().options.budgets
+    assert budgets["combo:fast/1"].daily == 5.0 and budgets["combo:fast/1"].monthly == 100.0
+
+    watch.allowed_statuses.update({400})  # the refused scope below
+    admin.get_by_label("Scope").fill("team:x")
+    admin.get_by_label("Daily (USD)").fill("1")
+    admin.get_by_role("button", name="Set budget").click()
+    expect(admin.get_by_role("alert")).to_contain_text("provider:NAME")
+
+    admin.get_by_role("button", name="Remove the budget of combo:fast/1").click()
+    expect(admin.get_by_text("No budgets yet.")).to_be_visible()
+    assert "combo:fast/1" not in served.harness.gateway.registry().options.budgets
+    watch.assert_clean()
+
+
 def test_the_language_choice_switches_the_whole_dashboard(
     served: Served, admin: Page, watch: Watch
 ) -> None:
@@ -175,7 +200,8 @@ def test_every_tab_fits_a_phone_in_both_directions(
     served: Served, browser: Browser, watch: Watch
 ) -> None:
     served.set_password()
-    tabs = ["resilience", "limits", "proxies", "security", "requests", "backups", "export"]
+    tabs = ["resilience", "limits", "proxies", "security", "requests", "budgets", "backups"]
+    tabs += ["export"]
     for lang in ("en", "ar"):
         found = phone_overflow(browser, served, watch, [f"settings/{t}" for t in tabs], lang)
         assert all(not v for v in found.values()), (lang, found)

@@ -73,3 +73,23 @@ def test_an_empty_period_says_so(served: Served, admin: Page, watch: Watch) -> N
     expect(admin.get_by_text("No requests in this period.")).to_be_visible()
     expect(admin.get_by_role("img")).to_have_count(0)
     watch.assert_clean()
+
+
+def test_cost_shows_as_money_once_prices_are_known(
+    served: Served, admin: Page, watch: Watch
+) -> None:
+    # 12 input + 7 output tokens a request at 1000 USD per 1M: 0.019 each.
+    price = {"input": 1000.0, "output": 1000.0}
+    served.run(served.harness.config.set_price(f"{PROVIDER}/{MODEL}", price))
+    make_traffic(served, answered=3)
+    totals = server_usage(served, group="provider")["totals"]
+    assert abs(totals["cost"] - 0.057) < 1e-9  # type: ignore[index]
+
+    admin.goto(served.url + "/#/usage")
+    expect(stat(admin, "Cost")).to_have_text("$0.057")
+    row = admin.get_by_role("row").filter(has_text=PROVIDER)
+    expect(row).to_contain_text("$0.057")
+    admin.goto(served.url + "/#/home")
+    spend = admin.locator("[data-stat=spend] .stat")
+    expect(spend).to_have_text("$0.057")
+    watch.assert_clean()

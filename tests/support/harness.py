@@ -6,7 +6,7 @@ import contextlib
 import os
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -76,7 +76,9 @@ class Harness:
 
 
 @contextlib.asynccontextmanager
-async def running_gateway(tmp_path: Path, **overrides: Any) -> AsyncIterator[Harness]:
+async def running_gateway(
+    tmp_path: Path, *, clock: Callable[[], float] | None = None, **overrides: Any
+) -> AsyncIterator[Harness]:
     settings = Settings.load(
         {
             "host": "127.0.0.1",
@@ -88,7 +90,7 @@ async def running_gateway(tmp_path: Path, **overrides: Any) -> AsyncIterator[Har
         },
         env={},
     )
-    gateway = Gateway(settings)
+    gateway = Gateway(settings) if clock is None else Gateway(settings, clock=clock)
     await gateway.start()
     harness: Harness | None = None
     try:

@@ -10,6 +10,7 @@ login that cannot be skipped. Thin handlers over the same code the CLI uses.
     providers  /api/providers, /api/accounts, /api/catalog
     routing    /api/combos, /api/aliases
     settings   /api/settings
+    spending   /api/prices, /api/budgets: price overrides and spending ceilings
     health     /api/health: breakers, cooldowns, limiters, and their reset
     audit      /api/audit
     params     query parameters of the read routes: numbers, moments, periods
@@ -38,6 +39,7 @@ from omniroute.api.admin.providers import ProviderRoutes
 from omniroute.api.admin.routing import RoutingRoutes
 from omniroute.api.admin.sessions import AdminAuth
 from omniroute.api.admin.settings import SettingsRoutes
+from omniroute.api.admin.spending import SpendingRoutes
 from omniroute.api.admin.transfer import TransferRoutes
 from omniroute.api.admin.translate import TranslateRoutes
 from omniroute.api.admin.usage import UsageRoutes
@@ -79,6 +81,7 @@ class AdminApi:
         ProviderRoutes(self._manage).install(router, self.guards)
         RoutingRoutes(self._manage).install(router, self.guards)
         SettingsRoutes(self._manage).install(router, self.guards)
+        SpendingRoutes(self._manage).install(router, self.guards)
         HealthRoutes(self._manage).install(router, self.guards)
         AuditRoutes(self._manage.live.store).install(router, self.guards)
         live = self._manage.live

@@ -5,8 +5,9 @@
              for a chart of requests per day stacked by provider
     since / until = unix seconds; since may also be 24h, 7d, 30d (default 7d)
 
-Errors are requests answered with a status of 400 or more. ``cost`` is null
-until the gateway knows prices. A day is a UTC date (YYYY-MM-DD); a key row
+Errors are requests answered with a status of 400 or more. ``cost`` is the
+sum of the rows' costs in USD (each priced when it was logged); null when no
+row in the group has a known price. A day is a UTC date (YYYY-MM-DD); a key row
 carries ``key_id`` and the key's name, an account row ``account_id`` and
 ``provider#id``.
 """
@@ -14,7 +15,6 @@ carries ``key_id`` and the key's name, an account row ``account_id`` and
 from __future__ import annotations
 
 import time
-from typing import Any
 
 from omniroute.api.admin.access import ADMIN_TOKEN, Guards
 from omniroute.api.admin.params import period
@@ -22,7 +22,7 @@ from omniroute.errors import BadRequest
 from omniroute.http.message import Request, Response
 from omniroute.http.routing import Router
 from omniroute.store import Store
-from omniroute.store.request_log import USAGE_DIMENSIONS
+from omniroute.store.usage_hourly import USAGE_DIMENSIONS
 
 DEFAULT_PERIOD = 7 * 86_400
 
@@ -50,8 +50,8 @@ class UsageRoutes:
                 "series": series,
                 "since": since,
                 "until": until,
-                "rows": [_priced(row) for row in rows],
-                "totals": _priced(totals),
+                "rows": rows,
+                "totals": totals,
             }
         )
 
@@ -63,8 +63,3 @@ def _dimension(request: Request, name: str) -> str | None:
     if text not in USAGE_DIMENSIONS:
         raise BadRequest(f"'{name}' must be one of {', '.join(USAGE_DIMENSIONS)}")
     return text
-
-
-def _priced(numbers: dict[str, Any]) -> dict[str, Any]:
-    # Prices are not known yet: cost stays null rather than a misleading 0.
-    return {**numbers, "cost": None}

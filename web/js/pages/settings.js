@@ -1,8 +1,8 @@
 // Settings: the global settings (the names `omniroute config` uses), the
-// admin password, backups, export and the dashboard's language.
-import { get, patch, post, setCsrf } from "../api.js";
+// admin password, spending budgets, backups, export and the dashboard's language.
+import { del, get, patch, post, put, setCsrf } from "../api.js";
 import { badge, busy, button, clear, confirmDialog, field, h, pageHead, select, table, tabs, toast, uid } from "../dom.js";
-import { LANGUAGES, formatNumber, formatTime, language, t } from "../i18n.js";
+import { LANGUAGES, formatMoney, formatNumber, formatTime, language, t } from "../i18n.js";
 
 const STRATEGIES = ["fill-first", "round-robin", "p2c", "random", "least-used", "cost-optimized", "weighted"];
 const FLAG = [true, false];
@@ -21,6 +21,7 @@ const SECTIONS = [
     ["admin-allow", "list"], ["admin-deny", "list"], ["client-allow", "list"], ["client-deny", "list"],
     ["public-hosts", "list"], ["injection-guard", ["off", "log", "block"]], ["audit-retention-days", "int"]] },
   { id: "requests", label: "settings.tab.requests", intro: "settings.requests.intro", keys: [["system-prompt", "long"]] },
+  { id: "budgets", label: "settings.tab.budgets" },
   { id: "backups", label: "settings.tab.backups", intro: "settings.backups.intro", keys: [
     ["backup-retention", "int"], ["backup-interval-hours", "number"]] },
   { id: "export", label: "settings.tab.export" },
@@ -210,6 +211,52 @@ export default async function render(root, ctx) {
     await loadBackups();
   });
 
+  // ---- budgets: spending ceilings per provider, client key or combo step
+  const budgetList = h("div");
+  async function loadBudgets() {
+    const { budgets } = await get("/api/budgets");
+    if (ctx.signal.aborted) return;
+    const limit = (value) => (value == null ? t("settings.budgets.none") : formatMoney(value));
+    clear(budgetList, table([
+      { label: "settings.budgets.scope", value: (b) => h("code", {}, b.scope) },
+      { label: "settings.budgets.daily", value: (b) => limit(b.daily) },
+      { label: "settings.budgets.monthly", value: (b) => limit(b.monthly) },
+      { label: "settings.budgets.spent",
+        value: (b) => `${formatMoney(b.spent.daily)} / ${formatMoney(b.spent.monthly)}` },
+      { label: "settings.backups.col.actions", value: (b) => button("settings.budgets.remove", async (event) => {
+        if (await busy(event.currentTarget, () => del(`/api/budgets/${encodeURIComponent(b.scope)}`))) {
+          toast(t("common.saved"));
+          await loadBudgets();
+        }
+      }, { class: "danger small", "aria-label": t("settings.budgets.remove-label", { scope: b.scope }) }) },
+    ], budgets, { empty: "settings.budgets.empty" }));
+  }
+  function budgetForm() {
+    const scope = h("input", { required: true, placeholder: "provider:openai", autocomplete: "off" });
+    const daily = h("input", { type: "number", min: "0", step: "any", inputmode: "decimal" });
+    const monthly = h("input", { type: "number", min: "0", step: "any", inputmode: "decimal" });
+    const error = h("p", { class: "error-text", role: "alert" });
+    const save = h("button", { type: "submit" }, t("settings.budgets.save"));
+    const form = h("form", { class: "settings-form" },
+      h("div", { class: "form-grid" },
+        field("settings.budgets.scope", scope, "settings.budgets.scope-hint"),
+        field("settings.budgets.daily", daily), field("settings.budgets.monthly", monthly)),
+      error, h("div", { class: "row" }, save));
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const body = {};
+      if (daily.value !== "") body.daily = Number(daily.value);
+      if (monthly.value !== "") body.monthly = Number(monthly.value);
+      const path = `/api/budgets/${encodeURIComponent(scope.value.trim())}`;
+      if (await busy(save, () => put(path, body), error)) {
+        form.reset();
+        toast(t("common.saved"));
+        await loadBudgets();
+      }
+    });
+    return form;
+  }
+
   // ---- language: the same choice as the top bar's; going through the top
   // bar's own control keeps both in step and redraws the menu and this page.
   function languagePanel() {
@@ -238,6 +285,9 @@ export default async function render(root, ctx) {
   panels.backups.append(h("section", { class: "card", "aria-labelledby": "backups-title" },
     h("div", { class: "page-head" }, h("h2", { id: "backups-title" }, t("settings.backups.title")), createBackup),
     backupStatus, backupList));
+  panels.budgets.append(h("section", { class: "card" },
+    h("h2", {}, t("settings.tab.budgets")), h("p", { class: "muted" }, t("settings.budgets.intro")),
+    budgetForm(), budgetList));
   panels.export.append(h("section", { class: "card" },
     h("h2", {}, t("settings.export.title")),
     h("p", {}, t("settings.export.intro")),
@@ -253,5 +303,5 @@ export default async function render(root, ctx) {
     history.replaceState(null, "", `#/settings/${id}`);
   }, known ? ctx.params[0] : "resilience");
   root.append(pageHead("settings.title"), bar, body);
-  await loadBackups();
+  await Promise.all([loadBackups(), loadBudgets()]);
 }
