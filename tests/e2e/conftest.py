@@ -490,25 +490,28 @@ async def chat_call(
     chunks = await create(model=model, messages=messages, stream=True, **kw)
     out = Outcome()
     calls: dict[int, list[Any]] = {}
-    async for chunk in chunks:
-        out.events.append("chunk")
-        out.raw = chunk
-        if chunk.usage is not None:
-            out.usage = chunk.usage.model_dump()
-        for choice in chunk.choices:
-            delta = choice.delta
-            out.text += delta.content or ""
-            out.reasoning += _extra(delta, "reasoning_content") or ""
-            for tc in delta.tool_calls or []:
-                slot = calls.setdefault(tc.index, [None, "", ""])
-                if tc.id:
-                    slot[0] = tc.id
-                if tc.function and tc.function.name:
-                    slot[1] += tc.function.name
-                if tc.function and tc.function.arguments:
-                    slot[2] += tc.function.arguments
-            if choice.finish_reason:
-                out.finish = choice.finish_reason
+    # Closed even when the SDK raises mid-way, so no half-read stream
+    # is left for the garbage collector to finish in a later test.
+    async with chunks:
+        async for chunk in chunks:
+            out.events.append("chunk")
+            out.raw = chunk
+            if chunk.usage is not None:
+                out.usage = chunk.usage.model_dump()
+            for choice in chunk.choices:
+                delta = choice.delta
+                out.text += delta.content or ""
+                out.reasoning += _extra(delta, "reasoning_content") or ""
+                for tc in delta.tool_calls or []:
+                    slot = calls.setdefault(tc.index, [None, "", ""])
+                    if tc.id:
+                        slot[0] = tc.id
+                    if tc.function and tc.function.name:
+                        slot[1] += tc.function.name
+                    if tc.function and tc.function.arguments:
+                        slot[2] += tc.function.arguments
+                if choice.finish_reason:
+                    out.finish = choice.finish_reason
     out.calls = [Call(i, n, json.loads(a or "{}")) for i, n, a in (calls[k] for k in sorted(calls))]
     return out
 
@@ -525,12 +528,15 @@ async def responses_call(env: Env, model: str, stream: bool, input: Any, **kw: A
     types: list[str] = []
     deltas = ""
     final: Any = None
-    async for event in events:
-        types.append(event.type)
-        if event.type == "response.output_text.delta":
-            deltas += event.delta
-        if event.type in ("response.completed", "response.incomplete", "response.failed"):
-            final = event.response
+    # Closed even when the SDK raises mid-way, so no half-read stream
+    # is left for the garbage collector to finish in a later test.
+    async with events:
+        async for event in events:
+            types.append(event.type)
+            if event.type == "response.output_text.delta":
+                deltas += event.delta
+            if event.type in ("response.completed", "response.incomplete", "response.failed"):
+                final = event.response
     assert final is not None, f"no terminal response event in {types}"
     out = _responses_outcome(final)
     assert deltas == out.text, "streamed text deltas differ from the completed response"
