@@ -48,10 +48,14 @@ class AdminAccess:
         self.token = secrets.token_urlsafe(32)
 
     def publish(self, url: str) -> None:
-        self._path.unlink(missing_ok=True)
-        fd = os.open(self._path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        # Written beside, then renamed into place: a reader (the CLI, a
+        # script waiting for the start) never sees a half-written file.
+        staging = self._path.with_name(f".{ADMIN_FILE}.{os.getpid()}")
+        staging.unlink(missing_ok=True)
+        fd = os.open(staging, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as out:
             json.dump({"url": url, "token": self.token, "pid": os.getpid()}, out)
+        os.replace(staging, self._path)
 
     def withdraw(self) -> None:
         self._path.unlink(missing_ok=True)
