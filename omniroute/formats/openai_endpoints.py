@@ -134,17 +134,27 @@ def chat_request(body: dict[str, Any]) -> dict[str, Any]:
 
 def completion_answer(chat: dict[str, Any]) -> dict[str, Any]:
     """A chat completion as a text completion."""
-    choices = []
-    for choice in chat.get("choices") or []:
-        message = choice.get("message") or {}
-        choices.append(
-            {
-                "text": message.get("content") or "",
-                "index": choice.get("index", 0),
-                "logprobs": None,
-                "finish_reason": choice.get("finish_reason"),
-            }
-        )
+    return _as_text_completion(chat, "message")
+
+
+def completion_chunk(chunk: dict[str, Any]) -> dict[str, Any]:
+    """A chat completion chunk as a text completion chunk (the same shape a
+    completions stream sends: ``object`` ``text_completion``)."""
+    return _as_text_completion(chunk, "delta")
+
+
+def _as_text_completion(chat: dict[str, Any], part: str) -> dict[str, Any]:
+    """``part``: where each choice keeps its text (``message`` in a whole
+    answer, ``delta`` in a stream chunk)."""
+    choices = [
+        {
+            "text": (choice.get(part) or {}).get("content") or "",
+            "index": choice.get("index", 0),
+            "logprobs": None,
+            "finish_reason": choice.get("finish_reason"),
+        }
+        for choice in chat.get("choices") or []
+    ]
     out: dict[str, Any] = {
         "id": _completion_id(chat.get("id")),
         "object": "text_completion",
@@ -154,32 +164,6 @@ def completion_answer(chat: dict[str, Any]) -> dict[str, Any]:
     }
     if chat.get("usage") is not None:
         out["usage"] = chat["usage"]
-    return out
-
-
-def completion_chunk(chunk: dict[str, Any]) -> dict[str, Any]:
-    """A chat completion chunk as a text completion chunk (the same shape a
-    completions stream sends: ``object`` ``text_completion``)."""
-    choices = []
-    for choice in chunk.get("choices") or []:
-        delta = choice.get("delta") or {}
-        choices.append(
-            {
-                "text": delta.get("content") or "",
-                "index": choice.get("index", 0),
-                "logprobs": None,
-                "finish_reason": choice.get("finish_reason"),
-            }
-        )
-    out: dict[str, Any] = {
-        "id": _completion_id(chunk.get("id")),
-        "object": "text_completion",
-        "created": chunk.get("created") or int(time.time()),
-        "model": chunk.get("model"),
-        "choices": choices,
-    }
-    if chunk.get("usage") is not None:
-        out["usage"] = chunk["usage"]
     return out
 
 

@@ -50,17 +50,24 @@ def offered(operation: Operation, provider: ProviderInfo, model: str) -> bool:
     return operation in provider.family.operations and provider.offers(operation.capability, model)
 
 
-class JsonOperation:
-    """An operation answered with one JSON body."""
+class _Forwarded:
+    """What every forwarded operation shares: who serves it, and no answer
+    of its own when nobody does."""
 
-    def __init__(self, operation: Operation) -> None:
-        self.operation = operation
+    operation: Operation
 
     def serves(self, call: Call, provider: ProviderInfo, model: str) -> bool:
         return offered(self.operation, provider, model)
 
     def unserved(self, call: Call, error: errors.OmniError, tried: bool) -> Response | None:
         return None
+
+
+class JsonOperation(_Forwarded):
+    """An operation answered with one JSON body."""
+
+    def __init__(self, operation: Operation) -> None:
+        self.operation = operation
 
     async def run(
         self, exchange: Exchange, call: Call, attempt: Attempt, timeouts: Timeouts
@@ -113,17 +120,11 @@ def _answered(
     return Response(200, body, headers, content_type=content_type)
 
 
-class SpeechOperation:
+class SpeechOperation(_Forwarded):
     """Text to speech: the audio goes to the client as it arrives, with the
     upstream's content type, so playback can start before the upstream ends."""
 
     operation = Operation.SPEECH
-
-    def serves(self, call: Call, provider: ProviderInfo, model: str) -> bool:
-        return offered(self.operation, provider, model)
-
-    def unserved(self, call: Call, error: errors.OmniError, tried: bool) -> Response | None:
-        return None
 
     async def run(
         self, exchange: Exchange, call: Call, attempt: Attempt, timeouts: Timeouts
