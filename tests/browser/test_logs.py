@@ -5,13 +5,10 @@ the server's log; the live monitor shows requests as they happen."""
 
 from __future__ import annotations
 
-import logging
 import re
 import time
-from collections.abc import Iterator
 
 import httpx
-import pytest
 from playwright.sync_api import Page, expect
 
 from omniroute.store.admin import AdminRows
@@ -33,16 +30,6 @@ def refuse_one_more(served: Served) -> str:
     assert answer.status_code == 404
     served.run(served.harness.gateway.store.flush_logs())
     return answer.headers["x-request-id"]
-
-
-@pytest.fixture
-def info_logs() -> Iterator[None]:
-    """The gateway's INFO records reach its handlers (as under `omniroute serve`)."""
-    logger = logging.getLogger("omniroute")
-    before = logger.level
-    logger.setLevel(logging.INFO)
-    yield
-    logger.setLevel(before)
 
 
 def data_rows(page: Page) -> object:

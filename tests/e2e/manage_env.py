@@ -70,6 +70,15 @@ async def manage_env(tmp_path: Path, **settings: Any) -> AsyncIterator[Env]:
         yield Env(gw, mock, admin, sdk, [])
 
 
+@contextlib.asynccontextmanager
+async def answering_env(tmp_path: Path, key: str, **settings: Any) -> AsyncIterator[Env]:
+    """A managed gateway with one provider ("acme") whose mock answers chat."""
+    async with manage_env(tmp_path, **settings) as env:
+        env.upstream_answers()
+        await env.ok("POST", "/api/providers", 201, json=provider_body(env.mock, key))
+        yield env
+
+
 def provider_body(mock: MockUpstream, key: str, name: str = "acme", **more: Any) -> dict[str, Any]:
     """A custom OpenAI-format provider served by the mock under /v1."""
     return {

@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from omniroute.store.records import RequestLogRow
-from tests.e2e.manage_env import MODEL, Env, manage_env, provider_body
+from tests.e2e.manage_env import MODEL, Env, answering_env
 
 pytestmark = [pytest.mark.anyio, pytest.mark.e2e]
 
@@ -24,9 +24,7 @@ DAY = 86_400
 
 @pytest.fixture
 async def env(tmp_path: Path) -> AsyncIterator[Env]:
-    async with manage_env(tmp_path) as e:
-        e.upstream_answers()
-        await e.ok("POST", "/api/providers", 201, json=provider_body(e.mock, KEY))
+    async with answering_env(tmp_path, KEY) as e:
         yield e
 
 

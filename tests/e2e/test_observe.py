@@ -7,16 +7,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import logging
 import socket
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.e2e.manage_env import CHAT, MODEL, Env, manage_env, provider_body
+from tests.e2e.manage_env import CHAT, MODEL, Env, answering_env, manage_env, provider_body
 from tests.support.mock_upstream import Sse, openai_chat_sse
 
 pytestmark = [pytest.mark.anyio, pytest.mark.e2e]
@@ -26,20 +25,8 @@ KEY = "sk-observe-account-key-00112233"
 
 @pytest.fixture
 async def env(tmp_path: Path) -> AsyncIterator[Env]:
-    async with manage_env(tmp_path) as e:
-        e.upstream_answers()
-        await e.ok("POST", "/api/providers", 201, json=provider_body(e.mock, KEY))
+    async with answering_env(tmp_path, KEY) as e:
         yield e
-
-
-@pytest.fixture
-def info_logs() -> Iterator[None]:
-    """The gateway's INFO records reach its handlers (as under `omniroute serve`)."""
-    logger = logging.getLogger("omniroute")
-    before = logger.level
-    logger.setLevel(logging.INFO)
-    yield
-    logger.setLevel(before)
 
 
 async def refused(env: Env) -> str:
