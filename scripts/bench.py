@@ -871,7 +871,8 @@ def conduct(args: argparse.Namespace) -> int:
             bench.start_gateway()
             chosen = [s for s in SCENARIOS if s is scenario_soak] if args.soak else SCENARIOS
             if args.only:
-                chosen = [s for s in SCENARIOS if s.__name__ == f"scenario_{args.only}"]
+                wanted = {f"scenario_{name.strip()}" for name in args.only.split(",")}
+                chosen = [s for s in SCENARIOS if s.__name__ in wanted]
             for scenario in chosen:
                 try:
                     rows += scenario(bench)
@@ -893,7 +894,7 @@ def main(argv: Sequence[str]) -> int:
     parser.add_argument("--json", action="store_true", help="machine-readable output")
     parser.add_argument("--streams", type=int, help="open streams to hold (default 1,000)")
     parser.add_argument("--duration", type=float, help="seconds of throughput measurement")
-    parser.add_argument("--only", help="one scenario by name (upload, latency, soak…)")
+    parser.add_argument("--only", help="only these scenarios, by name, comma-separated (upload,latency…)")
     parser.add_argument("--soak", action="store_true",
                         help="only the failure soak (10,000 streams; 1,000 with --quick)")
     try:
