@@ -894,7 +894,7 @@ def main(argv: Sequence[str]) -> int:
     parser.add_argument("--json", action="store_true", help="machine-readable output")
     parser.add_argument("--streams", type=int, help="open streams to hold (default 1,000)")
     parser.add_argument("--duration", type=float, help="seconds of throughput measurement")
-    parser.add_argument("--only", help="only these scenarios, by name, comma-separated (upload,latency…)")
+    parser.add_argument("--only", help="only these scenarios, comma-separated (upload,latency…)")
     parser.add_argument("--soak", action="store_true",
                         help="only the failure soak (10,000 streams; 1,000 with --quick)")
     try:
