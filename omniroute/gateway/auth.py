@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 from omniroute.config.options import Options
 from omniroute.errors import Unauthorized
+from omniroute.gateway.credentials import GATEWAY_KEY_HEADER
 from omniroute.gateway.peers import local_caller
 from omniroute.http.message import Request
 from omniroute.store import hash_client_key
@@ -14,7 +15,12 @@ from omniroute.store.records import ClientKeyRecord, ConfigSnapshot
 
 
 def presented_key(request: Request) -> str | None:
-    """The key a client sent, in whichever header its SDK uses."""
+    """The key a client sent, in whichever header its SDK uses. A client whose
+    usual headers carry its own upstream credential (for a pass-through
+    account) sends the gateway's key in ``X-OmniRoute-Key`` instead."""
+    own = request.headers.get(GATEWAY_KEY_HEADER)
+    if own:
+        return own.strip()
     auth = request.headers.get("authorization")
     if auth:
         scheme, _, token = auth.partition(" ")

@@ -22,6 +22,7 @@ from typing import Any
 from omniroute.formats import ir
 from omniroute.formats.common import new_id
 from omniroute.formats.wire import WireFormat, wire_format
+from omniroute.gateway.credentials import Credential
 from omniroute.gateway.registry import ProviderInfo
 from omniroute.gateway.secrets import Scrubber
 from omniroute.http.multipart import Form
@@ -161,6 +162,7 @@ class Attempt:
         "upstream_headers",
         "slots",
         "scrubber",
+        "credential",
         "cost",
         "_listener",
     )
@@ -190,11 +192,25 @@ class Attempt:
         self.cost: float | None = None  # USD, once its row is logged (None: no price known)
         # The account's secrets, kept out of every error relayed to the client.
         self.scrubber = scrubber or provider.scrubbers.get(account.id) or Scrubber(())
+        # What it authenticates with (a signed-in account's token, a client's
+        # own credential): set before the upstream is called.
+        self.credential = Credential(account.api_key)
         self._listener = listener
 
     @property
     def upstream_format(self) -> str:
         return self.provider.format
+
+    def use(self, credential: Credential) -> None:
+        """Authenticate with ``credential``, kept out of errors like the rest."""
+        self.credential = credential
+        if credential.secret != self.account.api_key:
+            self.scrubber = self.scrubber.adding(credential.secret)
+
+    @property
+    def who(self) -> str | None:
+        """The client credential whose rests this attempt's failures are."""
+        return self.credential.rest_key
 
     def end(self, event: AttemptEnd) -> None:
         """Report how the attempt ended; only the first report counts."""

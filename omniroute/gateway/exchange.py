@@ -46,17 +46,22 @@ class Exchange:
         timeouts: Timeouts,
         content_type: str | None = None,
     ) -> UpstreamResponse:
-        provider, account = attempt.provider, attempt.account
+        provider = attempt.provider
         url = provider.family.url(
             call.operation, provider.record.base_url, attempt.target.model, stream=stream
         )
         if url is None:  # the pipeline only picks providers that can do the operation
             raise errors.InternalError(f"{provider.name} cannot do {call.operation.value}")
+        credential = attempt.credential
         headers = provider.family.headers(
-            account.api_key,
+            credential.secret,
             stream=stream,
-            auth_header=provider.auth_header,
-            extra=provider.headers,
+            auth_header=credential.scheme or provider.auth_header,
+            # A pass-through call carries the client's own headers over the
+            # provider's defaults.
+            extra={**provider.headers, **credential.headers}
+            if credential.headers
+            else provider.headers,
             client_headers=call.client_headers,
         )
         if content_type is not None:  # an upload: its own multipart boundary

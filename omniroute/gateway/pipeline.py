@@ -33,6 +33,12 @@ from omniroute.gateway.chat import ChatOperation
 from omniroute.gateway.completions import CompletionsOperation
 from omniroute.gateway.costs import Costs
 from omniroute.gateway.count_tokens import CountTokensOperation
+from omniroute.gateway.credentials import (
+    Credential,
+    Credentials,
+    client_credential,
+    rest_owner,
+)
 from omniroute.gateway.exchange import Exchange
 from omniroute.gateway.forward import SpeechOperation, json_operations
 from omniroute.gateway.images import ImageFetcher
@@ -75,6 +81,7 @@ class Pipeline:
         resilience: Resilience,
         observers: Observers | None = None,
         costs: Costs | None = None,
+        credentials: Credentials | None = None,
     ) -> None:
         self._registry = registry
         self.observers = observers or Observers()
@@ -95,6 +102,7 @@ class Pipeline:
         )
         self._handlers = {h.operation: h for h in handlers}
         self._injection = InjectionGuard(store)
+        self.credentials = credentials or Credentials()
 
     async def run(self, call: Call) -> Response | StreamResponse:
         options = self._registry().options.request_log
@@ -188,6 +196,7 @@ class Pipeline:
         fallback = registry.options.fallback
         budget = RetryBudget(fallback.max_attempts, fallback.max_seconds)
         failures: list[tuple[Attempt, errors.OmniError]] = []
+        passed = client_credential(call.client_headers)  # for pass-through accounts
         skipped: list[tuple[str, float | None]] = []  # why, and when it may work again
         for target in resolution.plan(self._res.strategies.combo_order):
             if allowed is not None and not allowed(target):
@@ -206,7 +215,11 @@ class Pipeline:
                 continue
             tried_here = False
             for account in self._accounts(call, registry, provider):
-                cooling = self._cooling(account.id, target.model)
+                why = self.credentials.unavailable(account, passed)
+                if why is not None:
+                    skipped.append((f"{target.ref} account {account.id}: {why}", None))
+                    continue
+                cooling = self._cooling(account.id, target.model, rest_owner(account, passed))
                 if cooling > 0:
                     skipped.append((f"{target.ref} account {account.id}: cooling down", cooling))
                     continue
@@ -223,7 +236,7 @@ class Pipeline:
                 )
                 tried_here = True
                 try:
-                    response = await self._try(call, handler, attempt, gates, budget)
+                    response = await self._try(call, handler, attempt, gates, budget, passed)
                 except (errors.UpstreamError, errors.RateLimited) as err:
                     failures.append((attempt, err))
                     action = self._after_failure(attempt, gates, err)
@@ -277,12 +290,13 @@ class Pipeline:
         self._record(call, None, answer.status)
         return answer
 
-    def _cooling(self, account_id: int, model: str) -> float:
-        """Seconds until this account may serve this model again."""
+    def _cooling(self, account_id: int, model: str, who: str | None) -> float:
+        """Seconds until this account (for this client credential, when it is
+        a pass-through) may serve this model again."""
         cooldowns = self._res.cooldowns
         return max(
-            cooldowns.remaining(account_key(account_id)),
-            cooldowns.remaining(account_model_key(account_id, model)),
+            cooldowns.remaining(account_key(account_id, who)),
+            cooldowns.remaining(account_model_key(account_id, model, who)),
         )
 
     def _admit(self, gates: list[str]) -> bool:
@@ -343,6 +357,7 @@ class Pipeline:
         attempt: Attempt,
         gates: list[str],
         budget: RetryBudget,
+        passed: Credential | None,
     ) -> Response | StreamResponse:
         res = self._res
         akey = account_key(attempt.account.id)
@@ -357,6 +372,7 @@ class Pipeline:
         for key in _health_keys(attempt):
             res.health.record_start(key)
         try:
+            attempt.use(await self.credentials.resolve(attempt.account, passed))
             response = await handler.run(
                 self._exchange, call, attempt, self._timeouts_within(budget)
             )
@@ -389,8 +405,10 @@ class Pipeline:
             )
         for key in gates:
             res.breakers.record_success(key)
-        res.cooldowns.success(akey)
-        res.cooldowns.success(account_model_key(attempt.account.id, attempt.target.model))
+        res.cooldowns.success(account_key(attempt.account.id, attempt.who))
+        res.cooldowns.success(
+            account_model_key(attempt.account.id, attempt.target.model, attempt.who)
+        )
         res.model_recovered(attempt.provider.name, attempt.target.model)
         res.limiter.update_from_headers(akey, attempt.upstream_headers)
         return response
@@ -443,9 +461,9 @@ class Pipeline:
         if failure.cool_account is not None:
             account_id, model = attempt.account.id, attempt.target.model
             key = (
-                account_model_key(account_id, model)
+                account_model_key(account_id, model, attempt.who)
                 if failure.cool_scope == "model"
-                else account_key(account_id)
+                else account_key(account_id, attempt.who)
             )
             res.cooldowns.trip(key, err.retry_after, reason=failure.cool_account)
         if failure.breaker_failure:

@@ -46,8 +46,10 @@ def provider_key(name: str) -> str:
     return f"provider:{name}"
 
 
-def account_key(account_id: int) -> str:
-    return f"account:{account_id}"
+def account_key(account_id: int, who: str | None = None) -> str:
+    """An account's key; ``who`` names one client credential of a
+    pass-through account, whose rests are its own."""
+    return f"account:{account_id}~{who}" if who else f"account:{account_id}"
 
 
 def combo_key(combo: str, step: int | None) -> str:
@@ -58,8 +60,8 @@ def model_key(provider: str, model: str) -> str:
     return f"model:{provider}/{model}"
 
 
-def account_model_key(account_id: int, model: str) -> str:
-    return f"account:{account_id}/{model}"
+def account_model_key(account_id: int, model: str, who: str | None = None) -> str:
+    return f"{account_key(account_id, who)}/{model}"
 
 
 class Resilience:

@@ -31,6 +31,13 @@ class Scrubber:
         self._texts = tuple(sorted(forms, key=len, reverse=True))
         self._raw = tuple(t.encode() for t in self._texts)
 
+    def adding(self, secret: str) -> Scrubber:
+        """This scrubber and one more secret."""
+        grown = Scrubber((secret,))
+        grown._texts = tuple(sorted({*self._texts, *grown._texts}, key=len, reverse=True))
+        grown._raw = tuple(t.encode() for t in grown._texts)
+        return grown
+
     def __bool__(self) -> bool:
         return bool(self._texts)
 
