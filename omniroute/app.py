@@ -21,6 +21,7 @@ from omniroute.api.status import AdminAccess, rss_bytes
 from omniroute.gateway.console import LOGGER, ConsoleLog, LogFile
 from omniroute.gateway.conversations import ConversationMemory
 from omniroute.gateway.costs import Costs
+from omniroute.gateway.credentials import Credentials
 from omniroute.gateway.observe import Observers
 from omniroute.gateway.pipeline import Pipeline
 from omniroute.gateway.registry import Registry, RegistryWatcher
@@ -30,6 +31,9 @@ from omniroute.http.routing import Router
 from omniroute.http.server import Server
 from omniroute.http.static import StaticFiles
 from omniroute.providers.catalog import Catalog
+from omniroute.providers.oauth.http import OAuthHttp
+from omniroute.providers.oauth.service import SignIns
+from omniroute.providers.oauth.tokens import TokenManager
 from omniroute.settings import Settings
 from omniroute.store import Store
 from omniroute.store.auto_backup import AutoBackups
@@ -88,6 +92,10 @@ class Gateway:
         self.log_file = LogFile()
         self._rebuild: asyncio.Task[None] | None = None
         self.costs = Costs(self.registry, clock)
+        self.sign_ins = SignIns(self.store, OAuthHttp(self.upstream), on_signed_in=self._signed_in)
+        self.tokens = TokenManager(self.store, self.sign_ins.methods, proxy_for=self._proxy_of)
+        self._sweep: asyncio.Task[None] | None = None
+        self._grants_reload: asyncio.Task[None] | None = None
         self.pipeline = Pipeline(
             settings,
             self.registry,
@@ -96,6 +104,7 @@ class Gateway:
             self.resilience,
             self.observers,
             self.costs,
+            Credentials(self.tokens),
         )
         self.auto_backups = AutoBackups(
             self.store,
@@ -133,6 +142,8 @@ class Gateway:
                 observers=self.observers,
                 console=self.console,
                 details=self.details,
+                sign_ins=self.sign_ins,
+                tokens=self.tokens,
             ),
         )
         self.admin_router = Router()
@@ -160,6 +171,10 @@ class Gateway:
         return self._registry
 
     def _swap(self, registry: Registry) -> None:
+        if self._registry is not None:
+            # A sign-in from the command line lands in the database: read the
+            # grants again with the configuration it changed.
+            self._grants_reload = asyncio.create_task(self.tokens.load())
         self._registry = registry
         self.resilience.apply(registry)
         self.store.limit_log_rows(registry.options.request_log.max_rows)
@@ -174,6 +189,7 @@ class Gateway:
             self._lock.release()
             raise
         try:
+            await self.tokens.load()
             await self._watcher.load()
             await self._initial_password()
             await self.resilience.restore(self.store)
@@ -182,6 +198,7 @@ class Gateway:
             self._rebuild = asyncio.create_task(self._rebuild_telemetry(time.time()))
             self.resilience.start_saving(self.store)
             self.auto_backups.start()
+            self._sweep = asyncio.create_task(self.tokens.run())
             self.address = await self.server.start(self.settings.host, self.settings.port)
             if self.admin_server is not None:
                 admin_host = self.settings.admin_host or self.settings.host
@@ -194,6 +211,7 @@ class Gateway:
             await self.auto_backups.stop()
             await self._watcher.stop()
             await self._stop_rebuild()
+            await self._stop_sign_ins()
             await self.resilience.stop_saving(self.store)
             await self.store.close()
             self._lock.release()
@@ -222,12 +240,34 @@ class Gateway:
         await self.auto_backups.stop()
         await self._watcher.stop()
         await self._stop_rebuild()
+        await self._stop_sign_ins()
         await self.resilience.stop_saving(self.store)
         await self.memory.drain()
         await self.upstream.aclose()
         await self.store.close()
         self._lock.release()
         self._unhook_logs()
+
+    async def _signed_in(self, account_id: int) -> None:
+        """A sign-in completed here: its grant and account are in use now."""
+        await self.tokens.load()
+        await self._watcher.load()
+
+    def _proxy_of(self, account_id: int) -> str | None:
+        """The egress proxy of an account: its token calls take it too."""
+        for provider in self.registry().providers():
+            if account_id in provider.proxies:
+                return provider.proxies[account_id]
+        return None
+
+    async def _stop_sign_ins(self) -> None:
+        for task in (self._sweep, self._grants_reload):
+            if task is not None and not task.done():
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        self._sweep = self._grants_reload = None
+        await self.sign_ins.close()
 
     def _unhook_logs(self) -> None:
         logging.getLogger(LOGGER).removeHandler(self.console)

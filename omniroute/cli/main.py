@@ -33,6 +33,7 @@ from omniroute.cli import admin as cli_admin
 from omniroute.cli import doctor as cli_doctor
 from omniroute.cli import keys as cli_keys
 from omniroute.cli import logs as cli_logs
+from omniroute.cli import oauth as cli_oauth
 from omniroute.cli import provider as cli_provider
 from omniroute.cli import routing as cli_routing
 from omniroute.cli import spending as cli_spending
@@ -52,6 +53,8 @@ commands:
   serve                              run the gateway (the default)
   status [--json]                    health of the running gateway: uptime, memory, breakers…
   provider add NAME --api-key KEY    add a catalog provider (or custom: --format, --base-url)
+  login chatgpt [--name N] [--paste] sign in with a ChatGPT plan (Plus/Pro)
+  logout ACCOUNT_ID                  sign a subscription account out
   provider catalog [NAME] [--json]   the built-in providers, models, prices
   provider list                      providers and accounts, secrets masked
   provider enable|disable|remove NAME
@@ -134,6 +137,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     cli_keys.register(sub)
     cli_logs.register(sub)
+    cli_oauth.register(sub)
     return parser
 
 

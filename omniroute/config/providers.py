@@ -27,6 +27,7 @@ from omniroute.config.routing import catalog_entry
 from omniroute.errors import BadRequest, Conflict, NotFound
 from omniroute.formats.wire import WIRE_FORMATS
 from omniroute.providers.catalog import CatalogProvider
+from omniroute.providers.oauth.refused import refusal
 from omniroute.routing.ratelimit import Limits
 from omniroute.store import AccountRecord, ProviderRecord
 
@@ -96,7 +97,13 @@ async def add_provider(
     changing its format, URL or models when they are given."""
     entry = editor.catalog.get(name)
     if entry is not None and entry.auth == "oauth":
-        raise BadRequest(f"OAuth sign-in for {entry.name} comes in a later release")
+        raise BadRequest(
+            f"{entry.name} is added by signing in: `omniroute login {entry.id}` "
+            "(or Providers → Sign in on the dashboard)"
+        )
+    why = refusal(name) if entry is None and format is None and base_url is None else None
+    if why is not None:
+        raise BadRequest(why)
     if format is not None and format not in WIRE_FORMATS:
         raise BadRequest(f"{naming.field('format')} must be one of: {', '.join(WIRE_FORMATS)}")
     url = None if base_url is None else check_base_url(base_url, naming)

@@ -59,10 +59,15 @@ class ChatOperation:
         self, exchange: Exchange, call: Call, attempt: Attempt, timeouts: Timeouts
     ) -> Response | StreamResponse:
         upstream = wire_format(attempt.upstream_format)
+        family = attempt.provider.family
+        # An upstream that only streams is asked for a stream even when the
+        # client wants one JSON answer, which is then assembled from it.
+        collect = family.stream_only and not call.stream
         passthrough = (
             attempt.upstream_format == call.dialect
             and not call.translate_only
             and attempt.system_prompt is None
+            and not collect
         )
         if (
             not passthrough
@@ -72,7 +77,13 @@ class ChatOperation:
             # Fetched once: later attempts, to any upstream, send the data.
             await self._images.inline(call.ir_request())
         body = _upstream_body(call, attempt, passthrough, upstream)
-        resp = await exchange.open(call, attempt, body, stream=call.stream, timeouts=timeouts)
+        stream = call.stream or collect
+        resp = await exchange.open(call, attempt, body, stream=stream, timeouts=timeouts)
+        if collect and _is_event_stream(resp):
+            try:
+                return await _collected(call, attempt, resp, upstream)
+            finally:
+                await resp.aclose()
         if call.stream and _is_event_stream(resp):
             try:
                 return await _open_stream(call, attempt, resp, upstream, passthrough)
@@ -91,11 +102,53 @@ class ChatOperation:
 def _upstream_body(call: Call, attempt: Attempt, passthrough: bool, upstream: WireFormat) -> bytes:
     family = attempt.provider.family
     if passthrough:
-        return dumps(family.passthrough_body(call.body, attempt.target.model))
+        return dumps(family.finish(family.passthrough_body(call.body, attempt.target.model)))
     req = dataclasses.replace(call.ir_request(), model=attempt.target.model)
     if attempt.system_prompt:
         req.system = [ir.TextPart(attempt.system_prompt), *req.system]
-    return dumps(upstream.render_request(family.prepare(req)))
+    return dumps(family.finish(upstream.render_request(family.prepare(req))))
+
+
+class _Discard:
+    """A stream encoder that writes nothing: the relay only assembles."""
+
+    def encode(self, ev: ir.Event) -> bytes:
+        return b""
+
+
+async def _collected(
+    call: Call, attempt: Attempt, resp: UpstreamResponse, upstream: WireFormat
+) -> Response:
+    """The whole answer of a streamed exchange, for a client that asked for
+    JSON. Nothing reached the client yet, so any failure can still go to the
+    next account or target."""
+    relay = StreamRelay(
+        upstream, _Discard(), lambda: _input_estimate(call), scrubber=attempt.scrubber
+    )
+    try:
+        async for chunk in resp.iter_raw():
+            relay.feed(chunk)
+            if relay.error is not None:
+                break
+        else:
+            relay.close()
+    except errors.UpstreamError as err:
+        raise public(call, attempt, err) from None
+    if relay.error is not None or relay.truncated:
+        info = relay.error or ir.ErrorInfo(502, "api_error", "the upstream stream was cut short")
+        raise errors.UpstreamStreamError(
+            scrub(info.message, attempt),
+            status=errors.client_status_for_upstream(info.status),
+            kind=info.kind,
+            retry_after=info.retry_after,
+        )
+    answer = relay.answer.response()
+    answer.usage = relay.usage
+    answer.model = answer.model or attempt.target.model
+    answer.id = call.new_answer_id()
+    if call.echo:
+        answer.vendor.setdefault(call.dialect, {})["echo"] = call.echo
+    return _answered(call, attempt, dumps(call.wire.render_response(answer)), answer.usage)
 
 
 def _json_answer(

@@ -120,6 +120,11 @@ class TokenSource(Protocol):
         raises ``UpstreamError`` when no token can be had."""
         ...
 
+    def stale(self, account_id: int) -> bool:
+        """The upstream refused the token: refresh it on next use (False
+        when a refresh would not help)."""
+        ...
+
 
 def rest_owner(account: AccountRecord, passed: Credential | None) -> str | None:
     """Whose rests an account's failures are: the client credential's on a
@@ -147,6 +152,14 @@ class Credentials:
                 return "signed-in account: sign-ins are not available"
             return self.tokens.unavailable(account.id)
         return None
+
+    def rejected(self, account: AccountRecord) -> bool:
+        """The upstream refused this account's credential (401). True when
+        that is cured by refreshing a signed-in account's token, so the
+        account need not rest."""
+        if account_kind(account) != KIND_OAUTH or self.tokens is None:
+            return False
+        return self.tokens.stale(account.id)
 
     async def resolve(self, account: AccountRecord, passed: Credential | None) -> Credential:
         kind = account_kind(account)

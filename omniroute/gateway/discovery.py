@@ -12,6 +12,7 @@ business (``omniroute.providers``); how the list is merged is
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urlencode
@@ -21,11 +22,12 @@ from omniroute.config.editor import ConfigEditor
 from omniroute.config.options import Options, ProviderOptions, egress_proxy
 from omniroute.config.providers import merge_models
 from omniroute.config.routing import catalog_entry
+from omniroute.gateway.credentials import KIND_OAUTH, account_kind
 from omniroute.gateway.secrets import Scrubber, proxy_secrets
 from omniroute.providers import ProviderFamily, family_for
 from omniroute.providers.family import Operation
 from omniroute.settings import Settings
-from omniroute.store import AccountRecord, ConfigSnapshot, ProviderRecord
+from omniroute.store import AccountRecord, ConfigSnapshot, ProviderRecord, sign_ins
 from omniroute.upstream.cold import ColdClient, origin_path
 
 MAX_PAGES = 20
@@ -56,12 +58,13 @@ async def discover(
         raise errors.NotFound(f"unknown provider {name!r}")
     account = _first_account(snap, provider)
     entry = catalog_entry(provider, editor.catalog)
-    family = family_for(provider.format)
+    family = family_for(provider.format, entry.dialect if entry else None)
     options = ProviderOptions.read(provider.extra)
     extra = dict(entry.headers) if entry else {}
     extra.update(options.headers)
+    credential = await _credential(editor, account)
     headers = family.headers(
-        account.api_key,
+        credential,
         stream=False,
         auth_header=entry.auth_header if entry else None,
         extra=extra,
@@ -71,7 +74,7 @@ async def discover(
         Options.read(snap.settings), options, ProviderOptions.read(account.extra, "account")
     )
     # An upstream's or a proxy's error body may quote what it was sent.
-    scrub = Scrubber((account.api_key, *proxy_secrets(proxy), *options.headers.values()))
+    scrub = Scrubber((credential, *proxy_secrets(proxy), *options.headers.values()))
     async with ColdClient(settings, proxy) as http:
         listing = await _list_models(http, family, provider, headers, scrub)
         if listing is not None:
@@ -181,3 +184,22 @@ def _detail(body: bytes, scrub: Scrubber) -> str:
     text = scrub.text(text)
     text = " ".join(text.split())[:200]
     return f": {text}" if text else ""
+
+
+async def _credential(editor: ConfigEditor, account: AccountRecord) -> str:
+    """The account's key, or a signed-in account's current access token. The
+    token is not refreshed here: the running gateway owns refreshing it, and
+    two refreshers of one sign-in would end it."""
+    if account_kind(account) != KIND_OAUTH:
+        return account.api_key
+    grant = await editor.store.read_sealed(
+        lambda conn, sealer: sign_ins.read_grant(conn, sealer, account.id)
+    )
+    if grant is None or not grant.tokens.access_token:
+        raise errors.BadRequest(f"account {account.id} is not signed in (omniroute login)")
+    if grant.tokens.expires_at <= time.time():
+        raise errors.BadRequest(
+            f"account {account.id}'s token has expired; the running gateway refreshes it, "
+            "try again in a minute"
+        )
+    return grant.tokens.access_token

@@ -20,6 +20,7 @@ leaves before any answer (499).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import logging
 import time
@@ -454,6 +455,8 @@ class Pipeline:
             return Action.NEXT_ACCOUNT
         status = getattr(err, "upstream_status", None)
         failure: Failure = attempt.provider.family.classify(status, err.kind)
+        if status == 401 and self.credentials.rejected(attempt.account):
+            failure = dataclasses.replace(failure, cool_account=None)
         res = self._res
         if failure.upstream_alive:
             for key in gates:

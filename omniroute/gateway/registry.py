@@ -93,7 +93,7 @@ class ProviderInfo:
             scrubbers[account.id] = Scrubber(
                 (account.api_key, *proxy_secrets(proxy), *own.headers.values())
             )
-        family = family_for(record.format)
+        family = family_for(record.format, entry.dialect if entry else None)
         return cls(
             record=record,
             catalog=entry,

@@ -7,6 +7,8 @@ family that owns what differs between upstreams.
     responses   the OpenAI Responses API
     anthropic   Anthropic Messages
     gemini      Gemini generateContent
+    chatgpt     the Responses API paid by a signed-in ChatGPT plan
+    oauth       sign-ins and their tokens
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from collections.abc import Sequence
 from types import MappingProxyType
 
 from omniroute.providers.anthropic import AnthropicFamily
+from omniroute.providers.chatgpt import ChatGPTPlanFamily
 from omniroute.providers.family import CAPABILITIES, ProviderFamily, capabilities_of
 from omniroute.providers.gemini import GeminiFamily
 from omniroute.providers.openai import OpenAIChatFamily
@@ -28,6 +31,11 @@ _FAMILIES: MappingProxyType[str, ProviderFamily] = MappingProxyType(
         "gemini": GeminiFamily(),
     }
 )
+# Provider-private variants of a format, named by a catalog entry's ``dialect``.
+_DIALECTS: MappingProxyType[str, ProviderFamily] = MappingProxyType(
+    {"chatgpt-plan": ChatGPTPlanFamily()}
+)
+DIALECTS = frozenset(_DIALECTS)
 
 
 def served_capabilities(
@@ -42,8 +50,10 @@ def served_capabilities(
     return tuple(c for c in CAPABILITIES if c in possible and (chosen is None or c in chosen))
 
 
-def family_for(wire_format: str) -> ProviderFamily:
-    """The family of upstreams speaking ``wire_format``."""
+def family_for(wire_format: str, dialect: str | None = None) -> ProviderFamily:
+    """The family of upstreams speaking ``wire_format`` (in ``dialect``)."""
+    if dialect is not None and dialect in _DIALECTS:
+        return _DIALECTS[dialect]
     try:
         return _FAMILIES[wire_format]
     except KeyError:

@@ -9,12 +9,12 @@ A provider entry says how to reach one kind of upstream:
     format       wire format the upstream speaks: openai | anthropic | gemini |
                  openai-responses
     dialect      optional provider-private variant of that format, handled by a
-                 provider module (``cloudcode``: Gemini inside the Cloud Code
-                 envelope; ``kiro``: the CodeWhisperer event stream)
+                 provider module (``chatgpt-plan``: the Responses API within the
+                 limits of requests paid by a ChatGPT plan)
     base_url     public API base including its version segment; ``https`` unless
                  the provider is local (tier ``local``, loopback ``http`` allowed)
     auth         api_key | oauth | none; OAuth entries name their ``flow``
-                 (pkce: authorization code with PKCE; device_code: RFC 8628)
+                 (pkce: authorization code with PKCE on a loopback redirect)
     auth_header  how the credential is sent: bearer | x-api-key | x-goog-api-key
     headers      extra default headers (e.g. ``anthropic-version``)
     tier         subscription | api | cheap | free | local — the fallback story
@@ -54,14 +54,13 @@ from urllib.parse import urlsplit
 
 from omniroute.errors import BadRequest, ConfigError
 from omniroute.formats.wire import WIRE_FORMATS
-from omniroute.providers import family_for
+from omniroute.providers import DIALECTS, family_for
 from omniroute.providers.family import capabilities_of, check_capabilities
 from omniroute.routing.model import TIERS
 
 AUTH_KINDS = frozenset({"api_key", "oauth", "none"})
 AUTH_HEADERS = frozenset({"bearer", "x-api-key", "x-goog-api-key"})
-FLOWS = frozenset({"pkce", "device_code"})
-DIALECTS = frozenset({"cloudcode", "kiro"})
+FLOWS = frozenset({"pkce"})
 _LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 
 

@@ -127,6 +127,9 @@ class ProviderFamily(Protocol):
     # Whether an image given by URL must reach it as inline data (it cannot
     # fetch a web address itself).
     inline_image_urls: bool
+    # Whether it answers chat only as a stream (a whole answer is then
+    # assembled from the stream for clients that asked for one).
+    stream_only: bool
 
     def url(self, operation: Operation, base_url: str, model: str, *, stream: bool) -> str | None:
         """Where ``operation`` is sent; None when this family cannot do it."""
@@ -153,6 +156,11 @@ class ProviderFamily(Protocol):
 
     def passthrough_body(self, body: dict[str, Any], model: str) -> dict[str, Any]:
         """A client's body forwarded unchanged but for the model."""
+        ...
+
+    def finish(self, body: dict[str, Any]) -> dict[str, Any]:
+        """A chat request body as the upstream will take it (passed through
+        or rendered from the IR), fit to what it accepts."""
         ...
 
     def count_body(self, rendered: dict[str, Any]) -> dict[str, Any]:
@@ -205,6 +213,7 @@ class BaseFamily:
     default_auth_header = "bearer"
     operations = frozenset({Operation.CHAT})
     inline_image_urls = False
+    stream_only = False
 
     def url(self, operation: Operation, base_url: str, model: str, *, stream: bool) -> str | None:
         return None
@@ -263,6 +272,9 @@ class BaseFamily:
 
     def passthrough_body(self, body: dict[str, Any], model: str) -> dict[str, Any]:
         return {**body, "model": model}
+
+    def finish(self, body: dict[str, Any]) -> dict[str, Any]:
+        return body
 
     def count_body(self, rendered: dict[str, Any]) -> dict[str, Any]:
         return rendered

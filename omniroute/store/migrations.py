@@ -225,6 +225,29 @@ _REQUEST_COST = sql(
         FROM request_log GROUP BY 1, 2, 3, 4, 5""",
 )
 
+# Signed-in subscription accounts: one grant per account, tokens sealed and
+# bound to the row; one row per (sign-in, issued client, subject) so that
+# signing in again updates the account instead of adding another.
+_SIGN_INS = sql(
+    """CREATE TABLE oauth_grants (
+        account_id INTEGER PRIMARY KEY REFERENCES accounts(id) ON DELETE CASCADE,
+        provider TEXT NOT NULL,
+        subject TEXT NOT NULL,
+        client_id TEXT NOT NULL,
+        email TEXT,
+        access_token TEXT NOT NULL,
+        refresh_token TEXT,
+        id_token TEXT,
+        scopes TEXT NOT NULL DEFAULT '',
+        expires_at REAL NOT NULL,
+        status TEXT NOT NULL DEFAULT 'ok',
+        failures INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT,
+        updated_at REAL NOT NULL,
+        UNIQUE (provider, client_id, subject)
+    )""",
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "config tables", _CONFIG_TABLES),
     Migration(2, "request log", _REQUEST_LOG),
@@ -234,6 +257,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(6, "admin", _ADMIN),
     Migration(7, "client key usage", _KEY_USAGE),
     Migration(8, "request cost", _REQUEST_COST),
+    Migration(9, "sign-ins", _SIGN_INS),
 )
 
 _LEDGER = """CREATE TABLE IF NOT EXISTS schema_migrations (

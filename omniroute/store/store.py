@@ -198,6 +198,16 @@ class Store:
             raise ConfigError("the store is not open")
         return await self._reader.submit(fn, BEGIN_READ)
 
+    async def write_sealed(self, fn: Callable[[sqlite3.Connection, Sealer], T]) -> T:
+        """``write`` for work that seals or unseals values."""
+        sealer = self._require_sealer()
+        return await self.write(lambda conn: fn(conn, sealer))
+
+    async def read_sealed(self, fn: Callable[[sqlite3.Connection, Sealer], T]) -> T:
+        """``read`` for work that unseals values."""
+        sealer = self._require_sealer()
+        return await self.read(lambda conn: fn(conn, sealer))
+
     def seal(self, plaintext: str, aad: str) -> str:
         """Encrypt ``plaintext`` for storage, bound to ``aad`` ("table|row id|column")."""
         return self._require_sealer().seal(plaintext, aad)

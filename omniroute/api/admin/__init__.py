@@ -34,6 +34,7 @@ from omniroute.api.admin.health import HealthRoutes
 from omniroute.api.admin.keys import KeyRoutes
 from omniroute.api.admin.logs import LogRoutes
 from omniroute.api.admin.manage import LiveGateway, Manage
+from omniroute.api.admin.oauth import OAuthRoutes
 from omniroute.api.admin.observe import ObserveRoutes
 from omniroute.api.admin.providers import ProviderRoutes
 from omniroute.api.admin.routing import RoutingRoutes
@@ -91,5 +92,7 @@ class AdminApi:
             router, self.guards
         )
         UsageRoutes(self._manage.live.store).install(router, self.guards)
+        if live.sign_ins is not None and live.tokens is not None:
+            OAuthRoutes(self._manage, live.sign_ins, live.tokens).install(router, self.guards)
         TranslateRoutes().install(router, self.guards)
         TransferRoutes(self._store, self.guards, self._options, applied).install(router)

@@ -28,6 +28,8 @@ from omniroute.gateway.registry import Registry
 from omniroute.gateway.resilience import Resilience
 from omniroute.http.message import Request
 from omniroute.providers.catalog import Catalog
+from omniroute.providers.oauth.service import SignIns
+from omniroute.providers.oauth.tokens import TokenManager
 from omniroute.settings import Settings
 from omniroute.store import Store
 from omniroute.upstream import UpstreamClient
@@ -52,6 +54,10 @@ class LiveGateway:
     console: ConsoleLog = dataclasses.field(default_factory=ConsoleLog)
     # The process for /api/health: uptime, version, memory, queues, connections.
     details: Callable[[], dict[str, Any]] = dict
+    # Sign-ins in progress and the signed-in accounts' tokens (None: no
+    # sign-in routes, as in tests of other parts).
+    sign_ins: SignIns | None = None
+    tokens: TokenManager | None = None
 
 
 class Manage:
