@@ -23,6 +23,7 @@ from typing import Any
 
 from omniroute import errors
 from omniroute.cli.common import command, port_number, with_store
+from omniroute.config.audit import CLI, Auditor
 from omniroute.config.options import Options
 from omniroute.providers.oauth.chatgpt import PORT
 from omniroute.providers.oauth.flows import DONE, FLOW_LIFETIME, LoginFlow
@@ -71,6 +72,12 @@ async def cmd_login(args: argparse.Namespace, settings: Settings) -> int:
         finally:
             await sign_ins.close()
             await upstream.aclose()
+        if flow.status == DONE and flow.account_id is not None:
+            await Auditor(store, CLI).record(
+                "oauth.sign_in",
+                f"account {flow.account_id}",
+                {"provider": flow.provider, "new": flow.created},
+            )
         return _report(flow)
 
     return await with_store(settings, work)
@@ -127,6 +134,9 @@ async def cmd_logout(args: argparse.Namespace, settings: Settings) -> int:
             )
         finally:
             await upstream.aclose()
+        await Auditor(store, CLI).record(
+            "oauth.sign_out", f"account {args.account}", {"revoked": revoked}
+        )
         print(f"Signed out of account {args.account}; it is turned off until you sign in again.")
         if not revoked:
             print(

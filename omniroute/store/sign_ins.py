@@ -66,7 +66,7 @@ def _seal(sealer: Sealer, account_id: int, column: str, value: str | None) -> st
 
 
 def _unseal(sealer: Sealer, account_id: int, column: str, value: Any) -> str | None:
-    return None if value is None else sealer.unseal(str(value), _aad(account_id, column))
+    return None if not value else sealer.unseal(str(value), _aad(account_id, column))
 
 
 _SELECT = (
@@ -171,6 +171,8 @@ def save_sign_in(
         record = repo.upsert_provider(
             conn, sealer, provider.name, provider.format, provider.base_url, provider.models
         )
+    if record.extra.get("catalog") != kind:
+        # Linked to its catalog entry, which says how to talk to it.
         options.update_provider(
             conn, sealer, provider.name, base_url=None, models=None, extra={"catalog": kind}
         )

@@ -15,14 +15,16 @@ error whose address the user pastes. Sign-ins and sign-outs are audited.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from omniroute.api.admin.access import ADMIN_SESSION, ADMIN_TOKEN, Guards
 from omniroute.api.admin.manage import Manage, body_of
+from omniroute.config.audit import Auditor
 from omniroute.errors import BadRequest
 from omniroute.http.message import Request, Response
 from omniroute.http.routing import Router
-from omniroute.providers.oauth.flows import LoginFlow
+from omniroute.providers.oauth.flows import DONE, FLOW_LIFETIME, LoginFlow
 from omniroute.providers.oauth.service import SignIns, ssh_hint
 from omniroute.providers.oauth.tokens import TokenManager
 from omniroute.store import sign_ins as grants
@@ -35,12 +37,13 @@ PASTE_HINT = (
 
 
 class OAuthRoutes:
-    __slots__ = ("_m", "_sign_ins", "_tokens")
+    __slots__ = ("_m", "_sign_ins", "_tokens", "_watching")
 
     def __init__(self, manage: Manage, sign_ins: SignIns, tokens: TokenManager) -> None:
         self._m = manage
         self._sign_ins = sign_ins
         self._tokens = tokens
+        self._watching: set[asyncio.Task[None]] = set()
 
     def install(self, router: Router, guards: Guards) -> None:
         read, change = guards.token_or_session, guards.session
@@ -71,7 +74,21 @@ class OAuthRoutes:
             proxy=self._proxy(),
             listen=listen,
         )
+        # Audited when it completes, whichever way (the loopback redirect or a
+        # paste), as the person who started it.
+        watch = asyncio.create_task(self._audit(flow, self._m.auditor(request)))
+        self._watching.add(watch)
+        watch.add_done_callback(self._watching.discard)
         return Response.json(_shown(flow))
+
+    async def _audit(self, flow: LoginFlow, auditor: Auditor) -> None:
+        await self._sign_ins.wait(flow, FLOW_LIFETIME)
+        if flow.status == DONE and flow.account_id is not None:
+            await auditor.record(
+                "oauth.sign_in",
+                f"account {flow.account_id}",
+                {"provider": flow.provider, "new": flow.created},
+            )
 
     def _proxy(self) -> str | None:
         """The gateway's egress proxy, which sign-ins take like requests do."""
@@ -85,12 +102,7 @@ class OAuthRoutes:
             if value is not None and (not isinstance(value, str) or len(value) > 8192):
                 raise BadRequest(f"{field} must be text")
         flow = await self._sign_ins.complete(request.path_params["flow"], url=url, code=code)
-        if flow.account_id is not None:
-            await self._m.auditor(request).record(
-                "oauth.sign_in",
-                f"account {flow.account_id}",
-                {"provider": flow.provider, "new": flow.created},
-            )
+        await asyncio.sleep(0)  # its audit row is written by the task ``start`` left
         return Response.json(_shown(flow))
 
     async def flow(self, request: Request) -> Response:

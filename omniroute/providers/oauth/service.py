@@ -266,4 +266,8 @@ class SignIns:
         return flow
 
     async def close(self) -> None:
+        """Stop listening; sign-ins still waiting end (the gateway stops)."""
+        for flow in self._flows.values():
+            if flow.status == PENDING:
+                self._fail(flow, "the gateway stopped before the sign-in completed")
         await self._listener.stop()
