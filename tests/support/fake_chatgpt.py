@@ -77,6 +77,7 @@ class FakeChatGPT:
         self.revoked: list[str] = []
         self.inference: list[RecordedRequest] = []
         self.hang_inference = False  # the next inference call never answers
+        self.last_refresh_token: str | None = None
 
     async def __aenter__(self) -> FakeChatGPT:
         await self.mock.start()
@@ -176,6 +177,7 @@ class FakeChatGPT:
         access, refresh = "at-" + secrets.token_hex(12), "rt-" + secrets.token_hex(12)
         self._access[access] = time.time() + self.lifetime
         self._refresh[refresh] = {"client_id": client_id, "used": False}
+        self.last_refresh_token = refresh
         scope = SCOPES if self.grant_plan else "openid profile email offline_access"
         out: dict[str, Any] = {
             "access_token": access,
