@@ -11,6 +11,7 @@ import pytest
 from omniroute.errors import ConfigError
 from omniroute.formats.wire import WIRE_FORMATS
 from omniroute.providers.catalog import Catalog
+from omniroute.providers.oauth.refused import refusal
 from omniroute.routing.model import TIERS
 
 REQUIRED_IDS = {
@@ -19,10 +20,11 @@ REQUIRED_IDS = {
     "nvidia", "together", "fireworks", "cerebras", "perplexity", "cohere", "siliconflow",
     "huggingface", "dashscope", "moonshot", "zhipu", "minimax", "friendli", "nebius",
     "deepinfra", "sambanova", "ollama", "lmstudio", "vllm", "llamacpp",
-    # OAuth providers
-    "claude", "codex", "gemini-cli", "antigravity", "github", "qwen", "iflow", "kiro",
-    "kimi-coding", "kilocode", "cline",
+    # signed-in subscriptions
+    "chatgpt",
 }  # fmt: skip
+# Logins that borrow another vendor's client identity: never in the catalog.
+BORROWED = {"claude", "codex", "gemini-cli", "antigravity", "qwen", "iflow", "kiro"}
 
 
 @pytest.fixture(scope="module")
@@ -38,8 +40,9 @@ def shipped_data() -> dict[str, Any]:
 
 def test_shipped_catalog_is_large_enough_and_complete(catalog: Catalog) -> None:
     ids = {p.id for p in catalog.all()}
-    assert len(catalog) >= 36
+    assert len(catalog) >= 30
     assert ids >= REQUIRED_IDS
+    assert not ids & BORROWED
 
 
 def test_shipped_catalog_ids_and_aliases_are_unique(catalog: Catalog) -> None:
@@ -63,25 +66,14 @@ def test_shipped_catalog_fields_are_known_values(catalog: Catalog) -> None:
         assert p.docs.startswith("https://"), p.id
 
 
-def test_spec_aliases_point_at_the_oauth_providers(catalog: Catalog) -> None:
-    expected = {
-        "cc": ("claude", "anthropic", "pkce"),
-        "cx": ("codex", "openai-responses", "pkce"),
-        "gc": ("gemini-cli", "gemini", "pkce"),
-        "gh": ("github", "openai", "device_code"),
-        "qw": ("qwen", "openai", "device_code"),
-        "if": ("iflow", "openai", "pkce"),
-        "kr": ("kiro", "anthropic", "device_code"),
-    }
-    for alias, (pid, fmt, flow) in expected.items():
-        provider = catalog.get(alias)
-        assert provider is not None, alias
-        assert (provider.id, provider.format, provider.auth, provider.flow) == (
-            pid,
-            fmt,
-            "oauth",
-            flow,
-        )
+def test_the_only_sign_in_is_the_documented_chatgpt_one(catalog: Catalog) -> None:
+    signed_in = [p for p in catalog.all() if p.auth == "oauth"]
+    assert [(p.id, p.format, p.flow, p.dialect) for p in signed_in] == [
+        ("chatgpt", "openai-responses", "pkce", "chatgpt-plan")
+    ]
+    assert signed_in[0].base_url == "https://api.openai.com/v1"
+    for name in BORROWED | {"cc", "gc", "gh", "kr", "qw", "if", "cx"}:
+        assert refusal(name) is not None, name
 
 
 @pytest.mark.parametrize(
@@ -103,8 +95,8 @@ def test_well_known_base_urls(catalog: Catalog, pid: str, base_url: str, auth_he
 
 
 def test_lookup_by_id_alias_and_case(catalog: Catalog) -> None:
-    assert catalog.get("claude") is catalog.get("cc")
-    assert catalog.get("CC") is catalog.get("cc")
+    assert catalog.get("chatgpt") is catalog.get("chatgpt-plan")
+    assert catalog.get("OpenAI") is catalog.get("openai")
     assert catalog.get("glm") is catalog.get("zhipu")
     assert catalog.get("no-such-provider") is None
 
