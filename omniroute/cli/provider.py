@@ -172,9 +172,16 @@ async def cmd_catalog(args: argparse.Namespace, settings: Settings) -> int:
     for row, entry in zip([header, *rows], [None, *entries], strict=True):
         print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
         if entry is not None:
-            for line in _model_lines(entry):
+            for line in [*_model_lines(entry), *_quota_line(entry)]:
                 print(line)
     return 0
+
+
+def _quota_line(entry: CatalogProvider) -> list[str]:
+    """Whether the plan's remaining usage can be read, and by which reader."""
+    if entry.quota is None:
+        return []
+    return [f"    remaining quota: readable ({entry.quota} reader)"]
 
 
 def _model_lines(entry: CatalogProvider) -> list[str]:

@@ -26,6 +26,10 @@ A provider entry says how to reach one kind of upstream:
     capabilities what the provider's API serves besides chat (chat, embeddings,
                  images, transcription, speech, moderation, rerank, completions);
                  ``["chat"]`` when not given
+    quota        optional: how the plan's remaining usage is read (one of
+                 ``QUOTA_READERS``: the plan's own usage endpoint, ``zai``,
+                 ``kimi``, ``minimax``, or the rate-limit headers of its answers,
+                 ``github``, ``openai``, ``anthropic``)
     models       known models: id, context, max_output, price (USD per 1M tokens:
                  input, output, cached_input, reasoning), and capabilities when
                  the model does less than its provider (an embedding model)
@@ -61,6 +65,7 @@ from omniroute.routing.model import TIERS
 AUTH_KINDS = frozenset({"api_key", "oauth", "none"})
 AUTH_HEADERS = frozenset({"bearer", "x-api-key", "x-goog-api-key"})
 FLOWS = frozenset({"pkce"})
+QUOTA_READERS = frozenset({"zai", "kimi", "minimax", "github", "openai", "anthropic"})
 _LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 
 
@@ -134,6 +139,7 @@ class CatalogProvider:
     strip: tuple[str, ...] = ()
     docs: str = ""
     capabilities: tuple[str, ...] = ("chat",)
+    quota: str | None = None
 
     def model(self, model_id: str) -> CatalogModel | None:
         for model in self.models:
@@ -166,6 +172,7 @@ class CatalogProvider:
             "wildcard": self.wildcard,
             "capabilities": list(self.capabilities),
             "docs": self.docs,
+            "quota": self.quota,
             "models": [dataclasses.asdict(m) for m in self.models],
         }
 
@@ -253,6 +260,7 @@ def _parse_provider(raw: Any) -> CatalogProvider:
         docs=_opt_str(raw, "docs", where) or "",
         strip=tuple(strip),
         capabilities=_capabilities(raw, where) or ("chat",),
+        quota=_opt_str(raw, "quota", where),
     )
 
 
@@ -355,6 +363,7 @@ def _check_provider(p: CatalogProvider) -> None:
             "'flow' is required for oauth providers and only for them",
         ),
         (p.flow is None or p.flow in FLOWS, f"unknown flow {p.flow!r}"),
+        (p.quota is None or p.quota in QUOTA_READERS, f"unknown quota reader {p.quota!r}"),
         (not p.base_url.endswith("/"), "base_url must not end with '/'"),
     )
     for ok, problem in checks:

@@ -10,7 +10,7 @@ import pytest
 
 from omniroute.errors import ConfigError
 from omniroute.formats.wire import WIRE_FORMATS
-from omniroute.providers.catalog import Catalog
+from omniroute.providers.catalog import QUOTA_READERS, Catalog
 from omniroute.providers.oauth.refused import refusal
 from omniroute.routing.model import TIERS
 
@@ -22,6 +22,25 @@ REQUIRED_IDS = {
     "deepinfra", "sambanova", "ollama", "lmstudio", "vllm", "llamacpp",
     # signed-in subscriptions
     "chatgpt",
+    # Coding plans and official keys for third-party agents
+    "zai-coding", "kimi-for-coding", "minimax-coding", "alibaba-coding", "github-models",
+    "kilo-api", "cline-api", "gemini-free",
+}  # fmt: skip
+
+# Each plan or key: (format, base URL, tier, quota reader or None).
+PLAN_ENTRIES = {
+    "zai-coding": ("openai", "https://api.z.ai/api/coding/paas/v4", "subscription", "zai"),
+    "kimi-for-coding": ("openai", "https://api.kimi.com/coding/v1", "subscription", "kimi"),
+    "minimax-coding": (
+        "anthropic", "https://api.minimax.io/anthropic/v1", "subscription", "minimax",
+    ),
+    "alibaba-coding": (
+        "openai", "https://coding-intl.dashscope.aliyuncs.com/v1", "subscription", None,
+    ),
+    "github-models": ("openai", "https://models.github.ai/inference", "free", "github"),
+    "kilo-api": ("openai", "https://api.kilo.ai/api/gateway", "api", None),
+    "cline-api": ("openai", "https://api.cline.bot/api/v1", "api", None),
+    "gemini-free": ("gemini", "https://generativelanguage.googleapis.com/v1beta", "free", None),
 }  # fmt: skip
 # Logins that borrow another vendor's client identity: never in the catalog.
 BORROWED = {"claude", "codex", "gemini-cli", "antigravity", "qwen", "iflow", "kiro"}
@@ -94,6 +113,45 @@ def test_well_known_base_urls(catalog: Catalog, pid: str, base_url: str, auth_he
     assert provider.auth_header == auth_header
 
 
+@pytest.mark.parametrize("pid", sorted(PLAN_ENTRIES))
+def test_coding_plans_and_official_keys_are_api_key_entries(catalog: Catalog, pid: str) -> None:
+    fmt, base_url, tier, quota = PLAN_ENTRIES[pid]
+    provider = catalog.get(pid)
+    assert provider is not None
+    assert (provider.format, provider.base_url, provider.tier, provider.quota) == (
+        fmt,
+        base_url,
+        tier,
+        quota,
+    )
+    assert provider.format in WIRE_FORMATS
+    assert urlsplit(provider.base_url).scheme == "https"
+    # A key pasted from the vendor's console is all it takes.
+    assert provider.auth == "api_key" and provider.flow is None
+    assert provider.models and all(m.context for m in provider.models)
+    assert provider.quota is None or provider.quota in QUOTA_READERS
+    assert provider.docs.startswith("https://")
+    assert catalog.get(provider.alias) is provider
+    assert provider.to_json()["quota"] == quota
+
+
+def test_every_quota_reader_named_is_a_known_one(catalog: Catalog) -> None:
+    named = {p.id: p.quota for p in catalog.all() if p.quota is not None}
+    assert set(named.values()) <= QUOTA_READERS
+    assert named["kimi-for-coding"] == "kimi" and named["zai-coding"] == "zai"
+
+
+def test_plans_priced_as_the_pay_per_token_api_and_free_keys_at_zero(catalog: Catalog) -> None:
+    glm = catalog.get("zai-coding")
+    assert glm is not None
+    price = glm.model("glm-4.7").price  # type: ignore[union-attr]
+    assert price is not None and price.input > 0  # what the call would have cost
+    for pid in ("github-models", "gemini-free"):
+        free = catalog.get(pid)
+        assert free is not None
+        assert all(m.price is not None and m.price.blended() == 0 for m in free.models), pid
+
+
 def test_lookup_by_id_alias_and_case(catalog: Catalog) -> None:
     assert catalog.get("chatgpt") is catalog.get("chatgpt-plan")
     assert catalog.get("OpenAI") is catalog.get("openai")
@@ -143,6 +201,8 @@ def _mutated(change: Any) -> dict[str, Any]:
         (lambda ps: ps[0]["models"].append(ps[0]["models"][0]), "duplicate model"),
         (lambda ps: ps[0]["models"][0].update(context="big"), "positive integer"),
         (lambda ps: ps[0].pop("base_url"), "base_url"),
+        (lambda ps: ps[0].update(quota="balance-scraper"), "unknown quota reader"),
+        (lambda ps: ps[0].update(quota=3), "'quota' must be a string"),
     ],
 )
 def test_validation_refuses_bad_entries(change: Any, message: str) -> None:

@@ -18,7 +18,7 @@ _CLAUDE = (
 _GOOGLE = (
     "Google calls using Gemini CLI's or Antigravity's sign-in from other software a terms "
     "violation and has suspended accounts for it. Use a Google AI Studio key (it has a free "
-    "tier): `omniroute provider add gemini --api-key KEY`."
+    "tier): `omniroute provider add gemini-free --api-key KEY`."
 )
 _COPILOT = (
     "The Copilot sign-in belongs to GitHub's own editors and tools; reusing it puts your "
@@ -31,15 +31,15 @@ _KIRO = (
 )
 _KIMI = (
     "Kimi CLI's device sign-in belongs to Kimi's own client. Use a Kimi For Coding key: "
-    "`omniroute provider add kimi-coding --api-key KEY`."
+    "`omniroute provider add kimi-for-coding --api-key KEY`."
 )
 _CLINE = (
     "Cline's sign-in belongs to the Cline extension. Use a Cline API key: "
-    "`omniroute provider add cline --api-key KEY`."
+    "`omniroute provider add cline-api --api-key KEY`."
 )
 _KILO = (
     "Kilo Code's device sign-in belongs to Kilo Code. Use a Kilo API key: "
-    "`omniroute provider add kilo --api-key KEY`."
+    "`omniroute provider add kilo-api --api-key KEY`."
 )
 _QWEN = (
     "Qwen's OAuth free tier was shut down on 2026-04-15. Use an Alibaba Cloud Model Studio "
