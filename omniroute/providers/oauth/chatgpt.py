@@ -174,23 +174,18 @@ class ChatGPTSignIn:
         id_token = tokens.id_token
         if not id_token:
             raise OAuthError("ChatGPT sent no ID token")
-        try:
-            claims = idtoken.verify(
-                id_token,
-                await self._keys(d, proxy, fresh=False),
-                issuer=d.issuer,
-                audience=client_id,
-                nonce=nonce,
-            )
-        except OAuthError:
-            # The issuer may have rotated its keys since they were read.
-            claims = idtoken.verify(
-                id_token,
-                await self._keys(d, proxy, fresh=True),
-                issuer=d.issuer,
-                audience=client_id,
-                nonce=nonce,
-            )
+        claims: dict[str, Any] | None = None
+        for fresh in (False, True):  # the issuer may have rotated its keys since
+            keys = await self._keys(d, proxy, fresh=fresh)
+            try:
+                claims = idtoken.verify(
+                    id_token, keys, issuer=d.issuer, audience=client_id, nonce=nonce
+                )
+                break
+            except OAuthError:
+                if fresh:
+                    raise
+        assert claims is not None
         email = claims.get("email")
         return Identity(
             subject=str(claims["sub"]),
