@@ -68,8 +68,10 @@ def test_catalog_provider_add_takes_everything_from_the_catalog(cli: Cli) -> Non
     assert f"tier={entry.tier}" in listing and f"alias={entry.alias}" in listing
     assert entry.models[0].id in listing and "(from the catalog)" in listing
     assert listing.count("  account ") == 2
-    oauth = cli.fails("provider", "add", "cc", "--api-key", "whatever")
-    assert "OAuth sign-in for" in oauth and "later release" in oauth
+    borrowed = cli.fails("provider", "add", "cc", "--api-key", "whatever")
+    assert "only for Claude Code" in borrowed and "claude-passthrough" in borrowed
+    signed_in = cli.fails("provider", "add", "chatgpt", "--api-key", "whatever")
+    assert "omniroute login chatgpt" in signed_in
     missing = cli.fails("provider", "add", "deepseek")
     assert "--api-key is required" in missing
     cli.assert_no_secrets(DEEPSEEK_KEY)
