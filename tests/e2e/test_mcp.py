@@ -17,6 +17,7 @@ from typing import Any
 
 import anyio
 import httpx
+import openai
 import pytest
 from mcp.client.client import Client
 from mcp.client.session import ClientSession
@@ -30,7 +31,7 @@ from omniroute.store import Store
 from omniroute.store.admin import AdminRows
 from tests.e2e.manage_env import CHAT, MODEL, Env, answering_env
 from tests.support.harness import REPO, run_cli
-from tests.support.mock_upstream import Json, openai_error
+from tests.support.mock_upstream import Json, Status, openai_error
 
 pytestmark = [pytest.mark.anyio, pytest.mark.e2e]
 
@@ -323,7 +324,12 @@ async def test_stdio_sdk_lists_the_tools_and_calls_each(env: Env) -> None:
         await exercise(session, env, "trio")
         await call(session, "create_combo", {"name": "combo-dup", "targets": ["acme/m1"]})
         await refusals(session)
-    # The running gateway picked the new combo up through the config revision.
+    # The running gateway picks the new combo up through the config revision
+    # it polls (every 0.1 s here).
+    for _ in range(100):
+        if "trio" in env.gw.gateway.registry().view.combos:
+            break
+        await anyio.sleep(0.05)
     assert await env.chat("trio") == "hello from the mock"
     audit = (await env.ok("GET", "/api/audit?limit=50"))["entries"]
     by_mcp = [(e["action"], e["target"], e["address"]) for e in audit if e["actor"] == "mcp"]
@@ -358,3 +364,23 @@ async def test_the_sdk_client_in_auto_mode_falls_back_to_initialize(env: Env) ->
         assert (await client.call_tool("list_providers", {})).is_error is False
     async with Client(stdio_params(env.gw.settings.data_dir)) as client:
         assert {t.name for t in (await client.list_tools()).tools} == TOOLS
+
+
+async def test_list_providers_shows_the_breakers_of_the_running_gateway(env: Env) -> None:
+    await env.ok("PATCH", "/api/settings", json={"breaker.failure-threshold": 1})
+    env.mock.enqueue("POST", CHAT, Status(503, b"down"))
+    with pytest.raises(openai.APIStatusError):
+        await env.chat(f"acme/{MODEL}")
+    key = await mcp_key(env)
+    async with http_session(env, {"authorization": f"Bearer {key}"}) as session:
+        over_http = (await call(session, "list_providers", {"name": "acme"}))["providers"]
+    # From a shell, through the running gateway's admin file.
+    async with stdio_session(env.gw.settings.data_dir) as session:
+        over_stdio = (await call(session, "list_providers", {"name": "acme"}))["providers"]
+    for (acme,) in (over_http, over_stdio):
+        (breaker,) = acme["health"]["breakers"]
+        assert (breaker["key"], breaker["state"], breaker["model"]) == (
+            "model:acme/m1",
+            "open",
+            "m1",
+        )
