@@ -17,6 +17,7 @@ from omniroute.api.admin.access import CLIENT_KEY, PUBLIC
 from omniroute.api.admin.manage import LiveGateway
 from omniroute.api.client import ClientApi, normalise_path, request_id
 from omniroute.api.dialect import dialect_for_path, error_response
+from omniroute.api.mcp.http import McpRoutes
 from omniroute.api.status import AdminAccess, rss_bytes
 from omniroute.gateway.console import LOGGER, ConsoleLog, LogFile
 from omniroute.gateway.conversations import ConversationMemory
@@ -148,6 +149,10 @@ class Gateway:
         )
         self.admin_router = Router()
         self.admin_api.install(self.admin_router)
+        self.mcp = McpRoutes(
+            self.admin_api.live, self.admin_api.rows, lambda: self.registry().options
+        )
+        self.mcp.install(self.admin_router, self.admin_api.guards)
         self.web = Router()
         dashboard = self.admin_api.guards.public(StaticFiles(web_root(), headers=DASHBOARD_HEADERS))
         self.web.add("GET", "/{path:path}", dashboard, label=PUBLIC)

@@ -16,7 +16,7 @@ MANAGEMENT = "management"  # the management API's own shape: {"error": {"message
 
 def dialect_for_path(path: str) -> str:
     """The dialect a caller expects for errors, from the endpoint it called."""
-    if path.startswith("/api/"):
+    if path.startswith("/api/") or path == "/mcp":
         return MANAGEMENT
     if path.startswith("/v1/messages"):
         return "anthropic"

@@ -4,6 +4,7 @@ shell (over SSH on a headless box, say).
     admin password      set or change the admin password (prompted twice;
                         --stdin reads it from standard input, for scripts)
     admin logout-all    end every dashboard session
+    admin mcp-key       a new key for MCP clients over HTTP (``--revoke`` ends it)
     audit               the audit log: who changed what, newest first
     routes              every route the gateway serves: METHOD PATH GUARD
 """
@@ -19,6 +20,7 @@ from typing import Any
 
 from omniroute import errors
 from omniroute.cli.common import ID, command, group, whole, with_store
+from omniroute.cli.mcp import register_key as register_mcp_key
 from omniroute.settings import Settings
 from omniroute.store import Store
 
@@ -30,6 +32,7 @@ def register(sub: Any) -> None:
         "--stdin", action="store_true", help="read the password from standard input"
     )
     command(asub, "logout-all", "end every dashboard session", cmd_logout_all)
+    register_mcp_key(asub)
     audit = command(sub, "audit", "the audit log of changes, newest first", cmd_audit)
     audit.add_argument(
         "--limit", type=whole(1, MAX_AUDIT_ROWS), default=50, help="how many entries (default 50)"

@@ -8,7 +8,8 @@
     omniroute config set KEY VALUE | show
     omniroute key create|list|set|revoke …
     omniroute price set|list|unset …, budget set|list|unset …, usage …
-    omniroute admin password|logout-all, omniroute audit, omniroute routes
+    omniroute admin password|logout-all|mcp-key, omniroute audit, omniroute routes
+    omniroute mcp
     omniroute export|import …, backup create|list|restore …, doctor
     omniroute --version | --help
 
@@ -33,6 +34,7 @@ from omniroute.cli import admin as cli_admin
 from omniroute.cli import doctor as cli_doctor
 from omniroute.cli import keys as cli_keys
 from omniroute.cli import logs as cli_logs
+from omniroute.cli import mcp as cli_mcp
 from omniroute.cli import oauth as cli_oauth
 from omniroute.cli import provider as cli_provider
 from omniroute.cli import routing as cli_routing
@@ -75,6 +77,8 @@ commands:
   usage [--by provider|model|key|day] [--since 7d] [--csv]
                                      requests, tokens and cost from the request log
   admin password [--stdin] | admin logout-all
+  admin mcp-key [--revoke]           an admin key for MCP clients of /mcp (printed once)
+  mcp                                the MCP server on stdin/stdout, for an MCP client
   audit [--limit N] [--json]         who changed what, newest first
   logs [--follow] [--status 5xx] [--model M] [--limit N] [--json]
                                      the request log, newest last
@@ -138,6 +142,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_keys.register(sub)
     cli_logs.register(sub)
     cli_oauth.register(sub)
+    cli_mcp.register(sub)
     return parser
 
 

@@ -61,6 +61,28 @@ def write_password(conn: sqlite3.Connection, hashed: str, now: float) -> None:
     )
 
 
+# -- the MCP admin key ------------------------------------------------------------------
+
+
+def read_mcp_key(conn: sqlite3.Connection) -> tuple[str, str, float] | None:
+    """(hash, prefix, created_at) of the MCP admin key, or None."""
+    row = conn.execute("SELECT hash, prefix, created_at FROM mcp_key WHERE id = 1").fetchone()
+    return None if row is None else (str(row[0]), str(row[1]), float(row[2]))
+
+
+def write_mcp_key(conn: sqlite3.Connection, hashed: str, prefix: str, now: float) -> None:
+    conn.execute(
+        "INSERT INTO mcp_key (id, hash, prefix, created_at) VALUES (1, ?, ?, ?) "
+        "ON CONFLICT (id) DO UPDATE SET hash = excluded.hash, prefix = excluded.prefix, "
+        "created_at = excluded.created_at",
+        (hashed, prefix, now),
+    )
+
+
+def delete_mcp_key(conn: sqlite3.Connection) -> bool:
+    return conn.execute("DELETE FROM mcp_key").rowcount > 0
+
+
 # -- sessions --------------------------------------------------------------------------
 
 
@@ -199,6 +221,15 @@ class AdminRows:
             delete_sessions(conn)
 
         await self._store.write(write)
+
+    async def mcp_key(self) -> tuple[str, str, float] | None:
+        return await self._store.read(read_mcp_key)
+
+    async def set_mcp_key(self, hashed: str, prefix: str, now: float) -> None:
+        await self._store.write(lambda conn: write_mcp_key(conn, hashed, prefix, now))
+
+    async def remove_mcp_key(self) -> bool:
+        return await self._store.write(delete_mcp_key)
 
     async def create_session(self, record: SessionRecord) -> None:
         await self._store.write(lambda conn: create_session(conn, record))

@@ -248,6 +248,17 @@ _SIGN_INS = sql(
     )""",
 )
 
+# The admin key MCP clients may present instead of a login session: one at a
+# time, only its hash kept (its first characters too, to tell keys apart).
+_MCP_KEY = sql(
+    """CREATE TABLE mcp_key (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        hash TEXT NOT NULL,
+        prefix TEXT NOT NULL,
+        created_at REAL NOT NULL
+    )""",
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "config tables", _CONFIG_TABLES),
     Migration(2, "request log", _REQUEST_LOG),
@@ -258,6 +269,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(7, "client key usage", _KEY_USAGE),
     Migration(8, "request cost", _REQUEST_COST),
     Migration(9, "sign-ins", _SIGN_INS),
+    Migration(10, "mcp key", _MCP_KEY),
 )
 
 _LEDGER = """CREATE TABLE IF NOT EXISTS schema_migrations (

@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from omniroute.api.admin.access import ADMIN_SESSION, ADMIN_TOKEN, CLIENT_KEY, PUBLIC
+from omniroute.api.admin.access import ADMIN_KEY, ADMIN_SESSION, ADMIN_TOKEN, CLIENT_KEY, PUBLIC
 from tests.e2e.admin_helpers import Admin
 from tests.support.harness import Harness, running_gateway
 
@@ -57,8 +57,13 @@ def refused(answer: httpx.Response) -> bool:
 
 async def test_every_route_has_a_known_guard(gw: Harness) -> None:
     labels = {label for _, _, label in gw.gateway.routes()}
-    assert labels <= {PUBLIC, CLIENT_KEY, ADMIN_SESSION, ADMIN_TOKEN}
-    assert {CLIENT_KEY, ADMIN_SESSION, ADMIN_TOKEN} <= labels
+    assert labels <= {PUBLIC, CLIENT_KEY, ADMIN_SESSION, ADMIN_TOKEN, ADMIN_KEY}
+    assert {CLIENT_KEY, ADMIN_SESSION, ADMIN_TOKEN, ADMIN_KEY} <= labels
+    assert {(m, p) for m, p, label in gw.gateway.routes() if label == ADMIN_KEY} == {
+        ("POST", "/mcp"),
+        ("GET", "/mcp"),
+        ("DELETE", "/mcp"),
+    }
 
 
 async def test_no_guarded_route_answers_without_a_credential(gw: Harness) -> None:
@@ -66,7 +71,9 @@ async def test_no_guarded_route_answers_without_a_credential(gw: Harness) -> Non
     # mean 'open'.
     http = gw.track(httpx.AsyncClient(base_url=gw.base_url, timeout=15))
     for when in ("before setup", "after setup"):
-        for method, pattern, label in guarded(gw, CLIENT_KEY, ADMIN_SESSION, ADMIN_TOKEN):
+        for method, pattern, label in guarded(
+            gw, CLIENT_KEY, ADMIN_SESSION, ADMIN_TOKEN, ADMIN_KEY
+        ):
             answer = await call(http, method, pattern)
             assert refused(answer), (when, method, pattern, label, answer.status_code)
         await Admin.login(gw)
@@ -77,7 +84,7 @@ async def test_no_guarded_route_answers_to_a_wrong_credential(gw: Harness) -> No
     wrong = {"authorization": "Bearer sk-omni-not-a-real-key", "x-api-key": "nope"}
     cookie = {"cookie": "omniroute_session=forged-session-token"}
     http = gw.track(httpx.AsyncClient(base_url=gw.base_url, timeout=15))
-    for method, pattern, label in guarded(gw, CLIENT_KEY, ADMIN_SESSION, ADMIN_TOKEN):
+    for method, pattern, label in guarded(gw, CLIENT_KEY, ADMIN_SESSION, ADMIN_TOKEN, ADMIN_KEY):
         for headers in (wrong, cookie, {**wrong, **cookie, "x-csrf-token": "guess"}):
             answer = await call(http, method, pattern, headers)
             assert refused(answer), (method, pattern, label, headers, answer.status_code)
@@ -87,7 +94,7 @@ async def test_a_client_key_opens_no_admin_route(gw: Harness) -> None:
     await Admin.login(gw)
     http = gw.track(httpx.AsyncClient(base_url=gw.base_url, timeout=15))
     key = {"authorization": f"Bearer {gw.client_key}", "x-api-key": gw.client_key}
-    for method, pattern, label in guarded(gw, ADMIN_SESSION, ADMIN_TOKEN):
+    for method, pattern, label in guarded(gw, ADMIN_SESSION, ADMIN_TOKEN, ADMIN_KEY):
         answer = await call(http, method, pattern, key)
         assert refused(answer), (method, pattern, label, answer.status_code)
 
@@ -103,7 +110,7 @@ async def test_an_admin_session_opens_no_client_route(gw: Harness) -> None:
 
 async def test_a_session_without_csrf_changes_nothing(gw: Harness) -> None:
     admin = await Admin.login(gw)
-    changing = [r for r in guarded(gw, ADMIN_SESSION, ADMIN_TOKEN) if r[0] in CHANGES]
+    changing = [r for r in guarded(gw, ADMIN_SESSION, ADMIN_TOKEN, ADMIN_KEY) if r[0] in CHANGES]
     assert changing
     for method, pattern, label in changing:
         for token in (None, "", "not-the-token"):
@@ -119,7 +126,9 @@ async def test_a_foreign_host_gets_421_on_the_management_side(gw: Harness) -> No
     foreign = {"host": "attacker.example"}
     for method, pattern, label in gw.gateway.routes():
         path = concrete(pattern)
-        if not (path.startswith("/api/") or label == PUBLIC and path != "/health"):
+        if not (
+            path.startswith("/api/") or path == "/mcp" or label == PUBLIC and path != "/health"
+        ):
             continue
         body = BODY if method in CHANGES else None
         answer = await admin.call(method, path, json=body, headers=foreign)

@@ -73,6 +73,11 @@ class AdminApi:
         self._describe = describe
         self._manage = Manage(live, options)
 
+    @property
+    def live(self) -> LiveGateway:
+        """The running gateway's parts, for the other management doors (MCP)."""
+        return self._manage.live
+
     def install(self, router: Router) -> None:
         AuthRoutes(self.auth, self.guards, self._options).install(router)
         applied = self._manage.applied

@@ -7,6 +7,7 @@ answers to, and the guards every route goes through (labelled for
     client-key     a client key (the LLM API checks it itself)
     admin-session  a logged-in session; state-changing methods also need CSRF
     admin-token    the per-start token of the local CLI, or a session
+    admin-key      the MCP admin key, or a session (``/mcp`` only)
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ PUBLIC = "public"
 CLIENT_KEY = "client-key"
 ADMIN_SESSION = "admin-session"
 ADMIN_TOKEN = "admin-token"  # noqa: S105 (a route label, not a secret)
+ADMIN_KEY = "admin-key"
 
 _LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
 
@@ -115,6 +117,20 @@ class Guards:
         async def guarded(request: Request) -> Response | StreamResponse:
             self._door(request)
             if not self._token.presented(request):
+                request.state["session"] = await self._auth.require(request)
+            return await handler(request)
+
+        return guarded
+
+    def session_or_key(
+        self, handler: Handler, key: Callable[[Request], Awaitable[bool]]
+    ) -> Handler:
+        """A session (with CSRF on changes), or a key ``key`` accepts (it
+        says False when none is presented, and raises for a wrong one)."""
+
+        async def guarded(request: Request) -> Response | StreamResponse:
+            self._door(request)
+            if not await key(request):
                 request.state["session"] = await self._auth.require(request)
             return await handler(request)
 

@@ -17,13 +17,16 @@ from __future__ import annotations
 from typing import Any
 
 from omniroute.api.admin.access import ADMIN_SESSION, ADMIN_TOKEN, Guards
-from omniroute.api.admin.manage import Manage, body_of
+from omniroute.api.admin.manage import LiveGateway, Manage, body_of
 from omniroute.api.bodies import field
 from omniroute.errors import NotFound
 from omniroute.gateway.resilience import account_key, model_key, provider_key
 from omniroute.http.message import Request, Response
 from omniroute.http.routing import Router
 from omniroute.store import ConfigSnapshot
+
+# The parts of the health view that list things, each naming what it is about.
+HEALTH_SECTIONS = ("breakers", "cooldowns", "limiters")
 
 
 class HealthRoutes:
@@ -37,12 +40,7 @@ class HealthRoutes:
         router.add("POST", "/api/health/reset", guards.session(self.reset), label=ADMIN_SESSION)
 
     async def show(self, request: Request) -> Response:
-        status = self._m.live.resilience.status()
-        owners = _account_owners(self._m.live.registry().snapshot)
-        for section in ("breakers", "cooldowns", "limiters"):
-            for item in status[section]:
-                item.update(scope(item["key"], owners))
-        return Response.json({**status, **self._m.live.details()})
+        return Response.json(health_view(self._m.live))
 
     async def reset(self, request: Request) -> Response:
         target = field(body_of(request, ("target",)), "target", str, required=False)
@@ -76,6 +74,17 @@ class HealthRoutes:
             if key.startswith(own) or any(key == a or key.startswith(a + "/") for a in accounts)
         }
         return sorted(keys)
+
+
+def health_view(live: LiveGateway) -> dict[str, Any]:
+    """What ``GET /api/health`` answers: the resilience state, each item
+    saying what it is about, and the process details."""
+    status = live.resilience.status()
+    owners = _account_owners(live.registry().snapshot)
+    for section in HEALTH_SECTIONS:
+        for item in status[section]:
+            item.update(scope(item["key"], owners))
+    return {**status, **live.details()}
 
 
 def _account_owners(snapshot: ConfigSnapshot) -> dict[int, str]:

@@ -30,7 +30,12 @@ def whole(request: Request, name: str, low: int, high: int) -> int | None:
 
 def moment(request: Request, name: str, *, ago: bool = False) -> float | None:
     """Unix seconds; with ``ago``, also a span before now such as 24h or 7d."""
-    text = request.query.get(name)
+    return moment_of(name, request.query.get(name), ago=ago)
+
+
+def moment_of(name: str, text: str | None, *, ago: bool = False) -> float | None:
+    """``moment`` for a value given some other way than a query (an MCP tool's
+    argument, say); errors name it the same."""
     if not text:
         return None
     if _SECONDS.fullmatch(text):
@@ -45,8 +50,15 @@ def moment(request: Request, name: str, *, ago: bool = False) -> float | None:
 def period(request: Request, since: float, until: float) -> tuple[float, float]:
     """``since`` (which may be a span) and ``until``, else the defaults given;
     since must come first."""
-    start = moment(request, "since", ago=True)
-    end = moment(request, "until")
+    return period_of(request.query.get("since"), request.query.get("until"), since, until)
+
+
+def period_of(
+    since_text: str | None, until_text: str | None, since: float, until: float
+) -> tuple[float, float]:
+    """``period`` from the two values as text."""
+    start = moment_of("since", since_text, ago=True)
+    end = moment_of("until", until_text)
     start = since if start is None else start
     end = until if end is None else end
     if start >= end:

@@ -15,9 +15,10 @@ carries ``key_id`` and the key's name, an account row ``account_id`` and
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from omniroute.api.admin.access import ADMIN_TOKEN, Guards
-from omniroute.api.admin.params import period
+from omniroute.api.admin.params import period_of
 from omniroute.errors import BadRequest
 from omniroute.http.message import Request, Response
 from omniroute.http.routing import Router
@@ -37,27 +38,46 @@ class UsageRoutes:
         router.add("GET", "/api/usage", guards.token_or_session(self.usage), label=ADMIN_TOKEN)
 
     async def usage(self, request: Request) -> Response:
-        group = _dimension(request, "group") or "provider"
-        series = _dimension(request, "series")
-        if series == group:
-            raise BadRequest("'series' must differ from 'group'")
-        now = time.time()
-        since, until = period(request, now - DEFAULT_PERIOD, now)
-        rows, totals = await self._store.usage(group, series, since, until)
+        query = request.query
         return Response.json(
-            {
-                "group": group,
-                "series": series,
-                "since": since,
-                "until": until,
-                "rows": rows,
-                "totals": totals,
-            }
+            await usage_summary(
+                self._store,
+                group=query.get("group"),
+                series=query.get("series"),
+                since=query.get("since"),
+                until=query.get("until"),
+            )
         )
 
 
-def _dimension(request: Request, name: str) -> str | None:
-    text = request.query.get(name)
+async def usage_summary(
+    store: Store,
+    *,
+    group: str | None = None,
+    series: str | None = None,
+    since: str | None = None,
+    until: str | None = None,
+) -> dict[str, Any]:
+    """The answer of ``GET /api/usage`` for its parameters as text (absent
+    or empty: the default); BadRequest naming a wrong one."""
+    grouped = _dimension("group", group) or "provider"
+    stacked = _dimension("series", series)
+    if stacked == grouped:
+        raise BadRequest("'series' must differ from 'group'")
+    now = time.time()
+    start, end = period_of(since, until, now - DEFAULT_PERIOD, now)
+    rows, totals = await store.usage(grouped, stacked, start, end)
+    return {
+        "group": grouped,
+        "series": stacked,
+        "since": start,
+        "until": end,
+        "rows": rows,
+        "totals": totals,
+    }
+
+
+def _dimension(name: str, text: str | None) -> str | None:
     if not text:
         return None
     if text not in USAGE_DIMENSIONS:
