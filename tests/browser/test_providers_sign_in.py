@@ -104,7 +104,7 @@ def test_sign_in_by_paste_again_by_redirect_then_sign_out(
     expect(item.get_by_text("ChatGPT sign-in", exact=True)).to_be_visible()
     expect(item.get_by_text("signed in", exact=True)).to_be_visible()
     expect(item.get_by_text("dev@example.com")).to_be_visible()
-    expect(item.get_by_text(re.compile("token valid until"))).to_be_visible()
+    expect(item.get_by_text(re.compile("access token valid until"))).to_be_visible()
     snapshot = gateway.run(gateway.harness.gateway.store.snapshot())
     [account] = [a for a in snapshot.accounts if a.id == account_id]
     assert account.enabled and account.extra.get("kind") == "oauth"

@@ -16,6 +16,13 @@ const POLL_MS = 1500;
 // omniroute/store/sign_ins.py: ok | expired | needs_login
 const GRANT_BADGE = { ok: "ok", expired: "warn", needs_login: "bad" };
 
+/** The sign-in address without its long query (the link and the copy
+ * button carry all of it). */
+function shortAddress(url) {
+  const cut = url.indexOf("?");
+  return cut < 0 ? url : `${url.slice(0, cut + 1)}…`;
+}
+
 /** Resolves after ``ms``, or early when ``signal`` aborts. */
 function pause(ms, signal) {
   return new Promise((resolve) => {
@@ -300,7 +307,7 @@ export default async function render(root, ctx) {
       flowBox,
       h("details", { class: "small" },
         h("summary", {}, t("providers.signin.refused")),
-        h("p", { class: "muted" }, t("providers.signin.refused-why", { apps: REFUSED_APPS }))));
+        h("p", { class: "muted" }, h("span", { dir: "ltr" }, REFUSED_APPS), " — ", t("providers.signin.refused-why"))));
   }
 
   /** Start a sign-in and show it (under the Continue button, which stays put
@@ -327,7 +334,7 @@ export default async function render(root, ctx) {
           : t("providers.signin.done-anonymous"), "ok")),
         shown.warning ? h("p", { class: "error-text" }, shown.warning) : null);
         toast(t("providers.signin.done-toast"));
-        load();
+        load().catch((failure) => toast(failure.message, "bad"));
       } else {
         clear(box, h("p", { class: "error-text", role: "alert" },
           t(shown.status === "expired" ? "providers.signin.expired" : "providers.signin.failed", { error: shown.error || "" })));
@@ -341,13 +348,13 @@ export default async function render(root, ctx) {
     clear(box,
       h("p", {}, t("providers.signin.open")),
       h("div", { class: "sign-in-link" },
-        h("a", { href: flow.url, target: "_blank", rel: "noopener noreferrer" }, flow.url),
+        h("a", { href: flow.url, target: "_blank", rel: "noopener noreferrer", dir: "ltr" }, shortAddress(flow.url)),
         button("providers.signin.copy", () => copyText(flow.url), { class: "secondary small" })),
       h("p", { class: "small" }, t("providers.signin.same-machine")),
       h("p", { class: "small" }, t("providers.signin.other-machine")),
       field("providers.signin.paste", pasted, "providers.signin.paste-hint"),
       pasteError, h("div", { class: "row" }, finish),
-      ssh ? h("p", { class: "small muted" }, t("providers.signin.ssh"), " ", h("code", {}, ssh[0])) : null,
+      ssh ? h("p", { class: "small muted" }, t("providers.signin.ssh"), " ", h("code", { dir: "ltr" }, ssh[0])) : null,
       state);
     box.scrollIntoView({ block: "nearest" });
     poll(flow, stop.signal, show);
