@@ -18,7 +18,7 @@ from playwright.sync_api import Browser, Locator, Page, expect
 from omniroute.providers.oauth.chatgpt import ISSUER_ENV
 from tests.browser.conftest import Watch, log_in, new_page, screenshot
 from tests.browser.harness import LoopThread, Served, serve
-from tests.browser.layout import assert_fits, narrow_page
+from tests.browser.layout import api_post, assert_fits, narrow_page
 from tests.support.fake_chatgpt import FakeChatGPT
 
 
@@ -162,7 +162,16 @@ def test_sign_in_fits_a_phone_in_arabic(
     browser: Browser, gateway: Served, fake: FakeChatGPT, watch: Watch
 ) -> None:
     with narrow_page(browser, gateway, watch) as page:
+        # One account signed in already (through the API), so its row is
+        # measured too.
+        flow = api_post(page, gateway, "/api/oauth/chatgpt/start", {"listen": False})
+        back = fake.approve(flow["url"])
+        done = api_post(
+            page, gateway, f"/api/oauth/flows/{flow['flow_id']}/complete", {"url": back}
+        )
+        assert done["status"] == "done"
         page.goto(gateway.url + "/#/providers")
+        expect(page.locator(f'li[data-account="{done["account_id"]}"]')).to_be_visible()
         page.locator("button.chatgpt-continue").click()
         shown_address(page, fake)
         page.locator(".sign-in details summary").click()

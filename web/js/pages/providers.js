@@ -345,10 +345,11 @@ export default async function render(root, ctx) {
       show(await post(`/api/oauth/flows/${encodeURIComponent(flow.flow_id)}/complete`, { url: pasted.value.trim() }));
     }, pasteError));
     const ssh = (flow.ssh_hint || "").match(/ssh -L .*/);
+    const link = h("a", { href: flow.url, target: "_blank", rel: "noopener noreferrer", dir: "ltr" }, shortAddress(flow.url));
     clear(box,
       h("p", {}, t("providers.signin.open")),
       h("div", { class: "sign-in-link" },
-        h("a", { href: flow.url, target: "_blank", rel: "noopener noreferrer", dir: "ltr" }, shortAddress(flow.url)),
+        link,
         button("providers.signin.copy", () => copyText(flow.url), { class: "secondary small" })),
       h("p", { class: "small" }, t("providers.signin.same-machine")),
       h("p", { class: "small" }, t("providers.signin.other-machine")),
@@ -357,6 +358,7 @@ export default async function render(root, ctx) {
       ssh ? h("p", { class: "small muted" }, t("providers.signin.ssh"), " ", h("code", { dir: "ltr" }, ssh[0])) : null,
       state);
     box.scrollIntoView({ block: "nearest" });
+    link.focus();
     poll(flow, stop.signal, show);
   }
 
