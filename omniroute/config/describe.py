@@ -27,6 +27,9 @@ def account_json(account: AccountRecord) -> dict[str, Any]:
         "provider_id": account.provider_id,
         "priority": account.priority,
         "enabled": account.enabled,
+        # "oauth" for a signed-in account (its key stands for who signed in;
+        # the credential is the grant's token), "api_key" for the rest.
+        "kind": account.extra.get("kind") or "api_key",
         "key": mask(account.api_key),
         "proxy": shown_proxy(account.extra.get("proxy")),
         "limits": account.extra.get("limits"),

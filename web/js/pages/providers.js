@@ -1,12 +1,35 @@
 // Providers and their accounts: add one from the catalog or by hand, test
 // it, discover its models, enable/disable/remove it, and edit its proxy and
-// rate limits (and each account's). Keys only ever come back masked.
+// rate limits (and each account's). Keys only ever come back masked. A
+// ChatGPT plan is added by signing in (the flow in signInFlow below).
 import { del, get, patch, post } from "../api.js";
-import { badge, busy, button, checkbox, clear, confirmDialog, field, h, pageHead, select, tabs, toast } from "../dom.js";
-import { formatNumber, t } from "../i18n.js";
+import { badge, busy, button, checkbox, clear, confirmDialog, copyText, field, h, pageHead, select, tabs, toast } from "../dom.js";
+import { formatNumber, formatTime, t } from "../i18n.js";
 
 // omniroute/formats/wire.py WIRE_FORMATS
 const FORMATS = ["openai", "openai-responses", "anthropic", "gemini"];
+const USAGE_SETTINGS = "https://chatgpt.com/settings/usage";
+// Sign-ins we do not offer (omniroute/providers/oauth/refused.py): each is
+// another app's own login.
+const REFUSED_APPS = "Claude Code, Gemini CLI, Antigravity, GitHub Copilot, Kiro, Kimi CLI, Cline, Kilo Code, Codex CLI";
+const POLL_MS = 1500;
+// omniroute/store/sign_ins.py: ok | expired | needs_login
+const GRANT_BADGE = { ok: "ok", expired: "warn", needs_login: "bad" };
+
+/** The sign-in address without its long query (the link and the copy
+ * button carry all of it). */
+function shortAddress(url) {
+  const cut = url.indexOf("?");
+  return cut < 0 ? url : `${url.slice(0, cut + 1)}…`;
+}
+
+/** Resolves after ``ms``, or early when ``signal`` aborts. */
+function pause(ms, signal) {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    signal.addEventListener("abort", () => { clearTimeout(timer); resolve(); }, { once: true });
+  });
+}
 // The rate-limit fields the PATCH handlers accept (routing/ratelimit.py Limits).
 const LIMITS = [
   { name: "rpm", label: "providers.limit.rpm", hint: "providers.limit.rpm-hint", step: "1", min: "1", int: true },
@@ -80,20 +103,22 @@ export default async function render(root, ctx) {
   const addBox = h("div");
   let catalog = [];
   let providers = [];
+  let grants = new Map(); // account id -> its sign-in (status, expiry, email)
+  let stopFlow = null; // ends the polling of the sign-in shown, when another starts
+  const flowBox = h("div", { class: "sign-in-flow", "aria-live": "polite" });
   root.append(
     pageHead("providers.title", button("common.refresh", () => load(), { class: "secondary" })),
     addBox,
+    signInCard(),
     h("h2", {}, t("providers.configured")),
     listBox,
-    h("section", { class: "card", "aria-labelledby": "subscriptions-title" },
-      h("h2", { id: "subscriptions-title" }, t("providers.subscriptions")),
-      h("p", { class: "muted" }, t("providers.subscriptions-later"))),
   );
 
   async function load() {
-    const [list, health] = await Promise.all([get("/api/providers"), get("/api/health")]);
+    const [list, health, signed] = await Promise.all([get("/api/providers"), get("/api/health"), get("/api/oauth/accounts")]);
     if (ctx.signal.aborted) return;
     providers = list.providers;
+    grants = new Map(signed.accounts.map((g) => [g.account_id, g]));
     clear(listBox, providers.length
       ? providers.map((p) => providerCard(p, health))
       : h("p", { class: "muted" }, t("providers.empty")));
@@ -208,6 +233,7 @@ export default async function render(root, ctx) {
 
   // ---- accounts
   function accountItem(a, health) {
+    if (a.kind === "oauth") return signedInItem(a, health);
     const path = `/api/accounts/${a.id}`;
     const label = t("providers.account-n", { id: a.id });
     const toggle = button(a.enabled ? "common.disable" : "common.enable", () => busy(toggle, async () => {
@@ -265,6 +291,123 @@ export default async function render(root, ctx) {
       error, h("div", { class: "row" }, add));
   }
 
+  // ---- signing in with a ChatGPT plan
+  function signInCard() {
+    const name = h("input", { type: "text", maxlength: "64", autocomplete: "off", spellcheck: "false" });
+    const error = h("p", { class: "error-text", role: "alert" });
+    const start = button("providers.signin.continue", () => busy(start, async () => {
+      await signInFlow(name.value.trim() || null);
+    }, error), { class: "chatgpt-continue" });
+    return h("section", { class: "card sign-in", "aria-labelledby": "subscriptions-title" },
+      h("h2", { id: "subscriptions-title" }, t("providers.subscriptions")),
+      h("p", {}, t("providers.signin.plan"), " ",
+        h("a", { href: USAGE_SETTINGS, target: "_blank", rel: "noopener noreferrer" }, t("providers.signin.usage-link"))),
+      h("div", { class: "form-grid" }, field("providers.signin.name", name, "providers.signin.name-hint")),
+      error, h("div", { class: "row" }, start),
+      flowBox,
+      h("details", { class: "small" },
+        h("summary", {}, t("providers.signin.refused")),
+        h("p", { class: "muted" }, h("span", { dir: "ltr" }, REFUSED_APPS), " — ", t("providers.signin.refused-why"))));
+  }
+
+  /** Start a sign-in and show it (under the Continue button, which stays put
+   * when the list is drawn again) until it is done, failed or over. */
+  async function signInFlow(name) {
+    const box = flowBox;
+    if (stopFlow) stopFlow.abort();
+    const stop = new AbortController();
+    stopFlow = stop;
+    ctx.signal.addEventListener("abort", () => stop.abort(), { once: true });
+    const flow = await post("/api/oauth/chatgpt/start", name ? { name } : {});
+    if (ctx.signal.aborted || stop.signal.aborted) return;
+    const state = h("p", { class: "sign-in-state" }, t("providers.signin.waiting", { time: formatTime(flow.expires_at) }));
+    const pasted = h("input", { type: "text", autocomplete: "off", spellcheck: "false", inputmode: "url" });
+    const pasteError = h("p", { class: "error-text", role: "alert" });
+    let finished = false;
+    const show = (shown) => {
+      if (finished || shown.status === "pending") return;
+      finished = true;
+      stop.abort();
+      if (shown.status === "done") {
+        clear(box, h("p", { role: "status" }, badge(shown.email
+          ? t("providers.signin.done", { email: shown.email })
+          : t("providers.signin.done-anonymous"), "ok")),
+        shown.warning ? h("p", { class: "error-text" }, shown.warning) : null);
+        toast(t("providers.signin.done-toast"));
+        load().catch((failure) => toast(failure.message, "bad"));
+      } else {
+        clear(box, h("p", { class: "error-text", role: "alert" },
+          t(shown.status === "expired" ? "providers.signin.expired" : "providers.signin.failed", { error: shown.error || "" })));
+      }
+    };
+    const finish = button("providers.signin.finish", () => busy(finish, async () => {
+      if (!pasted.value.trim()) throw new Error(t("providers.signin.paste-empty"));
+      show(await post(`/api/oauth/flows/${encodeURIComponent(flow.flow_id)}/complete`, { url: pasted.value.trim() }));
+    }, pasteError));
+    const ssh = (flow.ssh_hint || "").match(/ssh -L .*/);
+    const link = h("a", { href: flow.url, target: "_blank", rel: "noopener noreferrer", dir: "ltr" }, shortAddress(flow.url));
+    clear(box,
+      h("p", {}, t("providers.signin.open")),
+      h("div", { class: "sign-in-link" },
+        link,
+        button("providers.signin.copy", () => copyText(flow.url), { class: "secondary small" })),
+      h("p", { class: "small" }, t("providers.signin.same-machine")),
+      h("p", { class: "small" }, t("providers.signin.other-machine")),
+      field("providers.signin.paste", pasted, "providers.signin.paste-hint"),
+      pasteError, h("div", { class: "row" }, finish),
+      ssh ? h("p", { class: "small muted" }, t("providers.signin.ssh"), " ", h("code", { dir: "ltr" }, ssh[0])) : null,
+      state);
+    box.scrollIntoView({ block: "nearest" });
+    link.focus();
+    poll(flow, stop.signal, show);
+  }
+
+  // Poll a sign-in until it ends (the loopback redirect completes it by
+  // itself), the page is left or another sign-in starts; never past its expiry.
+  async function poll(flow, signal, show) {
+    const until = Math.max(flow.expires_at * 1000, Date.now()) + 5000;
+    while (!signal.aborted && Date.now() < until) {
+      await pause(POLL_MS, signal);
+      if (signal.aborted) return;
+      try {
+        show(await get(`/api/oauth/flows/${encodeURIComponent(flow.flow_id)}`));
+      } catch (failure) {
+        if (!signal.aborted) show({ status: "failed", error: failure.message });
+        return;
+      }
+    }
+    if (!signal.aborted) show({ status: "expired", error: "" });
+  }
+
+  function signedInItem(a, health) {
+    const grant = grants.get(a.id);
+    const status = grant ? grant.status : "needs_login";
+    const again = button("providers.signin.again", () => busy(again, () => signInFlow(null)),
+      { class: "small", "aria-label": t("providers.signin.again-account", { id: a.id }) });
+    const out = button("providers.signin.sign-out", async () => {
+      if (!(await confirmDialog(t("providers.signin.sign-out-confirm", { id: a.id }), "providers.signin.sign-out"))) return;
+      await busy(out, async () => {
+        const answer = await post(`/api/oauth/accounts/${a.id}/logout`);
+        toast(t(answer.revoked ? "providers.signin.signed-out" : "providers.signin.signed-out-unrevoked", { id: a.id }));
+        await load();
+      });
+    }, { class: "danger small", disabled: status === "needs_login", "aria-label": t("providers.signin.sign-out-account", { id: a.id }) });
+    const expires = grant && status !== "needs_login" && grant.expires_at
+      ? h("span", { class: "small muted" }, t("providers.signin.expires", { time: formatTime(grant.expires_at) }))
+      : null;
+    return h("li", { dataset: { account: String(a.id) } },
+      h("div", { class: "row" },
+        h("strong", {}, t("providers.account-n", { id: a.id })),
+        badge(t("providers.kind.oauth")),
+        grant && grant.email ? h("span", {}, grant.email) : null,
+        badge(t(`providers.signin.status.${status}`), GRANT_BADGE[status] || "warn"),
+        expires,
+        badge(a.enabled ? t("common.enabled") : t("common.disabled"), a.enabled ? "ok" : "warn"),
+        accountHealth(a.id, health)),
+      grant && grant.last_error && status !== "ok" ? h("p", { class: "small error-text" }, grant.last_error) : null,
+      h("div", { class: "row" }, again, out));
+  }
+
   // ---- adding a provider: from the catalog, or a custom one
   function addCard() {
     const pane = h("div");
@@ -289,7 +432,7 @@ export default async function render(root, ctx) {
         h("button", { type: "button", class: "secondary", disabled: c.auth === "oauth", onclick: () => pick(c) },
           h("span", {}, c.name), h("code", { class: "small" }, c.id)),
         badge(t(`providers.tier.${c.tier}`)),
-        c.auth === "oauth" ? badge(t("providers.oauth-later"), "warn") : null,
+        c.auth === "oauth" ? badge(t("providers.signin.in-catalog"), "warn") : null,
         have.has(c.id) ? badge(t("providers.already"), "ok") : null))
         : h("li", { class: "muted" }, t("providers.catalog-none")));
     }
