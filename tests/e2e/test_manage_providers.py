@@ -208,8 +208,14 @@ async def test_catalog_providers_and_keyless_local_servers(env: Env) -> None:
     assert added["models"] == [m["id"] for m in deepseek["models"]]
     local = await env.ok("POST", "/api/providers", 201, json={"name": "ollama"})
     assert local["tier"] == "local" and local["accounts"][0]["key"] == "****"
-    oauth = await env.refused("POST", "/api/providers", 400, json={"name": "cc", "api_key": KEY})
-    assert "OAuth sign-in" in oauth
+    borrowed = await env.refused(
+        "POST", "/api/providers", 400, json={"name": "cc", "api_key": KEY}
+    )
+    assert "only for Claude Code" in borrowed
+    signed_in = await env.refused(
+        "POST", "/api/providers", 400, json={"name": "chatgpt", "api_key": KEY}
+    )
+    assert "omniroute login chatgpt" in signed_in
 
 
 async def test_a_provider_test_answers_latency_or_the_upstreams_error(env: Env) -> None:
