@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Mapping
 from typing import Any
 
 from omniroute import errors
@@ -38,7 +39,7 @@ from omniroute.formats.wire import WIRE_FORMATS
 from omniroute.providers.catalog import Catalog, CatalogProvider, ModelPrice
 from omniroute.providers.family import CAPABILITIES, check_capabilities
 from omniroute.settings import Settings
-from omniroute.store import Store
+from omniroute.store import Store, sign_ins
 
 _CAPABILITIES_HELP = (
     f"what the provider serves, comma-separated ({', '.join(CAPABILITIES)}); by default "
@@ -238,16 +239,17 @@ async def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
 
     async def run(store: Store) -> int:
         snap = await store.snapshot()
+        grants = {g.account_id: g for g in await store.read_sealed(sign_ins.read_grants)}
         if not snap.providers:
             print("no providers yet: add one with `omniroute provider add`")
         for p in snap.providers:
-            _print_provider(provider_json(p, snap, catalog))
+            _print_provider(provider_json(p, snap, catalog), grants)
         return 0
 
     return await with_store(settings, run)
 
 
-def _print_provider(p: dict[str, Any]) -> None:
+def _print_provider(p: dict[str, Any], grants: Mapping[int, sign_ins.Grant]) -> None:
     state = "enabled" if p["enabled"] else "disabled"
     head = f"{p['name']}  format={p['format']}  base_url={p['base_url']}  {state}  tier={p['tier']}"
     alias = f"  alias={p['alias']}" if p["alias"] else ""
@@ -269,12 +271,24 @@ def _print_provider(p: dict[str, Any]) -> None:
     for a in p["accounts"]:
         flag = "on" if a["enabled"] else "off"
         line = f"  account {a['id']}  priority={a['priority']}  {flag}  key={a['key']}"
+        grant = grants.get(a["id"])
+        if grant is not None:
+            line = f"  account {a['id']}  priority={a['priority']}  {flag}  {_signed_in(grant)}"
         if a["proxy"] is not None:
             line += f"  proxy={a['proxy']}"
         account_limits = describe_limits(a["limits"])
         if account_limits:
             line += f"  limits: {account_limits}"
         print(line)
+
+
+def _signed_in(grant: sign_ins.Grant) -> str:
+    who = f"signed in as {grant.email}" if grant.email else "signed in"
+    if grant.status == sign_ins.NEEDS_LOGIN:
+        return f"{who}: needs a new sign-in (omniroute login {grant.provider})"
+    if grant.status == sign_ins.EXPIRED:
+        return f"{who}: token refresh refused, retrying"
+    return who
 
 
 # -- enable / disable / remove / set -------------------------------------------

@@ -106,6 +106,9 @@ async def test_login_by_paste_and_a_rotation_that_survives_kill_9(tmp_path: Path
         assert f"Signed in as {fake.email}: account 1 (new account)" in out
         fake.lifetime = 3600
         run_cli("provider", "set", "chatgpt", "--base-url", fake.api, data_dir=data)
+        listing = run_cli("provider", "list", data_dir=data).stdout
+        assert f"account 1  priority=0  on  signed in as {fake.email}" in listing
+        assert "at-" not in listing and "rt-" not in listing  # never a token
         created = run_cli("key", "create", "--name", "t", data_dir=data).stdout
         key = next(word for word in created.split() if word.startswith("sk-"))
 
