@@ -216,7 +216,8 @@ export default async function render(root, ctx) {
       p.accounts.length
         ? h("ul", { class: "account-list" }, p.accounts.map((a) => accountItem(a, health)))
         : h("p", { class: "muted" }, t("providers.no-accounts")),
-      addAccountForm(p),
+      // A signed-in provider gets accounts by signing in, not by a key.
+      p.accounts.some((a) => a.kind === "oauth") ? null : addAccountForm(p),
       h("details", { class: "provider-settings" },
         h("summary", {}, t("providers.settings")),
         settings.element, settingsError, h("div", { class: "row" }, saveSettings)));
