@@ -21,6 +21,7 @@ from omniroute.api.status import AdminAccess, rss_bytes
 from omniroute.gateway.console import LOGGER, ConsoleLog, LogFile
 from omniroute.gateway.conversations import ConversationMemory
 from omniroute.gateway.costs import Costs
+from omniroute.gateway.evals.runner import EvalRunner
 from omniroute.gateway.observe import Observers
 from omniroute.gateway.pipeline import Pipeline
 from omniroute.gateway.registry import Registry, RegistryWatcher
@@ -97,6 +98,7 @@ class Gateway:
             self.observers,
             self.costs,
         )
+        self.evals = EvalRunner(self.pipeline, self.store)
         self.auto_backups = AutoBackups(
             self.store,
             lambda: (
@@ -133,6 +135,7 @@ class Gateway:
                 observers=self.observers,
                 console=self.console,
                 details=self.details,
+                evals=self.evals,
             ),
         )
         self.admin_router = Router()
@@ -178,6 +181,7 @@ class Gateway:
             await self._initial_password()
             await self.resilience.restore(self.store)
             await self.costs.rebuild(self.store)
+            await self.evals.recover()
             self._watcher.start()
             self._rebuild = asyncio.create_task(self._rebuild_telemetry(time.time()))
             self.resilience.start_saving(self.store)
@@ -222,6 +226,7 @@ class Gateway:
         await self.auto_backups.stop()
         await self._watcher.stop()
         await self._stop_rebuild()
+        await self.evals.stop()
         await self.resilience.stop_saving(self.store)
         await self.memory.drain()
         await self.upstream.aclose()

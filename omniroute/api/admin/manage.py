@@ -23,6 +23,7 @@ from omniroute.config.options import Options
 from omniroute.config.providers import KEEP
 from omniroute.errors import BadRequest, NotFound
 from omniroute.gateway.console import ConsoleLog
+from omniroute.gateway.evals.runner import EvalRunner
 from omniroute.gateway.observe import Observers
 from omniroute.gateway.registry import Registry
 from omniroute.gateway.resilience import Resilience
@@ -52,6 +53,8 @@ class LiveGateway:
     console: ConsoleLog = dataclasses.field(default_factory=ConsoleLog)
     # The process for /api/health: uptime, version, memory, queues, connections.
     details: Callable[[], dict[str, Any]] = dict
+    # Eval runs in the background (None: evals cannot be run here).
+    evals: EvalRunner | None = None
 
 
 class Manage:
