@@ -10,6 +10,7 @@
     omniroute price set|list|unset …, budget set|list|unset …, usage …
     omniroute admin password|logout-all, omniroute audit, omniroute routes
     omniroute export|import …, backup create|list|restore …, doctor
+    omniroute eval list | eval run SUITE --models A,B
     omniroute --version | --help
 
 ``--data-dir`` is accepted on every command, before or after its options.
@@ -31,6 +32,7 @@ from typing import Any
 from omniroute import __version__, errors
 from omniroute.cli import admin as cli_admin
 from omniroute.cli import doctor as cli_doctor
+from omniroute.cli import evals as cli_evals
 from omniroute.cli import keys as cli_keys
 from omniroute.cli import logs as cli_logs
 from omniroute.cli import provider as cli_provider
@@ -80,6 +82,9 @@ commands:
   backup create|list|restore NAME    copies of the whole database
   doctor [--json]                    check permissions, key, database, port, configuration
   routes                             every route the gateway serves, with its guard
+  eval list | eval run SUITE --models A,B [--json]
+                                     run an eval suite through the running gateway and
+                                     compare the models side by side
 
 `omniroute COMMAND ACTION --help` shows each one's options."""
 
@@ -134,6 +139,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     cli_keys.register(sub)
     cli_logs.register(sub)
+    cli_evals.register(sub)
     return parser
 
 
