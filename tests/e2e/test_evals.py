@@ -13,10 +13,14 @@ from typing import Any
 
 import pytest
 
+from omniroute.gateway.evals.runner import MAX_RUNS
 from omniroute.gateway.evals.suites import GOLDEN_SUITE
+from omniroute.store import Store
+from omniroute.store import evals as rows
 from tests.e2e.manage_env import CHAT, Env, manage_env
 from tests.support.harness import run_cli
 from tests.support.mock_upstream import (
+    Hang,
     Json,
     RecordedRequest,
     Reply,
@@ -189,25 +193,26 @@ def one(kind: str, value: str | None = None, prompt: str = "x") -> dict[str, Any
     return {"cases": [{"id": "a", "prompt": prompt, "check": check}]}
 
 
-@pytest.mark.parametrize(
-    ("change", "words"),
-    [
-        ({"name": "Bad Name"}, "a suite name is 1-64 characters"),
-        ({"cases": []}, "'cases' must be a list of 1 to 100 cases"),
-        (one("fuzzy", "x"), "unknown matcher 'fuzzy'"),
-        (one("rule", "output.upper"), "case 'a': attribute access (a.b) is not allowed"),
-        (one("rule", "output.upper()"), "only the rule functions can be called"),
-        (one("rule", "open('x')"), "unknown function 'open'"),
-        (one("rule", "1 +"), "not a valid rule"),
-        (one("regex", "(a)\\1"), "a back-reference cannot be used"),
-        (one("contains"), "needs a non-empty 'value'"),
-        (one("exact", "x", prompt=""), "'prompt' must be a non-empty string"),
-        ({"cases": [SUITE["cases"][0], SUITE["cases"][0]]}, "the id 'capital' is used twice"),
-        ({"extra": 1}, "unknown field 'extra'"),
-    ],
-)  # fmt: skip
-async def test_bad_suites_are_refused(env: Env, change: dict[str, Any], words: str) -> None:
-    assert words in await env.refused("POST", "/api/evals", 400, json={**SUITE, **change})
+BAD_SUITES: list[tuple[dict[str, Any], str]] = [
+    ({"name": "Bad Name"}, "a suite name is 1-64 characters"),
+    ({"cases": []}, "'cases' must be a list of 1 to 100 cases"),
+    (one("fuzzy", "x"), "unknown matcher 'fuzzy'"),
+    (one("rule", "output.upper"), "case 'a': attribute access (a.b) is not allowed"),
+    (one("rule", "output.upper()"), "only the rule functions can be called"),
+    (one("rule", "open('x')"), "unknown function 'open'"),
+    (one("rule", "1 +"), "not a valid rule"),
+    (one("regex", "(a)\\1"), "a back-reference cannot be used"),
+    (one("contains"), "needs a non-empty 'value'"),
+    (one("exact", "x", prompt=""), "'prompt' must be a non-empty string"),
+    ({"cases": [SUITE["cases"][0], SUITE["cases"][0]]}, "the id 'capital' is used twice"),
+    ({"extra": 1}, "unknown field 'extra'"),
+]
+
+
+async def test_bad_suites_are_refused(env: Env) -> None:
+    for change, words in BAD_SUITES:
+        message = await env.refused("POST", "/api/evals", 400, json={**SUITE, **change})
+        assert words in message, (change, message)
     listed = (await env.ok("GET", "/api/evals"))["suites"]
     assert [s["name"] for s in listed] == ["golden"]
 
@@ -235,3 +240,33 @@ async def test_runs_and_deletes_that_cannot_be_done(env: Env) -> None:
     assert await env.ok("DELETE", "/api/evals/smoke") == {"deleted": "smoke"}
     assert "no eval suite 'smoke'" in await env.refused("DELETE", "/api/evals/smoke", 404)
     assert env.mock.requests == []
+
+
+async def test_runs_at_once_are_bounded_and_a_stop_interrupts_them(tmp_path: Path) -> None:
+    async with manage_env(tmp_path) as env:
+        env.mock.route("POST", CHAT, Hang())  # no answer: the runs stay in progress
+        provider = {
+            "name": "acme",
+            "format": "openai",
+            "base_url": env.mock.url + "/v1",
+            "api_key": "sk-evals-0123456789abcdef",
+            "models": ["slow"],
+        }
+        await env.ok("POST", "/api/providers", 201, json=provider)
+        one = {"models": ["acme/slow"], "parallel": 1}
+        started = [
+            (await env.ok("POST", "/api/evals/golden/runs", 202, json=one))["run"]
+            for _ in range(MAX_RUNS)
+        ]
+        assert "eval runs are going already" in await env.refused(
+            "POST", "/api/evals/golden/runs", 409, json=one
+        )
+        run = await env.ok("GET", f"/api/evals/runs/{started[0]}")
+        assert (run["status"], run["done"], run["total"]) == ("running", 0, 10)
+        settings = env.gw.settings
+    # The gateway has stopped: what it was running is stored as interrupted.
+    async with Store(settings) as store:
+        runs = await store.read(lambda conn: rows.recent_runs(conn, 10))
+    assert [(r["id"], r["status"], r["done"]) for r in runs] == [
+        (run_id, "interrupted", 0) for run_id in reversed(started)
+    ]

@@ -6,7 +6,7 @@ POST   /api/evals                  {"name", "description"?, "cases": [...]}: cre
 DELETE /api/evals/{name}           forget a saved suite
 POST   /api/evals/{name}/runs      {"models": [...], "parallel"?}: start a run in the
                                    background (202, {"run": id}); the local CLI token
-                                   may start one too
+                                   may start one too; 409 while MAX_RUNS are going
 GET    /api/evals/runs             recent runs (?limit=, at most 200)
 GET    /api/evals/runs/{id}        one run: progress, each result, per-model summary
 """
@@ -98,7 +98,8 @@ class EvalRoutes:
         suite = await self._suite(request.path_params.get("name", ""))
         body = body_of(request, ("models", "parallel"))
         models = _models(body)
-        parallel = field(body, "parallel", int, required=False) or DEFAULT_PARALLEL
+        parallel = field(body, "parallel", int, required=False)
+        parallel = DEFAULT_PARALLEL if parallel is None else parallel
         if not 1 <= parallel <= MAX_PARALLEL:
             raise BadRequest(f"'parallel' must be a whole number from 1 to {MAX_PARALLEL}")
         registry = self._m.live.registry()

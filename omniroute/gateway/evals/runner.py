@@ -32,6 +32,7 @@ MAX_OUTPUT = 4000  # characters of an answer kept with its result
 MAX_MODELS = 10
 DEFAULT_PARALLEL = 4
 MAX_PARALLEL = 16
+MAX_RUNS = 4  # runs going at once; more wait for one of them to end
 EVAL_HEADER = "x-omniroute-eval"  # marks the gateway's own eval requests
 
 
@@ -58,7 +59,12 @@ class EvalRunner:
         await self._store.write(functools.partial(rows.end_unfinished_runs, now=self._wall()))
 
     async def start(self, suite: Suite, models: list[str], parallel: int = DEFAULT_PARALLEL) -> int:
-        """Store a new run and start it; its id at once."""
+        """Store a new run and start it; its id at once. Conflict when
+        MAX_RUNS are going already."""
+        if len(self._tasks) >= MAX_RUNS:
+            raise errors.Conflict(
+                f"{MAX_RUNS} eval runs are going already; start this one when one has ended"
+            )
         run_id = await self._store.write(
             functools.partial(
                 rows.create_run,
@@ -94,8 +100,11 @@ class EvalRunner:
         status = "failed"
         try:
             # Case by case across the models, so each model's progress keeps pace.
-            jobs = [self._one(gate, run_id, m, case) for case in suite.cases for m in models]
-            await asyncio.gather(*jobs)
+            # A task group: if storing a result fails, the other cases stop too.
+            async with asyncio.TaskGroup() as group:
+                for case in suite.cases:
+                    for model in models:
+                        group.create_task(self._one(gate, run_id, model, case))
             status = "done"
         except asyncio.CancelledError:
             status = "interrupted"
@@ -151,6 +160,10 @@ class EvalRunner:
             response = await self._pipeline.run(call)
         except errors.OmniError as err:
             return "", None, err.message
+        except Exception:
+            # A fault of ours on one case: that case says so, the others go on.
+            log.exception("eval run %d: case %s on %s failed", run_id, case.id, model)
+            return "", None, "internal error; see the gateway's log"
         body = getattr(response, "body", None)
         if response.status >= 400 or not isinstance(body, bytes):
             return "", None, f"HTTP {response.status}"
