@@ -34,6 +34,7 @@ from omniroute.gateway.evals.suites import (
 from omniroute.gateway.evals.summary import summarize
 from omniroute.http.message import Request, Response
 from omniroute.http.routing import Router
+from omniroute.store import Store
 from omniroute.store import evals as rows
 
 
@@ -55,7 +56,7 @@ class EvalRoutes:
         router.add("GET", "/api/evals/runs/{id}", read(self.run), label=ADMIN_TOKEN)
 
     @property
-    def _store(self) -> Any:
+    def _store(self) -> Store:
         return self._m.live.store
 
     async def suites(self, request: Request) -> Response:

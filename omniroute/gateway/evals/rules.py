@@ -178,6 +178,8 @@ class Rule:
             return _Evaluator(Answer(output).names(), self._patterns).value(self._tree)
         except RuleError:
             raise
+        except RecursionError:  # comparing JSON nested hundreds of levels deep
+            raise RuleError("the rule failed on this answer: its JSON nests too deeply") from None
         except (TypeError, ValueError, IndexError, KeyError, ZeroDivisionError, OverflowError) as e:
             raise RuleError(f"the rule failed on this answer: {_plain(e)}") from None
 
