@@ -33,7 +33,6 @@ MAX_MODELS = 10
 DEFAULT_PARALLEL = 4
 MAX_PARALLEL = 16
 MAX_RUNS = 4  # runs going at once; more wait for one of them to end
-EVAL_HEADER = "x-omniroute-eval"  # marks the gateway's own eval requests
 
 
 class EvalRunner:
@@ -154,7 +153,7 @@ class EvalRunner:
             body={"model": model, "messages": messages, "stream": False},
             model=model,
             stream=False,
-            client_headers={EVAL_HEADER: str(run_id)},
+            client_headers={},
         )
         try:
             response = await self._pipeline.run(call)
