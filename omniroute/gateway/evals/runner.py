@@ -49,6 +49,7 @@ class EvalRunner:
         self._clock = clock
         self._wall = wall
         self._tasks: dict[int, asyncio.Task[None]] = {}
+        self._starting = 0
 
     def running(self, run_id: int) -> bool:
         return run_id in self._tasks
@@ -60,19 +61,20 @@ class EvalRunner:
     async def start(self, suite: Suite, models: list[str], parallel: int = DEFAULT_PARALLEL) -> int:
         """Store a new run and start it; its id at once. Conflict when
         MAX_RUNS are going already."""
-        if len(self._tasks) >= MAX_RUNS:
+        if len(self._tasks) + self._starting >= MAX_RUNS:
             raise errors.Conflict(
                 f"{MAX_RUNS} eval runs are going already; start this one when one has ended"
             )
-        run_id = await self._store.write(
-            functools.partial(
-                rows.create_run,
-                suite=suite.name,
-                models=models,
-                cases=len(suite.cases),
-                now=self._wall(),
-            )
+        create = functools.partial(
+            rows.create_run, suite=suite.name, models=models, cases=len(suite.cases)
         )
+        # Counted while its row is written, so starts at the same moment
+        # cannot pass the limit together.
+        self._starting += 1
+        try:
+            run_id = await self._store.write(functools.partial(create, now=self._wall()))
+        finally:
+            self._starting -= 1
         task = asyncio.create_task(self._run(run_id, suite, models, parallel))
         self._tasks[run_id] = task
         task.add_done_callback(lambda _: self._tasks.pop(run_id, None))
