@@ -23,6 +23,7 @@ from omniroute.gateway.console import LOGGER, ConsoleLog, LogFile
 from omniroute.gateway.conversations import ConversationMemory
 from omniroute.gateway.costs import Costs
 from omniroute.gateway.credentials import Credentials
+from omniroute.gateway.evals.runner import EvalRunner
 from omniroute.gateway.observe import Observers
 from omniroute.gateway.pipeline import Pipeline
 from omniroute.gateway.registry import Registry, RegistryWatcher
@@ -107,6 +108,7 @@ class Gateway:
             self.costs,
             Credentials(self.tokens),
         )
+        self.evals = EvalRunner(self.pipeline, self.store)
         self.auto_backups = AutoBackups(
             self.store,
             lambda: (
@@ -145,6 +147,7 @@ class Gateway:
                 details=self.details,
                 sign_ins=self.sign_ins,
                 tokens=self.tokens,
+                evals=self.evals,
             ),
         )
         self.admin_router = Router()
@@ -199,6 +202,7 @@ class Gateway:
             await self._initial_password()
             await self.resilience.restore(self.store)
             await self.costs.rebuild(self.store)
+            await self.evals.recover()
             self._watcher.start()
             self._rebuild = asyncio.create_task(self._rebuild_telemetry(time.time()))
             self.resilience.start_saving(self.store)
@@ -246,6 +250,7 @@ class Gateway:
         await self._watcher.stop()
         await self._stop_rebuild()
         await self._stop_sign_ins()
+        await self.evals.stop()
         await self.resilience.stop_saving(self.store)
         await self.memory.drain()
         await self.upstream.aclose()

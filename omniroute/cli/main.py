@@ -11,6 +11,7 @@
     omniroute admin password|logout-all|mcp-key, omniroute audit, omniroute routes
     omniroute mcp
     omniroute export|import …, backup create|list|restore …, doctor
+    omniroute eval list | eval run SUITE --models A,B
     omniroute --version | --help
 
 ``--data-dir`` is accepted on every command, before or after its options.
@@ -32,6 +33,7 @@ from typing import Any
 from omniroute import __version__, errors
 from omniroute.cli import admin as cli_admin
 from omniroute.cli import doctor as cli_doctor
+from omniroute.cli import evals as cli_evals
 from omniroute.cli import keys as cli_keys
 from omniroute.cli import logs as cli_logs
 from omniroute.cli import mcp as cli_mcp
@@ -87,6 +89,9 @@ commands:
   backup create|list|restore NAME    copies of the whole database
   doctor [--json]                    check permissions, key, database, port, configuration
   routes                             every route the gateway serves, with its guard
+  eval list | eval run SUITE --models A,B [--json]
+                                     run an eval suite through the running gateway and
+                                     compare the models side by side
 
 `omniroute COMMAND ACTION --help` shows each one's options."""
 
@@ -143,6 +148,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_logs.register(sub)
     cli_oauth.register(sub)
     cli_mcp.register(sub)
+    cli_evals.register(sub)
     return parser
 
 

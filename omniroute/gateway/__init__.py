@@ -11,4 +11,5 @@ live configuration and the failover loop, to an upstream and back.
     replay        one answer shared by identical requests (idempotency)
     conversations Responses conversations kept for previous_response_id
     auth          client keys
+    evals/        eval suites run against models through the pipeline
 """

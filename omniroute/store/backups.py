@@ -73,6 +73,8 @@ KEPT_TABLES = frozenset(
         "admin_password",
         "admin_sessions",
         "audit_log",
+        "eval_results",
+        "eval_runs",
         "request_log",
         "usage_hourly",
         "response_memory",

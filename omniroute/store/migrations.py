@@ -259,6 +259,39 @@ _MCP_KEY = sql(
     )""",
 )
 
+# Evals: user suites (their cases as JSON; the built-in suite lives in the
+# code), each run of a suite against some models, and one row per model and
+# case with its answer (cut short), verdict, latency and cost.
+_EVALS = sql(
+    """CREATE TABLE eval_suites (
+        name TEXT PRIMARY KEY,
+        description TEXT NOT NULL DEFAULT '',
+        cases TEXT NOT NULL,
+        updated_at REAL NOT NULL
+    )""",
+    """CREATE TABLE eval_runs (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        suite TEXT NOT NULL,
+        models TEXT NOT NULL,
+        cases INTEGER NOT NULL,
+        status TEXT NOT NULL,
+        started_at REAL NOT NULL,
+        finished_at REAL
+    )""",
+    """CREATE TABLE eval_results (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        run_id INTEGER NOT NULL REFERENCES eval_runs(id) ON DELETE CASCADE,
+        model TEXT NOT NULL,
+        case_id TEXT NOT NULL,
+        passed INTEGER NOT NULL,
+        output TEXT,
+        latency_ms REAL,
+        cost REAL,
+        error TEXT
+    )""",
+    "CREATE INDEX eval_results_by_run ON eval_results(run_id)",
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "config tables", _CONFIG_TABLES),
     Migration(2, "request log", _REQUEST_LOG),
@@ -270,6 +303,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(8, "request cost", _REQUEST_COST),
     Migration(9, "sign-ins", _SIGN_INS),
     Migration(10, "mcp key", _MCP_KEY),
+    Migration(11, "evals", _EVALS),
 )
 
 _LEDGER = """CREATE TABLE IF NOT EXISTS schema_migrations (

@@ -24,6 +24,7 @@ PAGES = (
     "logs",
     "health",
     "translator",
+    "evals",
     "tools",
     "settings",
 )

@@ -16,7 +16,7 @@ def test_first_run_sets_the_password_then_logout_and_login(
     page.get_by_label("Password", exact=True).fill(PASSWORD)
     page.get_by_label("Password again").fill(PASSWORD)
     page.get_by_role("button", name="Set password").click()
-    expect(page.locator("#nav a")).to_have_count(10)
+    expect(page.locator("#nav a")).to_have_count(11)
     page.get_by_role("button", name="Log out").click()
     expect(page.get_by_role("heading", name="Log in to OmniRoute")).to_be_visible()
     log_in(page, served)

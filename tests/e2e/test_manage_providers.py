@@ -208,9 +208,7 @@ async def test_catalog_providers_and_keyless_local_servers(env: Env) -> None:
     assert added["models"] == [m["id"] for m in deepseek["models"]]
     local = await env.ok("POST", "/api/providers", 201, json={"name": "ollama"})
     assert local["tier"] == "local" and local["accounts"][0]["key"] == "****"
-    borrowed = await env.refused(
-        "POST", "/api/providers", 400, json={"name": "cc", "api_key": KEY}
-    )
+    borrowed = await env.refused("POST", "/api/providers", 400, json={"name": "cc", "api_key": KEY})
     assert "only for Claude Code" in borrowed
     signed_in = await env.refused(
         "POST", "/api/providers", 400, json={"name": "chatgpt", "api_key": KEY}

@@ -14,6 +14,7 @@ export const PAGES = [
   { id: "logs", label: "nav.logs" },
   { id: "health", label: "nav.health" },
   { id: "translator", label: "nav.translator" },
+  { id: "evals", label: "nav.evals" },
   { id: "tools", label: "nav.tools" },
   { id: "settings", label: "nav.settings" },
 ];

@@ -18,6 +18,7 @@ login that cannot be skipped. Thin handlers over the same code the CLI uses.
     observe    /api/telemetry, /api/monitor, /api/logs/console: live observation
     usage      /api/usage: the request log summed up by provider, model, key, day
     translate  /api/translate: the translator playground
+    evals      /api/evals: eval suites and their runs against models
     keys       /api/keys: client keys and their scope
     transfer   /api/export, /api/import, /api/backups: export, import, backup, restore
 """
@@ -30,6 +31,7 @@ from typing import Any
 from omniroute.api.admin.access import ADMIN_TOKEN, Guards, HostCheck
 from omniroute.api.admin.audit import AuditRoutes
 from omniroute.api.admin.auth import AuthRoutes
+from omniroute.api.admin.evals import EvalRoutes
 from omniroute.api.admin.health import HealthRoutes
 from omniroute.api.admin.keys import KeyRoutes
 from omniroute.api.admin.logs import LogRoutes
@@ -100,4 +102,6 @@ class AdminApi:
         if live.sign_ins is not None and live.tokens is not None:
             OAuthRoutes(self._manage, live.sign_ins, live.tokens).install(router, self.guards)
         TranslateRoutes().install(router, self.guards)
+        if live.evals is not None:
+            EvalRoutes(self._manage, live.evals).install(router, self.guards)
         TransferRoutes(self._store, self.guards, self._options, applied).install(router)

@@ -23,6 +23,7 @@ from omniroute.config.options import Options
 from omniroute.config.providers import KEEP
 from omniroute.errors import BadRequest, NotFound
 from omniroute.gateway.console import ConsoleLog
+from omniroute.gateway.evals.runner import EvalRunner
 from omniroute.gateway.observe import Observers
 from omniroute.gateway.registry import Registry
 from omniroute.gateway.resilience import Resilience
@@ -58,6 +59,8 @@ class LiveGateway:
     # sign-in routes, as in tests of other parts).
     sign_ins: SignIns | None = None
     tokens: TokenManager | None = None
+    # Eval runs in the background (None: evals cannot be run here).
+    evals: EvalRunner | None = None
 
 
 class Manage:
