@@ -25,6 +25,7 @@ from omniroute.gateway.observe import Observers
 from omniroute.gateway.pipeline import Pipeline
 from omniroute.gateway.registry import Registry, RegistryWatcher
 from omniroute.gateway.resilience import Resilience
+from omniroute.gateway.response_cache import ResponseCache
 from omniroute.http.message import Handler, Request, Response, StreamResponse
 from omniroute.http.routing import Router
 from omniroute.http.server import Server
@@ -72,7 +73,8 @@ def web_root() -> Path:
 
 class Gateway:
     def __init__(self, settings: Settings, *, clock: Callable[[], float] = time.time) -> None:
-        """``clock``: wall time for spending periods (UTC days and months)."""
+        """``clock``: wall time for spending periods (UTC days and months)
+        and the response cache's TTL."""
         self.settings = settings
         self.started = time.time()
         self.store = Store(settings)
@@ -96,6 +98,7 @@ class Gateway:
             self.resilience,
             self.observers,
             self.costs,
+            cache=ResponseCache(self.store, lambda: self.registry().options.cache, clock=clock),
         )
         self.auto_backups = AutoBackups(
             self.store,
@@ -164,6 +167,7 @@ class Gateway:
         self.resilience.apply(registry)
         self.store.limit_log_rows(registry.options.request_log.max_rows)
         self.log_file.apply(registry.options.log)
+        self.pipeline.cache.config_changed()
 
     async def start(self) -> tuple[str, int]:
         logging.getLogger(LOGGER).addHandler(self.console)
@@ -178,6 +182,7 @@ class Gateway:
             await self._initial_password()
             await self.resilience.restore(self.store)
             await self.costs.rebuild(self.store)
+            await self.pipeline.cache.start()
             self._watcher.start()
             self._rebuild = asyncio.create_task(self._rebuild_telemetry(time.time()))
             self.resilience.start_saving(self.store)
@@ -195,6 +200,7 @@ class Gateway:
             await self._watcher.stop()
             await self._stop_rebuild()
             await self.resilience.stop_saving(self.store)
+            await self.pipeline.cache.stop()
             await self.store.close()
             self._lock.release()
             self._unhook_logs()
@@ -224,6 +230,7 @@ class Gateway:
         await self._stop_rebuild()
         await self.resilience.stop_saving(self.store)
         await self.memory.drain()
+        await self.pipeline.cache.stop()
         await self.upstream.aclose()
         await self.store.close()
         self._lock.release()
@@ -283,6 +290,7 @@ class Gateway:
             "pools": {"upstream": self.upstream.stats()},
             "watchers": {"monitor": monitor.watchers},
             "telemetry_series": len(self.observers.telemetry),
+            "cache": self.pipeline.cache.stats(),
         }
 
     async def _initial_password(self) -> None:

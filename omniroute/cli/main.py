@@ -10,6 +10,7 @@
     omniroute price set|list|unset …, budget set|list|unset …, usage …
     omniroute admin password|logout-all, omniroute audit, omniroute routes
     omniroute export|import …, backup create|list|restore …, doctor
+    omniroute cache stats|clear
     omniroute --version | --help
 
 ``--data-dir`` is accepted on every command, before or after its options.
@@ -30,6 +31,7 @@ from typing import Any
 
 from omniroute import __version__, errors
 from omniroute.cli import admin as cli_admin
+from omniroute.cli import cache as cli_cache
 from omniroute.cli import doctor as cli_doctor
 from omniroute.cli import keys as cli_keys
 from omniroute.cli import logs as cli_logs
@@ -80,6 +82,7 @@ commands:
   backup create|list|restore NAME    copies of the whole database
   doctor [--json]                    check permissions, key, database, port, configuration
   routes                             every route the gateway serves, with its guard
+  cache stats [--json] | cache clear the response cache: hit rate, bytes, saved cost; empty it
 
 `omniroute COMMAND ACTION --help` shows each one's options."""
 
@@ -134,6 +137,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     cli_keys.register(sub)
     cli_logs.register(sub)
+    cli_cache.register(sub)
     return parser
 
 

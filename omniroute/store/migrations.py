@@ -225,6 +225,22 @@ _REQUEST_COST = sql(
         FROM request_log GROUP BY 1, 2, 3, 4, 5""",
 )
 
+# Answers kept by the response cache (gateway/response_cache.py): the whole
+# answer as JSON under the hash of the request that produced it.
+_RESPONSE_CACHE = sql(
+    """CREATE TABLE response_cache (
+        key TEXT PRIMARY KEY,
+        client_key_id INTEGER,
+        model TEXT NOT NULL,
+        answer TEXT NOT NULL,
+        bytes INTEGER NOT NULL,
+        cost REAL,
+        created_at REAL NOT NULL,
+        expires_at REAL NOT NULL
+    )""",
+    "CREATE INDEX response_cache_by_expiry ON response_cache(expires_at)",
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "config tables", _CONFIG_TABLES),
     Migration(2, "request log", _REQUEST_LOG),
@@ -234,6 +250,10 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(6, "admin", _ADMIN),
     Migration(7, "client key usage", _KEY_USAGE),
     Migration(8, "request cost", _REQUEST_COST),
+    # Version 9 is taken by a change made alongside this one; this placeholder
+    # keeps the numbers contiguous until both are on one branch.
+    Migration(9, "reserved", sql()),
+    Migration(10, "response cache", _RESPONSE_CACHE),
 )
 
 _LEDGER = """CREATE TABLE IF NOT EXISTS schema_migrations (
