@@ -20,6 +20,7 @@ from omniroute.formats.common import dump_json
 from omniroute.formats.ir_json import response_from_json, response_to_json
 from omniroute.formats.sse import SSEDecoder
 from omniroute.gateway.call import Call
+from omniroute.gateway.costs import cost_headers
 from omniroute.gateway.response_cache import CACHE_HEADER, Entry, ResponseCache
 from omniroute.http.message import GuardedStream, Response, StreamResponse
 
@@ -42,6 +43,7 @@ def hit_answer(call: Call, entry: Entry) -> Response | StreamResponse:
         return StreamResponse(_once(body), headers=headers)
     if call.echo:
         answer.vendor.setdefault(call.dialect, {})["echo"] = call.echo
+    headers += cost_headers(0.0, ir.Usage())  # served from memory: no upstream was paid
     rendered = dump_json(call.wire.render_response(answer)).encode()
     return Response(200, rendered, headers, content_type="application/json")
 

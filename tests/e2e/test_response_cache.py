@@ -398,6 +398,7 @@ async def test_health_the_request_log_and_saved_cost(gw: Harness, mock: MockUpst
         costs.append(raw.headers.get("x-omniroute-cost"))
     first_cost = (USAGE.input * PRICE["input"] + USAGE.output * PRICE["output"]) / 1e6
     assert costs[0] is not None and float(costs[0]) == pytest.approx(first_cost)
+    assert costs[1:] == ["0", "0"]  # a hit paid no upstream
     token = {"authorization": f"Bearer {gw.gateway.admin.token}"}
     async with httpx.AsyncClient(base_url=gw.admin_url, headers=token) as http:
         health = (await http.get("/api/health")).json()
