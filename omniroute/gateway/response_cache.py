@@ -267,7 +267,8 @@ class ResponseCache:
 
     def config_changed(self) -> None:
         """The configuration was reloaded: check, in the background, whether
-        the cache was cleared from outside."""
+        the cache was cleared from outside. A smaller byte cap applies at once."""
+        self._trim(self._options().max_bytes)
         if self._task is None:
             return
         check = asyncio.get_running_loop().create_task(self._check_cleared())
