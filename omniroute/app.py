@@ -28,6 +28,7 @@ from omniroute.gateway.observe import Observers
 from omniroute.gateway.pipeline import Pipeline
 from omniroute.gateway.registry import Registry, RegistryWatcher
 from omniroute.gateway.resilience import Resilience
+from omniroute.gateway.response_cache import ResponseCache
 from omniroute.http.message import Handler, Request, Response, StreamResponse
 from omniroute.http.routing import Router
 from omniroute.http.server import Server
@@ -78,7 +79,8 @@ def web_root() -> Path:
 
 class Gateway:
     def __init__(self, settings: Settings, *, clock: Callable[[], float] = time.time) -> None:
-        """``clock``: wall time for spending periods (UTC days and months)."""
+        """``clock``: wall time for spending periods (UTC days and months)
+        and the response cache's TTL."""
         self.settings = settings
         self.started = time.time()
         self.store = Store(settings)
@@ -107,6 +109,7 @@ class Gateway:
             self.observers,
             self.costs,
             Credentials(self.tokens),
+            cache=ResponseCache(self.store, lambda: self.registry().options.cache, clock=clock),
         )
         self.evals = EvalRunner(self.pipeline, self.store)
         self.auto_backups = AutoBackups(
@@ -187,6 +190,7 @@ class Gateway:
         self.resilience.apply(registry)
         self.store.limit_log_rows(registry.options.request_log.max_rows)
         self.log_file.apply(registry.options.log)
+        self.pipeline.cache.config_changed()
 
     async def start(self) -> tuple[str, int]:
         logging.getLogger(LOGGER).addHandler(self.console)
@@ -203,6 +207,7 @@ class Gateway:
             await self.resilience.restore(self.store)
             await self.costs.rebuild(self.store)
             await self.evals.recover()
+            await self.pipeline.cache.start()
             self._watcher.start()
             self._rebuild = asyncio.create_task(self._rebuild_telemetry(time.time()))
             self.resilience.start_saving(self.store)
@@ -222,6 +227,7 @@ class Gateway:
             await self._stop_rebuild()
             await self._stop_sign_ins()
             await self.resilience.stop_saving(self.store)
+            await self.pipeline.cache.stop()
             await self.store.close()
             self._lock.release()
             self._unhook_logs()
@@ -253,6 +259,7 @@ class Gateway:
         await self.evals.stop()
         await self.resilience.stop_saving(self.store)
         await self.memory.drain()
+        await self.pipeline.cache.stop()
         await self.upstream.aclose()
         await self.store.close()
         self._lock.release()
@@ -333,6 +340,7 @@ class Gateway:
             "pools": {"upstream": self.upstream.stats()},
             "watchers": {"monitor": monitor.watchers},
             "telemetry_series": len(self.observers.telemetry),
+            "cache": self.pipeline.cache.stats(),
         }
 
     async def _initial_password(self) -> None:

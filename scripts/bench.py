@@ -780,6 +780,46 @@ def scenario_usage(bench: Bench) -> list[Row]:
     ]
 
 
+def _cache_answers(port: int, target: Target, deadline: float) -> bool:
+    """One request of ``target``: whether the gateway says it is cacheable."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    try:
+        conn.request("POST", target.path, body=target.body,
+                     headers={"content-type": "application/json", **dict(target.headers)})
+        reply = conn.getresponse()
+        reply.read()
+        return reply.getheader("x-omniroute-cache") is not None
+    except (OSError, http.client.HTTPException):
+        return time.monotonic() > deadline
+    finally:
+        conn.close()
+
+
+def scenario_cache(bench: Bench) -> list[Row]:
+    """JSON latency at concurrency 1 through the gateway: a request the
+    response cache does not take (no temperature: the upstream answers each
+    time) next to the same request with temperature 0 once it is cached
+    (every request after the first is a hit)."""
+    uncached = bench.through()
+    body = json.loads(uncached.body)
+    cached = Target(uncached.port, uncached.path, uncached.headers,
+                    json.dumps({**body, "temperature": 0}))
+    bench.cli("config", "set", "cache.enabled", "on")
+    try:
+        deadline = time.monotonic() + 15  # the gateway polls its settings
+        while not _cache_answers(bench.gateway_port, cached, deadline):
+            if time.monotonic() > deadline:
+                raise BenchError("the gateway never turned its response cache on")
+            time.sleep(0.1)
+        params = {"count": bench.sizes.latency, "warmup": 50}
+        miss = bench.load("latency", uncached, **params)
+        hit = bench.load("latency", cached, **params)
+    finally:
+        bench.cli("config", "set", "cache.enabled", "off")
+    return [Row(f"JSON latency c=1 {q}: upstream (direct) vs cache hit (gateway)", "ms",
+                miss[f"{q}_ms"], hit[f"{q}_ms"]) for q in ("p50", "p99")]
+
+
 SCENARIOS: list[Callable[[Bench], list[Row]]] = [
     scenario_idle_rss,
     scenario_latency,
@@ -791,6 +831,7 @@ SCENARIOS: list[Callable[[Bench], list[Row]]] = [
     scenario_write_load,
     scenario_open_streams,
     scenario_upload,
+    scenario_cache,
     scenario_startup,
     scenario_dashboard,
     scenario_usage,

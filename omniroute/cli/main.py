@@ -12,6 +12,7 @@
     omniroute mcp
     omniroute export|import …, backup create|list|restore …, doctor
     omniroute eval list | eval run SUITE --models A,B
+    omniroute cache stats|clear
     omniroute --version | --help
 
 ``--data-dir`` is accepted on every command, before or after its options.
@@ -32,6 +33,7 @@ from typing import Any
 
 from omniroute import __version__, errors
 from omniroute.cli import admin as cli_admin
+from omniroute.cli import cache as cli_cache
 from omniroute.cli import doctor as cli_doctor
 from omniroute.cli import evals as cli_evals
 from omniroute.cli import keys as cli_keys
@@ -92,6 +94,7 @@ commands:
   eval list | eval run SUITE --models A,B [--json]
                                      run an eval suite through the running gateway and
                                      compare the models side by side
+  cache stats [--json] | cache clear the response cache: hit rate, bytes, saved cost; empty it
 
 `omniroute COMMAND ACTION --help` shows each one's options."""
 
@@ -149,6 +152,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_oauth.register(sub)
     cli_mcp.register(sub)
     cli_evals.register(sub)
+    cli_cache.register(sub)
     return parser
 
 

@@ -20,30 +20,39 @@ Row = Sequence[str]
 
 
 async def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
-    from omniroute.api.status import read_admin_file
-
-    admin = read_admin_file(settings.data_dir)
-    if admin is None:
+    found = running_gateway_get(settings, "/api/status")
+    if found is None:
         raise errors.BadRequest(f"no gateway is running for {settings.data_dir}")
-    url = str(admin.get("url", ""))
-    if not url.startswith("http://"):
-        raise errors.BadRequest("the admin file is damaged; restart the gateway")
-    headers = {"Authorization": f"Bearer {admin.get('token', '')}"}
-    import urllib.request  # only when the status is asked for
-
-    request = urllib.request.Request(url + "/api/status", headers=headers)  # noqa: S310
-    try:
-        with urllib.request.urlopen(request, timeout=10) as answer:  # noqa: S310 (http only)
-            status = json.load(answer)
-    except (OSError, ValueError) as exc:
-        raise errors.BadRequest(
-            f"the gateway at {url} did not answer ({exc.__class__.__name__})"
-        ) from None
+    url, status = found
     if args.json:
         print(json.dumps(status, indent=2))
     else:
         print("\n".join(describe(status, url)))
     return 0
+
+
+def running_gateway_get(settings: Settings, path: str) -> tuple[str, Any] | None:
+    """GET ``path`` of the gateway running on this data dir with its local
+    admin token: its URL and the JSON answer; None when none is running."""
+    from omniroute.api.status import read_admin_file
+
+    admin = read_admin_file(settings.data_dir)
+    if admin is None:
+        return None
+    url = str(admin.get("url", ""))
+    if not url.startswith("http://"):
+        raise errors.BadRequest("the admin file is damaged; restart the gateway")
+    headers = {"Authorization": f"Bearer {admin.get('token', '')}"}
+    import urllib.request  # only when the gateway is asked
+
+    request = urllib.request.Request(url + path, headers=headers)  # noqa: S310
+    try:
+        with urllib.request.urlopen(request, timeout=10) as answer:  # noqa: S310 (http only)
+            return url, json.load(answer)
+    except (OSError, ValueError) as exc:
+        raise errors.BadRequest(
+            f"the gateway at {url} did not answer ({exc.__class__.__name__})"
+        ) from None
 
 
 def describe(status: Mapping[str, Any], url: str) -> list[str]:

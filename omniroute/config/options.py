@@ -33,6 +33,10 @@ Global settings (``settings`` table, JSON values):
                       capture_retention_hours}: the request log keeps at
                       most max_rows rows (besides its age limit; unset: no
                       row limit); debug capture of bodies (off by default)
+    cache             {enabled, ttl, max_bytes, tools, combos, skip_combos}:
+                      the response cache (off by default); combos lists
+                      combos cached even while it is off, skip_combos those
+                      never cached
 
 Per provider (the ``extra`` column): ``catalog`` (the catalog id it was added
 from), ``proxy``, ``limits`` ({rpm, min_gap, max_concurrent, max_queue}),
@@ -95,6 +99,9 @@ DEFAULT_CAPTURE_RETENTION_HOURS = 1.0
 _MAX_CAPTURE_BYTES = 1024 * 1024
 _MAX_CAPTURE_HOURS = 168.0
 _MAX_PATH = 4096
+DEFAULT_CACHE_TTL = 3600.0
+DEFAULT_CACHE_MAX_BYTES = 64 * 1024 * 1024
+_MAX_CACHE_TTL = 365 * 86_400.0
 
 # What each global setting is while it is not stored: the running components'
 # own defaults (None: no proxy, no system prompt). ``config show`` prints these.
@@ -141,6 +148,16 @@ SETTING_DEFAULTS: Mapping[str, Any] = MappingProxyType(
                 "capture_bodies": False,
                 "capture_max_bytes": DEFAULT_CAPTURE_MAX_BYTES,
                 "capture_retention_hours": DEFAULT_CAPTURE_RETENTION_HOURS,
+            }
+        ),
+        "cache": MappingProxyType(
+            {
+                "enabled": False,
+                "ttl": DEFAULT_CACHE_TTL,
+                "max_bytes": DEFAULT_CACHE_MAX_BYTES,
+                "tools": False,
+                "combos": (),
+                "skip_combos": (),
             }
         ),
     }
@@ -192,6 +209,27 @@ class RequestLogOptions:
 
 
 @dataclass(frozen=True, slots=True)
+class CacheOptions:
+    # Off unless turned on: an answer served again is only right for
+    # requests meant to repeat, which the gateway cannot know by itself.
+    enabled: bool = False
+    ttl: float = DEFAULT_CACHE_TTL  # seconds an answer is served again
+    max_bytes: int = DEFAULT_CACHE_MAX_BYTES  # the least recently used go first
+    tools: bool = False  # requests that offer tools may be cached too
+    combos: tuple[str, ...] = ()  # cached even while ``enabled`` is off
+    skip_combos: tuple[str, ...] = ()  # never cached
+
+    def on_for(self, combo: str | None) -> bool:
+        """Whether requests for ``combo`` (None: not a combo) are cached."""
+        if combo is not None:
+            if combo in self.skip_combos:
+                return False
+            if combo in self.combos:
+                return True
+        return self.enabled
+
+
+@dataclass(frozen=True, slots=True)
 class Options:
     """The global settings the running gateway reads."""
 
@@ -220,6 +258,7 @@ class Options:
     allow_link_local_base_urls: bool = False
     log: LogOptions = LogOptions()
     request_log: RequestLogOptions = RequestLogOptions()
+    cache: CacheOptions = CacheOptions()
     # Price overrides by provider/model, and spending ceilings by scope
     # (see config/spending.py).
     prices: Mapping[str, ModelPrice] = field(default_factory=lambda: MappingProxyType({}))
@@ -546,6 +585,29 @@ def _request_log_setting(key: str, value: Any) -> dict[str, Any]:
     return numbers
 
 
+def _cache_setting(key: str, value: Any) -> dict[str, Any]:
+    if not isinstance(value, Mapping):
+        raise BadRequest(f"setting {key!r} must be an object")
+    fields = ("enabled", "ttl", "max_bytes", "tools", "combos", "skip_combos")
+    unknown = sorted(set(value) - set(fields))
+    if unknown:
+        raise BadRequest(f"setting {key!r}: unknown fields {', '.join(unknown)}")
+    out: dict[str, Any] = {}
+    for name in ("enabled", "tools"):
+        if value.get(name) is not None:
+            out[name] = _flag(f"{key}.{name}", value[name])
+    if value.get("ttl") is not None:
+        out["ttl"] = _number(key, "ttl", value["ttl"], minimum=1, whole=False)
+        if out["ttl"] > _MAX_CACHE_TTL:
+            raise BadRequest(f"setting {key}.ttl must be at most {_MAX_CACHE_TTL:g} seconds")
+    if value.get("max_bytes") is not None:
+        out["max_bytes"] = _number(key, "max_bytes", value["max_bytes"], minimum=0, whole=True)
+    for name in ("combos", "skip_combos"):
+        if value.get(name) is not None:
+            out[name] = _text_list(f"{key}.{name}", value[name])
+    return out
+
+
 SETTING_CHECKS: Mapping[str, Callable[[str, Any], Any]] = MappingProxyType(
     {
         "proxy": lambda key, value: check_proxy(value),
@@ -570,6 +632,7 @@ SETTING_CHECKS: Mapping[str, Callable[[str, Any], Any]] = MappingProxyType(
         "allow_link_local_base_urls": _flag,
         "log": _log_setting,
         "request_log": _request_log_setting,
+        "cache": _cache_setting,
         spending.PRICES: spending.check_prices,
         spending.BUDGETS: spending.check_budgets,
     }
@@ -588,6 +651,14 @@ def _networks(value: list[str]) -> tuple[IPNetwork, ...]:
     return tuple(ipaddress.ip_network(n) for n in value)
 
 
+def _cache_options(value: dict[str, Any]) -> CacheOptions:
+    fields: dict[str, Any] = dict(value)
+    for name in ("combos", "skip_combos"):
+        if name in fields:
+            fields[name] = tuple(fields[name])
+    return CacheOptions(**fields)
+
+
 _TYPED: Mapping[str, Callable[[Any], Any]] = MappingProxyType(
     {
         "system_prompt": _prompt,
@@ -596,6 +667,7 @@ _TYPED: Mapping[str, Callable[[Any], Any]] = MappingProxyType(
         "fallback": lambda v: FallbackOptions(**v),
         "log": lambda v: LogOptions(**v),
         "request_log": lambda v: RequestLogOptions(**v),
+        "cache": _cache_options,
         "public_hosts": tuple,
         "trusted_proxies": _networks,
         "client_allow": _networks,

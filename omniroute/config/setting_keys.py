@@ -48,6 +48,12 @@ SETTING_KEYS: Mapping[str, tuple[str, str | None, type]] = MappingProxyType(
         "request-log.capture-bodies": ("request_log", "capture_bodies", str),
         "request-log.capture-max-bytes": ("request_log", "capture_max_bytes", int),
         "request-log.capture-retention-hours": ("request_log", "capture_retention_hours", float),
+        "cache.enabled": ("cache", "enabled", str),
+        "cache.ttl": ("cache", "ttl", float),
+        "cache.max-bytes": ("cache", "max_bytes", int),
+        "cache.tools": ("cache", "tools", str),
+        "cache.combos": ("cache", "combos", list),
+        "cache.skip-combos": ("cache", "skip_combos", list),
     }
 )
 

@@ -29,7 +29,7 @@ from omniroute.http.multipart import Form
 from omniroute.providers.family import Operation
 from omniroute.routing.model import Target
 from omniroute.store.key_scope import KeyScope
-from omniroute.store.records import AccountRecord
+from omniroute.store.records import AccountRecord, RequestLogRow
 
 
 class Call:
@@ -55,6 +55,7 @@ class Call:
         "echo",
         "recorded",
         "upload",
+        "logged",
         "_ir",
     )
 
@@ -97,6 +98,7 @@ class Call:
         # Request fields a translated Responses answer repeats (previous_response_id).
         self.echo: dict[str, Any] | None = None
         self.recorded = False  # its request-log row was written
+        self.logged: RequestLogRow | None = None  # that row (its cost, its tokens)
         # A multipart upload (audio, image edits), forwarded as it came but
         # for its model; ``body`` then holds its text fields.
         self.upload: Form | None = None

@@ -29,6 +29,8 @@ from collections.abc import Callable
 from omniroute import errors
 from omniroute.config.options import RequestLogOptions
 from omniroute.formats import ir
+from omniroute.gateway.cached import PROVIDER as CACHE_PROVIDER
+from omniroute.gateway.cached import hit_answer, keep_answer
 from omniroute.gateway.call import Attempt, AttemptEnd, Call, Outcome
 from omniroute.gateway.chat import ChatOperation
 from omniroute.gateway.completions import CompletionsOperation
@@ -56,6 +58,7 @@ from omniroute.gateway.resilience import (
     model_key,
     provider_key,
 )
+from omniroute.gateway.response_cache import Entry, Lookup, ResponseCache, cache_key
 from omniroute.gateway.scope import permitted
 from omniroute.http.message import Response, StreamResponse
 from omniroute.providers.family import Action, Failure, Operation
@@ -83,6 +86,7 @@ class Pipeline:
         observers: Observers | None = None,
         costs: Costs | None = None,
         credentials: Credentials | None = None,
+        cache: ResponseCache | None = None,
     ) -> None:
         self._registry = registry
         self.observers = observers or Observers()
@@ -104,6 +108,7 @@ class Pipeline:
         self._handlers = {h.operation: h for h in handlers}
         self._injection = InjectionGuard(store)
         self.credentials = credentials or Credentials()
+        self.cache = cache or ResponseCache(store, lambda: registry().options.cache)
 
     async def run(self, call: Call) -> Response | StreamResponse:
         options = self._registry().options.request_log
@@ -142,16 +147,14 @@ class Pipeline:
             guard = self._registry().options.injection_guard
             if guard != OFF and call.operation is Operation.CHAT:
                 await self._injection.check(call, guard)
-            if call.idempotency_key is None:
-                return await self._route(call, handler)
-            # The same key and body within a few seconds share one upstream call.
-            digest = hashlib.sha256(call.body_digest().encode()).hexdigest()
-            shared: Shared = await self._res.idempotency.run(
-                str(call.client_key_id),
-                f"{call.idempotency_key}:{call.dialect}:{call.model}:{digest}",
-                lambda: self._shared(call, handler),
-            )
-            return shared.response()
+            lookup = self._cache_lookup(call)
+            if lookup is None:
+                return await self._answer(call, handler)
+            entry = self.cache.get(lookup.key) if lookup.may_hit else None
+            if entry is not None:
+                return self._hit(call, entry)
+            self.cache.counted_miss()
+            return keep_answer(self.cache, call, lookup.key, await self._answer(call, handler))
         except errors.OmniError as err:
             # Refused before any upstream was tried (unknown model, a request
             # the translator cannot read...): still one row, and a line.
@@ -160,6 +163,54 @@ class Pipeline:
             if not call.recorded:
                 self._record(call, None, 500, error_kind="internal")
             raise
+
+    async def _answer(self, call: Call, handler: OperationHandler) -> Response | StreamResponse:
+        if call.idempotency_key is None:
+            return await self._route(call, handler)
+        # The same key and body within a few seconds share one upstream call.
+        digest = hashlib.sha256(call.body_digest().encode()).hexdigest()
+        shared: Shared = await self._res.idempotency.run(
+            str(call.client_key_id),
+            f"{call.idempotency_key}:{call.dialect}:{call.model}:{digest}",
+            lambda: self._shared(call, handler),
+        )
+        return shared.response()
+
+    def _cache_lookup(self, call: Call) -> Lookup | None:
+        """The request's place in the response cache (None: not cacheable)."""
+        registry = self._registry()
+        options = registry.options.cache
+        if not (options.enabled or options.combos) or call.operation is not Operation.CHAT:
+            return None
+        try:
+            resolution = registry.resolve(call.model)
+            combo = resolution.combo.name if resolution.combo is not None else None
+            return cache_key(call, options, combo)
+        except errors.OmniError:
+            return None  # the routing below refuses it with the right error
+
+    def _hit(self, call: Call, entry: Entry) -> Response | StreamResponse:
+        """Answered from the cache: a row that names the cache as provider
+        and costs nothing, so usage and budgets count the upstream once."""
+        self.cache.counted_hit(entry)
+        response = hit_answer(call, entry)
+        call.recorded = True
+        self._log(
+            RequestLogRow(
+                ts=time.time(),
+                request_id=call.request_id,
+                model=call.model,
+                status=200,
+                latency_ms=(time.monotonic() - call.started) * 1000,
+                client_key_id=call.client_key_id,
+                provider=CACHE_PROVIDER,
+                client_format=call.dialect,
+                stream=call.stream,
+                operation=call.operation.value,
+                cost=0.0,
+            )
+        )
+        return response
 
     def record_refused(
         self, request_id: str, dialect: str, err: errors.OmniError, *, client_key_id: int | None
@@ -531,6 +582,7 @@ class Pipeline:
         self.costs.price(row)
         if attempt is not None:
             attempt.cost = row.cost
+        call.logged = row
         self._log(row)
 
     def _log(self, row: RequestLogRow) -> None:

@@ -292,6 +292,22 @@ _EVALS = sql(
     "CREATE INDEX eval_results_by_run ON eval_results(run_id)",
 )
 
+# Answers kept by the response cache (gateway/response_cache.py): the whole
+# answer as JSON under the hash of the request that produced it.
+_RESPONSE_CACHE = sql(
+    """CREATE TABLE response_cache (
+        key TEXT PRIMARY KEY,
+        client_key_id INTEGER,
+        model TEXT NOT NULL,
+        answer TEXT NOT NULL,
+        bytes INTEGER NOT NULL,
+        cost REAL,
+        created_at REAL NOT NULL,
+        expires_at REAL NOT NULL
+    )""",
+    "CREATE INDEX response_cache_by_expiry ON response_cache(expires_at)",
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "config tables", _CONFIG_TABLES),
     Migration(2, "request log", _REQUEST_LOG),
@@ -304,6 +320,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(9, "sign-ins", _SIGN_INS),
     Migration(10, "mcp key", _MCP_KEY),
     Migration(11, "evals", _EVALS),
+    Migration(12, "response cache", _RESPONSE_CACHE),
 )
 
 _LEDGER = """CREATE TABLE IF NOT EXISTS schema_migrations (

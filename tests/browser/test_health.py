@@ -117,3 +117,27 @@ def test_the_page_refreshes_every_ten_seconds_until_it_is_left(
     admin.evaluate("() => new Promise((done) => requestAnimationFrame(() => done(null)))")
     assert health_calls() == 2
     watch.assert_clean()
+
+
+def test_the_response_cache_block_shows_hits_and_size(
+    served: Served, admin: Page, watch: Watch
+) -> None:
+    harness = served.harness
+    served.run(
+        harness.add_provider("acme", "openai", served.mock_url + "/v1", "sk-acme-001", ["m1"])
+    )
+    served.run(harness.config.change_settings({"cache.enabled": "on"}))
+    served.run(harness.reload())
+    body = {"model": "acme/m1", "temperature": 0, "messages": [{"role": "user", "content": "hi"}]}
+    key = {"authorization": f"Bearer {served.client_key}"}
+    answers = [httpx.post(served.url + CHAT, json=body, headers=key, timeout=15) for _ in range(2)]
+    assert [a.headers.get("x-omniroute-cache") for a in answers] == ["miss", "hit"]
+
+    admin.goto(served.url + "/#/health")
+    block = admin.locator("section").filter(has_text="Response cache")
+    expect(block.get_by_text("on", exact=True)).to_be_visible()
+    expect(block.locator(".card").filter(has_text="Hit rate")).to_contain_text("50%")
+    expect(block.locator(".card").filter(has_text="Hits / misses")).to_contain_text("1 / 1")
+    expect(block.locator(".card").filter(has_text="Answers kept")).to_contain_text("1")
+    expect(block.locator(".card").filter(has_text="Size")).to_contain_text("kB")
+    watch.assert_clean()

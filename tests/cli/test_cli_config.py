@@ -382,6 +382,12 @@ def test_config_show_prints_the_defaults_the_gateway_uses(cli: Cli) -> None:
         f"request-log.capture-max-bytes = {options.request_log.capture_max_bytes} (default)",
         "request-log.capture-retention-hours = "
         f"{options.request_log.capture_retention_hours} (default)",
+        "cache.enabled = off (default)",
+        f"cache.ttl = {options.cache.ttl} (default)",
+        f"cache.max-bytes = {options.cache.max_bytes} (default)",
+        "cache.tools = off (default)",
+        "cache.combos = none (default)",
+        "cache.skip-combos = none (default)",
     ]
     assert cli.ok("config", "show").splitlines() == expected
     # The gateway's own breakers start from the same values.

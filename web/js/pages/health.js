@@ -1,10 +1,11 @@
 // Health: what the gateway remembers about its upstreams (breakers,
 // cooldowns, rate limiters, latency) with a reset for each, latency
 // percentiles per model over a chosen window (from /api/telemetry), and the
-// process itself (version, uptime, memory, queues). Refreshes every 10 seconds.
+// process itself (version, uptime, memory, queues) and the response cache
+// (hit rate, size, cost saved). Refreshes every 10 seconds.
 import { get, post, query } from "../api.js";
 import { badge, busy, button, clear, confirmDialog, field, h, pageHead, select, table, toast } from "../dom.js";
-import { formatNumber, t } from "../i18n.js";
+import { formatMoney, formatNumber, t } from "../i18n.js";
 
 const REFRESH_MS = 10_000;
 const BREAKER_BADGE = { closed: "ok", half_open: "warn", open: "bad" };
@@ -51,6 +52,26 @@ function limitsText(limits) {
   if (limits.max_concurrent) parts.push(t("health.limits.concurrent", { n: formatNumber(limits.max_concurrent) }));
   if (limits.max_queue) parts.push(t("health.limits.queue", { n: formatNumber(limits.max_queue) }));
   return parts.join(" · ") || "—";
+}
+
+function size(bytes) {
+  const [amount, unit] = bytes < 1024 * 1024 ? [bytes / 1024, "kilobyte"] : [bytes / (1024 * 1024), "megabyte"];
+  return formatNumber(amount, { style: "unit", unit, maximumFractionDigits: 1 });
+}
+
+/** The response cache: on or off, what it holds, how often it answered. */
+function cacheCard(cache) {
+  if (!cache) return h("div");
+  return h("section", { class: "card", "aria-labelledby": "health-cache-title" },
+    h("h2", { id: "health-cache-title" }, t("health.cache.title")),
+    h("p", { class: "muted" }, t("health.cache.intro")),
+    h("div", { class: "grid" },
+      stat("health.cache.state", badge(t(cache.enabled ? "health.cache.on" : "health.cache.off"), cache.enabled ? "ok" : "warn")),
+      stat("health.cache.entries", formatNumber(cache.entries)),
+      stat("health.cache.size", t("health.cache.size-of", { used: size(cache.bytes), max: size(cache.max_bytes) })),
+      stat("health.cache.hit-rate", percent(cache.hit_rate)),
+      stat("health.cache.hits", t("health.cache.hits-of", { hits: formatNumber(cache.hits), misses: formatNumber(cache.misses) })),
+      stat("health.cache.saved", formatMoney(cache.saved_cost))));
 }
 
 function stat(labelKey, value) {
@@ -110,6 +131,7 @@ export default async function render(root, ctx) {
       stat("health.queue", formatNumber(health.queues?.request_log ?? 0)));
     const latency = Object.entries(health.health || {}).map(([key, snap]) => ({ key, ...snap }));
     clear(sections,
+      cacheCard(health.cache),
       section("health.breakers.title", "health.breakers.intro", [
         { label: "health.col.target", value: target },
         { label: "health.col.state", value: (b) => badge(t(`health.breaker.${b.state}`), BREAKER_BADGE[b.state]) },
