@@ -10,6 +10,7 @@
     omniroute price set|list|unset …, budget set|list|unset …, usage …
     omniroute admin password|logout-all, omniroute audit, omniroute routes
     omniroute export|import …, backup create|list|restore …, doctor
+    omniroute tools setup TOOL …, tools copilot …
     omniroute --version | --help
 
 ``--data-dir`` is accepted on every command, before or after its options.
@@ -37,6 +38,7 @@ from omniroute.cli import provider as cli_provider
 from omniroute.cli import routing as cli_routing
 from omniroute.cli import spending as cli_spending
 from omniroute.cli import status as cli_status
+from omniroute.cli import tools as cli_tools
 from omniroute.cli import transfer as cli_transfer
 from omniroute.cli.common import (
     Command,
@@ -80,6 +82,10 @@ commands:
   backup create|list|restore NAME    copies of the whole database
   doctor [--json]                    check permissions, key, database, port, configuration
   routes                             every route the gateway serves, with its guard
+  tools setup TOOL [--model M] [--key K] [--dry-run|--undo]
+                                     point claude|codex|gemini|opencode|cline|kilo|openclaw
+                                     at the gateway (its own settings file, backed up first)
+  tools copilot [--model M]...       VS Code Copilot's chatLanguageModels.json
 
 `omniroute COMMAND ACTION --help` shows each one's options."""
 
@@ -134,6 +140,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     cli_keys.register(sub)
     cli_logs.register(sub)
+    cli_tools.register(sub)
     return parser
 
 
