@@ -20,6 +20,7 @@ login that cannot be skipped. Thin handlers over the same code the CLI uses.
     translate  /api/translate: the translator playground
     keys       /api/keys: client keys and their scope
     transfer   /api/export, /api/import, /api/backups: export, import, backup, restore
+    tools      /api/tools: point coding tools on the gateway's machine at it
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from omniroute.api.admin.routing import RoutingRoutes
 from omniroute.api.admin.sessions import AdminAuth
 from omniroute.api.admin.settings import SettingsRoutes
 from omniroute.api.admin.spending import SpendingRoutes
+from omniroute.api.admin.tools import ToolRoutes
 from omniroute.api.admin.transfer import TransferRoutes
 from omniroute.api.admin.translate import TranslateRoutes
 from omniroute.api.admin.usage import UsageRoutes
@@ -93,3 +95,6 @@ class AdminApi:
         UsageRoutes(self._manage.live.store).install(router, self.guards)
         TranslateRoutes().install(router, self.guards)
         TransferRoutes(self._store, self.guards, self._options, applied).install(router)
+        ToolRoutes(
+            self._store, self._manage.live.settings, self.guards, self._options, applied
+        ).install(router)
