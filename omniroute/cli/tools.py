@@ -101,9 +101,11 @@ async def cmd_setup(args: argparse.Namespace, settings: Settings) -> int:
             raise BadRequest("the gateway serves no model yet: add a provider or pass --model")
         key = args.key
         url = _url(args, settings)
+        # Planned first: a file that cannot be merged is refused before a
+        # key is created for it.
+        target = Target(url, key or setup.NEW_KEY_PLACEHOLDER, model, tuple(models))
+        planned = setup.plan(args.tool, home, target)
         if args.dry_run:
-            target = Target(url, key or setup.NEW_KEY_PLACEHOLDER, model, tuple(models))
-            planned = setup.plan(args.tool, home, target)
             sys.stdout.write(planned.diff() or "nothing to change\n")
             return 0
         created = None

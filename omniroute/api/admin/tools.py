@@ -73,9 +73,11 @@ class ToolRoutes(AppliedRoutes):
         if not model:
             raise BadRequest("the gateway serves no model yet: add a provider or give 'model'")
         home = Path.home()
+        # Planned first: a file that cannot be merged is refused before a
+        # key is created for it.
+        target = Target(url, key or setup.NEW_KEY_PLACEHOLDER, model, tuple(models))
+        planned = await asyncio.to_thread(setup.plan, tool, home, target)
         if dry_run:
-            target = Target(url, key or setup.NEW_KEY_PLACEHOLDER, model, tuple(models))
-            planned = await asyncio.to_thread(setup.plan, tool, home, target)
             return Response.json(_answer(planned, (), None, dry_run=True))
         created = None
         if not key:
