@@ -8,6 +8,7 @@ the dashboard never shows it.
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -21,7 +22,16 @@ from omniroute.tools.writers import TOOLS, Target
 
 Clock = Callable[[], datetime]
 # Shown in a dry run where a key that does not exist yet would go.
-NEW_KEY_PLACEHOLDER = "sk-omni-<new key>"
+NEW_KEY_PLACEHOLDER = "<new-client-key>"
+# A line of a settings file that sets a credential: `"apiKey": "…"`,
+# `experimental_bearer_token = "…"`, `GEMINI_API_KEY=…`. The user's own
+# keys (an old ANTHROPIC_API_KEY, another provider's key) are masked in the
+# diff like ours: the diff is shown in a terminal or a browser.
+_SECRET = re.compile(
+    r'(?P<name>[\w.-]*(?:key|token|secret|passw|auth)[\w.-]*)(?P<sep>"?\s*[:=]\s*)'
+    r'(?P<q>"?)(?P<value>[^"\s,{}\[\]]+)(?P=q)',
+    re.IGNORECASE,
+)
 
 
 def _utc_now() -> datetime:
@@ -77,6 +87,19 @@ class Change:
         return self.before != self.after
 
 
+def _masked(text: str, key: str) -> str:
+    if key != NEW_KEY_PLACEHOLDER:
+        text = text.replace(key, mask(key))
+
+    def hide(m: re.Match[str]) -> str:
+        value = m["value"]
+        if value == NEW_KEY_PLACEHOLDER or value.startswith("…"):
+            return m[0]
+        return f"{m['name']}{m['sep']}{m['q']}{mask(value)}{m['q']}"
+
+    return _SECRET.sub(hide, text)
+
+
 @dataclass(frozen=True, slots=True)
 class Plan:
     tool: str
@@ -86,10 +109,9 @@ class Plan:
     def diff(self) -> str:
         """A unified diff of every file, the client key masked."""
         out: list[str] = []
-        shown = self.key if self.key == NEW_KEY_PLACEHOLDER else mask(self.key)
         for change in self.changes:
-            before = (change.before or "").replace(self.key, shown)
-            after = change.after.replace(self.key, shown)
+            before = _masked(change.before or "", self.key)
+            after = _masked(change.after, self.key)
             old = str(change.path) if change.before is not None else "/dev/null"
             out.extend(
                 difflib.unified_diff(

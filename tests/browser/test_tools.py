@@ -185,7 +185,7 @@ def test_setup_preview_write_and_undo_on_the_server(
 
     claude.get_by_role("button", name="Preview changes").click()
     expect(claude.locator("pre[aria-labelledby]")).to_contain_text('"ANTHROPIC_MODEL": "coding"')
-    assert "sk-omni-<new key>" in claude.locator("pre[aria-labelledby]").inner_text()
+    assert "<new-client-key>" in claude.locator("pre[aria-labelledby]").inner_text()
     assert settings.read_bytes() == original
     assert len(served.run(served.harness.gateway.store.list_client_keys())) == keys_before
 

@@ -61,7 +61,7 @@ async def test_setup_dry_run_and_undo(gw: Harness, tmp_path: Path) -> None:
     )
     assert code == 0, err
     assert out.startswith("--- /dev/null\n+++ ") and '"model": "omniroute/coder"' in out
-    assert "sk-omni-<new key>" in out
+    assert "<new-client-key>" in out
     assert not home.exists() and await keys(gw) == before
 
     code, out, err = await cli_async(

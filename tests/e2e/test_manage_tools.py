@@ -48,7 +48,7 @@ async def test_dry_run_setup_and_undo(env: Env) -> None:
     assert dry["dry_run"] is True and dry["backup"] is None and dry["changed"] is True
     assert dry["path"] == str(path)
     assert '+    "ANTHROPIC_MODEL": "coder",' in dry["diff"]  # the first combo by default
-    assert "sk-omni-<new key>" in dry["diff"]
+    assert "<new-client-key>" in dry["diff"]
     assert path.read_bytes() == original and await key_count(env) == keys
 
     done = await env.ok(

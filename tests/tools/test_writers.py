@@ -197,6 +197,9 @@ def test_dry_run_changes_nothing_and_masks_the_key(tool: str, tmp_path: Path) ->
     assert tree(tmp_path) == before
     assert planned.changed and diff.startswith("--- ")
     assert KEY not in diff and "…abcd" in diff
+    # The user's own credentials in those files are masked too.
+    for secret in ("sk-ant-old-key-0123456789", "sk-ant-cline", "claw-token", "AIza-old-key"):
+        assert secret not in diff
 
 
 @pytest.mark.parametrize("tool", list(TOOLS))
