@@ -109,8 +109,15 @@ def stamp(now: datetime) -> str:
     return now.astimezone(UTC).strftime("%Y%m%dT%H%M%S.%fZ")
 
 
+def real_path(path: Path) -> Path:
+    """The file a symlink points at: a settings file kept in a dotfiles
+    repository stays a link, and its backups go beside the real file."""
+    return path.resolve() if path.is_symlink() else path
+
+
 def write_with_backup(path: Path, text: str, now: Callable[[], datetime]) -> Written:
     """Save what ``path`` holds (or that it is absent), then replace it."""
+    path = real_path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     when = now()
     while True:
@@ -151,6 +158,7 @@ def _atomic_write(path: Path, data: bytes, mode: int) -> None:
 
 def backups(path: Path) -> list[Path]:
     """The backups of ``path``, oldest first."""
+    path = real_path(path)
     if not path.parent.is_dir():
         return []
     found = [
@@ -173,6 +181,7 @@ class Restored:
 def undo(path: Path) -> Restored | None:
     """Put back what the newest backup of ``path`` holds; None when there
     is no backup."""
+    path = real_path(path)
     found = backups(path)
     if not found:
         return None

@@ -287,3 +287,20 @@ def test_two_setups_at_the_same_instant_keep_both_backups_in_order(tmp_path: Pat
     assert path.read_bytes() == first
     setup.undo_tool("kilo", tmp_path)
     assert path.read_bytes() == saved[path][0]
+
+
+def test_a_symlinked_settings_file_stays_a_link(tmp_path: Path) -> None:
+    # Dotfiles kept in a repository and linked into the home directory.
+    dotfiles = tmp_path / "dotfiles" / "claude-settings.json"
+    dotfiles.parent.mkdir()
+    dotfiles.write_text('{"theme": "dark"}\n')
+    home = tmp_path / "home"
+    (home / ".claude").mkdir(parents=True)
+    link = home / ".claude" / "settings.json"
+    link.symlink_to(dotfiles)
+    setup.apply("claude", home, TARGET, clock)
+    assert link.is_symlink() and json.loads(dotfiles.read_text())["theme"] == "dark"
+    assert json.loads(link.read_text())["env"]["ANTHROPIC_AUTH_TOKEN"] == KEY
+    setup.undo_tool("claude", home)
+    assert link.is_symlink() and dotfiles.read_text() == '{"theme": "dark"}\n'
+    assert sorted(p.name for p in dotfiles.parent.iterdir()) == ["claude-settings.json"]
