@@ -27,6 +27,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("omniroute.upstream",),
     ("omniroute.providers",),
     ("omniroute.config",),
+    ("omniroute.tools",),
     ("omniroute.gateway",),
     ("omniroute.api",),
     ("omniroute.app",),

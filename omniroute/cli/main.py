@@ -13,6 +13,7 @@
     omniroute export|import …, backup create|list|restore …, doctor
     omniroute eval list | eval run SUITE --models A,B
     omniroute cache stats|clear
+    omniroute tools setup TOOL …, tools copilot …
     omniroute --version | --help
 
 ``--data-dir`` is accepted on every command, before or after its options.
@@ -44,6 +45,7 @@ from omniroute.cli import provider as cli_provider
 from omniroute.cli import routing as cli_routing
 from omniroute.cli import spending as cli_spending
 from omniroute.cli import status as cli_status
+from omniroute.cli import tools as cli_tools
 from omniroute.cli import transfer as cli_transfer
 from omniroute.cli.common import (
     Command,
@@ -95,6 +97,10 @@ commands:
                                      run an eval suite through the running gateway and
                                      compare the models side by side
   cache stats [--json] | cache clear the response cache: hit rate, bytes, saved cost; empty it
+  tools setup TOOL [--model M] [--key K] [--dry-run|--undo]
+                                     point claude|codex|gemini|opencode|cline|kilo|openclaw
+                                     at the gateway (its own settings file, backed up first)
+  tools copilot [--model M]...       VS Code Copilot's chatLanguageModels.json
 
 `omniroute COMMAND ACTION --help` shows each one's options."""
 
@@ -153,6 +159,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_mcp.register(sub)
     cli_evals.register(sub)
     cli_cache.register(sub)
+    cli_tools.register(sub)
     return parser
 
 

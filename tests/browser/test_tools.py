@@ -8,6 +8,7 @@ import tomllib
 from pathlib import Path
 
 import httpx
+import pytest
 from playwright.sync_api import Locator, Page, expect
 
 from omniroute.store.records import ComboTargetRecord
@@ -94,7 +95,7 @@ def test_snippets_use_the_gateway_url_key_and_model(
     assert openclaw["models"]["providers"]["omniroute"]["baseUrl"] == url + "/v1"
     assert openclaw["agents"]["defaults"]["model"]["primary"] == "omniroute/" + chosen
     for tool in ("Cline", "Kilo Code"):
-        values = tool_card(admin, tool).locator("pre")
+        values = tool_card(admin, tool).locator(".copy-box pre")
         expect(values).to_have_text(["OpenAI Compatible", url + "/v1", key, chosen])
 
     # What the snippets say works: the OpenAI-compatible base URL, key and
@@ -163,4 +164,55 @@ def test_tools_without_models_fit_a_phone(admin: Page, served: Served, watch: Wa
         tool_card(admin, tool)
         expect(admin.locator("[data-tool]:visible")).to_have_count(1)
         assert wider_than_the_page(admin) == []
+    watch.assert_clean()
+
+
+def test_setup_preview_write_and_undo_on_the_server(
+    admin: Page, served: Served, watch: Watch, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The server runs in this process: its home is this temporary folder.
+    home = tmp_path / "home"
+    monkeypatch.setenv("HOME", str(home))
+    settings = home / ".claude" / "settings.json"
+    settings.parent.mkdir(parents=True)
+    original = b'{"theme": "dark", "env": {"DISABLE_TELEMETRY": "1"}}\n'
+    settings.write_bytes(original)
+    serve_models(served)
+    keys_before = len(served.run(served.harness.gateway.store.list_client_keys()))
+    open_tools(admin, served)
+    claude = tool_card(admin, "Claude Code")
+    expect(claude.get_by_text(f"Writes {settings}:")).to_be_visible()
+
+    claude.get_by_role("button", name="Preview changes").click()
+    expect(claude.locator("pre[aria-labelledby]")).to_contain_text('"ANTHROPIC_MODEL": "coding"')
+    assert "<new-client-key>" in claude.locator("pre[aria-labelledby]").inner_text()
+    assert settings.read_bytes() == original
+    assert len(served.run(served.harness.gateway.store.list_client_keys())) == keys_before
+
+    admin.get_by_label("Model", exact=True).select_option("mock/mock-large")
+    claude = tool_card(admin, "Claude Code")
+    claude.get_by_role("button", name="Set up", exact=True).click()
+    expect(claude.get_by_role("status")).to_contain_text(f"Written: {settings}.")
+    expect(claude.get_by_role("status")).to_contain_text("A new client key was created")
+    written = json.loads(settings.read_text())
+    env = written["env"]
+    assert written["theme"] == "dark" and env["DISABLE_TELEMETRY"] == "1"
+    assert env["ANTHROPIC_MODEL"] == "mock/mock-large" and env["ANTHROPIC_BASE_URL"] == served.url
+    assert env["ANTHROPIC_AUTH_TOKEN"] not in claude.inner_text()
+    # The written key and URL work, as Claude Code would use them.
+    answer = httpx.post(
+        env["ANTHROPIC_BASE_URL"] + "/v1/messages",
+        headers={"authorization": f"Bearer {env['ANTHROPIC_AUTH_TOKEN']}"},
+        json={
+            "model": env["ANTHROPIC_MODEL"],
+            "max_tokens": 8,
+            "messages": [{"role": "user", "content": "hi"}],
+        },
+        timeout=15,
+    )
+    assert answer.status_code == 200 and answer.json()["content"][0]["text"] == MOCK_ANSWER
+
+    claude.get_by_role("button", name="Undo last setup").click()
+    expect(claude.get_by_role("status")).to_have_text(f"Restored: {settings}.")
+    assert settings.read_bytes() == original
     watch.assert_clean()

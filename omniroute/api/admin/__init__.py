@@ -21,6 +21,7 @@ login that cannot be skipped. Thin handlers over the same code the CLI uses.
     evals      /api/evals: eval suites and their runs against models
     keys       /api/keys: client keys and their scope
     transfer   /api/export, /api/import, /api/backups: export, import, backup, restore
+    tools      /api/tools: point coding tools on the gateway's machine at it
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ from omniroute.api.admin.routing import RoutingRoutes
 from omniroute.api.admin.sessions import AdminAuth
 from omniroute.api.admin.settings import SettingsRoutes
 from omniroute.api.admin.spending import SpendingRoutes
+from omniroute.api.admin.tools import ToolRoutes
 from omniroute.api.admin.transfer import TransferRoutes
 from omniroute.api.admin.translate import TranslateRoutes
 from omniroute.api.admin.usage import UsageRoutes
@@ -105,3 +107,6 @@ class AdminApi:
         if live.evals is not None:
             EvalRoutes(self._manage, live.evals).install(router, self.guards)
         TransferRoutes(self._store, self.guards, self._options, applied).install(router)
+        ToolRoutes(
+            self._store, self._manage.live.settings, self.guards, self._options, applied
+        ).install(router)

@@ -1,7 +1,8 @@
 // CLI tools: ready-to-copy configuration for coding tools, filled with this
-// gateway's URL, a client key and the models it serves.
-import { get } from "../api.js";
-import { button, clear, copyBox, copyText, field, h, pageHead, select, tabs, uid } from "../dom.js";
+// gateway's URL, a client key and the models it serves; and a one-click
+// setup that writes a tool's own settings file on the gateway's machine.
+import { get, post } from "../api.js";
+import { busy, button, clear, copyBox, copyText, field, h, pageHead, select, tabs, uid } from "../dom.js";
 import { t } from "../i18n.js";
 
 // The same tab-only place the translator keeps the key in.
@@ -17,15 +18,16 @@ const COPILOT_APIS = [
   ["messages", "/v1/messages"],
 ];
 
-// One tab per tool; ``name`` is also its card's heading.
+// One tab per tool; ``name`` is also its card's heading. ``setup``: the
+// gateway can write this tool's settings file (POST /api/tools/{id}/setup).
 const TOOLS = [
-  { id: "claude", label: "tools.tab.claude", name: "Claude Code" },
-  { id: "codex", label: "tools.tab.codex", name: "Codex CLI" },
-  { id: "gemini", label: "tools.tab.gemini", name: "Gemini CLI" },
-  { id: "opencode", label: "tools.tab.opencode", name: "OpenCode" },
-  { id: "cline", label: "tools.tab.cline", name: "Cline" },
-  { id: "kilo", label: "tools.tab.kilo", name: "Kilo Code" },
-  { id: "openclaw", label: "tools.tab.openclaw", name: "OpenClaw" },
+  { id: "claude", label: "tools.tab.claude", name: "Claude Code", setup: true },
+  { id: "codex", label: "tools.tab.codex", name: "Codex CLI", setup: true },
+  { id: "gemini", label: "tools.tab.gemini", name: "Gemini CLI", setup: true },
+  { id: "opencode", label: "tools.tab.opencode", name: "OpenCode", setup: true },
+  { id: "cline", label: "tools.tab.cline", name: "Cline", setup: true },
+  { id: "kilo", label: "tools.tab.kilo", name: "Kilo Code", setup: true },
+  { id: "openclaw", label: "tools.tab.openclaw", name: "OpenClaw", setup: true },
   { id: "copilot", label: "tools.tab.copilot", name: "GitHub Copilot" },
 ];
 
@@ -77,6 +79,55 @@ function settingsForm(where, rows) {
   ];
 }
 
+/** The setup section of one tool's card: preview (a dry run), set up and
+ * undo, acting on the gateway machine's files. ``body()`` gives the
+ * request's fields from the page's inputs. Built once per page and moved
+ * into the card at each redraw, so a shown diff survives the redraw. */
+function setupSection(tool, body) {
+  const paths = h("p", { class: "muted" });
+  const status = h("p", { class: "small", role: "status", "aria-live": "polite" });
+  const error = h("p", { class: "error-text", role: "alert" });
+  const diffLabel = uid("diff");
+  const diff = h("pre", { tabindex: "0", dir: "ltr", hidden: true, "aria-labelledby": diffLabel });
+  const diffHead = h("h3", { id: diffLabel, hidden: true }, t("tools.setup.diff"));
+  const list = (names) => names.join(", ");
+  const call = (action, payload) => post(`/api/tools/${tool}/${action}`, payload);
+  const show = (text) => {
+    diff.textContent = text || t("tools.setup.no-changes");
+    diff.hidden = diffHead.hidden = false;
+  };
+  const preview = button("tools.setup.preview", () => busy(preview, async () => {
+    status.textContent = "";
+    const answer = await call("setup", { ...body(), dry_run: true });
+    show(answer.diff);
+  }, error), { class: "secondary" });
+  const apply = button("tools.setup.apply", () => busy(apply, async () => {
+    status.textContent = "";
+    const answer = await call("setup", body());
+    show(answer.diff);
+    const done = answer.backups.length
+      ? t("tools.setup.done", { paths: list(answer.paths) })
+      : t("tools.setup.unchanged");
+    status.textContent = answer.key_created ? `${done} ${t("tools.setup.key-created")}` : done;
+  }, error));
+  const undo = button("tools.setup.undo", () => busy(undo, async () => {
+    status.textContent = "";
+    const answer = await call("undo", {});
+    diff.hidden = diffHead.hidden = true;
+    status.textContent = t("tools.setup.undone", { paths: list(answer.restored.map((r) => r.path)) });
+  }, error), { class: "secondary" });
+  const section = h("section", { class: "tool-setup" },
+    h("h3", {}, t("tools.setup.title")),
+    paths,
+    h("p", { class: "muted" }, t("tools.setup.key-note")),
+    h("div", { class: "row" }, preview, apply, undo),
+    status, error, diffHead, diff);
+  section.setPaths = (names) => {
+    paths.textContent = t("tools.setup.where", { paths: list(names) });
+  };
+  return section;
+}
+
 export default async function render(root, ctx) {
   const base = h("input", { type: "url", name: "base-url", spellcheck: false, dir: "ltr", value: location.origin });
   const key = h("input", { type: "password", name: "client-key", autocomplete: "off", spellcheck: false, dir: "ltr",
@@ -117,6 +168,17 @@ export default async function render(root, ctx) {
     const url = (base.value.trim() || location.origin).replace(/\/+$/, "");
     return { url, v1: `${url}/v1`, key: key.value.trim() || KEY_PLACEHOLDER, model: model.value };
   };
+
+  // What a setup sends: the page's URL, model and (if pasted) key.
+  const setupBody = () => {
+    const v = values();
+    const fields = { url: v.url };
+    if (models.includes(v.model)) fields.model = v.model;
+    if (key.value.trim()) fields.key = key.value.trim();
+    return fields;
+  };
+  const setups = new Map(TOOLS.filter((tool) => tool.setup).map((tool) => [tool.id, setupSection(tool.id, setupBody)]));
+  const section = (id) => setups.get(id);
 
   function copilotJson() {
     const { url, key: secret } = values();
@@ -239,22 +301,23 @@ export default async function render(root, ctx) {
     clear(cards,
       toolCard("Claude Code", "tools.claude.intro",
         snippet("~/.claude/settings.json", json({ env: claudeEnv })),
-        snippet("~/.bashrc, ~/.zshrc", exports(claudeEnv))),
+        snippet("~/.bashrc, ~/.zshrc", exports(claudeEnv)), section("claude")),
       toolCard("Codex CLI", "tools.codex.intro",
         field("tools.codex.wire", wire, "tools.codex.wire-hint"),
         snippet("~/.codex/config.toml", codex),
-        snippet("~/.bashrc, ~/.zshrc", exports({ OMNIROUTE_API_KEY: v.key }))),
+        snippet("~/.bashrc, ~/.zshrc", exports({ OMNIROUTE_API_KEY: v.key })), section("codex")),
       toolCard("Gemini CLI", "tools.gemini.intro",
         snippet("~/.gemini/.env",
           `GOOGLE_GEMINI_BASE_URL=${v.url}\nGEMINI_API_KEY=${v.key}\nGEMINI_MODEL=${v.model}`),
         snippet("~/.gemini/settings.json",
-          json({ security: { auth: { selectedType: "gemini-api-key" } }, model: { name: v.model } }))),
+          json({ security: { auth: { selectedType: "gemini-api-key" } }, model: { name: v.model } })),
+        section("gemini")),
       toolCard("OpenCode", "tools.opencode.intro",
-        snippet("~/.config/opencode/opencode.json", json(opencode))),
-      toolCard("Cline", "tools.cline.intro", settingsForm(t("tools.cline.where"), extensionRows)),
-      toolCard("Kilo Code", "tools.kilo.intro", settingsForm(t("tools.kilo.where"), extensionRows)),
+        snippet("~/.config/opencode/opencode.json", json(opencode)), section("opencode")),
+      toolCard("Cline", "tools.cline.intro", settingsForm(t("tools.cline.where"), extensionRows), section("cline")),
+      toolCard("Kilo Code", "tools.kilo.intro", settingsForm(t("tools.kilo.where"), extensionRows), section("kilo")),
       toolCard("OpenClaw", "tools.openclaw.intro",
-        snippet("~/.openclaw/openclaw.json", json(openclaw))),
+        snippet("~/.openclaw/openclaw.json", json(openclaw)), section("openclaw")),
       toolCard("GitHub Copilot", "tools.copilot.intro", copilotBody));
     showTool();
     drawCopilot();
@@ -289,7 +352,9 @@ export default async function render(root, ctx) {
   draw();
   let names;
   try {
-    names = await loadModels();
+    const [loaded, setupFiles] = await Promise.all([loadModels(), get("/api/tools")]);
+    names = loaded;
+    for (const { tool, paths } of setupFiles.tools) setups.get(tool)?.setPaths(paths);
   } catch (error) {
     // The snippets still work with a model typed in by hand.
     if (!ctx.signal.aborted) note.textContent = error.message;
