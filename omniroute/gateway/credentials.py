@@ -18,17 +18,34 @@ credential's own key (``rest_key``), not the account's.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from omniroute.providers.accounts import (
+    ACCOUNT_KINDS,
+    KIND_KEY,
+    KIND_OAUTH,
+    KIND_PASS_THROUGH,
+    account_kind,
+)
 from omniroute.store.records import AccountRecord
 
-KIND_KEY = "key"
-KIND_OAUTH = "oauth"
-KIND_PASS_THROUGH = "pass-through"  # noqa: S105 (a kind, not a password)
-ACCOUNT_KINDS = (KIND_KEY, KIND_OAUTH, KIND_PASS_THROUGH)
+__all__ = [
+    "ACCOUNT_KINDS",
+    "GATEWAY_KEY_HEADER",
+    "KIND_KEY",
+    "KIND_OAUTH",
+    "KIND_PASS_THROUGH",
+    "Credential",
+    "Credentials",
+    "TokenSource",
+    "account_kind",
+    "client_credential",
+    "rest_owner",
+]
 
 GATEWAY_KEY_HEADER = "x-omniroute-key"
 
@@ -62,11 +79,6 @@ _NOT_FORWARDED = frozenset(
     }
 )
 _NOT_FORWARDED_PREFIXES = ("x-omniroute-", "x-forwarded-")
-
-
-def account_kind(account: AccountRecord) -> str:
-    kind = account.extra.get("kind")
-    return kind if isinstance(kind, str) and kind in ACCOUNT_KINDS else KIND_KEY
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,12 +173,19 @@ class Credentials:
             return False
         return self.tokens.stale(account.id)
 
-    async def resolve(self, account: AccountRecord, passed: Credential | None) -> Credential:
+    async def resolve(
+        self, account: AccountRecord, passed: Credential | None, *, same_format: bool = True
+    ) -> Credential:
+        """``same_format``: the upstream speaks the client's own API. Then the
+        client's credential goes in the header it came in (an Anthropic
+        subscription token must stay a bearer); a translated call sends it
+        the way the provider expects (a Gemini key from a client that puts
+        every key in ``x-api-key``)."""
         kind = account_kind(account)
         if kind == KIND_PASS_THROUGH:
             if passed is None:  # ``unavailable`` keeps the pipeline from asking
                 raise LookupError("no client credential")
-            return passed
+            return passed if same_format else dataclasses.replace(passed, scheme=None)
         if kind == KIND_OAUTH and self.tokens is not None:
             return Credential(await self.tokens.access_token(account.id), "bearer")
         return Credential(account.api_key)
