@@ -464,3 +464,31 @@ async def test_the_request_log_names_the_pass_through_account(env: Env) -> None:
     async with httpx.AsyncClient(base_url=env.gw.base_url, timeout=15) as http:
         models = await http.get("/v1/models", headers={"x-omniroute-key": env.gw.client_key})
     assert f"ccp/{MODEL}" in {m["id"] for m in models.json()["data"]}
+
+
+async def test_a_fallback_to_an_anthropic_key_drops_the_subscription_beta(env: Env) -> None:
+    key = "sk-ant-api03-team-fallback-key-0123456789"
+    body = {
+        "name": "ant-key",
+        "format": "anthropic",
+        "base_url": env.mock.url + "/antkey/v1",
+        "api_key": key,
+        "models": [MODEL],
+    }
+    await env.admin_ok("POST", "/api/providers", 201, json=body)
+    combo = {"name": "claude", "targets": [f"claude-passthrough/{MODEL}", f"ant-key/{MODEL}"]}
+    await env.admin_ok("POST", "/api/combos", 201, json=combo)
+    env.mock.route("POST", "/antkey/v1/messages", Json(anthropic_json("from the key", MODEL)))
+    refuse_with_429(env)
+    client = env.claude_code()
+    answer = await client.messages.create(
+        model="claude",
+        max_tokens=64,
+        messages=[{"role": "user", "content": "Hello"}],
+        extra_headers={"anthropic-beta": "claude-code-20250219,oauth-2025-04-20"},
+    )
+    assert answer.content[0].text == "from the key"  # type: ignore[union-attr]
+    (sent,) = [r for r in env.mock.requests if r.path.startswith("/antkey/")]
+    assert sent.headers["x-api-key"] == key and "authorization" not in sent.headers
+    assert sent.headers["anthropic-beta"] == "claude-code-20250219"
+    assert BEARER not in json.dumps(sent.headers) and "x-app" not in sent.headers
