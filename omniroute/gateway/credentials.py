@@ -96,17 +96,25 @@ class Credential:
 def client_credential(headers: Mapping[str, str]) -> Credential | None:
     """The client's own upstream credential: only when its gateway key came
     in ``X-OmniRoute-Key``, so the usual headers are not the gateway's key."""
-    if not headers.get(GATEWAY_KEY_HEADER):
+    gateway_key = headers.get(GATEWAY_KEY_HEADER, "").strip()
+    if not gateway_key:
         return None
     auth = headers.get("authorization", "")
     scheme, _, token = auth.partition(" ")
+    found: tuple[str, str] | None = None
     if scheme.lower() == "bearer" and token.strip():
-        return _passed(token.strip(), "bearer", headers)
-    for name in ("x-api-key", "x-goog-api-key"):
-        value = headers.get(name, "").strip()
-        if value:
-            return _passed(value, name, headers)
-    return None
+        found = token.strip(), "bearer"
+    else:
+        for name in ("x-api-key", "x-goog-api-key"):
+            value = headers.get(name, "").strip()
+            if value:
+                found = value, name
+                break
+    # A client that sends the gateway's key in both places brings no
+    # credential of its own, and that key must never go upstream.
+    if found is None or found[0] == gateway_key:
+        return None
+    return _passed(found[0], found[1], headers)
 
 
 def _passed(secret: str, scheme: str, headers: Mapping[str, str]) -> Credential:

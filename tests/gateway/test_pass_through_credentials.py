@@ -95,3 +95,11 @@ def test_the_stand_in_key_masks_nothing() -> None:
     assert Scrubber((PASS_THROUGH_STAND_IN,)).text("client error") == "client error"
     grown = Scrubber((PASS_THROUGH_STAND_IN,)).adding(TOKEN)
     assert grown.text(f"bad token {TOKEN}") == "bad token ***"
+
+
+def test_the_gateway_key_sent_twice_is_no_credential_of_its_own() -> None:
+    """Set as both ANTHROPIC_AUTH_TOKEN and X-OmniRoute-Key, the gateway's
+    key would otherwise be forwarded upstream."""
+    twice = {"x-omniroute-key": GATEWAY_KEY, "authorization": f"Bearer {GATEWAY_KEY}"}
+    assert client_credential(twice) is None
+    assert client_credential({"x-omniroute-key": GATEWAY_KEY, "x-api-key": GATEWAY_KEY}) is None
