@@ -243,6 +243,7 @@ async def test_without_a_credential_of_its_own_a_request_skips_the_pass_through(
             max_tokens=64,
             messages=[{"role": "user", "content": "Hello"}],
         )
+    assert nowhere.value.status_code == 503
     assert "no credential of its own" in nowhere.value.message
     assert env.subscription_calls() == []
 
