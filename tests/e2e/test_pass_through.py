@@ -493,3 +493,15 @@ async def test_a_fallback_to_an_anthropic_key_drops_the_subscription_beta(env: E
     assert sent.headers["x-api-key"] == key and "authorization" not in sent.headers
     assert sent.headers["anthropic-beta"] == "claude-code-20250219"
     assert BEARER not in json.dumps(sent.headers) and "x-app" not in sent.headers
+
+
+async def test_the_health_view_names_and_resets_one_credentials_rest(env: Env) -> None:
+    refuse_with_429(env)
+    assert await env.ask(env.claude_code()) == BACKUP_ANSWER
+    health = await env.admin_ok("GET", "/api/health")
+    (rest,) = [c for c in health["cooldowns"] if c.get("provider") == "claude-passthrough"]
+    assert rest["scope"] == "account" and rest["model"] == MODEL
+    assert rest["account"] == 1 and rest["client"] and rest["client"] not in BEARER
+    reset = await env.admin_ok("POST", "/api/health/reset", json={"target": "claude-passthrough"})
+    assert rest["key"] in reset["reset"]
+    assert await env.ask(env.claude_code()) == SUBSCRIPTION_ANSWER
