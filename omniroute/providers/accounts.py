@@ -14,6 +14,9 @@ the configuration and its listings only need to know which kind an account is.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from omniroute.store.records import AccountRecord
 
 KIND_KEY = "key"
@@ -28,7 +31,12 @@ PASS_THROUGH_STAND_IN = "client"  # noqa: S105 (not a secret)
 
 
 def account_kind(account: AccountRecord) -> str:
-    kind = account.extra.get("kind")
+    return kind_of(account.extra)
+
+
+def kind_of(extra: Mapping[str, Any]) -> str:
+    """The kind an account's options name (``key`` unless they name another)."""
+    kind = extra.get("kind")
     return kind if isinstance(kind, str) and kind in ACCOUNT_KINDS else KIND_KEY
 
 

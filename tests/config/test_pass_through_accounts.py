@@ -3,12 +3,16 @@ share: no key stored, one per provider, the kind shown, the terms note."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 
 from omniroute.cli.common import NAMING
 from omniroute.config.describe import provider_json
 from omniroute.config.editor import ConfigEditor
 from omniroute.config.providers import NewAccount, add_account, add_provider, pass_through_notice
+from omniroute.config.transfer import export_config, import_config
 from omniroute.errors import BadRequest, Conflict
 from omniroute.providers.accounts import KIND_PASS_THROUGH, PASS_THROUGH_STAND_IN, account_kind
 from omniroute.providers.catalog import Catalog
@@ -106,3 +110,18 @@ async def test_the_notice_names_the_terms_and_the_client_setup(settings: Setting
     generic = pass_through_notice(custom, None, "http://127.0.0.1:20128")
     assert "X-OmniRoute-Key" in generic and "never stored" in generic
     assert "https://team.test/v1" in generic
+
+
+async def test_an_export_without_secrets_keeps_the_pass_through_account(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """It has no secret to withhold, so it comes back as it was."""
+    async with Store(settings) as store:
+        await add_provider(ConfigEditor(store), "claude-passthrough", NewAccount(), naming=NAMING)
+        document = await export_config(store, secrets=False, actor="cli")
+    other = Settings.load({"data_dir": tmp_path / "other"}, env={})
+    async with Store(other) as store:
+        summary = await import_config(store, json.loads(json.dumps(document)), actor="cli")
+        assert summary.left_out == ()
+        (account,) = (await store.snapshot()).accounts
+        assert account_kind(account) == KIND_PASS_THROUGH
