@@ -433,7 +433,7 @@ async def test_the_management_api_lists_and_guards_pass_through_accounts(env: En
     assert account["kind"] == "pass-through" and account["key"] is None
     assert shown["tier"] == "subscription" and shown["catalog"] == "claude-passthrough"
     backup = await env.admin_ok("GET", "/api/providers/backup")
-    assert backup["accounts"][0]["kind"] == "key"
+    assert backup["accounts"][0]["kind"] == "api_key"
     # One pass-through account per provider; it takes no key.
     again = await env.admin.post("/api/providers/claude-passthrough/accounts", json={})
     assert again.status_code == 409 and "pass-through account already" in again.text
