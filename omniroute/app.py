@@ -37,7 +37,7 @@ from omniroute.providers.catalog import Catalog
 from omniroute.providers.oauth.http import OAuthHttp
 from omniroute.providers.oauth.service import SignIns
 from omniroute.providers.oauth.tokens import TokenManager
-from omniroute.settings import Settings
+from omniroute.settings import Settings, local_url
 from omniroute.store import Store
 from omniroute.store.auto_backup import AutoBackups
 from omniroute.store.lock import DataDirLock
@@ -232,8 +232,8 @@ class Gateway:
             self._lock.release()
             self._unhook_logs()
             raise
-        self.admin.publish(_url(*self._admin_address()))
-        self._lock.publish(_url(*self.address))
+        self.admin.publish(local_url(*self._admin_address()))
+        self._lock.publish(local_url(*self.address))
         return self.address
 
     def _admin_address(self) -> tuple[str | None, int | None]:
@@ -420,10 +420,6 @@ class Gateway:
         path = normalise_path(request.path) if request is not None else "/"
         err = errors.OmniError(message, status=status, kind=errors.kind_for_status(status))
         return error_response(dialect_for_path(path), err)
-
-
-def _url(host: str | None, port: int | None) -> str:
-    return f"http://{'127.0.0.1' if host in ('0.0.0.0', '', None) else host}:{port}"
 
 
 async def serve(settings: Settings) -> None:

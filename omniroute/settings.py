@@ -17,6 +17,11 @@ from typing import Any
 DEFAULT_PORT = 20128
 
 
+def local_url(host: str | None, port: int | None) -> str:
+    """Where a program on this machine reaches a server bound to ``host``."""
+    return f"http://{'127.0.0.1' if host in ('0.0.0.0', '', None) else host}:{port}"
+
+
 def default_data_dir() -> Path:
     return Path(os.environ.get("DATA_DIR") or Path.home() / ".omniroute")
 

@@ -34,11 +34,14 @@ from omniroute.config.providers import (
     add_provider,
     change_account,
     change_provider,
+    pass_through_notice,
 )
+from omniroute.config.routing import catalog_entry
 from omniroute.formats.wire import WIRE_FORMATS
+from omniroute.providers.accounts import KIND_PASS_THROUGH, is_pass_through
 from omniroute.providers.catalog import Catalog, CatalogProvider, ModelPrice
 from omniroute.providers.family import CAPABILITIES, check_capabilities
-from omniroute.settings import Settings
+from omniroute.settings import Settings, local_url
 from omniroute.store import Store, sign_ins
 
 _CAPABILITIES_HELP = (
@@ -60,6 +63,13 @@ def register(sub: Any) -> None:
     add.add_argument("--format", choices=WIRE_FORMATS, help="the upstream's wire format")
     add.add_argument("--base-url", help="API base URL including its version, e.g. https://host/v1")
     add.add_argument("--api-key", help="the account's API key (stored encrypted)")
+    add.add_argument(
+        "--pass-through",
+        action="store_true",
+        help="an account with no key of its own: each client's own credential "
+        "(Authorization, x-api-key or x-goog-api-key) is forwarded for its request "
+        "only, never stored; clients send their OmniRoute key in X-OmniRoute-Key",
+    )
     add.add_argument("--models", help="comma-separated model ids this provider serves")
     add.add_argument("--priority", type=PRIORITY, help="account priority (lower is tried first)")
     add.add_argument("--capabilities", help=_CAPABILITIES_HELP)
@@ -118,7 +128,7 @@ def register(sub: Any) -> None:
 
 async def cmd_add(args: argparse.Namespace, settings: Settings) -> int:
     _, proxy = proxy_option(args.proxy)
-    account = NewAccount(args.api_key, args.priority, proxy)
+    account = NewAccount(args.api_key, args.priority, proxy, pass_through=args.pass_through)
     models = split_list(args.models) if args.models else None
 
     async def run(store: Store) -> int:
@@ -133,10 +143,16 @@ async def cmd_add(args: argparse.Namespace, settings: Settings) -> int:
             naming=NAMING,
         )
         count = len((await store.snapshot()).accounts_for(provider.id))
+        pass_through = is_pass_through(added)
         print(
             f"provider {provider.name} ({provider.format}, {provider.base_url}): "
-            f"account {added.id} added, {count} account(s) in all"
+            f"{'pass-through ' if pass_through else ''}account {added.id} added, "
+            f"{count} account(s) in all"
         )
+        if pass_through:
+            entry = catalog_entry(provider, Catalog.load())
+            print()
+            print(pass_through_notice(provider, entry, local_url(settings.host, settings.port)))
         return 0
 
     return await with_store(settings, run)
@@ -270,7 +286,9 @@ def _print_provider(p: dict[str, Any], grants: Mapping[int, sign_ins.Grant]) -> 
         print(f"  headers: {', '.join(sorted(p['headers']))}")
     for a in p["accounts"]:
         flag = "on" if a["enabled"] else "off"
-        line = f"  account {a['id']}  priority={a['priority']}  {flag}  key={a['key']}"
+        # A pass-through account has no key to show: it says so instead.
+        held = "pass-through" if a["kind"] == KIND_PASS_THROUGH else f"key={a['key']}"
+        line = f"  account {a['id']}  priority={a['priority']}  {flag}  {held}"
         grant = grants.get(a["id"])
         if grant is not None:
             line = f"  account {a['id']}  priority={a['priority']}  {flag}  {_signed_in(grant)}"

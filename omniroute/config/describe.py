@@ -13,6 +13,7 @@ from typing import Any
 from omniroute.config.redact import mask, mask_headers, shown_proxy
 from omniroute.config.routing import catalog_entry, target_problem
 from omniroute.providers import served_capabilities
+from omniroute.providers.accounts import KIND_PASS_THROUGH, account_kind
 from omniroute.providers.catalog import Catalog
 from omniroute.routing.model import RoutingView
 from omniroute.store import AccountRecord, AliasRecord, ComboRecord, ConfigSnapshot, ProviderRecord
@@ -22,15 +23,18 @@ OWN, FROM_CATALOG, ANY = "provider", "catalog", "any"
 
 
 def account_json(account: AccountRecord) -> dict[str, Any]:
+    kind = account_kind(account)
     return {
         "id": account.id,
         "provider_id": account.provider_id,
         "priority": account.priority,
         "enabled": account.enabled,
         # "oauth" for a signed-in account (its key stands for who signed in;
-        # the credential is the grant's token), "api_key" for the rest.
+        # the credential is the grant's token), "pass-through" for one whose
+        # clients bring their own credential, "api_key" for the rest.
         "kind": account.extra.get("kind") or "api_key",
-        "key": mask(account.api_key),
+        # A pass-through account has no key: each client brings its own.
+        "key": None if kind == KIND_PASS_THROUGH else mask(account.api_key),
         "proxy": shown_proxy(account.extra.get("proxy")),
         "limits": account.extra.get("limits"),
     }

@@ -6,6 +6,9 @@ and the management API share.
     a custom name             needs a format and a base URL
     a keyless catalog entry   (local servers: Ollama, LM Studio…) gets a
                               stand-in key, so it still has an account
+    a pass-through account    (``--pass-through``, or a catalog entry whose
+                              auth is pass-through) stores no key: each
+                              request brings its client's own credential
     OAuth catalog entries     refused for now
 
 Errors name the caller's own inputs (``--api-key`` for the CLI, ``'api_key'``
@@ -26,10 +29,11 @@ from omniroute.config.naming import Naming
 from omniroute.config.routing import catalog_entry
 from omniroute.errors import BadRequest, Conflict, NotFound
 from omniroute.formats.wire import WIRE_FORMATS
+from omniroute.providers.accounts import KIND_PASS_THROUGH, PASS_THROUGH_STAND_IN, is_pass_through
 from omniroute.providers.catalog import CatalogProvider
 from omniroute.providers.oauth.refused import refusal
 from omniroute.routing.ratelimit import Limits
-from omniroute.store import AccountRecord, ProviderRecord
+from omniroute.store import AccountRecord, ConfigSnapshot, ProviderRecord
 
 # Keyless local servers (Ollama, LM Studio…) still need an account row to be
 # routable; this stands in for the key they do not check.
@@ -54,6 +58,9 @@ class NewAccount:
     priority: int | None = None
     proxy: str | None = None  # a proxy URL, or "direct"
     limits: Mapping[str, Any] | None = None  # rate-limit fields; None in one: its default
+    # No key of its own: each request's client brings its credential, which
+    # is forwarded for that request only and never stored.
+    pass_through: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,12 +114,16 @@ async def add_provider(
     if format is not None and format not in WIRE_FORMATS:
         raise BadRequest(f"{naming.field('format')} must be one of: {', '.join(WIRE_FORMATS)}")
     url = None if base_url is None else check_base_url(base_url, naming)
-    key = _given_key(account.api_key, naming)
+    pass_through = account.pass_through or _pass_through_entry(entry)
+    key = _given_key(account.api_key, naming, pass_through)
     name = entry.id if entry is not None else name
-    existing = (await editor.store.snapshot()).provider(name)
+    snapshot = await editor.store.snapshot()
+    existing = snapshot.provider(name)
     if new and existing is not None:
         raise Conflict(f"provider {name!r} exists already; add an account to it instead")
-    key = _key_or_stand_in(key, entry, naming)
+    if existing is not None and pass_through:
+        _no_second_pass_through(snapshot, existing)
+    key = PASS_THROUGH_STAND_IN if pass_through else _key_or_stand_in(key, entry, naming)
     provider_extra: dict[str, Any] | None = None
     if existing is not None:
         given = format is not None or url is not None or models is not None
@@ -135,7 +146,7 @@ async def add_provider(
         provider=shape,
         provider_extra=provider_extra,
         priority=check_priority(account.priority, naming.field("priority")),
-        account_extra=_account_extra(account),
+        account_extra=_account_extra(account, pass_through),
         new_provider=new,
     )
 
@@ -144,22 +155,63 @@ async def add_account(
     editor: ConfigEditor, name: str, account: NewAccount, *, naming: Naming
 ) -> AccountRecord:
     """Another account for an existing provider (NotFound when there is none)."""
-    record = (await editor.store.snapshot()).provider(name)
+    snapshot = await editor.store.snapshot()
+    record = snapshot.provider(name)
     if record is None:
         raise NotFound(f"unknown provider {name!r}")
     entry = catalog_entry(record, editor.catalog)
-    key = _key_or_stand_in(_given_key(account.api_key, naming), entry, naming)
+    pass_through = account.pass_through or _pass_through_entry(entry)
+    key = _given_key(account.api_key, naming, pass_through)
+    if pass_through:
+        _no_second_pass_through(snapshot, record)
     _, added = await editor.add_account(
         name,
-        key,
+        PASS_THROUGH_STAND_IN if pass_through else _key_or_stand_in(key, entry, naming),
         priority=check_priority(account.priority, naming.field("priority")),
-        account_extra=_account_extra(account),
+        account_extra=_account_extra(account, pass_through),
     )
     return added
 
 
-def _given_key(api_key: str | None, naming: Naming) -> str:
+def pass_through_notice(record: ProviderRecord, entry: CatalogProvider | None, gateway: str) -> str:
+    """What to tell whoever adds a pass-through account: the catalog
+    entry's own notice (terms of use, client setup), else how clients use
+    it; ``gateway`` is the client API's address."""
+    if entry is not None and entry.notice:
+        return entry.notice.replace("{gateway}", gateway)
+    return (
+        f"Clients of {record.name} bring their own credential for it, in "
+        "'Authorization: Bearer', 'x-api-key' or 'x-goog-api-key', and send their "
+        "OmniRoute key in 'X-OmniRoute-Key'. Their credential is forwarded to "
+        f"{record.base_url} for that one request and never stored; a request "
+        "without one goes to the combo's other targets."
+    )
+
+
+def _pass_through_entry(entry: CatalogProvider | None) -> bool:
+    return entry is not None and entry.auth == KIND_PASS_THROUGH
+
+
+def _no_second_pass_through(snapshot: ConfigSnapshot, record: ProviderRecord) -> None:
+    """One pass-through account per provider serves every client: a second
+    would be the same account twice."""
+    for account in snapshot.accounts_for(record.id):
+        if is_pass_through(account):
+            raise Conflict(
+                f"provider {record.name!r} has a pass-through account already "
+                f"(account {account.id})"
+            )
+
+
+def _given_key(api_key: str | None, naming: Naming, pass_through: bool) -> str:
     key = (api_key or "").strip()  # pasted keys often carry a newline
+    if pass_through:
+        if key:
+            raise BadRequest(
+                "a pass-through account stores no key (each client brings its own): "
+                f"leave out {naming.field('api_key')}"
+            )
+        return ""
     if not key and api_key is not None:
         raise BadRequest(f"{naming.field('api_key')} must not be empty")
     return key
@@ -185,8 +237,10 @@ def check_priority(priority: Any, where: str) -> int | None:
     return priority
 
 
-def _account_extra(account: NewAccount) -> dict[str, Any] | None:
+def _account_extra(account: NewAccount, pass_through: bool) -> dict[str, Any] | None:
     extra: dict[str, Any] = {}
+    if pass_through:
+        extra["kind"] = KIND_PASS_THROUGH
     if account.proxy is not None:
         extra["proxy"] = account.proxy
     if account.limits is not None:

@@ -43,6 +43,7 @@ from omniroute.config.providers import check_priority
 from omniroute.config.routing import combo_check
 from omniroute.errors import BadRequest
 from omniroute.formats.wire import WIRE_FORMATS
+from omniroute.providers.accounts import KIND_PASS_THROUGH, kind_of
 from omniroute.providers.catalog import Catalog
 from omniroute.store import ComboTargetRecord, Store
 from omniroute.store.admin import AdminRows, append_audit
@@ -182,7 +183,11 @@ def _provider_out(provider: ProviderData, box: _SecretsOut) -> dict[str, Any]:
                 "label": a.label,
                 "priority": a.priority,
                 "enabled": a.enabled,
-                "api_key": box.put(a.api_key),
+                # A pass-through account's stand-in is no secret: it goes
+                # as it is, so the account comes back even without secrets.
+                "api_key": a.api_key
+                if kind_of(a.extra) == KIND_PASS_THROUGH
+                else box.put(a.api_key),
                 "options": _options_out(a.extra, box),
             }
             for a in provider.accounts

@@ -18,17 +18,34 @@ credential's own key (``rest_key``), not the account's.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from omniroute.providers.accounts import (
+    ACCOUNT_KINDS,
+    KIND_KEY,
+    KIND_OAUTH,
+    KIND_PASS_THROUGH,
+    account_kind,
+)
 from omniroute.store.records import AccountRecord
 
-KIND_KEY = "key"
-KIND_OAUTH = "oauth"
-KIND_PASS_THROUGH = "pass-through"  # noqa: S105 (a kind, not a password)
-ACCOUNT_KINDS = (KIND_KEY, KIND_OAUTH, KIND_PASS_THROUGH)
+__all__ = [
+    "ACCOUNT_KINDS",
+    "GATEWAY_KEY_HEADER",
+    "KIND_KEY",
+    "KIND_OAUTH",
+    "KIND_PASS_THROUGH",
+    "Credential",
+    "Credentials",
+    "TokenSource",
+    "account_kind",
+    "client_credential",
+    "rest_owner",
+]
 
 GATEWAY_KEY_HEADER = "x-omniroute-key"
 
@@ -64,11 +81,6 @@ _NOT_FORWARDED = frozenset(
 _NOT_FORWARDED_PREFIXES = ("x-omniroute-", "x-forwarded-")
 
 
-def account_kind(account: AccountRecord) -> str:
-    kind = account.extra.get("kind")
-    return kind if isinstance(kind, str) and kind in ACCOUNT_KINDS else KIND_KEY
-
-
 @dataclass(frozen=True, slots=True)
 class Credential:
     secret: str = field(repr=False)
@@ -84,17 +96,25 @@ class Credential:
 def client_credential(headers: Mapping[str, str]) -> Credential | None:
     """The client's own upstream credential: only when its gateway key came
     in ``X-OmniRoute-Key``, so the usual headers are not the gateway's key."""
-    if not headers.get(GATEWAY_KEY_HEADER):
+    gateway_key = headers.get(GATEWAY_KEY_HEADER, "").strip()
+    if not gateway_key:
         return None
     auth = headers.get("authorization", "")
     scheme, _, token = auth.partition(" ")
+    found: tuple[str, str] | None = None
     if scheme.lower() == "bearer" and token.strip():
-        return _passed(token.strip(), "bearer", headers)
-    for name in ("x-api-key", "x-goog-api-key"):
-        value = headers.get(name, "").strip()
-        if value:
-            return _passed(value, name, headers)
-    return None
+        found = token.strip(), "bearer"
+    else:
+        for name in ("x-api-key", "x-goog-api-key"):
+            value = headers.get(name, "").strip()
+            if value:
+                found = value, name
+                break
+    # A client that sends the gateway's key in both places brings no
+    # credential of its own, and that key must never go upstream.
+    if found is None or found[0] == gateway_key:
+        return None
+    return _passed(found[0], found[1], headers)
 
 
 def _passed(secret: str, scheme: str, headers: Mapping[str, str]) -> Credential:
@@ -161,12 +181,19 @@ class Credentials:
             return False
         return self.tokens.stale(account.id)
 
-    async def resolve(self, account: AccountRecord, passed: Credential | None) -> Credential:
+    async def resolve(
+        self, account: AccountRecord, passed: Credential | None, *, same_format: bool = True
+    ) -> Credential:
+        """``same_format``: the upstream speaks the client's own API. Then the
+        client's credential goes in the header it came in (an Anthropic
+        subscription token must stay a bearer); a translated call sends it
+        the way the provider expects (a Gemini key from a client that puts
+        every key in ``x-api-key``)."""
         kind = account_kind(account)
         if kind == KIND_PASS_THROUGH:
             if passed is None:  # ``unavailable`` keeps the pipeline from asking
                 raise LookupError("no client credential")
-            return passed
+            return passed if same_format else dataclasses.replace(passed, scheme=None)
         if kind == KIND_OAUTH and self.tokens is not None:
             return Credential(await self.tokens.access_token(account.id), "bearer")
         return Credential(account.api_key)

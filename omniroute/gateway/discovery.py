@@ -25,6 +25,7 @@ from omniroute.config.routing import catalog_entry
 from omniroute.gateway.credentials import KIND_OAUTH, account_kind
 from omniroute.gateway.secrets import Scrubber, proxy_secrets
 from omniroute.providers import ProviderFamily, family_for
+from omniroute.providers.accounts import is_pass_through
 from omniroute.providers.family import Operation
 from omniroute.settings import Settings
 from omniroute.store import AccountRecord, ConfigSnapshot, ProviderRecord, sign_ins
@@ -84,10 +85,14 @@ async def discover(
 
 
 def _first_account(snap: ConfigSnapshot, provider: ProviderRecord) -> AccountRecord:
-    accounts = snap.accounts_for(provider.id)
+    # A pass-through account has no credential to ask with.
+    accounts = [a for a in snap.accounts_for(provider.id) if not is_pass_through(a)]
     usable = [a for a in accounts if a.enabled] or list(accounts)
     if not usable:
-        raise errors.BadRequest(f"provider {provider.name!r} has no account: add one first")
+        raise errors.BadRequest(
+            f"provider {provider.name!r} has no account with a key of its own: add one "
+            "first (a pass-through account only forwards its clients' credentials)"
+        )
     return usable[0]
 
 

@@ -167,10 +167,14 @@ class Pipeline:
     async def _answer(self, call: Call, handler: OperationHandler) -> Response | StreamResponse:
         if call.idempotency_key is None:
             return await self._route(call, handler)
-        # The same key and body within a few seconds share one upstream call.
+        # The same key and body within a few seconds share one upstream call;
+        # never across two clients' own credentials (one's answer, paid by
+        # its subscription, is not another's).
         digest = hashlib.sha256(call.body_digest().encode()).hexdigest()
+        passed = client_credential(call.client_headers)
+        owner = str(call.client_key_id)
         shared: Shared = await self._res.idempotency.run(
-            str(call.client_key_id),
+            owner if passed is None else f"{owner}~{passed.rest_key}",
             f"{call.idempotency_key}:{call.dialect}:{call.model}:{digest}",
             lambda: self._shared(call, handler),
         )
@@ -182,6 +186,8 @@ class Pipeline:
         options = registry.options.cache
         if not (options.enabled or options.combos) or call.operation is not Operation.CHAT:
             return None
+        if client_credential(call.client_headers) is not None:
+            return None  # paid by the client's own credential: never shared
         try:
             resolution = registry.resolve(call.model)
             combo = resolution.combo.name if resolution.combo is not None else None
@@ -424,7 +430,10 @@ class Pipeline:
         for key in _health_keys(attempt):
             res.health.record_start(key)
         try:
-            attempt.use(await self.credentials.resolve(attempt.account, passed))
+            same_format = attempt.upstream_format == call.dialect
+            attempt.use(
+                await self.credentials.resolve(attempt.account, passed, same_format=same_format)
+            )
             response = await handler.run(
                 self._exchange, call, attempt, self._timeouts_within(budget)
             )
@@ -462,7 +471,11 @@ class Pipeline:
             account_model_key(attempt.account.id, attempt.target.model, attempt.who)
         )
         res.model_recovered(attempt.provider.name, attempt.target.model)
-        res.limiter.update_from_headers(akey, attempt.upstream_headers)
+        # What the upstream says of the credential's own limits: a client's
+        # credential on a pass-through account has its own.
+        res.limiter.update_from_headers(
+            account_key(attempt.account.id, attempt.who), attempt.upstream_headers
+        )
         return response
 
     async def _hold_slots(self, attempt: Attempt, keys: tuple[str, ...]) -> None:

@@ -17,6 +17,7 @@ from typing import Any
 from omniroute import errors
 from omniroute.formats.wire import wire_format
 from omniroute.gateway.registry import ProviderInfo, Registry
+from omniroute.providers.accounts import is_pass_through
 from omniroute.providers.family import Operation
 from omniroute.routing.model import Target
 from omniroute.store import AccountRecord
@@ -62,6 +63,10 @@ async def probe_provider(
     first, or ``account_id``); ``model`` defaults to its first known model."""
     account = _account(provider, account_id)
     model = model or next(iter(provider.view.models), None)
+    if is_pass_through(account):
+        # Nothing to send: the credential comes with each client's request.
+        why = "a pass-through account has no credential of its own to test with"
+        return ProbeResult(False, 0.0, None, why, provider.name, account.id, model)
     family = provider.family
     headers = family.headers(
         account.api_key,
@@ -121,9 +126,14 @@ async def probe_combo(
 
 
 def _account(provider: ProviderInfo, account_id: int | None) -> AccountRecord:
-    for account in provider.accounts:
-        if account_id is None or account.id == account_id:
-            return account
     if account_id is None:
-        raise errors.BadRequest(f"provider {provider.name!r} has no enabled account")
+        # The first with a credential of its own; a pass-through one only
+        # when there is nothing else (and it then says it cannot be tested).
+        ordered = sorted(provider.accounts, key=is_pass_through)
+        if not ordered:
+            raise errors.BadRequest(f"provider {provider.name!r} has no enabled account")
+        return ordered[0]
+    for account in provider.accounts:
+        if account.id == account_id:
+            return account
     raise errors.NotFound(f"provider {provider.name!r} has no enabled account {account_id}")

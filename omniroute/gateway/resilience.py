@@ -8,7 +8,9 @@ breaker state across restarts, and describes everything for the health view.
 
 Keys: ``model:<provider>/<model>`` (breaker), ``provider:<name>`` (breaker,
 limits), ``combo:<name>#<step>`` (breaker), ``account:<id>`` (cooldown,
-health, limits), ``account:<id>/<model>`` (cooldown).
+health, limits), ``account:<id>/<model>`` (cooldown); on a pass-through
+account, ``account:<id>~<client>`` and ``account:<id>~<client>/<model>``
+(cooldown, upstream holds) for each client credential, by its digest.
 
 Trouble is kept where it belongs: a model's rate limit rests that model on
 that account, a refused key rests the account; failures of one model open

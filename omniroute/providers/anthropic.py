@@ -11,6 +11,11 @@ from omniroute.providers.family import BaseFamily, ModelPage, Operation, listing
 ANTHROPIC_VERSION = "2023-06-01"
 # What count_tokens accepts of a Messages request.
 _COUNT_FIELDS = ("model", "messages", "system", "tools")
+# The beta flag of a Claude subscription's sign-in: it goes with a bearer
+# token only. Claude Code sends it on every request, and a request of its
+# that falls back to an API key must not carry it there (Anthropic checks
+# beta names against what the credential may use).
+OAUTH_BETA = "oauth-2025-04-20"
 
 
 class AnthropicFamily(BaseFamily):
@@ -32,6 +37,35 @@ class AnthropicFamily(BaseFamily):
     def forwarded(self) -> tuple[str, ...]:
         # The client's API version and beta features describe its request.
         return ("anthropic-version", "anthropic-beta")
+
+    def headers(
+        self,
+        api_key: str,
+        *,
+        stream: bool,
+        auth_header: str | None,
+        extra: Mapping[str, str],
+        client_headers: Mapping[str, str],
+    ) -> list[tuple[str, str]]:
+        sent = super().headers(
+            api_key,
+            stream=stream,
+            auth_header=auth_header,
+            extra=extra,
+            client_headers=client_headers,
+        )
+        if not any(name == "x-api-key" for name, _ in sent):
+            return sent
+        kept: list[tuple[str, str]] = []
+        for name, value in sent:
+            if name == "anthropic-beta":
+                value = ",".join(
+                    b for b in (p.strip() for p in value.split(",")) if b and b != OAUTH_BETA
+                )
+                if not value:
+                    continue
+            kept.append((name, value))
+        return kept
 
     def count_body(self, rendered: dict[str, Any]) -> dict[str, Any]:
         return {k: rendered[k] for k in _COUNT_FIELDS if k in rendered}

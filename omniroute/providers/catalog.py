@@ -13,8 +13,10 @@ A provider entry says how to reach one kind of upstream:
                  limits of requests paid by a ChatGPT plan)
     base_url     public API base including its version segment; ``https`` unless
                  the provider is local (tier ``local``, loopback ``http`` allowed)
-    auth         api_key | oauth | none; OAuth entries name their ``flow``
-                 (pkce: authorization code with PKCE on a loopback redirect)
+    auth         api_key | oauth | none | pass-through; OAuth entries name their
+                 ``flow`` (pkce: authorization code with PKCE on a loopback redirect);
+                 a pass-through entry gets one account that stores no key and
+                 forwards each client's own credential
     auth_header  how the credential is sent: bearer | x-api-key | x-goog-api-key
     headers      extra default headers (e.g. ``anthropic-version``)
     tier         subscription | api | cheap | free | local — the fallback story
@@ -30,6 +32,8 @@ A provider entry says how to reach one kind of upstream:
                  ``QUOTA_READERS``: the plan's own usage endpoint, ``zai``,
                  ``kimi``, ``minimax``, or the rate-limit headers of its answers,
                  ``github``, ``openai``, ``anthropic``)
+    notice       optional text shown when the provider is added (terms of use,
+                 how to point a client at it)
     models       known models: id, context, max_output, price (USD per 1M tokens:
                  input, output, cached_input, reasoning), and capabilities when
                  the model does less than its provider (an embedding model)
@@ -62,7 +66,7 @@ from omniroute.providers import DIALECTS, family_for
 from omniroute.providers.family import capabilities_of, check_capabilities
 from omniroute.routing.model import TIERS
 
-AUTH_KINDS = frozenset({"api_key", "oauth", "none"})
+AUTH_KINDS = frozenset({"api_key", "oauth", "none", "pass-through"})
 AUTH_HEADERS = frozenset({"bearer", "x-api-key", "x-goog-api-key"})
 FLOWS = frozenset({"pkce"})
 QUOTA_READERS = frozenset({"zai", "kimi", "minimax", "github", "openai", "anthropic"})
@@ -140,6 +144,7 @@ class CatalogProvider:
     docs: str = ""
     capabilities: tuple[str, ...] = ("chat",)
     quota: str | None = None
+    notice: str | None = None
 
     def model(self, model_id: str) -> CatalogModel | None:
         for model in self.models:
@@ -173,6 +178,7 @@ class CatalogProvider:
             "capabilities": list(self.capabilities),
             "docs": self.docs,
             "quota": self.quota,
+            "notice": self.notice,
             "models": [dataclasses.asdict(m) for m in self.models],
         }
 
@@ -261,6 +267,7 @@ def _parse_provider(raw: Any) -> CatalogProvider:
         strip=tuple(strip),
         capabilities=_capabilities(raw, where) or ("chat",),
         quota=_opt_str(raw, "quota", where),
+        notice=_opt_str(raw, "notice", where) or None,
     )
 
 

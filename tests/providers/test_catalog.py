@@ -73,7 +73,7 @@ def test_shipped_catalog_fields_are_known_values(catalog: Catalog) -> None:
     for p in catalog.all():
         assert p.format in WIRE_FORMATS, p.id
         assert p.tier in TIERS, p.id
-        assert p.auth in {"api_key", "oauth", "none"}, p.id
+        assert p.auth in {"api_key", "oauth", "none", "pass-through"}, p.id
         assert (p.flow is not None) == (p.auth == "oauth"), p.id
         url = urlsplit(p.base_url)
         if p.tier == "local":

@@ -460,3 +460,16 @@ def test_parse_models_refuses_what_is_not_a_json_object(
 ) -> None:
     with pytest.raises(BadRequest, match="model listing"):
         family.parse_models(body)
+
+
+def test_the_subscription_beta_never_goes_with_an_api_key() -> None:
+    """Claude Code asks for the OAuth beta on every request; one that falls
+    back to an API-key account goes without it, its other betas kept."""
+    client = {"anthropic-beta": "claude-code-20250219,oauth-2025-04-20,effort-2025-11-24"}
+    assert headers(ANTHROPIC, client=client)["anthropic-beta"] == (
+        "claude-code-20250219,effort-2025-11-24"
+    )
+    assert "anthropic-beta" not in headers(ANTHROPIC, client={"anthropic-beta": "oauth-2025-04-20"})
+    # A bearer (a subscription's own token) keeps it.
+    bearer = headers(ANTHROPIC, auth_header="bearer", client=client)
+    assert bearer["anthropic-beta"] == client["anthropic-beta"]

@@ -7,7 +7,9 @@ GET  /api/health         breakers, cooldowns, limiters (each naming its
                          queue depths, connections and the upstream pool
 POST /api/health/reset   {"target": KEY | PROVIDER}: one key as listed
                          (``provider:x``, ``model:x/m``, ``account:3``,
-                         ``account:3/m``, ``combo:c#0``), or everything of one
+                         ``account:3/m``, ``account:3~<client>/m`` for one
+                         client credential on a pass-through account,
+                         ``combo:c#0``), or everything of one
                          provider (its breakers, its accounts' cooldowns and
                          limiters); no target: everything
 """
@@ -71,7 +73,9 @@ class HealthRoutes:
         keys = {provider_key(provider.name)} | {
             key
             for key in tracked
-            if key.startswith(own) or any(key == a or key.startswith(a + "/") for a in accounts)
+            if key.startswith(own)
+            # "~" joins an account and one client credential of a pass-through one.
+            or any(key == a or key.startswith((a + "/", a + "~")) for a in accounts)
         }
         return sorted(keys)
 
@@ -103,12 +107,17 @@ def scope(key: str, owners: dict[int, str]) -> dict[str, Any]:
         return {"scope": "model", "provider": provider, "model": model}
     if kind == "account":
         number, _, model = rest.partition("/")
+        # A pass-through account's rests are per client credential, named by
+        # a digest of it after "~".
+        number, _, client = number.partition("~")
         account = int(number) if number.isdigit() else None
         found: dict[str, Any] = {
             "scope": "account",
             "account": account,
             "provider": owners.get(account) if account is not None else None,
         }
+        if client:
+            found["client"] = client
         if model:
             found["model"] = model
         return found

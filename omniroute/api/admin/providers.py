@@ -6,17 +6,23 @@ characters; proxy passwords and header values are masked.
 GET    /api/providers                      every provider with its accounts
 POST   /api/providers                      {"name", "api_key", "format", "base_url",
                                             "models", "capabilities", "priority", "proxy",
-                                            "limits"}
+                                            "limits", "pass_through"}
 GET    /api/providers/{name}
 PATCH  /api/providers/{name}               {"base_url", "models", "enabled", "alias",
                                             "proxy", "limits", "headers", "capabilities"}
 DELETE /api/providers/{name}               with its accounts
-POST   /api/providers/{name}/accounts      {"api_key", "priority", "proxy", "limits"}
+POST   /api/providers/{name}/accounts      {"api_key", "priority", "proxy", "limits",
+                                            "pass_through"}
 PATCH  /api/accounts/{id}                  {"priority", "enabled", "proxy", "limits"}
 DELETE /api/accounts/{id}
 POST   /api/providers/{name}/test          {"model", "account"}: a tiny live call
 POST   /api/providers/{name}/discover      {"replace"}: the upstream's model list
 GET    /api/catalog                        the built-in providers
+
+A pass-through account (``"pass_through": true``, or any account of a
+catalog entry whose auth is pass-through) stores no key; the answer adding
+one carries a ``notice``: the entry's terms note and client setup, or how
+clients bring their own credential.
 """
 
 from __future__ import annotations
@@ -43,14 +49,19 @@ from omniroute.config.providers import (
     add_provider,
     change_account,
     change_provider,
+    pass_through_notice,
 )
+from omniroute.config.routing import catalog_entry
 from omniroute.errors import BadRequest, NotFound
 from omniroute.gateway.probe import probe_provider
 from omniroute.http.message import Request, Response
 from omniroute.http.routing import Router
+from omniroute.providers.accounts import is_pass_through
 from omniroute.providers.family import check_capabilities
+from omniroute.settings import local_url
+from omniroute.store import AccountRecord, ProviderRecord
 
-_ACCOUNT_FIELDS = ("api_key", "priority", "proxy", "limits")
+_ACCOUNT_FIELDS = ("api_key", "priority", "proxy", "limits", "pass_through")
 _NEW_PROVIDER = ("name", "format", "base_url", "models", "capabilities", *_ACCOUNT_FIELDS)
 _PROVIDER_CHANGE = (
     "base_url",
@@ -98,7 +109,7 @@ class ProviderRoutes:
 
     async def create(self, request: Request) -> Response:
         body = body_of(request, _NEW_PROVIDER)
-        provider, _account = await add_provider(
+        provider, added = await add_provider(
             self._m.editor(request),
             field(body, "name", str),
             _new_account(body),
@@ -110,7 +121,8 @@ class ProviderRoutes:
             new=True,
         )
         await self._m.applied()
-        return Response.json(await self._provider(provider.name), status=201)
+        shown = await self._provider(provider.name)
+        return Response.json({**shown, **self._notice(provider, added)}, status=201)
 
     async def update(self, request: Request) -> Response:
         name = request.path_params["name"]
@@ -147,7 +159,9 @@ class ProviderRoutes:
         name = request.path_params["name"]
         added = await add_account(editor, name, _new_account(body), naming=API_NAMING)
         await self._m.applied()
-        return Response.json(account_json(added), status=201)
+        provider = (await self._m.live.store.snapshot()).provider(name)
+        notice = {} if provider is None else self._notice(provider, added)
+        return Response.json({**account_json(added), **notice}, status=201)
 
     async def update_account(self, request: Request) -> Response:
         account_id = path_id(request)
@@ -215,6 +229,15 @@ class ProviderRoutes:
     async def catalog(self, request: Request) -> Response:
         return Response.json({"providers": [p.to_json() for p in self._m.live.catalog.all()]})
 
+    def _notice(self, provider: ProviderRecord, added: AccountRecord) -> dict[str, str]:
+        """``{"notice": …}`` when the account added is a pass-through one."""
+        if not is_pass_through(added):
+            return {}
+        settings = self._m.live.settings
+        entry = catalog_entry(provider, self._m.live.catalog)
+        gateway = local_url(settings.host, settings.port)
+        return {"notice": pass_through_notice(provider, entry, gateway)}
+
     async def _provider(self, name: str) -> dict[str, Any]:
         snapshot = await self._m.live.store.snapshot()
         record = snapshot.provider(name)
@@ -229,6 +252,7 @@ def _new_account(body: dict[str, Any]) -> NewAccount:
         priority=field(body, "priority", int, required=False),
         proxy=field(body, "proxy", str, required=False),
         limits=field(body, "limits", dict, required=False),
+        pass_through=bool(field(body, "pass_through", bool, required=False)),
     )
 
 
