@@ -48,6 +48,7 @@ SETTING_KEYS: Mapping[str, tuple[str, str | None, type]] = MappingProxyType(
         "request-log.capture-bodies": ("request_log", "capture_bodies", str),
         "request-log.capture-max-bytes": ("request_log", "capture_max_bytes", int),
         "request-log.capture-retention-hours": ("request_log", "capture_retention_hours", float),
+        "quota.skip-at": ("quota", "skip_at", float),
     }
 )
 

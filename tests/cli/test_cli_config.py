@@ -382,6 +382,7 @@ def test_config_show_prints_the_defaults_the_gateway_uses(cli: Cli) -> None:
         f"request-log.capture-max-bytes = {options.request_log.capture_max_bytes} (default)",
         "request-log.capture-retention-hours = "
         f"{options.request_log.capture_retention_hours} (default)",
+        f"quota.skip-at = {options.quota.skip_at} (default)",
     ]
     assert cli.ok("config", "show").splitlines() == expected
     # The gateway's own breakers start from the same values.
