@@ -145,6 +145,7 @@ class Gateway:
                 details=self.details,
                 sign_ins=self.sign_ins,
                 tokens=self.tokens,
+                quotas=self.pipeline.quotas,
             ),
         )
         self.admin_router = Router()
@@ -199,11 +200,13 @@ class Gateway:
             await self._initial_password()
             await self.resilience.restore(self.store)
             await self.costs.rebuild(self.store)
+            await self.pipeline.quotas.rebuild(self.store)
             self._watcher.start()
             self._rebuild = asyncio.create_task(self._rebuild_telemetry(time.time()))
             self.resilience.start_saving(self.store)
             self.auto_backups.start()
             self._sweep = asyncio.create_task(self.tokens.run())
+            self.pipeline.quotas.start()
             self.address = await self.server.start(self.settings.host, self.settings.port)
             if self.admin_server is not None:
                 admin_host = self.settings.admin_host or self.settings.host
@@ -214,6 +217,7 @@ class Gateway:
             if self.address is not None:
                 await self.server.shutdown(0)
             await self.auto_backups.stop()
+            await self.pipeline.quotas.stop()
             await self._watcher.stop()
             await self._stop_rebuild()
             await self._stop_sign_ins()
@@ -243,6 +247,7 @@ class Gateway:
             await self.admin_server.shutdown(self.settings.shutdown_grace)
         await self.server.shutdown(self.settings.shutdown_grace)
         await self.auto_backups.stop()
+        await self.pipeline.quotas.stop()
         await self._watcher.stop()
         await self._stop_rebuild()
         await self._stop_sign_ins()
