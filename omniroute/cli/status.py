@@ -20,6 +20,17 @@ Row = Sequence[str]
 
 
 async def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
+    url, status = ask_gateway(settings, "/api/status")
+    if args.json:
+        print(json.dumps(status, indent=2))
+    else:
+        print("\n".join(describe(status, url)))
+    return 0
+
+
+def ask_gateway(settings: Settings, path: str) -> tuple[str, Any]:
+    """The running gateway's URL and its JSON answer to ``GET path`` (a
+    read route), asked with the local admin token."""
     from omniroute.api.status import read_admin_file
 
     admin = read_admin_file(settings.data_dir)
@@ -29,21 +40,16 @@ async def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
     if not url.startswith("http://"):
         raise errors.BadRequest("the admin file is damaged; restart the gateway")
     headers = {"Authorization": f"Bearer {admin.get('token', '')}"}
-    import urllib.request  # only when the status is asked for
+    import urllib.request  # only when the gateway is asked
 
-    request = urllib.request.Request(url + "/api/status", headers=headers)  # noqa: S310
+    request = urllib.request.Request(url + path, headers=headers)  # noqa: S310
     try:
         with urllib.request.urlopen(request, timeout=10) as answer:  # noqa: S310 (http only)
-            status = json.load(answer)
+            return url, json.load(answer)
     except (OSError, ValueError) as exc:
         raise errors.BadRequest(
             f"the gateway at {url} did not answer ({exc.__class__.__name__})"
         ) from None
-    if args.json:
-        print(json.dumps(status, indent=2))
-    else:
-        print("\n".join(describe(status, url)))
-    return 0
 
 
 def describe(status: Mapping[str, Any], url: str) -> list[str]:

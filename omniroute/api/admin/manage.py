@@ -24,6 +24,7 @@ from omniroute.config.providers import KEEP
 from omniroute.errors import BadRequest, NotFound
 from omniroute.gateway.console import ConsoleLog
 from omniroute.gateway.observe import Observers
+from omniroute.gateway.quotas import Quotas
 from omniroute.gateway.registry import Registry
 from omniroute.gateway.resilience import Resilience
 from omniroute.http.message import Request
@@ -58,6 +59,8 @@ class LiveGateway:
     # sign-in routes, as in tests of other parts).
     sign_ins: SignIns | None = None
     tokens: TokenManager | None = None
+    # Usage windows per account (``/api/quota``); None: not tracked.
+    quotas: Quotas | None = None
 
 
 class Manage:
