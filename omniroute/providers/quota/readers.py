@@ -50,7 +50,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -112,6 +112,8 @@ def _epoch(value: Any) -> float | None:
             when = datetime.fromisoformat(text)
         except ValueError:
             return None
+        if len(text) == 10:  # a date alone (Copilot's reset date): that day, UTC
+            return when.replace(tzinfo=UTC).timestamp()
         return when.timestamp() if when.tzinfo is not None else None
     return None
 
