@@ -76,12 +76,19 @@ def web_root() -> Path:
 
 
 class Gateway:
-    def __init__(self, settings: Settings, *, clock: Callable[[], float] = time.time) -> None:
-        """``clock``: wall time for spending periods (UTC days and months)."""
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        clock: Callable[[], float] = time.time,
+        catalog: Catalog | None = None,
+    ) -> None:
+        """``clock``: wall time for spending periods (UTC days and months);
+        ``catalog``: the built-in one unless given."""
         self.settings = settings
         self.started = time.time()
         self.store = Store(settings)
-        self.catalog = Catalog.load()
+        self.catalog = catalog or Catalog.load()
         self.upstream = UpstreamClient(settings)
         self._registry: Registry | None = None
         self.resilience = Resilience(price_of=lambda ref: self.registry().price_of(ref))

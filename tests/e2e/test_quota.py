@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
+from omniroute.providers.catalog import Catalog
 from tests.cli.helpers import cli_async
 from tests.support.harness import Harness, running_gateway
 from tests.support.mock_upstream import (
@@ -287,3 +288,88 @@ async def test_quota_setting_changes_where_accounts_are_skipped(
     assert served_by(await chat(gw, "cc/m1")) == a
     assert served_by(await chat(gw, "cc/m1")) == a  # 96 % is under 99 %
     assert (await quota(gw))["skip_at"] == 0.99
+
+
+async def test_on_a_pass_through_account_each_client_credential_has_its_own_quota(
+    gw: Harness, mock: MockUpstream
+) -> None:
+    reset = time.time() + 3600
+    mock.route(
+        "POST",
+        MESSAGES,
+        claude_answers(lambda key, model: unified(0.99 if key == KEY_A else 0.1, reset)),
+    )
+    await gw.add_provider("cc", "anthropic", mock.url + "/cc/v1", "unused", ["m1"])
+    (account,) = gw.gateway.registry().provider("cc").accounts
+    await gw.gateway.store.update_account(account.id, extra={"kind": "pass-through"})
+    await gw.reload()
+
+    async def as_client(upstream_key: str) -> httpx.Response:
+        async with httpx.AsyncClient(base_url=gw.base_url, timeout=20) as http:
+            return await http.post(
+                "/v1/chat/completions",
+                json={"model": "cc/m1", "messages": [{"role": "user", "content": "hi"}]},
+                headers={
+                    "x-omniroute-key": gw.client_key,
+                    "authorization": f"Bearer {upstream_key}",
+                },
+            )
+
+    assert (await as_client(KEY_A)).status_code == 200  # A's plan is 99 % used now
+    refused = await as_client(KEY_A)
+    assert refused.status_code == 503 and "quota 5h 99% used" in refused.json()["error"]["message"]
+    assert (await as_client(KEY_B)).status_code == 200  # B's own quota is untouched
+    assert (await as_client(KEY_B)).status_code == 200
+    assert [credential(r) for r in mock.requests] == [KEY_A, KEY_B, KEY_B]
+
+    entries = [e for e in (await quota(gw))["accounts"] if e["account_id"] == account.id]
+    assert entries[0]["client"] is None and entries[0]["kind"] == "pass-through"
+    by_client = {e["client"]: e for e in entries[1:]}
+    assert len(by_client) == 2 and sum(e["blocked"] for e in by_client.values()) == 1
+    listing = json.dumps(entries)
+    assert KEY_A not in listing and KEY_B not in listing
+
+
+def plan_catalog() -> Catalog:
+    """The built-in catalog and a plan that publishes limits but reports no usage."""
+    plan = Catalog.from_data(
+        {
+            "providers": [
+                {
+                    "id": "plan",
+                    "alias": "pl",
+                    "name": "A plan without usage reports",
+                    "format": "openai",
+                    "base_url": "https://plan.example/v1",
+                    "auth": "api_key",
+                    "auth_header": "bearer",
+                    "tier": "subscription",
+                    "quota_limits": [{"window": "5h", "requests": 2}],
+                }
+            ]
+        }
+    ).all()
+    return Catalog([*Catalog.load().all(), *plan])
+
+
+async def test_estimated_windows_count_our_own_requests_even_across_a_restart(
+    tmp_path: Path, mock: MockUpstream
+) -> None:
+    mock.route("POST", "/plan/v1/chat/completions", Json(openai_chat_json("ok", "m1")))
+    async with running_gateway(tmp_path, catalog=plan_catalog()) as gw:
+        a, b = await two_accounts(gw, mock, "openai", "/plan/v1")
+        await gw.gateway.store.update_provider("cc", extra={"catalog": "plan"})
+        await gw.reload()
+        # Two requests a 5 hours is A's whole allowance: the third goes to B.
+        assert [served_by(await chat(gw, "cc/m1")) for _ in range(3)] == [a, a, b]
+        entry = next(e for e in (await quota(gw))["accounts"] if e["account_id"] == a)
+        (window,) = entry["windows"]
+        assert window["name"] == "requests-5h" and window["used_percent"] == 100.0
+        assert window["estimated"] is True and window["source"] == "estimate"
+        assert entry["blocked"] is True
+
+    # A new start counts the request log back in: A stays out.
+    async with running_gateway(tmp_path, catalog=plan_catalog()) as gw:
+        assert served_by(await chat(gw, "cc/m1")) == b
+        entry = next(e for e in (await quota(gw))["accounts"] if e["account_id"] == a)
+        assert entry["windows"][0]["used_percent"] == 100.0 and entry["blocked"] is True
