@@ -234,7 +234,7 @@ async def test_a_usage_endpoint_is_read_and_shown(gw: Harness, mock: MockUpstrea
     )
     mock.route("POST", "/coding/v1/chat/completions", Json(openai_chat_json("ok", "k")))
     await gw.add_provider("kimi", "openai", mock.url + "/coding/v1", KEY_A, ["k"])
-    await gw.gateway.store.update_provider("kimi", extra={"catalog": "kimi-coding"})
+    await gw.gateway.store.update_provider("kimi", extra={"catalog": "kimi-for-coding"})
     await gw.reload()
 
     assert await gw.gateway.pipeline.quotas.poll() == 1
@@ -267,7 +267,7 @@ async def test_a_usage_endpoint_is_read_and_shown(gw: Harness, mock: MockUpstrea
 async def test_a_failed_usage_read_changes_nothing(gw: Harness, mock: MockUpstream) -> None:
     mock.route("GET", "/coding/v1/usages", Json({"error": "no"}, status=401))
     await gw.add_provider("kimi", "openai", mock.url + "/coding/v1", KEY_A, ["k"])
-    await gw.gateway.store.update_provider("kimi", extra={"catalog": "kimi-coding"})
+    await gw.gateway.store.update_provider("kimi", extra={"catalog": "kimi-for-coding"})
     await gw.reload()
     assert await gw.gateway.pipeline.quotas.poll() == 0
     assert (await quota(gw))["accounts"][0]["windows"] == []

@@ -305,7 +305,7 @@ def test_minimax_remains_counts_what_is_left() -> None:
     assert first.scope == "model" and first.limits("minimax-m2") and not first.limits("other")
     assert second.scope == "account" and second.used_fraction == 0.0
     assert second.resets_at == NOW + 60
-    assert minimax_url("https://api.minimax.io/v1") == (
+    assert minimax_url("https://api.minimax.io/anthropic/v1") == (
         "https://api.minimax.io/v1/api/openplatform/coding_plan/remains"
     )
 
@@ -369,8 +369,9 @@ def test_the_catalog_names_only_known_readers() -> None:
     catalog = Catalog.load()
     named = {p.id: p.quota for p in catalog.all() if p.quota}
     assert set(named.values()) <= set(READERS)
-    assert named["claude"] == "anthropic" and named["openai"] == "openai"
-    assert catalog.get("cc").to_json()["quota"] == "anthropic"  # type: ignore[union-attr]
+    assert named["anthropic"] == "anthropic" and named["openai"] == "openai"
+    assert named["zai-coding"] == "zai" and named["minimax-coding"] == "minimax"
+    assert catalog.get("kimi-for-coding").to_json()["quota"] == "kimi"  # type: ignore[union-attr]
 
 
 def _entry(**extra: Any) -> dict[str, Any]:
