@@ -78,13 +78,20 @@ def web_root() -> Path:
 
 
 class Gateway:
-    def __init__(self, settings: Settings, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        clock: Callable[[], float] = time.time,
+        catalog: Catalog | None = None,
+    ) -> None:
         """``clock``: wall time for spending periods (UTC days and months)
-        and the response cache's TTL."""
+        and the response cache's TTL; ``catalog``: the built-in one unless
+        given."""
         self.settings = settings
         self.started = time.time()
         self.store = Store(settings)
-        self.catalog = Catalog.load()
+        self.catalog = catalog or Catalog.load()
         self.upstream = UpstreamClient(settings)
         self._registry: Registry | None = None
         self.resilience = Resilience(price_of=lambda ref: self.registry().price_of(ref))
@@ -151,6 +158,7 @@ class Gateway:
                 sign_ins=self.sign_ins,
                 tokens=self.tokens,
                 evals=self.evals,
+                quotas=self.pipeline.quotas,
             ),
         )
         self.admin_router = Router()
@@ -208,11 +216,13 @@ class Gateway:
             await self.costs.rebuild(self.store)
             await self.evals.recover()
             await self.pipeline.cache.start()
+            await self.pipeline.quotas.rebuild(self.store)
             self._watcher.start()
             self._rebuild = asyncio.create_task(self._rebuild_telemetry(time.time()))
             self.resilience.start_saving(self.store)
             self.auto_backups.start()
             self._sweep = asyncio.create_task(self.tokens.run())
+            self.pipeline.quotas.start()
             self.address = await self.server.start(self.settings.host, self.settings.port)
             if self.admin_server is not None:
                 admin_host = self.settings.admin_host or self.settings.host
@@ -223,6 +233,7 @@ class Gateway:
             if self.address is not None:
                 await self.server.shutdown(0)
             await self.auto_backups.stop()
+            await self.pipeline.quotas.stop()
             await self._watcher.stop()
             await self._stop_rebuild()
             await self._stop_sign_ins()
@@ -253,6 +264,7 @@ class Gateway:
             await self.admin_server.shutdown(self.settings.shutdown_grace)
         await self.server.shutdown(self.settings.shutdown_grace)
         await self.auto_backups.stop()
+        await self.pipeline.quotas.stop()
         await self._watcher.stop()
         await self._stop_rebuild()
         await self._stop_sign_ins()

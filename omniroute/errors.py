@@ -120,6 +120,7 @@ class UpstreamStatusError(UpstreamError):
         kind: str | None = None,
         retry_after: float | None = None,
         headers: list[tuple[str, str]] | None = None,
+        body: bytes = b"",
     ) -> None:
         super().__init__(
             message,
@@ -129,6 +130,9 @@ class UpstreamStatusError(UpstreamError):
         )
         self.upstream_status = upstream_status
         self.headers = headers or []
+        # The upstream's own error body (capped), read for what it says about
+        # the account (a spent plan); never shown: it may quote a credential.
+        self.body = body
 
 
 class UpstreamConnectError(UpstreamError):

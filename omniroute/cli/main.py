@@ -42,6 +42,7 @@ from omniroute.cli import logs as cli_logs
 from omniroute.cli import mcp as cli_mcp
 from omniroute.cli import oauth as cli_oauth
 from omniroute.cli import provider as cli_provider
+from omniroute.cli import quota as cli_quota
 from omniroute.cli import routing as cli_routing
 from omniroute.cli import spending as cli_spending
 from omniroute.cli import status as cli_status
@@ -60,6 +61,7 @@ _OVERVIEW = """\
 commands:
   serve                              run the gateway (the default)
   status [--json]                    health of the running gateway: uptime, memory, breakers…
+  quota [--json]                     every account's usage windows: used %, resets in
   provider add NAME --api-key KEY    add a catalog provider (or custom: --format, --base-url)
   login chatgpt [--name N] [--paste] sign in with a ChatGPT plan (Plus/Pro)
   logout ACCOUNT_ID                  sign a subscription account out
@@ -146,6 +148,7 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument(
         "--json", action="store_true", help="everything, as the gateway's /api/status answers"
     )
+    cli_quota.register(sub)
     cli_provider.register(sub)
     cli_routing.register(sub)
     cli_spending.register(sub)

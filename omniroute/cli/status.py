@@ -20,10 +20,7 @@ Row = Sequence[str]
 
 
 async def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
-    found = running_gateway_get(settings, "/api/status")
-    if found is None:
-        raise errors.BadRequest(f"no gateway is running for {settings.data_dir}")
-    url, status = found
+    url, status = ask_gateway(settings, "/api/status")
     if args.json:
         print(json.dumps(status, indent=2))
     else:
@@ -53,6 +50,14 @@ def running_gateway_get(settings: Settings, path: str) -> tuple[str, Any] | None
         raise errors.BadRequest(
             f"the gateway at {url} did not answer ({exc.__class__.__name__})"
         ) from None
+
+
+def ask_gateway(settings: Settings, path: str) -> tuple[str, Any]:
+    """``running_gateway_get`` for a command that needs the gateway running."""
+    found = running_gateway_get(settings, path)
+    if found is None:
+        raise errors.BadRequest(f"no gateway is running for {settings.data_dir}")
+    return found
 
 
 def describe(status: Mapping[str, Any], url: str) -> list[str]:

@@ -37,6 +37,9 @@ Global settings (``settings`` table, JSON values):
                       the response cache (off by default); combos lists
                       combos cached even while it is off, skip_combos those
                       never cached
+    quota             {skip_at}: routing leaves an account alone once a quota
+                      window of it is this full (0..1, default 0.95), until
+                      the window resets
 
 Per provider (the ``extra`` column): ``catalog`` (the catalog id it was added
 from), ``proxy``, ``limits`` ({rpm, min_gap, max_concurrent, max_queue}),
@@ -64,6 +67,7 @@ from omniroute.config import spending
 from omniroute.errors import BadRequest
 from omniroute.providers.catalog import ModelPrice
 from omniroute.providers.family import check_capabilities
+from omniroute.providers.quota import DEFAULT_SKIP_AT
 from omniroute.routing import breaker as _breaker
 from omniroute.routing import cooldown as _cooldown
 from omniroute.routing.budgets import Budget
@@ -160,6 +164,7 @@ SETTING_DEFAULTS: Mapping[str, Any] = MappingProxyType(
                 "skip_combos": (),
             }
         ),
+        "quota": MappingProxyType({"skip_at": DEFAULT_SKIP_AT}),
     }
 )
 
@@ -229,6 +234,10 @@ class CacheOptions:
         return self.enabled
 
 
+class QuotaOptions:
+    skip_at: float = DEFAULT_SKIP_AT  # used share (0..1) at which an account is skipped
+
+
 @dataclass(frozen=True, slots=True)
 class Options:
     """The global settings the running gateway reads."""
@@ -259,6 +268,7 @@ class Options:
     log: LogOptions = LogOptions()
     request_log: RequestLogOptions = RequestLogOptions()
     cache: CacheOptions = CacheOptions()
+    quota: QuotaOptions = QuotaOptions()
     # Price overrides by provider/model, and spending ceilings by scope
     # (see config/spending.py).
     prices: Mapping[str, ModelPrice] = field(default_factory=lambda: MappingProxyType({}))
@@ -536,6 +546,15 @@ def _flag(key: str, value: Any) -> bool:
     raise BadRequest(f"setting {key!r} must be on or off")
 
 
+def _quota_setting(key: str, value: Any) -> dict[str, Any]:
+    if not isinstance(value, Mapping) or set(value) - {"skip_at"}:
+        raise BadRequest(f"setting {key!r} must be an object with skip_at")
+    skip_at = value.get("skip_at", DEFAULT_SKIP_AT)
+    if isinstance(skip_at, bool) or not isinstance(skip_at, int | float) or not 0 < skip_at <= 1:
+        raise BadRequest("setting quota.skip-at must be a share above 0 and at most 1 (0.95: 95 %)")
+    return {"skip_at": float(skip_at)}
+
+
 def _log_setting(key: str, value: Any) -> dict[str, Any]:
     if not isinstance(value, Mapping):
         raise BadRequest(f"setting {key!r} must be an object with file, max_bytes, backups")
@@ -633,6 +652,7 @@ SETTING_CHECKS: Mapping[str, Callable[[str, Any], Any]] = MappingProxyType(
         "log": _log_setting,
         "request_log": _request_log_setting,
         "cache": _cache_setting,
+        "quota": _quota_setting,
         spending.PRICES: spending.check_prices,
         spending.BUDGETS: spending.check_budgets,
     }
@@ -668,6 +688,7 @@ _TYPED: Mapping[str, Callable[[Any], Any]] = MappingProxyType(
         "log": lambda v: LogOptions(**v),
         "request_log": lambda v: RequestLogOptions(**v),
         "cache": _cache_options,
+        "quota": lambda v: QuotaOptions(**v),
         "public_hosts": tuple,
         "trusted_proxies": _networks,
         "client_allow": _networks,

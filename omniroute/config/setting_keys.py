@@ -54,6 +54,7 @@ SETTING_KEYS: Mapping[str, tuple[str, str | None, type]] = MappingProxyType(
         "cache.tools": ("cache", "tools", str),
         "cache.combos": ("cache", "combos", list),
         "cache.skip-combos": ("cache", "skip_combos", list),
+        "quota.skip-at": ("quota", "skip_at", float),
     }
 )
 

@@ -105,6 +105,7 @@ async def _status_error(resp: UpstreamResponse, attempt: Attempt) -> errors.Upst
         if info.retry_after is not None
         else parse_retry_after(resp.headers),
         headers=resp.headers,
+        body=raw[:_ERROR_BODY_CAP],
     )
 
 

@@ -48,6 +48,7 @@ from omniroute.gateway.images import ImageFetcher
 from omniroute.gateway.injection import OFF, InjectionGuard
 from omniroute.gateway.observe import Observers
 from omniroute.gateway.operation import OperationHandler
+from omniroute.gateway.quotas import Quotas
 from omniroute.gateway.registry import ProviderInfo, Registry
 from omniroute.gateway.replay import Shared
 from omniroute.gateway.resilience import (
@@ -87,6 +88,7 @@ class Pipeline:
         costs: Costs | None = None,
         credentials: Credentials | None = None,
         cache: ResponseCache | None = None,
+        quotas: Quotas | None = None,
     ) -> None:
         self._registry = registry
         self.observers = observers or Observers()
@@ -109,6 +111,8 @@ class Pipeline:
         self._injection = InjectionGuard(store)
         self.credentials = credentials or Credentials()
         self.cache = cache or ResponseCache(store, lambda: registry().options.cache)
+        # Usage windows per account; asked before an account is picked.
+        self.quotas = quotas or Quotas(registry, settings, lambda: self.credentials)
 
     async def run(self, call: Call) -> Response | StreamResponse:
         options = self._registry().options.request_log
@@ -277,9 +281,15 @@ class Pipeline:
                 if why is not None:
                     skipped.append((f"{target.ref} account {account.id}: {why}", None))
                     continue
-                cooling = self._cooling(account.id, target.model, rest_owner(account, passed))
+                owner = rest_owner(account, passed)
+                cooling = self._cooling(account.id, target.model, owner)
                 if cooling > 0:
                     skipped.append((f"{target.ref} account {account.id}: cooling down", cooling))
+                    continue
+                spent_quota = self.quotas.blocking(provider, account, target.model, owner)
+                if spent_quota is not None:  # skipped before it fails, until the reset
+                    why, wait = spent_quota
+                    skipped.append((f"{target.ref} account {account.id}: {why}", wait))
                     continue
                 if not budget.try_attempt():
                     break
@@ -476,6 +486,7 @@ class Pipeline:
         res.limiter.update_from_headers(
             account_key(attempt.account.id, attempt.who), attempt.upstream_headers
         )
+        self.quotas.answered(attempt)
         return response
 
     async def _hold_slots(self, attempt: Attempt, keys: tuple[str, ...]) -> None:
@@ -503,6 +514,8 @@ class Pipeline:
             latency = end.ttfb or time.monotonic() - attempt.started
             for key in _health_keys(attempt):
                 res.health.record_end(key, ok=ok, latency=latency)
+        if end.outcome is Outcome.ANSWERED and end.status < 400:
+            self.quotas.counted(attempt, end.usage)
         if end.outcome is not Outcome.FAILED:
             self._record(
                 call, attempt, end.status, usage=end.usage, error_kind=end.error_kind, ttft=end.ttfb
@@ -517,6 +530,7 @@ class Pipeline:
         where the request goes next."""
         if isinstance(err, errors.RateLimited):  # our own limiter: just go elsewhere
             return Action.NEXT_ACCOUNT
+        self.quotas.failed(attempt, err)
         status = getattr(err, "upstream_status", None)
         failure: Failure = attempt.provider.family.classify(status, err.kind)
         if status == 401 and self.credentials.rejected(attempt.account):

@@ -28,12 +28,13 @@ A provider entry says how to reach one kind of upstream:
     capabilities what the provider's API serves besides chat (chat, embeddings,
                  images, transcription, speech, moderation, rerank, completions);
                  ``["chat"]`` when not given
-    quota        optional: how the plan's remaining usage is read (one of
-                 ``QUOTA_READERS``: the plan's own usage endpoint, ``zai``,
-                 ``kimi``, ``minimax``, or the rate-limit headers of its answers,
-                 ``github``, ``openai``, ``anthropic``)
     notice       optional text shown when the provider is added (terms of use,
                  how to point a client at it)
+    quota        optional: the quota reader for its usage windows (``anthropic``,
+                 ``openai``, ``github``, ``codex``, ``zai``, ``kimi``, ``minimax``;
+                 see ``providers/quota/readers.py``)
+    quota_limits optional: limits the plan publishes but does not report usage
+                 of, counted by the gateway (``[{"window": "5h", "requests": 200}]``)
     models       known models: id, context, max_output, price (USD per 1M tokens:
                  input, output, cached_input, reasoning), and capabilities when
                  the model does less than its provider (an embedding model)
@@ -64,12 +65,14 @@ from omniroute.errors import BadRequest, ConfigError
 from omniroute.formats.wire import WIRE_FORMATS
 from omniroute.providers import DIALECTS, family_for
 from omniroute.providers.family import capabilities_of, check_capabilities
+from omniroute.providers.quota.estimate import QuotaLimit, parse_limits
+from omniroute.providers.quota.readers import READERS
 from omniroute.routing.model import TIERS
 
 AUTH_KINDS = frozenset({"api_key", "oauth", "none", "pass-through"})
 AUTH_HEADERS = frozenset({"bearer", "x-api-key", "x-goog-api-key"})
 FLOWS = frozenset({"pkce"})
-QUOTA_READERS = frozenset({"zai", "kimi", "minimax", "github", "openai", "anthropic"})
+QUOTA_READERS = frozenset(READERS)  # the quota readers a catalog entry may name
 _LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 
 
@@ -143,8 +146,9 @@ class CatalogProvider:
     strip: tuple[str, ...] = ()
     docs: str = ""
     capabilities: tuple[str, ...] = ("chat",)
-    quota: str | None = None
     notice: str | None = None
+    quota: str | None = None  # the quota reader's name
+    quota_limits: tuple[QuotaLimit, ...] = ()
 
     def model(self, model_id: str) -> CatalogModel | None:
         for model in self.models:
@@ -179,6 +183,10 @@ class CatalogProvider:
             "docs": self.docs,
             "quota": self.quota,
             "notice": self.notice,
+            "quota_limits": [
+                {"window": q.window, "requests": q.requests, "tokens": q.tokens}
+                for q in self.quota_limits
+            ],
             "models": [dataclasses.asdict(m) for m in self.models],
         }
 
@@ -268,6 +276,7 @@ def _parse_provider(raw: Any) -> CatalogProvider:
         capabilities=_capabilities(raw, where) or ("chat",),
         quota=_opt_str(raw, "quota", where),
         notice=_opt_str(raw, "notice", where) or None,
+        quota_limits=parse_limits(raw.get("quota_limits"), where),
     )
 
 

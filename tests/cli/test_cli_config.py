@@ -388,6 +388,7 @@ def test_config_show_prints_the_defaults_the_gateway_uses(cli: Cli) -> None:
         "cache.tools = off (default)",
         "cache.combos = none (default)",
         "cache.skip-combos = none (default)",
+        f"quota.skip-at = {options.quota.skip_at} (default)",
     ]
     assert cli.ok("config", "show").splitlines() == expected
     # The gateway's own breakers start from the same values.
@@ -531,3 +532,12 @@ def test_help_lists_every_command() -> None:
     sub = run_cli("provider", "set", "--help", data_dir=Path("/nonexistent")).stdout
     for flag in ("--proxy", "--rpm", "--min-gap", "--max-concurrent", "--max-queue", "--header"):
         assert flag in sub
+
+
+def test_quota_skip_at_is_a_share(cli: Cli) -> None:
+    assert cli.ok("config", "set", "quota.skip-at", "0.9").strip() == "quota.skip-at = 0.9"
+    for bad in ("0", "1.5"):
+        assert "quota.skip-at must be a share above 0 and at most 1" in cli.fails(
+            "config", "set", "quota.skip-at", bad
+        )
+    assert "quota.skip-at = 0.95 (default)" in cli.ok("config", "set", "quota.skip-at", "none")

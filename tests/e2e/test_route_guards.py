@@ -66,6 +66,17 @@ async def test_every_route_has_a_known_guard(gw: Harness) -> None:
     }
 
 
+async def test_read_routes_open_to_the_local_admin_token_or_a_session(gw: Harness) -> None:
+    token_reads = {(m, p) for m, p, label in gw.gateway.routes() if label == ADMIN_TOKEN}
+    assert {("GET", "/api/status"), ("GET", "/api/health"), ("GET", "/api/quota")} <= token_reads
+    http = gw.track(httpx.AsyncClient(base_url=gw.base_url, timeout=15))
+    token = {"authorization": f"Bearer {gw.gateway.admin.token}"}
+    assert (await http.get("/api/quota", headers=token)).status_code == 200
+    admin = await Admin.login(gw)
+    assert (await admin.get("/api/quota")).status_code == 200
+    assert refused(await http.get("/api/quota"))
+
+
 async def test_no_guarded_route_answers_without_a_credential(gw: Harness) -> None:
     # Both before and after a password exists: 'no password yet' must not
     # mean 'open'.

@@ -6,12 +6,14 @@ import contextlib
 import os
 import subprocess
 import sys
+import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
 from omniroute.app import Gateway
 from omniroute.config.editor import ConfigEditor
+from omniroute.providers.catalog import Catalog
 from omniroute.settings import Settings
 
 REPO = Path(__file__).resolve().parents[2]
@@ -77,7 +79,11 @@ class Harness:
 
 @contextlib.asynccontextmanager
 async def running_gateway(
-    tmp_path: Path, *, clock: Callable[[], float] | None = None, **overrides: Any
+    tmp_path: Path,
+    *,
+    clock: Callable[[], float] | None = None,
+    catalog: Catalog | None = None,
+    **overrides: Any,
 ) -> AsyncIterator[Harness]:
     settings = Settings.load(
         {
@@ -90,7 +96,7 @@ async def running_gateway(
         },
         env={},
     )
-    gateway = Gateway(settings) if clock is None else Gateway(settings, clock=clock)
+    gateway = Gateway(settings, clock=clock or time.time, catalog=catalog)
     await gateway.start()
     harness: Harness | None = None
     try:

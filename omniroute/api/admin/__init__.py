@@ -17,6 +17,7 @@ login that cannot be skipped. Thin handlers over the same code the CLI uses.
     logs       /api/logs/requests: the request log, filtered and paged
     observe    /api/telemetry, /api/monitor, /api/logs/console: live observation
     usage      /api/usage: the request log summed up by provider, model, key, day
+    quota      /api/quota: every account's usage windows and whether it is skipped
     translate  /api/translate: the translator playground
     evals      /api/evals: eval suites and their runs against models
     keys       /api/keys: client keys and their scope
@@ -40,6 +41,7 @@ from omniroute.api.admin.manage import LiveGateway, Manage
 from omniroute.api.admin.oauth import OAuthRoutes
 from omniroute.api.admin.observe import ObserveRoutes
 from omniroute.api.admin.providers import ProviderRoutes
+from omniroute.api.admin.quota import QuotaRoutes
 from omniroute.api.admin.routing import RoutingRoutes
 from omniroute.api.admin.sessions import AdminAuth
 from omniroute.api.admin.settings import SettingsRoutes
@@ -93,6 +95,7 @@ class AdminApi:
         SettingsRoutes(self._manage).install(router, self.guards)
         SpendingRoutes(self._manage).install(router, self.guards)
         HealthRoutes(self._manage).install(router, self.guards)
+        QuotaRoutes(self._manage).install(router, self.guards)
         AuditRoutes(self._manage.live.store).install(router, self.guards)
         live = self._manage.live
         observers = live.observers

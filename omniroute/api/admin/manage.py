@@ -25,6 +25,7 @@ from omniroute.errors import BadRequest, NotFound
 from omniroute.gateway.console import ConsoleLog
 from omniroute.gateway.evals.runner import EvalRunner
 from omniroute.gateway.observe import Observers
+from omniroute.gateway.quotas import Quotas
 from omniroute.gateway.registry import Registry
 from omniroute.gateway.resilience import Resilience
 from omniroute.http.message import Request
@@ -61,6 +62,8 @@ class LiveGateway:
     tokens: TokenManager | None = None
     # Eval runs in the background (None: evals cannot be run here).
     evals: EvalRunner | None = None
+    # Usage windows per account (``/api/quota``); None: not tracked.
+    quotas: Quotas | None = None
 
 
 class Manage:
