@@ -234,6 +234,7 @@ class CacheOptions:
         return self.enabled
 
 
+@dataclass(frozen=True, slots=True)
 class QuotaOptions:
     skip_at: float = DEFAULT_SKIP_AT  # used share (0..1) at which an account is skipped
 
