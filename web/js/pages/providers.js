@@ -44,6 +44,13 @@ function seconds(value) {
   return formatNumber(Math.ceil(s / 60), { style: "unit", unit: "minute", unitDisplay: "short" });
 }
 
+function until(value) {
+  const s = Math.max(0, value || 0);
+  if (s < 7200) return seconds(s);
+  if (s < 172800) return formatNumber(Math.round(s / 3600), { style: "unit", unit: "hour", unitDisplay: "short" });
+  return formatNumber(Math.round(s / 86400), { style: "unit", unit: "day", unitDisplay: "short" });
+}
+
 function limitsText(limits) {
   if (!limits) return t("providers.limits-default");
   return LIMITS.filter((l) => limits[l.name] != null).map((l) => `${l.name}=${limits[l.name]}`).join(", ") || t("providers.limits-default");
@@ -104,6 +111,7 @@ export default async function render(root, ctx) {
   let catalog = [];
   let providers = [];
   let grants = new Map(); // account id -> its sign-in (status, expiry, email)
+  let quotas = new Map(); // account id -> its usage windows (GET /api/quota)
   let stopFlow = null; // ends the polling of the sign-in shown, when another starts
   const flowBox = h("div", { class: "sign-in-flow", "aria-live": "polite" });
   root.append(
@@ -115,10 +123,13 @@ export default async function render(root, ctx) {
   );
 
   async function load() {
-    const [list, health, signed] = await Promise.all([get("/api/providers"), get("/api/health"), get("/api/oauth/accounts")]);
+    const [list, health, signed, quota] = await Promise.all([
+      get("/api/providers"), get("/api/health"), get("/api/oauth/accounts"), get("/api/quota")]);
     if (ctx.signal.aborted) return;
     providers = list.providers;
     grants = new Map(signed.accounts.map((g) => [g.account_id, g]));
+    // A pass-through account's windows are per client credential: not shown here.
+    quotas = new Map(quota.accounts.filter((q) => !q.client).map((q) => [q.account_id, q]));
     clear(listBox, providers.length
       ? providers.map((p) => providerCard(p, health))
       : h("p", { class: "muted" }, t("providers.empty")));
@@ -267,10 +278,28 @@ export default async function render(root, ctx) {
         accountHealth(a.id, health),
         a.proxy ? h("span", { class: "small" }, t("providers.via-proxy", { proxy: a.proxy })) : null,
         a.limits ? h("span", { class: "small" }, limitsText(a.limits)) : null),
+      quotaBars(a.id),
       h("div", { class: "row" }, toggle, remove),
       h("details", {},
         h("summary", {}, t("providers.account-settings", { id: a.id })),
         editor.element, error, h("div", { class: "row" }, save)));
+  }
+
+  // ---- usage windows: one bar per window, and when routing skips the account
+  function quotaBars(id) {
+    const q = quotas.get(id);
+    if (!q || !q.windows.length) return null;
+    return h("div", { class: "quota" },
+      q.windows.map((w) => {
+        const name = w.model ? `${w.name} · ${w.model}` : w.name;
+        const label = t("providers.quota.window", { name, percent: formatNumber(w.used_percent, { maximumFractionDigits: 0 }) });
+        return h("div", { class: "quota-window" },
+          h("span", { class: "small" }, label),
+          h("meter", { min: "0", max: "100", low: "70", high: "90", optimum: "0", value: String(w.used_percent), "aria-label": label }),
+          w.resets_in != null ? h("span", { class: "small muted" }, t("providers.quota.resets", { time: until(w.resets_in) })) : null,
+          w.estimated ? badge(t("providers.quota.estimated")) : null);
+      }),
+      q.blocked ? badge(t("providers.quota.blocked", { time: until(q.blocked_until - Date.now() / 1000) }), "warn") : null);
   }
 
   function addAccountForm(p) {
@@ -406,6 +435,7 @@ export default async function render(root, ctx) {
         badge(a.enabled ? t("common.enabled") : t("common.disabled"), a.enabled ? "ok" : "warn"),
         accountHealth(a.id, health)),
       grant && grant.last_error && status !== "ok" ? h("p", { class: "small error-text" }, grant.last_error) : null,
+      quotaBars(a.id),
       h("div", { class: "row" }, again, out));
   }
 
