@@ -505,3 +505,20 @@ async def test_the_health_view_names_and_resets_one_credentials_rest(env: Env) -
     reset = await env.admin_ok("POST", "/api/health/reset", json={"target": "claude-passthrough"})
     assert rest["key"] in reset["reset"]
     assert await env.ask(env.claude_code()) == SUBSCRIPTION_ANSWER
+
+
+async def test_answers_paid_by_a_clients_own_credential_are_never_cached(env: Env) -> None:
+    await env.gw.config.change_settings({"cache.enabled": "on"})
+    await env.gw.reload()
+    client = env.claude_code()
+    for _ in range(2):
+        raw = await client.messages.with_raw_response.create(
+            model=COMBO,
+            max_tokens=64,
+            temperature=0,
+            messages=[{"role": "user", "content": "Hello"}],
+        )
+        assert "x-omniroute-cache" not in raw.headers
+    # Both went to the subscription: one developer's answer is never served
+    # to another, who may share the gateway key.
+    assert len(env.subscription_calls()) == 2
