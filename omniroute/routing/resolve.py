@@ -303,9 +303,18 @@ def _bare(model: str, view: RoutingView, usable: list[ProviderView]) -> tuple[Ta
 def _listed_by(
     model: str, providers: Sequence[ProviderView], *, exact: bool = False
 ) -> tuple[Target, ...]:
-    """Providers listing ``model`` exactly (or, unless ``exact``, by spelling)."""
+    """Providers listing ``model`` exactly (or, unless ``exact``, by spelling).
+    Within a tier, a provider listing the very id comes before one that only
+    spells it alike (``google/gemini-2.5-pro`` on an aggregator)."""
     find = _exact if exact else _listed
-    return tuple(Target(p.name, hit) for p in providers if (hit := find(p, model)) is not None)
+    found = [(p, hit) for p in providers if (hit := find(p, model)) is not None]
+    wanted = model.casefold()
+
+    def rank(item: tuple[ProviderView, str]) -> tuple[int, bool]:
+        tier = TIERS.index(item[0].tier) if item[0].tier in TIERS else len(TIERS)
+        return (tier, item[1].casefold() != wanted)
+
+    return tuple(Target(p.name, hit) for p, hit in sorted(found, key=rank))
 
 
 def _exact(provider: ProviderView, model: str) -> str | None:
