@@ -24,14 +24,13 @@ from typing import Any
 from omniroute import errors
 from omniroute.cli.common import command, port_number, with_store
 from omniroute.config.audit import CLI, Auditor
-from omniroute.config.options import Options
+from omniroute.config.options import Options, ProviderOptions, egress_proxy
 from omniroute.providers.oauth.chatgpt import PORT
 from omniroute.providers.oauth.flows import DONE, FLOW_LIFETIME, LoginFlow
 from omniroute.providers.oauth.http import OAuthHttp
 from omniroute.providers.oauth.service import SUPPORTED, SignIns, ssh_hint
 from omniroute.settings import Settings
 from omniroute.store import Store
-from omniroute.store.proxies import DIRECT
 from omniroute.upstream import UpstreamClient
 
 
@@ -150,5 +149,6 @@ async def cmd_logout(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _proxy(store: Store) -> str | None:
-    proxy = Options.read((await store.snapshot()).settings).proxy
-    return None if not proxy or proxy == DIRECT else proxy
+    """The gateway's egress proxy, which sign-ins take like requests do."""
+    options = Options.read((await store.snapshot()).settings)
+    return egress_proxy(options, ProviderOptions(), ProviderOptions())

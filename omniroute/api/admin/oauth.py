@@ -21,6 +21,7 @@ from typing import Any
 from omniroute.api.admin.access import ADMIN_SESSION, ADMIN_TOKEN, Guards
 from omniroute.api.admin.manage import Manage, body_of
 from omniroute.config.audit import Auditor
+from omniroute.config.options import ProviderOptions, egress_proxy
 from omniroute.errors import BadRequest
 from omniroute.http.message import Request, Response
 from omniroute.http.routing import Router
@@ -28,7 +29,6 @@ from omniroute.providers.oauth.flows import DONE, FLOW_LIFETIME, LoginFlow
 from omniroute.providers.oauth.service import SignIns, ssh_hint
 from omniroute.providers.oauth.tokens import TokenManager
 from omniroute.store import sign_ins as grants
-from omniroute.store.proxies import DIRECT
 
 PASTE_HINT = (
     "If the browser runs on another machine it ends on a page that cannot be reached: "
@@ -92,8 +92,8 @@ class OAuthRoutes:
 
     def _proxy(self) -> str | None:
         """The gateway's egress proxy, which sign-ins take like requests do."""
-        proxy = self._m.live.registry().options.proxy
-        return None if not proxy or proxy == DIRECT else proxy
+        options = self._m.live.registry().options
+        return egress_proxy(options, ProviderOptions(), ProviderOptions())
 
     async def complete(self, request: Request) -> Response:
         body = body_of(request, ("url", "code"))
