@@ -14,7 +14,7 @@ import time
 from typing import Any
 
 from omniroute.cli.common import command, group, with_store
-from omniroute.cli.status import running_gateway_get
+from omniroute.cli.status import call_running_gateway
 from omniroute.settings import Settings
 from omniroute.store import Store
 from omniroute.store import response_cache as rows
@@ -28,7 +28,7 @@ def register(sub: Any) -> None:
 
 
 async def cmd_cache_stats(args: argparse.Namespace, settings: Settings) -> int:
-    found = running_gateway_get(settings, "/api/health")
+    found = call_running_gateway(settings, "/api/health")
     if found is not None:
         stats: dict[str, Any] = dict(found[1].get("cache") or {})
         stats["source"] = "gateway"

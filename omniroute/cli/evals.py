@@ -16,14 +16,13 @@ from __future__ import annotations
 import argparse
 import json
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from omniroute import errors
 from omniroute.cli.common import command, group, split_list, whole
+from omniroute.cli.status import ask_gateway
 from omniroute.settings import Settings
 
 POLL_EVERY = 0.5  # seconds between two looks at a run in progress
@@ -123,35 +122,5 @@ def _quote(name: str) -> str:
 
 
 def _api(settings: Settings, method: str, path: str, body: Any = None) -> Any:
-    """One call to the running gateway's management API with the local
-    token; its error message as a BadRequest."""
-    from omniroute.api.status import read_admin_file
-
-    admin = read_admin_file(settings.data_dir)
-    if admin is None:
-        raise errors.BadRequest(f"no gateway is running for {settings.data_dir}; start it first")
-    url = str(admin.get("url", ""))
-    if not url.startswith("http://"):
-        raise errors.BadRequest("the admin file is damaged; restart the gateway")
-    headers = {"Authorization": f"Bearer {admin.get('token', '')}"}
-    data = None
-    if body is not None:
-        data = json.dumps(body).encode()
-        headers["Content-Type"] = "application/json"
-    request = urllib.request.Request(url + path, data, headers, method=method)  # noqa: S310
-    try:
-        with urllib.request.urlopen(request, timeout=30) as answer:  # noqa: S310 (http only)
-            return json.load(answer)
-    except urllib.error.HTTPError as exc:
-        raise errors.BadRequest(_message(exc)) from None
-    except (OSError, ValueError) as exc:
-        raise errors.BadRequest(
-            f"the gateway at {url} did not answer ({exc.__class__.__name__})"
-        ) from None
-
-
-def _message(exc: urllib.error.HTTPError) -> str:
-    try:
-        return str(json.load(exc)["error"]["message"])
-    except (ValueError, KeyError, TypeError):
-        return f"the gateway answered HTTP {exc.code}"
+    """One call to the running gateway's management API with the local token."""
+    return ask_gateway(settings, path, method=method, body=body, timeout=30)[1]

@@ -28,9 +28,12 @@ async def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def running_gateway_get(settings: Settings, path: str) -> tuple[str, Any] | None:
-    """GET ``path`` of the gateway running on this data dir with its local
-    admin token: its URL and the JSON answer; None when none is running."""
+def call_running_gateway(
+    settings: Settings, path: str, *, method: str = "GET", body: Any = None, timeout: float = 10
+) -> tuple[str, Any] | None:
+    """Call ``path`` of the gateway running on this data dir with its local
+    admin token: its URL and the JSON answer; None when none is running.
+    An error answer becomes a BadRequest carrying the gateway's message."""
     from omniroute.api.status import read_admin_file
 
     admin = read_admin_file(settings.data_dir)
@@ -40,23 +43,39 @@ def running_gateway_get(settings: Settings, path: str) -> tuple[str, Any] | None
     if not url.startswith("http://"):
         raise errors.BadRequest("the admin file is damaged; restart the gateway")
     headers = {"Authorization": f"Bearer {admin.get('token', '')}"}
-    import urllib.request  # only when the gateway is asked
+    data = None
+    if body is not None:
+        data = json.dumps(body).encode()
+        headers["Content-Type"] = "application/json"
+    import urllib.error  # only when the gateway is asked
+    import urllib.request
 
-    request = urllib.request.Request(url + path, headers=headers)  # noqa: S310
+    request = urllib.request.Request(url + path, data, headers, method=method)  # noqa: S310
     try:
-        with urllib.request.urlopen(request, timeout=10) as answer:  # noqa: S310 (http only)
+        with urllib.request.urlopen(request, timeout=timeout) as answer:  # noqa: S310 (http only)
             return url, json.load(answer)
+    except urllib.error.HTTPError as exc:
+        raise errors.BadRequest(_error_message(exc)) from None
     except (OSError, ValueError) as exc:
         raise errors.BadRequest(
             f"the gateway at {url} did not answer ({exc.__class__.__name__})"
         ) from None
 
 
-def ask_gateway(settings: Settings, path: str) -> tuple[str, Any]:
-    """``running_gateway_get`` for a command that needs the gateway running."""
-    found = running_gateway_get(settings, path)
+def _error_message(exc: Any) -> str:
+    try:
+        return str(json.load(exc)["error"]["message"])
+    except (ValueError, KeyError, TypeError):
+        return f"the gateway answered HTTP {exc.code}"
+
+
+def ask_gateway(
+    settings: Settings, path: str, *, method: str = "GET", body: Any = None, timeout: float = 10
+) -> tuple[str, Any]:
+    """``call_running_gateway`` for a command that needs the gateway running."""
+    found = call_running_gateway(settings, path, method=method, body=body, timeout=timeout)
     if found is None:
-        raise errors.BadRequest(f"no gateway is running for {settings.data_dir}")
+        raise errors.BadRequest(f"no gateway is running for {settings.data_dir}; start it first")
     return found
 
 

@@ -91,4 +91,6 @@ async def test_status_is_readable_and_complete_as_json(tmp_path: Path) -> None:
 async def test_status_without_a_gateway_is_one_line(tmp_path: Path) -> None:
     done = run_cli("status", data_dir=tmp_path / "d", check=False)
     assert done.returncode == 2
-    assert done.stderr.splitlines() == [f"omniroute: no gateway is running for {tmp_path / 'd'}"]
+    assert done.stderr.splitlines() == [
+        f"omniroute: no gateway is running for {tmp_path / 'd'}; start it first"
+    ]
