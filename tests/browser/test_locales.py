@@ -11,7 +11,13 @@ import pytest
 
 WEB = Path(__file__).resolve().parents[2] / "web"
 LOCALES = WEB / "locales"
-REQUIRED = ("en", "pt-BR", "es", "zh-CN", "ar")
+# The thirty languages the dashboard ships; Arabic and Hebrew are right to left.
+REQUIRED = (
+    "en", "ar", "bg", "da", "de", "es", "fi", "fil", "fr", "he",
+    "hi", "hu", "id", "it", "ja", "ko", "ms", "nb", "nl", "pl",
+    "pt-BR", "pt-PT", "ro", "ru", "sk", "sv", "th", "uk", "vi", "zh-CN",
+)  # fmt: skip
+RIGHT_TO_LEFT = {"ar", "he"}
 PLACEHOLDER = re.compile(r"\{(\w+)\}")
 
 
@@ -23,7 +29,25 @@ def load(code: str) -> dict[str, str]:
 
 def test_the_required_languages_exist() -> None:
     present = {path.stem for path in LOCALES.glob("*.json")}
-    assert set(REQUIRED) <= present
+    assert len(REQUIRED) == 30
+    assert present == set(REQUIRED)
+
+
+def listed_languages() -> list[tuple[str, bool]]:
+    """(code, right to left) for each entry of the language menu in i18n.js."""
+    source = (WEB / "js" / "i18n.js").read_text(encoding="utf-8")
+    menu = source[source.index("export const LANGUAGES") :]
+    menu = menu[: menu.index("];")]
+    entries = re.findall(r"\{ code: \"([\w-]+)\", name: \"[^\"]+\"(, rtl: true)?", menu)
+    return [(code, bool(rtl)) for code, rtl in entries]
+
+
+def test_the_language_menu_offers_every_locale_once() -> None:
+    listed = listed_languages()
+    codes = [code for code, _ in listed]
+    assert sorted(codes) == sorted(REQUIRED)
+    assert len(codes) == len(set(codes))
+    assert {code for code, rtl in listed if rtl} == RIGHT_TO_LEFT
 
 
 @pytest.mark.parametrize("code", [c for c in REQUIRED if c != "en"])

@@ -5,6 +5,7 @@ go to test-artifacts/screens."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 
 import httpx
@@ -14,6 +15,7 @@ from playwright.sync_api import Browser, Page, expect
 from tests.browser.conftest import Watch, log_in, new_page, screenshot
 from tests.browser.harness import Served, serve
 from tests.browser.layout import phone_overflow
+from tests.browser.test_locales import LOCALES, RIGHT_TO_LEFT
 
 PAGES = (
     "home",
@@ -77,10 +79,24 @@ def test_every_page_renders_cleanly(
     context.close()
 
 
-def test_every_page_fits_a_phone_right_to_left(populated: Served, browser: Browser) -> None:
-    """In Arabic at 360 px nothing in any page's area sticks out sideways."""
+def wordiest_locales(count: int) -> list[str]:
+    """The left-to-right locales whose strings are longest in all: the ones
+    most likely to push a button or a heading past a phone's edge."""
+    sizes = {}
+    for path in LOCALES.glob("*.json"):
+        if path.stem not in RIGHT_TO_LEFT:
+            sizes[path.stem] = sum(map(len, json.loads(path.read_text("utf-8")).values()))
+    return sorted(sizes, key=lambda code: -sizes[code])[:count]
+
+
+@pytest.mark.parametrize("lang", [*sorted(RIGHT_TO_LEFT), *wordiest_locales(2)])
+def test_every_page_fits_a_phone_in_long_and_right_to_left_languages(
+    populated: Served, browser: Browser, lang: str
+) -> None:
+    """Right to left (Arabic, Hebrew) and in the two wordiest languages, at
+    360 px nothing in any page's area sticks out sideways."""
     watch = Watch()
-    found = phone_overflow(browser, populated, watch, list(PAGES), "ar")
+    found = phone_overflow(browser, populated, watch, list(PAGES), lang)
     assert {page: items for page, items in found.items() if items} == {}
     watch.assert_clean()
 

@@ -1,11 +1,38 @@
 // Every visible string comes from /locales/<lang>.json by key. English is
 // always loaded too, as the fallback for a key a translation lacks.
+// Ordered by code. ``aliases`` are other tags a browser may send for the
+// same language (old ISO codes, Norwegian's umbrella tag).
 export const LANGUAGES = [
   { code: "en", name: "English" },
-  { code: "pt-BR", name: "Português (Brasil)" },
-  { code: "es", name: "Español" },
-  { code: "zh-CN", name: "简体中文" },
   { code: "ar", name: "العربية", rtl: true },
+  { code: "bg", name: "Български" },
+  { code: "da", name: "Dansk" },
+  { code: "de", name: "Deutsch" },
+  { code: "es", name: "Español" },
+  { code: "fi", name: "Suomi" },
+  { code: "fil", name: "Filipino", aliases: ["tl"] },
+  { code: "fr", name: "Français" },
+  { code: "he", name: "עברית", rtl: true, aliases: ["iw"] },
+  { code: "hi", name: "हिन्दी" },
+  { code: "hu", name: "Magyar" },
+  { code: "id", name: "Bahasa Indonesia", aliases: ["in"] },
+  { code: "it", name: "Italiano" },
+  { code: "ja", name: "日本語" },
+  { code: "ko", name: "한국어" },
+  { code: "ms", name: "Bahasa Melayu" },
+  { code: "nb", name: "Norsk bokmål", aliases: ["no", "nn"] },
+  { code: "nl", name: "Nederlands" },
+  { code: "pl", name: "Polski" },
+  { code: "pt-BR", name: "Português (Brasil)" },
+  { code: "pt-PT", name: "Português (Portugal)" },
+  { code: "ro", name: "Română" },
+  { code: "ru", name: "Русский" },
+  { code: "sk", name: "Slovenčina" },
+  { code: "sv", name: "Svenska" },
+  { code: "th", name: "ไทย" },
+  { code: "uk", name: "Українська" },
+  { code: "vi", name: "Tiếng Việt" },
+  { code: "zh-CN", name: "简体中文" },
 ];
 const STORAGE = "omniroute.lang";
 let strings = {};
@@ -25,7 +52,8 @@ export function preferredLanguage() {
   for (const wanted of navigator.languages || []) {
     const exact = LANGUAGES.find((l) => l.code.toLowerCase() === wanted.toLowerCase());
     if (exact) return exact.code;
-    const base = LANGUAGES.find((l) => l.code.split("-")[0] === wanted.split("-")[0]);
+    const primary = wanted.split("-")[0].toLowerCase();
+    const base = LANGUAGES.find((l) => l.code.split("-")[0] === primary || (l.aliases || []).includes(primary));
     if (base) return base.code;
   }
   return "en";
