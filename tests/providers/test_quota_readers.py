@@ -17,8 +17,6 @@ from omniroute.errors import ConfigError
 from omniroute.providers.catalog import Catalog
 from omniroute.providers.quota import READERS, UNKNOWN_RESET, Window, exhausted, parse_limits
 from omniroute.providers.quota.readers import (
-    codex_url,
-    copilot_url,
     kimi_url,
     minimax_url,
     zai_url,
@@ -152,79 +150,6 @@ def test_github_models_headers_both_kinds() -> None:
     assert tokens["tokens"].used_fraction == 0.5 and tokens["tokens"].resets_at is None
 
 
-def test_copilot_usage_reads_percent_remaining_as_what_is_left() -> None:
-    body = {
-        "copilot_plan": "individual",
-        "quota_reset_date": "2027-02-01",
-        "quota_snapshots": {
-            "chat": {"unlimited": True, "percent_remaining": 100},
-            "completions": {"unlimited": True},
-            "premium_interactions": {
-                "entitlement": 300,
-                "remaining": 12,
-                "percent_remaining": 4.0,
-                "unlimited": False,
-            },
-        },
-    }
-    found = parsed("github", body)
-    assert set(found) == {"premium-interactions-monthly"}
-    premium = found["premium-interactions-monthly"]
-    assert premium.used_fraction == pytest.approx(0.96) and premium.source == "endpoint"
-    # A date alone is that day's start in UTC; a time without a zone is no moment.
-    assert premium.resets_at == datetime(2027, 2, 1, tzinfo=UTC).timestamp()
-    body["quota_reset_date"] = "2027-02-01T00:00:00"
-    assert parsed("github", body)["premium-interactions-monthly"].resets_at is None
-    assert copilot_url("https://api.githubcopilot.com") == (
-        "https://api.github.com/copilot_internal/user"
-    )
-    assert copilot_url("https://models.github.ai/inference") is None
-
-
-# ---------------------------------------------------------------------- codex
-
-
-def test_codex_headers_name_windows_by_their_length() -> None:
-    found = windows(
-        "codex",
-        {
-            "x-codex-primary-used-percent": "96",
-            "x-codex-primary-window-minutes": "300",
-            "x-codex-primary-reset-after-seconds": "1200",
-            "x-codex-secondary-used-percent": "30.5",
-            "x-codex-secondary-window-minutes": "10080",
-            "x-codex-secondary-reset-at": str(int(NOW) + 86400),
-        },
-    )
-    assert found["5h"] == Window("5h", 0.96, NOW + 1200)
-    assert found["7d"].used_fraction == pytest.approx(0.305)
-    assert found["7d"].resets_at == NOW + 86400
-
-
-def test_codex_usage_body() -> None:
-    body = {
-        "plan_type": "plus",
-        "rate_limit": {
-            "limit_reached": False,
-            "primary_window": {
-                "used_percent": 12,
-                "limit_window_seconds": 18000,
-                "reset_after_seconds": 100,
-                "reset_at": int(NOW) + 100,
-            },
-            "secondary_window": {"used_percent": 50, "limit_window_seconds": 604800},
-        },
-        "credits": {"has_credits": False, "unlimited": False, "balance": "0"},
-    }
-    found = parsed("codex", body)
-    assert found["5h"].used_fraction == 0.12 and found["5h"].resets_at == NOW + 100
-    assert found["7d"].used_fraction == 0.5 and found["7d"].resets_at is None
-    assert codex_url("https://chatgpt.com/backend-api/codex") == (
-        "https://chatgpt.com/backend-api/wham/usage"
-    )
-    assert codex_url("https://api.openai.com/v1") is None
-
-
 # ------------------------------------------------------------- coding plans
 
 
@@ -279,6 +204,15 @@ def test_kimi_usages_body() -> None:
     assert kimi_url("https://api.kimi.com/coding/v1") == "https://api.kimi.com/coding/v1/usages"
 
 
+def test_a_reset_given_as_a_date_is_that_day_in_utc_and_a_zoneless_time_is_none() -> None:
+    def weekly_reset(when: str) -> float | None:
+        body = {"usage": {"limit": "100", "remaining": "74", "resetTime": when}}
+        return parsed("kimi", body)["weekly"].resets_at
+
+    assert weekly_reset("2027-02-01") == datetime(2027, 2, 1, tzinfo=UTC).timestamp()
+    assert weekly_reset("2027-02-01T00:00:00") is None
+
+
 def test_minimax_remains_counts_what_is_left() -> None:
     body = {
         "model_remains": [
@@ -310,7 +244,7 @@ def test_minimax_remains_counts_what_is_left() -> None:
     )
 
 
-@pytest.mark.parametrize("reader", ["github", "codex", "zai", "kimi", "minimax"])
+@pytest.mark.parametrize("reader", ["zai", "kimi", "minimax"])
 @pytest.mark.parametrize("body", [None, [], "text", {"data": 3}, {"limits": "x"}])
 def test_an_unexpected_body_gives_no_windows(reader: str, body: Any) -> None:
     assert parsed(reader, body) == {}

@@ -22,10 +22,6 @@ openai     ``x-ratelimit-limit|remaining|reset-requests|tokens``; resets are
            durations (``6m0s``, ``1s``, ``20ms``).
 github     GitHub Models: the same headers as openai, and GitHub's own
            ``x-ratelimit-limit|remaining|reset`` (reset in unix seconds).
-           Copilot's ``copilot_internal/user`` body when the provider is
-           Copilot itself (``percent_remaining`` is the share *left*).
-codex      ``x-codex-primary|secondary-used-percent``, ``-window-minutes``,
-           ``-reset-at`` / ``-reset-after-seconds``; and ``wham/usage``.
 zai        Z.ai / Zhipu GLM Coding Plan: ``GET /api/monitor/usage/quota/limit``
            → ``data.limits[]`` with ``type`` ``TOKENS_LIMIT`` (the prompt
            window; ``unit`` 3 = hours, ``number`` 5), ``percentage`` 0..100
@@ -112,7 +108,7 @@ def _epoch(value: Any) -> float | None:
             when = datetime.fromisoformat(text)
         except ValueError:
             return None
-        if len(text) == 10:  # a date alone (Copilot's reset date): that day, UTC
+        if len(text) == 10:  # a date alone: that day, UTC
             return when.replace(tzinfo=UTC).timestamp()
         return when.timestamp() if when.tzinfo is not None else None
     return None
@@ -188,87 +184,6 @@ def github_headers(h: dict[str, str], now: float, model: str) -> list[Window]:
     used = _used(h.get("x-ratelimit-limit"), h.get("x-ratelimit-remaining"))
     if used is not None:
         windows.append(Window("requests", used, _epoch(h.get("x-ratelimit-reset"))))
-    return windows
-
-
-def copilot_url(base_url: str) -> str | None:
-    """Copilot's usage lives on GitHub's API, for Copilot's own hosts only."""
-    host = urlsplit(base_url).hostname or ""
-    if host == "githubcopilot.com" or host.endswith(".githubcopilot.com"):
-        return "https://api.github.com/copilot_internal/user"
-    return None
-
-
-def copilot_body(body: Any, now: float) -> list[Window]:
-    if not isinstance(body, dict):
-        return []
-    resets = _epoch(body.get("quota_reset_date"))
-    snapshots = body.get("quota_snapshots")
-    windows: list[Window] = []
-    if isinstance(snapshots, dict):
-        for name in ("premium_interactions", "chat"):
-            snap = snapshots.get(name)
-            if not isinstance(snap, dict) or snap.get("unlimited") is True:
-                continue
-            left = _float(snap.get("percent_remaining"))
-            if left is None:
-                continue
-            # percent_remaining is what is *left*: used is the rest.
-            windows.append(
-                Window(
-                    f"{name.replace('_', '-')}-monthly", 1 - left / 100, resets, source="endpoint"
-                )
-            )
-    return windows
-
-
-# ---------------------------------------------------------------------- codex
-
-
-def codex_headers(h: dict[str, str], now: float, model: str) -> list[Window]:
-    windows: list[Window] = []
-    for which in ("primary", "secondary"):
-        prefix = f"x-codex-{which}-"
-        used = _float(h.get(prefix + "used-percent"))
-        if used is None:
-            continue
-        minutes = _float(h.get(prefix + "window-minutes"))
-        resets = _epoch(h.get(prefix + "reset-at"))
-        after = _float(h.get(prefix + "reset-after-seconds"))
-        if resets is None and after is not None:
-            resets = now + after
-        name = _span_name(minutes * 60) if minutes else which
-        windows.append(Window(name, used / 100, resets))
-    return windows
-
-
-def codex_url(base_url: str) -> str | None:
-    """``…/backend-api/codex`` → ``…/backend-api/wham/usage``."""
-    base = base_url.rstrip("/")
-    if not base.endswith("/codex"):
-        return None
-    return base.removesuffix("/codex") + "/wham/usage"
-
-
-def codex_body(body: Any, now: float) -> list[Window]:
-    limits = body.get("rate_limit") if isinstance(body, dict) else None
-    if not isinstance(limits, dict):
-        return []
-    windows: list[Window] = []
-    for which in ("primary_window", "secondary_window"):
-        win = limits.get(which)
-        if not isinstance(win, dict):
-            continue
-        used = _float(win.get("used_percent"))
-        if used is None:
-            continue
-        span = _float(win.get("limit_window_seconds"))
-        resets = _epoch(win.get("reset_at"))
-        after = _float(win.get("reset_after_seconds"))
-        if resets is None and after is not None:
-            resets = now + after
-        name = _span_name(span) if span else which.removesuffix("_window")
-        windows.append(Window(name, used / 100, resets, source="endpoint"))
     return windows
 
 
@@ -395,8 +310,7 @@ READERS: Mapping[str, Reader] = {
     for r in (
         Reader("anthropic", anthropic_headers),
         Reader("openai", openai_headers),
-        Reader("github", github_headers, Endpoint(copilot_url, copilot_body, "token")),
-        Reader("codex", codex_headers, Endpoint(codex_url, codex_body)),
+        Reader("github", github_headers),
         Reader("zai", openai_headers, Endpoint(zai_url, zai_body)),
         Reader("kimi", openai_headers, Endpoint(kimi_url, kimi_body)),
         Reader("minimax", _no_headers, Endpoint(minimax_url, minimax_body)),
