@@ -22,10 +22,15 @@ with its audit row: a malformed, partial or refused file changes nothing.
 A withheld secret cannot be restored: an account whose key was withheld is
 left out, a withheld proxy or header value is dropped, and the answer lists
 what was left out. For a restore, use a full export or a backup.
+
+A signed-in account's tokens are never exported: its key column holds only
+a stand-in naming who signed in. It comes back into the gateway that holds
+its sign-in and is left out (and named) anywhere else.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import time
 from collections.abc import Callable, Mapping
@@ -43,7 +48,7 @@ from omniroute.config.providers import check_priority
 from omniroute.config.routing import combo_check
 from omniroute.errors import BadRequest
 from omniroute.formats.wire import WIRE_FORMATS
-from omniroute.providers.accounts import KIND_PASS_THROUGH, kind_of
+from omniroute.providers.accounts import KIND_OAUTH, KIND_PASS_THROUGH, kind_of
 from omniroute.providers.catalog import Catalog
 from omniroute.store import ComboTargetRecord, Store
 from omniroute.store.admin import AdminRows, append_audit
@@ -56,6 +61,9 @@ from omniroute.store.transfer import (
 )
 
 T = TypeVar("T")
+
+# Account kinds whose key column holds a stand-in rather than a credential.
+_STAND_INS = (KIND_PASS_THROUGH, KIND_OAUTH)
 
 FORMAT = "omniroute-config"
 VERSION = 1
@@ -183,11 +191,10 @@ def _provider_out(provider: ProviderData, box: _SecretsOut) -> dict[str, Any]:
                 "label": a.label,
                 "priority": a.priority,
                 "enabled": a.enabled,
-                # A pass-through account's stand-in is no secret: it goes
-                # as it is, so the account comes back even without secrets.
-                "api_key": a.api_key
-                if kind_of(a.extra) == KIND_PASS_THROUGH
-                else box.put(a.api_key),
+                # The stand-in of a pass-through or signed-in account is no
+                # secret: it goes as it is, so the account comes back even
+                # without secrets.
+                "api_key": a.api_key if kind_of(a.extra) in _STAND_INS else box.put(a.api_key),
                 "options": _options_out(a.extra, box),
             }
             for a in provider.accounts
@@ -250,7 +257,7 @@ async def import_config(
     BadRequest, naming the field, when the document cannot be imported; then
     nothing has changed."""
     reader = _Reader(document, passphrase)
-    config = reader.config()
+    config = _signed_in_here(reader.config(), await store.read_config(), reader.left_out)
     counts = _counts(config)
     left_out = tuple(reader.left_out)
     detail = {**counts, "secrets": reader.secrets, "left_out": list(left_out)}
@@ -261,6 +268,30 @@ async def import_config(
         after=lambda conn: append_audit(conn, now, actor, "config.import", None, detail, address),
     )
     return ImportSummary(**counts, left_out=left_out, revision=revision)
+
+
+def _signed_in_here(config: ConfigData, current: ConfigData, left_out: list[str]) -> ConfigData:
+    """``config`` without the signed-in accounts this gateway has no sign-in
+    for: their tokens never leave the gateway where the person signed in, so
+    elsewhere the account would have nothing to call with. Each one left out
+    is named in ``left_out``."""
+    here = {
+        a.api_key for p in current.providers for a in p.accounts if kind_of(a.extra) == KIND_OAUTH
+    }
+    providers = []
+    for i, provider in enumerate(config.providers):
+        kept = []
+        for account in provider.accounts:
+            if kind_of(account.extra) == KIND_OAUTH and account.api_key not in here:
+                who = account.label or "an account"
+                left_out.append(
+                    f"providers[{i}] ({provider.name}): {who} is a sign-in made on another "
+                    "gateway; sign in again here"
+                )
+                continue
+            kept.append(account)
+        providers.append(dataclasses.replace(provider, accounts=tuple(kept)))
+    return dataclasses.replace(config, providers=tuple(providers))
 
 
 class _Reader:

@@ -244,3 +244,45 @@ async def test_a_refused_token_is_refreshed_and_logout_turns_the_account_off(
     assert not any(token in str(listed) for token in seen)  # no token is ever shown
     with pytest.raises(openai.APIStatusError):
         await _ask(client)
+
+
+async def test_export_and_import_keep_a_sign_in_only_where_it_was_made(
+    gw: Harness, fake: FakeChatGPT, tmp_path: Path
+) -> None:
+    admin = await Admin.login(gw)
+    flow = await _sign_in(admin, fake, listen=False)
+    exported = await admin.get("/api/export")  # without secrets
+    assert exported.status_code == 200, exported.text
+    document = exported.json()
+    [provider] = [p for p in document["providers"] if p["name"] == "chatgpt"]
+    [account] = provider["accounts"]
+    # The stand-in names who signed in; no token is in the file.
+    assert str(account["api_key"]).startswith("signed-in:")
+    assert fake.email in str(account["label"])
+    [grant] = await gw.gateway.store.read_sealed(sign_ins.read_grants)
+    assert grant.tokens.access_token not in exported.text
+    assert str(grant.tokens.refresh_token) not in exported.text
+
+    # Back into the same gateway: the account and its sign-in stay.
+    imported = await admin.post("/api/import", json=document)
+    assert imported.status_code == 200, imported.text
+    assert not [x for x in imported.json()["left_out"] if "sign-in" in x]
+    await gw.reload()
+    [kept] = await gw.gateway.store.read_sealed(sign_ins.read_grants)
+    assert kept.account_id == flow["account_id"] and kept.tokens == grant.tokens
+    answer = await _openai(gw).chat.completions.create(
+        model=MODEL, messages=[{"role": "user", "content": "hi"}]
+    )
+    assert answer.choices[0].message.content == ANSWER
+
+    # Into another gateway: the account would have no tokens, so it is left
+    # out and named; everything else in the file is imported.
+    async with running_gateway(tmp_path / "other") as other:
+        fresh = await Admin.login(other)
+        elsewhere = await fresh.post("/api/import", json=document)
+        assert elsewhere.status_code == 200, elsewhere.text
+        notes = elsewhere.json()["left_out"]
+        assert any(fake.email in note and "sign in again" in note for note in notes), notes
+        snap = await other.gateway.store.snapshot()
+        chatgpt = snap.provider("chatgpt")
+        assert chatgpt is not None and snap.accounts_for(chatgpt.id) == ()
