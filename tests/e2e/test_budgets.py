@@ -53,12 +53,6 @@ def answer(name: str) -> dict[str, object]:
     return openai_chat_json(f"from {name}", "m", usage=Usage(input=12, output=7))
 
 
-@pytest.fixture
-async def mock() -> AsyncIterator[MockUpstream]:
-    async with MockUpstream() as up:
-        yield up
-
-
 async def chat(gw: Harness, model: str, key: str | None = None) -> httpx.Response:
     async with httpx.AsyncClient(base_url=gw.base_url, timeout=15) as http:
         return await http.post(

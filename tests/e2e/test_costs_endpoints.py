@@ -19,12 +19,6 @@ KEY = "sk-upstream-costs-0123456789abcdef"
 
 
 @pytest.fixture
-async def mock() -> AsyncIterator[MockUpstream]:
-    async with MockUpstream() as up:
-        yield up
-
-
-@pytest.fixture
 async def gw(tmp_path: Path, mock: MockUpstream) -> AsyncIterator[Harness]:
     async with running_gateway(tmp_path) as harness:
         await harness.add_provider("oc", "openai", mock.url + "/oc/v1", KEY, ["m"])

@@ -61,12 +61,6 @@ async def setup(gw: Harness, mock: MockUpstream, **cache: Any) -> None:
 
 
 @pytest.fixture
-async def mock() -> AsyncIterator[MockUpstream]:
-    async with MockUpstream() as up:
-        yield up
-
-
-@pytest.fixture
 async def gw(tmp_path: Path, mock: MockUpstream) -> AsyncIterator[Harness]:
     async with running_gateway(tmp_path) as harness:
         await setup(harness, mock)
