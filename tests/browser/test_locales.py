@@ -84,3 +84,13 @@ def test_every_key_the_code_uses_exists_in_english() -> None:
     used = keys_used_by_the_code()
     assert len(used) > 25  # the scan itself works
     assert sorted(used - set(load("en"))) == []
+
+
+def test_every_usage_title_exists_for_every_group() -> None:
+    """The Usage page builds its titles' keys from the group (``title("…")``)."""
+    source = (WEB / "js" / "pages" / "usage.js").read_text(encoding="utf-8")
+    groups = re.findall(r'"(\w+)"', re.search(r"const GROUPS = \[([^\]]+)\]", source).group(1))  # type: ignore[union-attr]
+    titles = re.findall(r'\btitle\("([\w.-]+)"\)', source)
+    assert len(groups) == 3 and len(titles) == 5
+    english = load("en")
+    assert sorted(f"{t}.{g}" for t in titles for g in groups if f"{t}.{g}" not in english) == []

@@ -38,10 +38,10 @@ def test_totals_charts_and_table(served: Served, admin: Page, watch: Watch) -> N
     expect(stat(admin, "Cost")).to_have_text("—")
 
     # Both charts are named images; a segment and a bar are titled with the provider.
-    per_day = admin.get_by_role("img", name="Chart: requests per day (UTC), stacked by Provider")
+    per_day = admin.get_by_role("img", name="Chart: requests per day (UTC), stacked by provider")
     expect(per_day.locator("rect title", has_text=PROVIDER)).to_have_count(1)
     expect(per_day.locator("rect title", has_text=PROVIDER)).to_contain_text("3 requests")
-    per_group = admin.get_by_role("img", name="Chart: requests in the period by Provider")
+    per_group = admin.get_by_role("img", name="Chart: requests in the period by provider")
     expect(per_group.locator("rect title", has_text=PROVIDER)).to_have_text(f"{PROVIDER}: 3")
     expect(per_group.locator("rect")).to_have_count(2)  # and the refused request's "no provider"
     legend = admin.locator(".chart-legend li")
@@ -51,13 +51,17 @@ def test_totals_charts_and_table(served: Served, admin: Page, watch: Watch) -> N
 
     # By model, the refused request shows under the model it asked for.
     admin.get_by_label("Group by").select_option("model")
-    by_model = admin.get_by_role("img", name="Chart: requests in the period by Model")
+    by_model = admin.get_by_role("img", name="Chart: requests in the period by model")
     expect(by_model.locator("rect title", has_text=f"{PROVIDER}/{MODEL}")).to_have_count(1)
     expect(by_model.locator("rect title", has_text=UNKNOWN)).to_have_count(1)
     # By key: the harness's key is named "tests".
     admin.get_by_label("Group by").select_option("key")
-    by_key = admin.get_by_role("img", name="Chart: requests in the period by Client key")
+    by_key = admin.get_by_role("img", name="Chart: requests in the period by client key")
     expect(by_key.locator("rect title")).to_have_text(["tests: 4"])
+    headings = admin.locator("main h2")
+    expect(headings).to_contain_text(
+        ["Requests per day by client key", "Requests by client key", "Numbers by client key"]
+    )
 
     admin.get_by_label("Period", exact=True).select_option("24h")
     expect(stat(admin, "Requests")).to_have_text("4")

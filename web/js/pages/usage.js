@@ -71,7 +71,9 @@ function days(since, until) {
 }
 
 function report(summed, daily, width) {
-  const groupName = t(`usage.group.${summed.group}`);
+  // One string per title and group (not a slot for the group's name), so
+  // each language can put the group word in the form its sentence needs.
+  const title = (which) => t(`${which}.${summed.group}`);
   const parts = [totalsCard(summed.totals)];
   if (!summed.rows.length) {
     parts.push(h("p", { class: "card muted" }, t("usage.empty")));
@@ -94,10 +96,10 @@ function report(summed, daily, width) {
   }
   const requests = (n) => t("usage.n-requests", { n: formatNumber(n) });
   parts.push(h("section", { class: "card", "aria-labelledby": "usage-per-day" },
-    h("h2", { id: "usage-per-day" }, t("usage.chart.per-day", { group: groupName })),
+    h("h2", { id: "usage-per-day" }, title("usage.chart.per-day")),
     legend(legendItems),
     stackedColumns({
-      name: t("usage.chart.per-day-label", { group: groupName }),
+      name: title("usage.chart.per-day-label"),
       categories: days(daily.since, daily.until),
       series: [...stacks.values()],
       tip: (name, day, value) => `${name} · ${day}: ${requests(value)}`,
@@ -105,9 +107,9 @@ function report(summed, daily, width) {
       width,
     })));
   parts.push(h("section", { class: "card", "aria-labelledby": "usage-per-group" },
-    h("h2", { id: "usage-per-group" }, t("usage.chart.per-group", { group: groupName })),
+    h("h2", { id: "usage-per-group" }, title("usage.chart.per-group")),
     horizontalBars({
-      name: t("usage.chart.per-group-label", { group: groupName }),
+      name: title("usage.chart.per-group-label"),
       items: summed.rows.map((row, i) => ({ name: names[i], value: row.requests, color: colorOf(names[i]) })),
       format: formatNumber,
       width,
@@ -123,7 +125,7 @@ function report(summed, daily, width) {
     { label: "usage.cost", value: (row) => formatMoney(row.cost) },
   ];
   parts.push(h("section", { class: "card", "aria-labelledby": "usage-table" },
-    h("h2", { id: "usage-table" }, t("usage.table", { group: groupName })),
+    h("h2", { id: "usage-table" }, title("usage.table")),
     table(columns, summed.rows)));
   return parts;
 }
