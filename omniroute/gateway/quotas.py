@@ -249,19 +249,13 @@ class Quotas:
     ) -> list[Window]:
         assert found.endpoint is not None
         credential = await self._credentials().resolve(account, None)
-        if found.endpoint.auth_header == "token":
-            headers = [
-                ("accept", "application/json"),
-                ("authorization", f"token {credential.secret}"),
-            ]
-        else:
-            headers = provider.family.headers(
-                credential.secret,
-                stream=False,
-                auth_header=credential.scheme or provider.auth_header,
-                extra={**provider.headers, **credential.headers},
-                client_headers={},
-            )
+        headers = provider.family.headers(
+            credential.secret,
+            stream=False,
+            auth_header=credential.scheme or provider.auth_header,
+            extra={**provider.headers, **credential.headers},
+            client_headers={},
+        )
         proxy = self._registry().proxy_for(provider, account)
         async with ColdClient(self._settings, proxy, timeout=POLL_TIMEOUT) as http:
             status, body = await http.request("GET", url, headers)

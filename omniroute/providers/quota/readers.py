@@ -63,9 +63,6 @@ class Endpoint:
 
     url: Callable[[str], str | None]  # from the provider's base URL (None: not here)
     parse: BodyParser
-    # How the credential is sent, when not the provider's own way
-    # (GitHub's API takes ``Authorization: token …``).
-    auth_header: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
