@@ -72,6 +72,18 @@ def claude_answers(
     return reply
 
 
+def answer_with_unified(mock: MockUpstream, used_by_a: float, used_by_b: float) -> float:
+    """Claude answers for accounts A and B, each saying how much of its 5-hour
+    window is used; that window resets an hour from now (returned)."""
+    reset = time.time() + 3600
+    mock.route(
+        "POST",
+        MESSAGES,
+        claude_answers(lambda key, model: unified(used_by_a if key == KEY_A else used_by_b, reset)),
+    )
+    return reset
+
+
 async def two_accounts(gw: Harness, mock: MockUpstream, fmt: str, path: str) -> list[int]:
     await gw.add_provider("cc", fmt, mock.url + path, KEY_A, ["m1", "m2"])
     await gw.add_provider("cc", fmt, mock.url + path, KEY_B)
@@ -105,12 +117,7 @@ def served_by(answer: httpx.Response) -> int:
 async def test_an_account_at_96_percent_is_skipped_until_its_reset(
     gw: Harness, mock: MockUpstream
 ) -> None:
-    reset = time.time() + 3600
-    mock.route(
-        "POST",
-        MESSAGES,
-        claude_answers(lambda key, model: unified(0.96 if key == KEY_A else 0.2, reset)),
-    )
+    reset = answer_with_unified(mock, 0.96, 0.2)
     a, b = await two_accounts(gw, mock, "anthropic", "/cc/v1")
 
     assert served_by(await chat(gw, "cc/m1")) == a  # A first: nothing known of it yet
@@ -276,12 +283,7 @@ async def test_a_failed_usage_read_changes_nothing(gw: Harness, mock: MockUpstre
 async def test_quota_setting_changes_where_accounts_are_skipped(
     gw: Harness, mock: MockUpstream
 ) -> None:
-    reset = time.time() + 3600
-    mock.route(
-        "POST",
-        MESSAGES,
-        claude_answers(lambda key, model: unified(0.96 if key == KEY_A else 0.2, reset)),
-    )
+    answer_with_unified(mock, 0.96, 0.2)
     a, _b = await two_accounts(gw, mock, "anthropic", "/cc/v1")
     await gw.config.set_setting("quota", {"skip_at": 0.99})
     await gw.reload()
@@ -293,12 +295,7 @@ async def test_quota_setting_changes_where_accounts_are_skipped(
 async def test_on_a_pass_through_account_each_client_credential_has_its_own_quota(
     gw: Harness, mock: MockUpstream
 ) -> None:
-    reset = time.time() + 3600
-    mock.route(
-        "POST",
-        MESSAGES,
-        claude_answers(lambda key, model: unified(0.99 if key == KEY_A else 0.1, reset)),
-    )
+    answer_with_unified(mock, 0.99, 0.1)
     await gw.add_provider("cc", "anthropic", mock.url + "/cc/v1", "unused", ["m1"])
     (account,) = gw.gateway.registry().provider("cc").accounts
     await gw.gateway.store.update_account(account.id, extra={"kind": "pass-through"})
