@@ -18,15 +18,11 @@ import sys
 from pathlib import Path
 
 from omniroute.cli.common import command, group, with_store
-from omniroute.config.keys import KeyEditor
-from omniroute.errors import BadRequest
+from omniroute.config.audit import CLI
 from omniroute.settings import Settings
 from omniroute.store import Store
 from omniroute.tools import setup
 from omniroute.tools.copilot import API_PATHS, chat_language_models
-from omniroute.tools.writers import Target
-
-_ACTOR = "cli"
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -95,33 +91,28 @@ async def cmd_setup(args: argparse.Namespace, settings: Settings) -> int:
         return 0
 
     async def run(store: Store) -> int:
-        models = setup.served_models(await store.snapshot())
-        model = args.model or (models[0] if models else None)
-        if not model:
-            raise BadRequest("the gateway serves no model yet: add a provider or pass --model")
-        key = args.key
         url = _url(args, settings)
-        # Planned first: a file that cannot be merged is refused before a
-        # key is created for it.
-        target = Target(url, key or setup.NEW_KEY_PLACEHOLDER, model, tuple(models))
-        planned = setup.plan(args.tool, home, target)
+        done = await setup.set_up(
+            store,
+            args.tool,
+            home,
+            url,
+            model=args.model,
+            key=args.key,
+            dry_run=args.dry_run,
+            **CLI.as_kwargs(),
+            no_model="the gateway serves no model yet: add a provider or pass --model",
+        )
         if args.dry_run:
-            sys.stdout.write(planned.diff() or "nothing to change\n")
+            sys.stdout.write(done.plan.diff() or "nothing to change\n")
             return 0
-        created = None
-        if not key:
-            record, key = await KeyEditor(store).create(
-                {"name": f"tool:{args.tool}"}, actor=_ACTOR, address=None
-            )
-            created = record.id
-        done = setup.apply(args.tool, home, Target(url, key, model, tuple(models)))
         for path, backup in done.written:
             print(f"{path}: written (backup {backup.name})")
         if not done.written:
             print("already set up: nothing changed")
-        if created is not None:
-            print(f"a new client key (id {created}) is in the file; it is not shown here")
-        print(f"{args.tool} now uses {url} with model {model}")
+        if done.key_created is not None:
+            print(f"a new client key (id {done.key_created}) is in the file; it is not shown here")
+        print(f"{args.tool} now uses {url} with model {done.model}")
         return 0
 
     return await with_store(settings, run)

@@ -7,16 +7,18 @@ the dashboard never shows it.
 
 from __future__ import annotations
 
+import asyncio
 import difflib
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from omniroute.config.keys import KeyEditor
 from omniroute.config.redact import mask
 from omniroute.errors import BadRequest
-from omniroute.store import ConfigSnapshot
+from omniroute.store import ConfigSnapshot, Store
 from omniroute.tools.files import Restored, read_text, undo, write_with_backup
 from omniroute.tools.writers import TOOLS, Target
 
@@ -133,8 +135,7 @@ def plan(tool: str, home: Path, target: Target, now: Clock = _utc_now) -> Plan:
     check_tool(tool)
     when = now()
     changes = []
-    for spec in TOOLS[tool]:
-        path = home / spec.relative
+    for spec, path in zip(TOOLS[tool], paths(tool, home), strict=True):
         before = read_text(path)
         changes.append(Change(path, before, spec.merge(before, target, path, when)))
     return Plan(tool, tuple(changes), target.key)
@@ -162,10 +163,62 @@ def apply(tool: str, home: Path, target: Target, now: Clock = _utc_now) -> Appli
     return Applied(planned, tuple(written))
 
 
+@dataclass(frozen=True, slots=True)
+class SetUp:
+    """What ``set_up`` did: the plan, the files written (none on a dry run)
+    and the id of the client key it created for the tool, if it did."""
+
+    plan: Plan
+    written: tuple[tuple[Path, Path], ...]
+    key_created: int | None
+    model: str
+
+
+async def set_up(
+    store: Store,
+    tool: str,
+    home: Path,
+    url: str,
+    *,
+    model: str | None,
+    key: str | None,
+    dry_run: bool,
+    actor: str,
+    address: str | None,
+    no_model: str,
+    key_created: Callable[[], Awaitable[None]] | None = None,
+) -> SetUp:
+    """The whole setup, for the CLI and the API alike: the default model
+    (``no_model`` is the error when there is none), the plan, and unless
+    ``dry_run`` a new client key when none is given (``key_created`` is
+    awaited right after) and the files written. Files are read and written
+    off the event loop."""
+    models = served_models(await store.snapshot())
+    model = model or (models[0] if models else None)
+    if not model:
+        raise BadRequest(no_model)
+    # Planned first: a file that cannot be merged is refused before a key
+    # is created for it.
+    target = Target(url, key or NEW_KEY_PLACEHOLDER, model, tuple(models))
+    planned = await asyncio.to_thread(plan, tool, home, target)
+    if dry_run:
+        return SetUp(planned, (), None, model)
+    created = None
+    if not key:
+        record, key = await KeyEditor(store).create(
+            {"name": f"tool:{tool}"}, actor=actor, address=address
+        )
+        created = record.id
+        if key_created is not None:
+            await key_created()
+    done = await asyncio.to_thread(apply, tool, home, Target(url, key, model, tuple(models)))
+    return SetUp(done.plan, done.written, created, model)
+
+
 def undo_tool(tool: str, home: Path) -> list[Restored]:
     """Put each of the tool's files back as its newest backup holds it."""
     check_tool(tool)
-    restored = [r for spec in TOOLS[tool] if (r := undo(home / spec.relative)) is not None]
+    restored = [r for path in paths(tool, home) if (r := undo(path)) is not None]
     if not restored:
         raise BadRequest(f"no backup of {tool}'s settings to restore under {home}")
     return restored

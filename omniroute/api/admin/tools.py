@@ -14,23 +14,21 @@ creates and changes nothing.
 from __future__ import annotations
 
 import asyncio
-import time
 from pathlib import Path
 from typing import Any
 
-from omniroute.api.admin.access import ADMIN_SESSION, AppliedRoutes
+from omniroute.api.admin.access import ADMIN_SESSION, AppliedRoutes, request_actor
 from omniroute.api.admin.manage import body_of
 from omniroute.api.bodies import field
-from omniroute.config.keys import KeyEditor
-from omniroute.errors import BadRequest, NotFound
+from omniroute.config.audit import Auditor
+from omniroute.errors import NotFound
 from omniroute.http.message import Request, Response
 from omniroute.http.routing import Router
 from omniroute.settings import Settings
 from omniroute.store import Store
-from omniroute.store.admin import AdminRows
 from omniroute.tools import setup
 from omniroute.tools.files import backups
-from omniroute.tools.writers import TOOLS, Target
+from omniroute.tools.writers import TOOLS
 
 
 class ToolRoutes(AppliedRoutes):
@@ -49,17 +47,16 @@ class ToolRoutes(AppliedRoutes):
     async def list_tools(self, request: Request) -> Response:
         home = Path.home()
 
-        def describe() -> list[dict[str, Any]]:
-            return [
-                {
-                    "tool": name,
-                    "paths": [str(p) for p in setup.paths(name, home)],
-                    "backups": sum(len(backups(p)) for p in setup.paths(name, home)),
-                }
-                for name in TOOLS
-            ]
+        def describe(name: str) -> dict[str, Any]:
+            paths = setup.paths(name, home)
+            return {
+                "tool": name,
+                "paths": [str(p) for p in paths],
+                "backups": sum(len(backups(p)) for p in paths),
+            }
 
-        return Response.json({"home": str(home), "tools": await asyncio.to_thread(describe)})
+        tools = await asyncio.to_thread(lambda: [describe(name) for name in TOOLS])
+        return Response.json({"home": str(home), "tools": tools})
 
     async def setup(self, request: Request) -> Response:
         tool = _tool(request)
@@ -68,28 +65,21 @@ class ToolRoutes(AppliedRoutes):
         key = field(body, "key", str, required=False) or None
         url_given = field(body, "url", str, required=False)
         url = setup.check_url(url_given) if url_given else self._default_url()
-        models = setup.served_models(await self._store.snapshot())
-        model = field(body, "model", str, required=False) or (models[0] if models else None)
-        if not model:
-            raise BadRequest("the gateway serves no model yet: add a provider or give 'model'")
-        home = Path.home()
-        # Planned first: a file that cannot be merged is refused before a
-        # key is created for it.
-        target = Target(url, key or setup.NEW_KEY_PLACEHOLDER, model, tuple(models))
-        planned = await asyncio.to_thread(setup.plan, tool, home, target)
-        if dry_run:
-            return Response.json(_answer(planned, (), None, dry_run=True))
-        created = None
-        if not key:
-            record, key = await KeyEditor(self._store).create(
-                {"name": f"tool:{tool}"}, **self._who(request)
-            )
-            created = record.id
-            await self._applied()
-        target = Target(url, key, model, tuple(models))
-        done = await asyncio.to_thread(setup.apply, tool, home, target)
-        await self._audit(request, "tools.setup", tool, [str(p) for p, _b in done.written])
-        return Response.json(_answer(done.plan, done.written, created, dry_run=False))
+        done = await setup.set_up(
+            self._store,
+            tool,
+            Path.home(),
+            url,
+            model=field(body, "model", str, required=False) or None,
+            key=key,
+            dry_run=dry_run,
+            **self._who(request),
+            no_model="the gateway serves no model yet: add a provider or give 'model'",
+            key_created=self._applied,
+        )
+        if not dry_run:
+            await self._audit(request, "tools.setup", tool, [str(p) for p, _b in done.written])
+        return Response.json(_answer(done, dry_run=dry_run))
 
     async def undo(self, request: Request) -> Response:
         tool = _tool(request)
@@ -110,10 +100,8 @@ class ToolRoutes(AppliedRoutes):
         return setup.gateway_url(self._settings.host, self._settings.port)
 
     async def _audit(self, request: Request, action: str, tool: str, paths: list[str]) -> None:
-        who = self._who(request)
-        await AdminRows(self._store).audit(
-            time.time(), who["actor"], action, tool, {"paths": paths}, who["address"]
-        )
+        actor = request_actor(request, self._options())
+        await Auditor(self._store, actor).record(action, tool, {"paths": paths})
 
 
 def _tool(request: Request) -> str:
@@ -123,13 +111,8 @@ def _tool(request: Request) -> str:
     return name
 
 
-def _answer(
-    planned: setup.Plan,
-    written: tuple[tuple[Path, Path], ...],
-    created: int | None,
-    *,
-    dry_run: bool,
-) -> dict[str, Any]:
+def _answer(done: setup.SetUp, *, dry_run: bool) -> dict[str, Any]:
+    planned, written = done.plan, done.written
     paths = [str(c.path) for c in planned.changes]
     return {
         "tool": planned.tool,
@@ -140,5 +123,5 @@ def _answer(
         "backup": str(written[0][1]) if written else None,
         "backups": [str(b) for _p, b in written],
         "changed": planned.changed,
-        "key_created": created,
+        "key_created": done.key_created,
     }
