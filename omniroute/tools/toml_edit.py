@@ -101,11 +101,3 @@ def _check(text: str, top: Mapping[str, str], table: str, values: Mapping[str, s
             "(a dotted key, an inline table or a value over several lines); "
             "edit it by hand or move it away and run the setup again"
         )
-
-
-def read_toml(text: str) -> dict[str, Any]:
-    """The file's values, or a clear error when it is not TOML."""
-    try:
-        return tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise BadRequest(f"the file is not valid TOML: {exc}") from None

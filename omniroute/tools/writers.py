@@ -132,15 +132,15 @@ def _ai_sdk_provider(t: Target) -> dict[str, Any]:
     }
 
 
-def _opencode(doc: dict[str, Any], t: Target, _now: datetime) -> None:
+def _kilo(doc: dict[str, Any], t: Target, now: datetime) -> None:
+    set_path(doc, ("provider", PROVIDER_ID), _ai_sdk_provider(t))
+    doc["model"] = f"{PROVIDER_ID}/{t.model}"
+
+
+def _opencode(doc: dict[str, Any], t: Target, now: datetime) -> None:
+    # Kilo's file is OpenCode's, without the schema line.
     doc.setdefault("$schema", "https://opencode.ai/config.json")
-    set_path(doc, ("provider", PROVIDER_ID), _ai_sdk_provider(t))
-    doc["model"] = f"{PROVIDER_ID}/{t.model}"
-
-
-def _kilo(doc: dict[str, Any], t: Target, _now: datetime) -> None:
-    set_path(doc, ("provider", PROVIDER_ID), _ai_sdk_provider(t))
-    doc["model"] = f"{PROVIDER_ID}/{t.model}"
+    _kilo(doc, t, now)
 
 
 CLINE_PROVIDER = "openai-compatible"
