@@ -23,6 +23,7 @@ from typing import Any
 from omniroute import errors
 from omniroute.cli.common import command, group, split_list, whole
 from omniroute.cli.status import ask_gateway
+from omniroute.cli.status import table as columns
 from omniroute.settings import Settings
 
 POLL_EVERY = 0.5  # seconds between two looks at a run in progress
@@ -97,10 +98,8 @@ def table(run: Mapping[str, Any]) -> list[str]:
     rows.append(("pass rate", *(_rate(figures.get(m, {})) for m in models)))
     rows.append(("median ms", *(_num(figures.get(m, {}).get("median_latency_ms")) for m in models)))
     rows.append(("cost USD", *(_cost(figures.get(m, {}).get("cost")) for m in models)))
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     head = f"run {run['id']} of suite {run['suite']}: {run['status']}, {run['done']}/{run['total']}"
-    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
-    return [head, "", *lines]
+    return [head, "", *columns(rows)]
 
 
 def _rate(figures: Mapping[str, Any]) -> str:

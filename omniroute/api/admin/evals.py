@@ -78,9 +78,13 @@ class EvalRoutes:
             raise BadRequest(str(exc)) from None
         cases = [case.to_json() for case in suite.cases]
         put = functools.partial(
-            rows.put_suite, name=suite.name, description=suite.description, cases=cases
+            rows.put_suite,
+            name=suite.name,
+            description=suite.description,
+            cases=cases,
+            now=time.time(),
         )
-        created = await self._store.write(functools.partial(put, now=time.time()))
+        created = await self._store.write(put)
         await self._m.auditor(request).record(
             "eval.create" if created else "eval.replace", suite.name, {"cases": len(cases)}
         )

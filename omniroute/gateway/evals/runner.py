@@ -51,9 +51,6 @@ class EvalRunner:
         self._tasks: dict[int, asyncio.Task[None]] = {}
         self._starting = 0
 
-    def running(self, run_id: int) -> bool:
-        return run_id in self._tasks
-
     async def recover(self) -> None:
         """On start: runs left unfinished by the last stop are marked so."""
         await self._store.write(functools.partial(rows.end_unfinished_runs, now=self._wall()))
@@ -65,14 +62,18 @@ class EvalRunner:
             raise errors.Conflict(
                 f"{MAX_RUNS} eval runs are going already; start this one when one has ended"
             )
-        create = functools.partial(
-            rows.create_run, suite=suite.name, models=models, cases=len(suite.cases)
-        )
         # Counted while its row is written, so starts at the same moment
         # cannot pass the limit together.
         self._starting += 1
         try:
-            run_id = await self._store.write(functools.partial(create, now=self._wall()))
+            create = functools.partial(
+                rows.create_run,
+                suite=suite.name,
+                models=models,
+                cases=len(suite.cases),
+                now=self._wall(),
+            )
+            run_id = await self._store.write(create)
         finally:
             self._starting -= 1
         task = asyncio.create_task(self._run(run_id, suite, models, parallel))
@@ -113,10 +114,12 @@ class EvalRunner:
         except Exception:
             log.exception("eval run %d failed", run_id)
         finally:
-            finish = functools.partial(rows.finish_run, run_id=run_id, status=status)
+            finish = functools.partial(
+                rows.finish_run, run_id=run_id, status=status, now=self._wall()
+            )
             # Shielded: a cancelled run still records how it ended.
             with contextlib.suppress(Exception, asyncio.CancelledError):
-                await asyncio.shield(self._store.write(functools.partial(finish, now=self._wall())))
+                await asyncio.shield(self._store.write(finish))
 
     async def _one(self, gate: asyncio.Semaphore, run_id: int, model: str, case: Case) -> None:
         async with gate:
