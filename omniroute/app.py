@@ -306,20 +306,13 @@ class Gateway:
         """Count the last day's logged requests from before this start into
         the telemetry windows, a page at a time (a background task)."""
         since = started - TELEMETRY_HISTORY
-        before: int | None = None
-        pages = 0
-        while pages < _MAX_REBUILD_PAGES:  # bounded: a day of rows, a page at a time
-            pages += 1
-            wanted = RequestFilter(limit=_REBUILD_PAGE, before=before, since=since, until=started)
-            try:
-                found = await self.store.find_requests(wanted)
-            except Exception:
-                log.warning("telemetry: could not read the request log back", exc_info=True)
-                return
-            self.observers.telemetry.rebuild(f.row for f in found)
-            if len(found) < _REBUILD_PAGE:
-                return
-            before = found[-1].id
+        wanted = RequestFilter(limit=_REBUILD_PAGE, since=since, until=started)
+        try:
+            # Bounded: a day of rows, a page at a time.
+            async for found in self.store.request_pages(wanted, _MAX_REBUILD_PAGES):
+                self.observers.telemetry.rebuild(f.row for f in found)
+        except Exception:
+            log.warning("telemetry: could not read the request log back", exc_info=True)
 
     async def _stop_rebuild(self) -> None:
         task, self._rebuild = self._rebuild, None

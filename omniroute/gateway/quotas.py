@@ -27,8 +27,9 @@ from typing import Any
 from omniroute import errors
 from omniroute.formats import ir
 from omniroute.gateway.call import Attempt
-from omniroute.gateway.credentials import KIND_PASS_THROUGH, Credentials, account_kind
+from omniroute.gateway.credentials import Credentials
 from omniroute.gateway.registry import ProviderInfo, Registry
+from omniroute.providers.accounts import account_kind, is_pass_through
 from omniroute.providers.quota import (
     FORMAT_READERS,
     Estimates,
@@ -223,7 +224,7 @@ class Quotas:
                 continue
             for account in provider.accounts:
                 # A pass-through account has no credential of its own to ask with.
-                if account_kind(account) != KIND_PASS_THROUGH:
+                if not is_pass_through(account):
                     yield provider, account, found, url
 
     async def poll(self) -> int:
@@ -278,7 +279,7 @@ class Quotas:
 
     async def rebuild(self, store: Store) -> None:
         """Count the request log's recent answered rows into the estimates of
-        providers that declare limits (newest first, a page at a time)."""
+        providers that declare limits (a page at a time)."""
         spans = {
             p.name: max(q.seconds for q in p.catalog.quota_limits)
             for p in self._registry().providers()
@@ -293,30 +294,22 @@ class Quotas:
 
     async def _count_logged(self, store: Store, spans: dict[str, float]) -> None:
         now = self._clock()
-        before: int | None = None
-        for _ in range(_MAX_REBUILD_PAGES):
-            wanted = RequestFilter(
-                limit=_REBUILD_PAGE,
-                before=before,
-                status=(0, 399),
-                since=now - max(spans.values()),
-            )
-            found = await store.find_requests(wanted)
+        wanted = RequestFilter(
+            limit=_REBUILD_PAGE, status=(0, 399), since=now - max(spans.values())
+        )
+        counted: list[tuple[str, float, int]] = []
+        async for found in store.request_pages(wanted, _MAX_REBUILD_PAGES):
             for item in found:
                 row = item.row
                 span = spans.get(row.provider or "")
-                if (
-                    span is None
-                    or row.account_id is None
-                    or row.status >= 400
-                    or row.ts < now - span
-                ):
+                if span is None or row.account_id is None or row.ts < now - span:
                     continue
                 tokens = (row.input_tokens or 0) + (row.output_tokens or 0)
-                self.estimates.add(quota_key(row.account_id), row.ts, tokens)
-            if len(found) < _REBUILD_PAGE:
-                return
-            before = found[-1].id
+                counted.append((quota_key(row.account_id), row.ts, tokens))
+        # The log reads back newest first; the estimates take each key's
+        # requests in time order (oldest first: no re-sorting per row).
+        for key, at, tokens in reversed(counted):
+            self.estimates.add(key, at, tokens)
 
 
 def _moment(epoch: float) -> str:

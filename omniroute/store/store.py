@@ -13,9 +13,10 @@ The same class serves the long-running server and short CLI commands
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import sqlite3
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
@@ -571,6 +572,20 @@ class Store:
     async def find_requests(self, wanted: RequestFilter) -> list[LoggedRequest]:
         """Logged requests matching ``wanted``, newest first."""
         return await self.read(lambda conn: find_requests(conn, wanted))
+
+    async def request_pages(
+        self, wanted: RequestFilter, max_pages: int
+    ) -> AsyncIterator[list[LoggedRequest]]:
+        """``wanted``'s rows a page (``wanted.limit`` rows) at a time, newest
+        first, for at most ``max_pages`` pages: for reading a long stretch of
+        the log back without holding it all or one long read."""
+        before = wanted.before
+        for _ in range(max_pages):
+            found = await self.find_requests(dataclasses.replace(wanted, before=before))
+            yield found
+            if len(found) < wanted.limit:
+                return
+            before = found[-1].id
 
     async def find_request(self, row_id: int) -> LoggedRequest | None:
         return await self.read(lambda conn: find_request(conn, row_id))

@@ -78,9 +78,6 @@ class QuotaBook:
     def keys(self) -> list[str]:
         return list(self._keys)
 
-    def forget(self, key: str) -> None:
-        self._keys.pop(key, None)
-
 
 def _until(window: Window, seen: float) -> float:
     return window.resets_at if window.resets_at is not None else seen + UNKNOWN_RESET
