@@ -123,7 +123,7 @@ async def add_provider(
         raise Conflict(f"provider {name!r} exists already; add an account to it instead")
     if existing is not None and pass_through:
         _no_second_pass_through(snapshot, existing)
-    key = PASS_THROUGH_STAND_IN if pass_through else _key_or_stand_in(key, entry, naming)
+    key = _key_or_stand_in(key, entry, naming)
     provider_extra: dict[str, Any] | None = None
     if existing is not None:
         given = format is not None or url is not None or models is not None
@@ -166,7 +166,7 @@ async def add_account(
         _no_second_pass_through(snapshot, record)
     _, added = await editor.add_account(
         name,
-        PASS_THROUGH_STAND_IN if pass_through else _key_or_stand_in(key, entry, naming),
+        _key_or_stand_in(key, entry, naming),
         priority=check_priority(account.priority, naming.field("priority")),
         account_extra=_account_extra(account, pass_through),
     )
@@ -211,7 +211,7 @@ def _given_key(api_key: str | None, naming: Naming, pass_through: bool) -> str:
                 "a pass-through account stores no key (each client brings its own): "
                 f"leave out {naming.field('api_key')}"
             )
-        return ""
+        return PASS_THROUGH_STAND_IN
     if not key and api_key is not None:
         raise BadRequest(f"{naming.field('api_key')} must not be empty")
     return key
