@@ -132,8 +132,9 @@ async def cmd_add(args: argparse.Namespace, settings: Settings) -> int:
     models = split_list(args.models) if args.models else None
 
     async def run(store: Store) -> int:
+        editor = ConfigEditor(store)
         provider, added = await add_provider(
-            ConfigEditor(store),
+            editor,
             args.name,
             account,
             format=args.format,
@@ -150,7 +151,7 @@ async def cmd_add(args: argparse.Namespace, settings: Settings) -> int:
             f"{count} account(s) in all"
         )
         if pass_through:
-            entry = catalog_entry(provider, Catalog.load())
+            entry = catalog_entry(provider, editor.catalog)
             print()
             print(pass_through_notice(provider, entry, local_url(settings.host, settings.port)))
         return 0
@@ -286,12 +287,16 @@ def _print_provider(p: dict[str, Any], grants: Mapping[int, sign_ins.Grant]) -> 
         print(f"  headers: {', '.join(sorted(p['headers']))}")
     for a in p["accounts"]:
         flag = "on" if a["enabled"] else "off"
-        # A pass-through account has no key to show: it says so instead.
-        held = "pass-through" if a["kind"] == KIND_PASS_THROUGH else f"key={a['key']}"
-        line = f"  account {a['id']}  priority={a['priority']}  {flag}  {held}"
+        # A signed-in or pass-through account has no key to show: it says
+        # who signed in, or that it is pass-through, instead.
         grant = grants.get(a["id"])
         if grant is not None:
-            line = f"  account {a['id']}  priority={a['priority']}  {flag}  {_signed_in(grant)}"
+            held = _signed_in(grant)
+        elif a["kind"] == KIND_PASS_THROUGH:
+            held = "pass-through"
+        else:
+            held = f"key={a['key']}"
+        line = f"  account {a['id']}  priority={a['priority']}  {flag}  {held}"
         if a["proxy"] is not None:
             line += f"  proxy={a['proxy']}"
         account_limits = describe_limits(a["limits"])
