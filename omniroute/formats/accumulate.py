@@ -9,8 +9,11 @@ streamed request with plain JSON.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 from omniroute.formats import ir
 from omniroute.formats.common import merge_usage, tokens_for_chars
+from omniroute.formats.wire import StreamEncoder
 
 
 class Accumulator:
@@ -76,6 +79,17 @@ def _new_part(ev: ir.BlockStart) -> ir.TextPart | ir.ThinkingPart | ir.ToolCallP
     if ev.kind == "thinking":
         return ir.ThinkingPart(redacted=ev.redacted, id=ev.id)
     return ir.TextPart("")
+
+
+def encoded_whole(encoder: StreamEncoder, resp: ir.Response) -> AsyncIterator[bytes]:
+    """A whole answer as a stream of one chunk, encoded now (so a failure
+    shows before the response starts)."""
+    body = b"".join(encoder.encode(ev) for ev in events_of(resp))
+
+    async def once() -> AsyncIterator[bytes]:
+        yield body
+
+    return once()
 
 
 def events_of(resp: ir.Response) -> list[ir.Event]:

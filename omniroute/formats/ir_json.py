@@ -80,9 +80,7 @@ def response_from_json(obj: dict[str, Any]) -> ir.Response:
         parts=parts,
         stop_reason=obj.get("stop_reason", "end_turn"),
         stop_sequence=obj.get("stop_sequence"),
-        usage=ir.Usage(
-            **{f.name: usage[f.name] for f in dataclasses.fields(ir.Usage) if f.name in usage}
-        ),
+        usage=ir.Usage(**usage),
     )
 
 

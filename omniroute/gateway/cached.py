@@ -15,7 +15,7 @@ import time
 from collections.abc import AsyncIterator
 
 from omniroute.formats import ir
-from omniroute.formats.accumulate import Accumulator, events_of
+from omniroute.formats.accumulate import Accumulator, encoded_whole
 from omniroute.formats.common import dump_json
 from omniroute.formats.ir_json import response_from_json, response_to_json
 from omniroute.formats.sse import SSEDecoder
@@ -39,17 +39,12 @@ def hit_answer(call: Call, entry: Entry) -> Response | StreamResponse:
     ]
     if call.stream:
         encoder = call.wire.stream_encoder(answer.model, call.include_usage, call.echo)
-        body = b"".join(encoder.encode(ev) for ev in events_of(answer))
-        return StreamResponse(_once(body), headers=headers)
+        return StreamResponse(encoded_whole(encoder, answer), headers=headers)
     if call.echo:
         answer.vendor.setdefault(call.dialect, {})["echo"] = call.echo
     headers += cost_headers(0.0, ir.Usage())  # served from memory: no upstream was paid
     rendered = dump_json(call.wire.render_response(answer)).encode()
     return Response(200, rendered, headers, content_type="application/json")
-
-
-async def _once(body: bytes) -> AsyncIterator[bytes]:
-    yield body
 
 
 def keep_answer(

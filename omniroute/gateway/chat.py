@@ -18,7 +18,7 @@ from typing import Any
 
 from omniroute import errors
 from omniroute.formats import ir
-from omniroute.formats.accumulate import events_of
+from omniroute.formats.accumulate import encoded_whole
 from omniroute.formats.common import (
     drop_fields,
     dump_json,
@@ -201,15 +201,10 @@ def _json_as_stream(
     parsed.model = parsed.model or attempt.target.model
     parsed.id = call.new_answer_id()
     encoder = _encoder_factory(call, attempt)()
-    body = b"".join(encoder.encode(ev) for ev in events_of(parsed))
     attempt.end(
         AttemptEnd(Outcome.ANSWERED, 200, parsed.usage, ttfb=time.monotonic() - call.started)
     )
-    return StreamResponse(_once(body), headers=attempt.headers())
-
-
-async def _once(body: bytes) -> AsyncIterator[bytes]:
-    yield body
+    return StreamResponse(encoded_whole(encoder, parsed), headers=attempt.headers())
 
 
 def _is_event_stream(resp: UpstreamResponse) -> bool:

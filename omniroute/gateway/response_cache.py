@@ -79,28 +79,8 @@ def _bypass(headers: dict[str, str]) -> bool:
     return any(d.strip() in ("no-cache", "no-store") for d in directives.split(","))
 
 
-@dataclass(slots=True)
-class Entry:
-    key: str
-    client_key_id: int | None
-    model: str  # as the client named it
-    answer: str  # ir_json.response_to_json
-    bytes: int
-    cost: float | None  # USD when it was first served (None: no price known)
-    created_at: float
-    expires_at: float
-
-    def row(self) -> CachedRow:
-        return CachedRow(
-            self.key,
-            self.client_key_id,
-            self.model,
-            self.answer,
-            self.bytes,
-            self.cost,
-            self.created_at,
-            self.expires_at,
-        )
+# An entry in memory is the row it is stored as.
+Entry = CachedRow
 
 
 class ResponseCache:
@@ -215,17 +195,7 @@ class ResponseCache:
         )
         self._generation = generation
         for row in reversed(found):  # oldest first, so the newest is the most recent
-            entry = Entry(
-                row.key,
-                row.client_key_id,
-                row.model,
-                row.answer,
-                row.bytes,
-                row.cost,
-                row.created_at,
-                row.expires_at,
-            )
-            self._entries[row.key] = entry
+            self._entries[row.key] = row
             self._bytes += row.bytes
         self._task = asyncio.get_running_loop().create_task(self._run())
 
@@ -250,7 +220,7 @@ class ResponseCache:
 
     async def flush(self) -> None:
         """Write the changes made since the last flush (and purge expired rows)."""
-        saved = [e.row() for e in self._saved.values()]
+        saved = list(self._saved.values())
         dropped = sorted(self._dropped)
         self._saved.clear()
         self._dropped.clear()

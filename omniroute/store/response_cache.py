@@ -8,6 +8,7 @@ counts up ``GENERATION`` so the gateway empties its memory too.
 
 from __future__ import annotations
 
+import dataclasses
 import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -47,22 +48,7 @@ def apply(
     if dropped:
         conn.executemany("DELETE FROM response_cache WHERE key = ?", [(k,) for k in dropped])
     if saved:
-        conn.executemany(
-            _UPSERT,
-            [
-                (
-                    r.key,
-                    r.client_key_id,
-                    r.model,
-                    r.answer,
-                    r.bytes,
-                    r.cost,
-                    r.created_at,
-                    r.expires_at,
-                )
-                for r in saved
-            ],
-        )
+        conn.executemany(_UPSERT, [dataclasses.astuple(r) for r in saved])
     conn.execute("DELETE FROM response_cache WHERE expires_at <= ?", (now,))
 
 
