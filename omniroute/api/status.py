@@ -21,8 +21,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from omniroute import __version__
+from omniroute import __version__, errors
 from omniroute.http.message import Request, Response
+from omniroute.settings import Settings
 
 ADMIN_FILE = "admin.json"
 
@@ -76,6 +77,45 @@ def read_admin_file(data_dir: Path) -> dict[str, Any] | None:
     except (OSError, ValueError):
         return None
     return data if isinstance(data, dict) else None
+
+
+def call_running_gateway(
+    settings: Settings, path: str, *, method: str = "GET", body: Any = None, timeout: float = 10
+) -> tuple[str, Any] | None:
+    """Call ``path`` of the gateway running on this data dir with its local
+    admin token: its URL and the JSON answer; None when none is running.
+    An error answer becomes a BadRequest carrying the gateway's message."""
+    admin = read_admin_file(settings.data_dir)
+    if admin is None:
+        return None
+    url = str(admin.get("url", ""))
+    if not url.startswith("http://"):
+        raise errors.BadRequest("the admin file is damaged; restart the gateway")
+    headers = {"Authorization": f"Bearer {admin.get('token', '')}"}
+    data = None
+    if body is not None:
+        data = json.dumps(body).encode()
+        headers["Content-Type"] = "application/json"
+    import urllib.error  # only when the gateway is asked
+    import urllib.request
+
+    request = urllib.request.Request(url + path, data, headers, method=method)  # noqa: S310
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as answer:  # noqa: S310 (http only)
+            return url, json.load(answer)
+    except urllib.error.HTTPError as exc:
+        raise errors.BadRequest(_error_message(exc)) from None
+    except (OSError, ValueError) as exc:
+        raise errors.BadRequest(
+            f"the gateway at {url} did not answer ({exc.__class__.__name__})"
+        ) from None
+
+
+def _error_message(exc: Any) -> str:
+    try:
+        return str(json.load(exc)["error"]["message"])
+    except (ValueError, KeyError, TypeError):
+        return f"the gateway answered HTTP {exc.code}"
 
 
 class StatusView:

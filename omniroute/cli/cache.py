@@ -13,8 +13,8 @@ import json
 import time
 from typing import Any
 
+from omniroute.api.status import call_running_gateway
 from omniroute.cli.common import command, group, with_store
-from omniroute.cli.status import call_running_gateway
 from omniroute.settings import Settings
 from omniroute.store import Store
 from omniroute.store import response_cache as rows

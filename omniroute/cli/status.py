@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from omniroute import errors
+from omniroute.api.status import call_running_gateway
 from omniroute.cli.common import describe_limits
 from omniroute.settings import Settings
 
@@ -26,47 +27,6 @@ async def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
     else:
         print("\n".join(describe(status, url)))
     return 0
-
-
-def call_running_gateway(
-    settings: Settings, path: str, *, method: str = "GET", body: Any = None, timeout: float = 10
-) -> tuple[str, Any] | None:
-    """Call ``path`` of the gateway running on this data dir with its local
-    admin token: its URL and the JSON answer; None when none is running.
-    An error answer becomes a BadRequest carrying the gateway's message."""
-    from omniroute.api.status import read_admin_file
-
-    admin = read_admin_file(settings.data_dir)
-    if admin is None:
-        return None
-    url = str(admin.get("url", ""))
-    if not url.startswith("http://"):
-        raise errors.BadRequest("the admin file is damaged; restart the gateway")
-    headers = {"Authorization": f"Bearer {admin.get('token', '')}"}
-    data = None
-    if body is not None:
-        data = json.dumps(body).encode()
-        headers["Content-Type"] = "application/json"
-    import urllib.error  # only when the gateway is asked
-    import urllib.request
-
-    request = urllib.request.Request(url + path, data, headers, method=method)  # noqa: S310
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as answer:  # noqa: S310 (http only)
-            return url, json.load(answer)
-    except urllib.error.HTTPError as exc:
-        raise errors.BadRequest(_error_message(exc)) from None
-    except (OSError, ValueError) as exc:
-        raise errors.BadRequest(
-            f"the gateway at {url} did not answer ({exc.__class__.__name__})"
-        ) from None
-
-
-def _error_message(exc: Any) -> str:
-    try:
-        return str(json.load(exc)["error"]["message"])
-    except (ValueError, KeyError, TypeError):
-        return f"the gateway answered HTTP {exc.code}"
 
 
 def ask_gateway(

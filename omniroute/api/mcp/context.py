@@ -8,15 +8,14 @@ gateway when one runs (through its admin file), else there is none to show.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
-import urllib.request
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from omniroute import errors
 from omniroute.api.admin.health import health_view
 from omniroute.api.admin.manage import LiveGateway
-from omniroute.api.status import read_admin_file
+from omniroute.api.status import call_running_gateway
 from omniroute.config.audit import Actor
 from omniroute.config.editor import ConfigEditor
 from omniroute.gateway.registry import Registry
@@ -111,27 +110,16 @@ class LocalContext:
         """A running gateway sees the new config revision within a second."""
 
     async def health(self) -> dict[str, Any] | None:
-        admin = read_admin_file(self._settings.data_dir)
-        if admin is None:
+        try:
+            found = await asyncio.to_thread(
+                call_running_gateway, self._settings, "/api/health", timeout=_HEALTH_SECONDS
+            )
+        except errors.BadRequest as exc:
+            log.warning("%s", exc.message)
             return None
-        url, token = str(admin.get("url", "")), str(admin.get("token", ""))
-        if not url.startswith("http://"):
-            return None
-        return await asyncio.to_thread(_fetch_health, url, token)
+        answer = found[1] if found is not None else None
+        return answer if isinstance(answer, dict) else None
 
     async def aclose(self) -> None:
         if self._upstream is not None:
             await self._upstream.aclose()
-
-
-def _fetch_health(url: str, token: str) -> dict[str, Any] | None:
-    request = urllib.request.Request(  # noqa: S310 (http, from our own admin file)
-        url + "/api/health", headers={"Authorization": f"Bearer {token}"}
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=_HEALTH_SECONDS) as answer:  # noqa: S310
-            found = json.load(answer)
-    except (OSError, ValueError) as exc:
-        log.warning("the gateway at %s did not answer (%s)", url, exc.__class__.__name__)
-        return None
-    return found if isinstance(found, dict) else None
