@@ -311,6 +311,8 @@ async def test_http_transport_rules(env: Env) -> None:
         ).status_code == 406
         foreign = {**mine, "origin": "https://attacker.example"}
         assert (await http.post(url, json=ping, headers=foreign)).status_code == 403
+        garbled = {**mine, "origin": "http://["}  # not even a URL: refused the same way
+        assert (await http.post(url, json=ping, headers=garbled)).status_code == 403
         assert (await http.get(url, headers=mine)).status_code == 405
 
         assert (await http.delete(url, headers=mine)).status_code == 204

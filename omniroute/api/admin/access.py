@@ -13,6 +13,7 @@ answers to, and the guards every route goes through (labelled for
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from urllib.parse import urlsplit
 
 from omniroute.api.admin.sessions import AdminAuth
 from omniroute.api.status import AdminAccess
@@ -33,6 +34,23 @@ ADMIN_TOKEN = "admin-token"  # noqa: S105 (a route label, not a secret)
 ADMIN_KEY = "admin-key"
 
 _LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
+
+
+def origin_matches(request: Request, *, loopback: bool = False) -> bool:
+    """Whether a request may go on by its browser's ``Origin``: none sent, or
+    this very host (or, with ``loopback``, any loopback name). One that is
+    not even a URL matches nothing."""
+    origin = request.headers.get("origin")
+    if origin is None:
+        return True
+    try:
+        parts = urlsplit(origin.strip().lower())
+    except ValueError:
+        return False
+    host = (request.headers.get("host") or "").strip().lower()
+    if not parts.netloc:
+        return False
+    return parts.netloc == host or (loopback and (parts.hostname or "") in _LOOPBACK_NAMES)
 
 
 class MisdirectedRequest(OmniError):

@@ -10,7 +10,6 @@ POST /api/auth/password  {"current", "new"}   every session ends; this one goes 
 from __future__ import annotations
 
 from collections.abc import Callable
-from urllib.parse import urlsplit
 
 from omniroute.api.admin.access import (
     ADMIN_SESSION,
@@ -19,6 +18,7 @@ from omniroute.api.admin.access import (
     arrived_over_tls,
     client_address,
     is_loopback,
+    origin_matches,
 )
 from omniroute.api.admin.sessions import COOKIE, AdminAuth, Session
 from omniroute.api.bodies import field, read_json
@@ -106,12 +106,5 @@ class AuthRoutes:
     def _same_origin(request: Request) -> None:
         """Setup and login come before any CSRF token exists: a browser's
         Origin, when it sends one, must be this very host."""
-        origin = request.headers.get("origin")
-        if origin is None:
-            return
-        try:
-            netloc = urlsplit(origin).netloc.lower()
-        except ValueError:
-            netloc = ""
-        if not netloc or netloc != (request.headers.get("host") or "").lower():
+        if not origin_matches(request):
             raise BadRequest("The request comes from another site (its Origin does not match).")

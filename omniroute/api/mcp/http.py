@@ -24,9 +24,8 @@ from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
-from omniroute.api.admin.access import ADMIN_KEY, Guards, client_address
+from omniroute.api.admin.access import ADMIN_KEY, Guards, client_address, origin_matches
 from omniroute.api.admin.manage import LiveGateway
 from omniroute.api.admin.sessions import Session
 from omniroute.api.mcp.context import MCP, LiveContext
@@ -55,7 +54,6 @@ SESSION_HEADER = "mcp-session-id"
 VERSION_HEADER = "mcp-protocol-version"
 MAX_SESSIONS = 256
 IDLE_SECONDS = 3600.0
-_LOOPBACK = frozenset({"localhost", "127.0.0.1", "::1"})
 
 
 @dataclass(slots=True)
@@ -246,11 +244,6 @@ def _rpc_error(
 
 
 def _origin_refused(request: Request) -> Response | None:
-    origin = request.headers.get("origin")
-    if origin is None:
-        return None
-    parts = urlsplit(origin.strip().lower())
-    host = (request.headers.get("host") or "").strip().lower()
-    if parts.netloc and (parts.netloc == host or (parts.hostname or "") in _LOOPBACK):
+    if origin_matches(request, loopback=True):
         return None
     return _rpc_error(403, None, "requests from another origin are refused")
